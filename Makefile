@@ -1,0 +1,59 @@
+# hanoinet — every target CI uses is here; `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+.PHONY: setup
+setup: $(BIN)/.installed ## Create the virtualenv and install hanoinet with its dev tools
+
+.PHONY: system-deps
+system-deps: ## Install Debian's PostgreSQL server if it is missing (the tests start a throwaway cluster)
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+		echo "installing Debian's postgresql"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+.PHONY: run
+run: setup ## Run a node on the embedded default (SQLite in the data directory); API docs at http://127.0.0.1:8000/docs
+	$(BIN)/hanoinet init
+	$(BIN)/hanoinet serve --host $(HOST) --port $(PORT)
+
+.PHONY: test
+test: setup system-deps ## Run every test: unit, integration on SQLite and PostgreSQL, end-to-end over HTTP
+	$(BIN)/pytest -q
+
+.PHONY: lint
+lint: setup ## ruff (lint and format check) and mypy --strict
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+
+.PHONY: format
+format: setup ## Format the code with ruff
+	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts
+
+.PHONY: bench
+bench: setup system-deps ## Run the benchmarks and print their figures
+	$(BIN)/python bench/requests.py
+	$(BIN)/python bench/inbox.py
+
+.PHONY: clean
+clean: ## Remove the virtualenv and caches (not your data directory)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

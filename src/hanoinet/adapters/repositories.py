@@ -1,0 +1,281 @@
+"""SQL repositories: map table rows to domain objects and back.
+
+Writes use SQLAlchemy Core statements rather than ORM instance tracking: a request is an aggregate saved as one
+row plus its new events, so there is nothing for an identity map to do, and every user action is one durable
+transaction whose cost we keep small (see ``bench/requests.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, insert, select, update
+from sqlalchemy.orm import Session
+
+from hanoinet.adapters.orm import CaseRow, DepositEventRow, RequestEventRow, RequestRow
+from hanoinet.domain.cases import Case
+from hanoinet.domain.errors import Conflict
+from hanoinet.domain.requests import OPEN_STATES, Direction, EventKind, Request, RequestEvent, RequestState
+from hanoinet.domain.treaty import DepositAction, DepositEvent
+from hanoinet.services.ports import MAX_PAGE, InboxQuery, RequestSummary
+
+
+class SqlCaseRepository:
+    """Cases in the ``cases`` table."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, case: Case) -> None:
+        self.session.execute(
+            insert(CaseRow).values(
+                id=case.id,
+                reference=case.reference,
+                offence=case.offence,
+                max_penalty_years=case.max_penalty_years,
+                summary=case.summary,
+                legal_qualification=case.legal_qualification,
+                created_at=case.created_at,
+            )
+        )
+
+    def get(self, case_id: str) -> Case | None:
+        row = self.session.get(CaseRow, case_id)
+        return _case(row) if row else None
+
+    def by_reference(self, reference: str) -> Case | None:
+        row = self.session.scalars(select(CaseRow).where(CaseRow.reference == reference)).first()
+        return _case(row) if row else None
+
+    def list(self, *, limit: int, offset: int) -> Sequence[Case]:
+        stmt = select(CaseRow).order_by(CaseRow.created_at.desc(), CaseRow.id).limit(limit).offset(offset)
+        return [_case(r) for r in self.session.scalars(stmt)]
+
+
+def _case(row: CaseRow) -> Case:
+    return Case(
+        id=row.id,
+        reference=row.reference,
+        offence=row.offence,
+        max_penalty_years=row.max_penalty_years,
+        summary=row.summary,
+        legal_qualification=row.legal_qualification,
+        created_at=row.created_at,
+    )
+
+
+def _event_values(request_id: str, event: RequestEvent) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "seq": event.seq,
+        "kind": event.kind.value,
+        "at": event.at,
+        "actor": event.actor,
+        "state_from": event.state_from.value if event.state_from else None,
+        "state_to": event.state_to.value,
+        "data": event.data,
+    }
+
+
+def _request_values(request: Request) -> dict[str, Any]:
+    return {
+        "state": request.state.value,
+        "items": request.items,
+        "emergency": request.emergency,
+        "deadline": request.deadline,
+        "updated_at": request.events[-1].at if request.events else request.created_at,
+    }
+
+
+class SqlRequestRepository:
+    """Requests in ``requests`` with their history in ``request_events``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._loaded: dict[str, tuple[int, int]] = {}  # id -> (version, number of events) when loaded
+
+    def add(self, request: Request, next_due_at: datetime | None, next_clock: str | None) -> None:
+        self.session.execute(
+            insert(RequestRow).values(
+                id=request.id,
+                case_id=request.case_id,
+                instrument=request.instrument,
+                type=request.type,
+                direction=request.direction.value,
+                requesting_state=request.requesting_state,
+                requested_state=request.requested_state,
+                counterpart_state=request.counterpart_state,
+                follows_up=request.follows_up,
+                created_at=request.created_at,
+                version=request.version,
+                next_due_at=next_due_at,
+                next_clock=next_clock,
+                **_request_values(request),
+            )
+        )
+        self._insert_events(request, 0)
+        self._loaded[request.id] = (request.version, len(request.events))
+
+    def _insert_events(self, request: Request, already: int) -> None:
+        new = [_event_values(request.id, e) for e in request.events[already:]]
+        if new:
+            self.session.execute(insert(RequestEventRow), new)
+
+    def get(self, request_id: str) -> Request | None:
+        row = self.session.get(RequestRow, request_id)
+        if row is None:
+            return None
+        request = self._request(row, self._events(request_id))
+        self._loaded[request.id] = (request.version, len(request.events))
+        return request
+
+    def _events(self, request_id: str) -> list[RequestEvent]:
+        stmt = select(RequestEventRow).where(RequestEventRow.request_id == request_id).order_by(RequestEventRow.seq)
+        return [
+            RequestEvent(
+                seq=e.seq,
+                kind=EventKind(e.kind),
+                at=e.at,
+                actor=e.actor,
+                state_from=RequestState(e.state_from) if e.state_from else None,
+                state_to=RequestState(e.state_to),
+                data=e.data,
+            )
+            for e in self.session.scalars(stmt)
+        ]
+
+    @staticmethod
+    def _request(row: RequestRow, events: list[RequestEvent]) -> Request:
+        return Request(
+            id=row.id,
+            case_id=row.case_id,
+            instrument=row.instrument,
+            type=row.type,
+            direction=Direction(row.direction),
+            requesting_state=row.requesting_state,
+            requested_state=row.requested_state,
+            items=dict(row.items),
+            emergency=row.emergency,
+            deadline=row.deadline,
+            follows_up=row.follows_up,
+            state=RequestState(row.state),
+            created_at=row.created_at,
+            events=events,
+            version=row.version,
+        )
+
+    def save(self, request: Request, next_due_at: datetime | None, next_clock: str | None) -> None:
+        version, known_events = self._loaded.get(request.id, (request.version, len(request.events)))
+        result = self.session.execute(
+            update(RequestRow)
+            .where(and_(RequestRow.id == request.id, RequestRow.version == version))
+            .values(
+                version=version + 1,
+                next_due_at=next_due_at,
+                next_clock=next_clock,
+                **_request_values(request),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult of an UPDATE has rowcount
+            raise Conflict(f"request {request.id} was changed by someone else; reload it and try again")
+        self._insert_events(request, known_events)
+        request.version = version + 1
+        self._loaded[request.id] = (request.version, len(request.events))
+
+    def follow_ups(self, request_id: str) -> Sequence[Request]:
+        rows = self.session.scalars(select(RequestRow).where(RequestRow.follows_up == request_id)).all()
+        return [self._request(r, self._events(r.id)) for r in rows]
+
+    def inbox(self, query: InboxQuery) -> Sequence[RequestSummary]:
+        stmt = _inbox_statement(query)
+        return [
+            RequestSummary(
+                id=r.id,
+                case_id=r.case_id,
+                instrument=r.instrument,
+                type=r.type,
+                direction=Direction(r.direction),
+                counterpart_state=r.counterpart_state,
+                state=RequestState(r.state),
+                emergency=r.emergency,
+                created_at=r.created_at,
+                next_due_at=r.next_due_at,
+                next_clock=r.next_clock,
+            )
+            for r in self.session.execute(stmt)
+        ]
+
+
+_SUMMARY_COLUMNS = (
+    RequestRow.id,
+    RequestRow.case_id,
+    RequestRow.instrument,
+    RequestRow.type,
+    RequestRow.direction,
+    RequestRow.counterpart_state,
+    RequestRow.state,
+    RequestRow.emergency,
+    RequestRow.created_at,
+    RequestRow.next_due_at,
+    RequestRow.next_clock,
+)
+
+
+def _inbox_statement(query: InboxQuery) -> Select[*tuple[Any, ...]]:
+    """Build the inbox query so that each common filter is served by one of the ``requests`` indexes."""
+    stmt = select(*_SUMMARY_COLUMNS)
+    for column, value in (
+        (RequestRow.direction, query.direction.value if query.direction else None),
+        (RequestRow.state, query.state.value if query.state else None),
+        (RequestRow.counterpart_state, query.counterpart_state),
+        (RequestRow.type, query.type),
+        (RequestRow.instrument, query.instrument),
+        (RequestRow.case_id, query.case_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if query.open_only:
+        stmt = stmt.where(RequestRow.state.in_([s.value for s in OPEN_STATES]))
+    by_due = query.overdue or query.due_within_seconds is not None
+    if query.overdue:
+        stmt = stmt.where(RequestRow.next_due_at < query.now)
+    if query.due_within_seconds is not None:
+        stmt = stmt.where(
+            RequestRow.next_due_at >= query.now,
+            RequestRow.next_due_at < query.now + timedelta(seconds=query.due_within_seconds),
+        )
+    order = (RequestRow.next_due_at, RequestRow.id) if by_due else (RequestRow.created_at.desc(), RequestRow.id)
+    return stmt.order_by(*order).limit(min(query.limit, MAX_PAGE)).offset(query.offset)
+
+
+class SqlDepositRepository:
+    """Treaty deposit events in ``deposit_events``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def list(self, instrument: str | None = None) -> Sequence[DepositEvent]:
+        stmt = select(DepositEventRow).order_by(DepositEventRow.on, DepositEventRow.id)
+        if instrument is not None:
+            stmt = stmt.where(DepositEventRow.instrument == instrument)
+        return [
+            DepositEvent(instrument=r.instrument, party=r.party, action=DepositAction(r.action), on=r.on)
+            for r in self.session.scalars(stmt)
+        ]
+
+    def add_all(self, events: Iterable[DepositEvent], recorded_at: datetime) -> None:
+        rows = [
+            {
+                "instrument": e.instrument,
+                "party": e.party,
+                "action": e.action.value,
+                "on": e.on,
+                "recorded_at": recorded_at,
+            }
+            for e in events
+        ]
+        if rows:
+            self.session.execute(insert(DepositEventRow), rows)

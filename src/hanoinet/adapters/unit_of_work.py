@@ -1,0 +1,47 @@
+"""The SQL unit of work: one database transaction, rolled back unless committed."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from hanoinet.adapters.repositories import SqlCaseRepository, SqlDepositRepository, SqlRequestRepository
+
+
+class SqlUnitOfWork:
+    """Opens a session on enter; ``commit()`` makes the work durable, leaving without it discards everything."""
+
+    cases: SqlCaseRepository
+    requests: SqlRequestRepository
+    deposits: SqlDepositRepository
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+        self._session: Session | None = None
+
+    def __enter__(self) -> Self:
+        self._session = self._session_factory()
+        self.cases = SqlCaseRepository(self._session)
+        self.requests = SqlRequestRepository(self._session)
+        self.deposits = SqlDepositRepository(self._session)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._session is not None
+        try:
+            self._session.rollback()  # a no-op after commit(); otherwise nothing half-done survives
+        finally:
+            self._session.close()
+            self._session = None
+
+    def commit(self) -> None:
+        assert self._session is not None
+        self._session.commit()
+
+    def rollback(self) -> None:
+        assert self._session is not None
+        self._session.rollback()

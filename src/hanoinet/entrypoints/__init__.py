@@ -1,0 +1,1 @@
+"""Entry points: the CLI and the HTTP API, thin layers over the services."""

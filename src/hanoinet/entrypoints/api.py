@@ -1,0 +1,300 @@
+"""The node's JSON API: FastAPI over the same services as the CLI. OpenAPI at /openapi.json, docs at /docs.
+
+Errors: 422 for invalid input (each problem with its field and, for legal rules, its article), 409 for an action the
+request's state or the treaty's status does not allow, 404 for unknown ids — never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from hanoinet import __version__
+from hanoinet.adapters.treaty_csv import CsvFormatError, parse_deposit_rows
+from hanoinet.domain.errors import (
+    Conflict,
+    DomainError,
+    IllegalTransition,
+    NoLegalBasis,
+    NotFound,
+    ValidationFailed,
+)
+from hanoinet.domain.requests import Action, Direction, RequestState
+from hanoinet.entrypoints import present
+from hanoinet.services import cases as case_services
+from hanoinet.services import requests as request_services
+from hanoinet.services import treaty as treaty_services
+from hanoinet.services.node import Node
+from hanoinet.services.ports import MAX_PAGE, InboxQuery
+
+log = logging.getLogger("hanoinet.api")
+
+API_ACTOR = "api"  # accounts and tokens arrive with the web UI; until then the API is bound to loopback
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields, so a typo is an error rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CaseCreate(Strict):
+    """A new case."""
+
+    reference: str = Field(max_length=64)
+    offence: str = Field(max_length=64, description="Offence category key, e.g. illegal_access")
+    max_penalty_years: int | None = Field(default=None, ge=0, le=100)
+    summary: str = Field(max_length=20_000)
+    legal_qualification: str = Field(default="", max_length=2_000)
+
+
+class RequestCreate(Strict):
+    """A new outgoing draft, or an incoming request registered as received."""
+
+    case: str = Field(description="Case id or reference")
+    instrument: str = "uncc-2024"
+    type: str
+    requested_state: str = Field(min_length=2, max_length=8)
+    requesting_state: str | None = Field(default=None, min_length=2, max_length=8)
+    direction: Direction = Direction.OUTGOING
+    items: dict[str, str] = Field(default_factory=dict)
+    emergency: bool = False
+    deadline: AwareDatetime | None = None
+    follows_up: str | None = None
+
+    def draft(self) -> request_services.RequestDraft:
+        """The service-layer draft."""
+        return request_services.RequestDraft(
+            case=self.case,
+            instrument=self.instrument,
+            type=self.type,
+            requested_state=self.requested_state.upper(),
+            requesting_state=self.requesting_state.upper() if self.requesting_state else None,
+            direction=self.direction,
+            items=self.items,
+            emergency=self.emergency,
+            deadline=self.deadline,
+            follows_up=self.follows_up,
+        )
+
+
+class RequestAmend(Strict):
+    """New items for a draft (replacing the old ones)."""
+
+    items: dict[str, str]
+
+
+class RequestAction(Strict):
+    """An action on a request."""
+
+    action: Action
+    grounds: list[str] = Field(default_factory=list, description="Refusal grounds (keys from the rule pack)")
+    note: str = Field(default="", max_length=20_000)
+
+
+def _problem(status: int, title: str, detail: Any) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"title": title, "detail": detail})
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ValidationFailed)
+    async def invalid(_: Request, exc: ValidationFailed) -> JSONResponse:
+        return _problem(422, "invalid input", [present.issue(i) for i in exc.issues])
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [
+            {
+                "field": ".".join(str(p) for p in e["loc"] if p != "body"),
+                "message": e["msg"],
+                "article": None,
+                "text": f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}",
+            }
+            for e in exc.errors()
+        ]
+        return _problem(422, "invalid input", detail)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return _problem(404, "not found", str(exc))
+
+    @app.exception_handler(DomainError)
+    async def conflict(_: Request, exc: DomainError) -> JSONResponse:
+        title = {
+            IllegalTransition: "illegal transition",
+            NoLegalBasis: "no legal basis",
+            Conflict: "conflict",
+        }
+        return _problem(409, title.get(type(exc), "conflict"), str(exc))
+
+    @app.exception_handler(CsvFormatError)
+    async def bad_csv(_: Request, exc: CsvFormatError) -> JSONResponse:
+        return _problem(
+            422, "invalid file", [{"field": "file", "message": str(exc), "article": None, "text": str(exc)}]
+        )
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, exc: Exception) -> JSONResponse:
+        incident = uuid.uuid4().hex[:12]
+        log.error("internal error %s", incident, exc_info=exc)
+        return _problem(500, "internal error", f"the node could not complete this; incident {incident} is logged")
+
+
+def create_app(node: Node) -> FastAPI:
+    """Return the API application bound to a node."""
+    app = FastAPI(
+        title="hanoinet node API",
+        version=__version__,
+        description="Requests of Chapter V of the UN Convention against Cybercrime, treaty status and rule packs.",
+    )
+    _install_error_handlers(app)
+
+    @app.get("/health", tags=["node"])
+    def health() -> dict[str, Any]:
+        """Liveness: the node answers and knows its packs."""
+        return {
+            "status": "ok",
+            "version": __version__,
+            "packs": sorted(node.packs),
+            "node_state": node.node_state,
+        }
+
+    # --- rule packs
+    @app.get("/api/v1/packs", tags=["rule packs"])
+    def list_packs() -> list[dict[str, Any]]:
+        """The instruments this node knows."""
+        return [present.pack_summary(p) for p in node.packs.values()]
+
+    @app.get("/api/v1/packs/{key}", tags=["rule packs"])
+    def get_pack(key: str) -> dict[str, Any]:
+        """A whole rule pack: request types, required items, refusal grounds, clocks, each with its article."""
+        if key not in node.packs:
+            raise NotFound(f"no rule pack {key!r}")
+        return present.pack(node.packs[key])
+
+    # --- treaty
+    @app.get("/api/v1/treaty/{instrument}/status", tags=["treaty"])
+    def treaty_status(instrument: str, on: date | None = None) -> dict[str, Any]:
+        """Whether the instrument is in force on a date; its Parties and signatories."""
+        if instrument not in node.packs:
+            raise NotFound(f"no rule pack {instrument!r}")
+        return present.instrument_status(treaty_services.instrument_status(node, instrument, on))
+
+    @app.get("/api/v1/treaty/{instrument}/parties/{state}", tags=["treaty"])
+    def treaty_party(instrument: str, state: str, on: date | None = None) -> dict[str, Any]:
+        """Whether a State is a Party on a date, and since when."""
+        if instrument not in node.packs:
+            raise NotFound(f"no rule pack {instrument!r}")
+        return present.party_status(treaty_services.party_status(node, instrument, state.upper(), on))
+
+    @app.get("/api/v1/treaty/basis", tags=["treaty"])
+    def treaty_basis(a: str, b: str, on: date | None = None) -> dict[str, Any]:
+        """The instruments that bind both States on a date."""
+        basis = treaty_services.legal_basis(node, a.upper(), b.upper(), on)
+        return {
+            "a": a.upper(),
+            "b": b.upper(),
+            "on": (on or node.clock.now().date()).isoformat(),
+            "instruments": list(basis),
+        }
+
+    @app.post("/api/v1/treaty/{instrument}/deposits", tags=["treaty"])
+    def treaty_import(
+        instrument: str, body: Annotated[str, Body(media_type="text/csv", description="state,action,date")]
+    ) -> dict[str, Any]:
+        """Record deposits from CSV text: all rows, or none if any row is bad (each reported with its line)."""
+        rows = parse_deposit_rows(body, "upload")
+        result = treaty_services.import_deposits(node, rows, instrument)
+        return {"instrument": result.instrument, "recorded": result.recorded, "unchanged": result.unchanged}
+
+    # --- cases
+    @app.post("/api/v1/cases", status_code=201, tags=["cases"])
+    def create_case(body: CaseCreate) -> dict[str, Any]:
+        """Open a case."""
+        return present.case(case_services.open_case(node, **body.model_dump()))
+
+    @app.get("/api/v1/cases", tags=["cases"])
+    def list_cases(
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50, offset: Annotated[int, Query(ge=0)] = 0
+    ) -> list[dict[str, Any]]:
+        """Cases, newest first."""
+        return [present.case(c) for c in case_services.list_cases(node, limit=limit, offset=offset)]
+
+    @app.get("/api/v1/cases/{case_id}", tags=["cases"])
+    def get_case(case_id: str) -> dict[str, Any]:
+        """A case by id or reference."""
+        return present.case(case_services.get_case(node, case_id))
+
+    # --- requests
+    @app.post("/api/v1/requests", status_code=201, tags=["requests"])
+    def create_request(body: RequestCreate) -> dict[str, Any]:
+        """Draft an outgoing request (items may be completed later) or register an incoming one."""
+        return present.request_view(
+            request_services.create_request(node, body.draft(), actor=API_ACTOR), node.clock.now()
+        )
+
+    @app.post("/api/v1/requests/validate", tags=["requests"])
+    def validate_request(body: RequestCreate) -> dict[str, Any]:
+        """Check a request's contents against its rule pack without saving anything."""
+        issues = request_services.validate_request(node, body.draft())
+        return {"complete": not issues, "issues": [present.issue(i) for i in issues]}
+
+    @app.get("/api/v1/requests", tags=["requests"])
+    def list_requests(
+        direction: Direction | None = None,
+        state: RequestState | None = None,
+        counterpart_state: str | None = None,
+        type: str | None = None,
+        instrument: str | None = None,
+        case_id: str | None = None,
+        due_within_hours: Annotated[float | None, Query(gt=0, le=24 * 366)] = None,
+        overdue: bool = False,
+        open_only: bool = False,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[dict[str, Any]]:
+        """The inbox; with due_within_hours or overdue, soonest due first."""
+        now = node.clock.now()
+        query = InboxQuery(
+            now=now,
+            direction=direction,
+            state=state,
+            counterpart_state=counterpart_state.upper() if counterpart_state else None,
+            type=type,
+            instrument=instrument,
+            case_id=case_id,
+            due_within_seconds=int(due_within_hours * 3600) if due_within_hours else None,
+            overdue=overdue,
+            open_only=open_only,
+            limit=limit,
+            offset=offset,
+        )
+        return [present.summary(r, now) for r in request_services.inbox(node, query)]
+
+    @app.get("/api/v1/requests/{request_id}", tags=["requests"])
+    def get_request(request_id: str) -> dict[str, Any]:
+        """A request with its history, clocks, allowed actions and missing items."""
+        return present.request_view(request_services.get_request(node, request_id), node.clock.now())
+
+    @app.patch("/api/v1/requests/{request_id}", tags=["requests"])
+    def amend_request(request_id: str, body: RequestAmend) -> dict[str, Any]:
+        """Replace a draft's items."""
+        view = request_services.amend_request(node, request_id, body.items, actor=API_ACTOR)
+        return present.request_view(view, node.clock.now())
+
+    @app.post("/api/v1/requests/{request_id}/actions", tags=["requests"])
+    def act(request_id: str, body: RequestAction) -> dict[str, Any]:
+        """Act on a request: send, acknowledge, preserve, refuse with grounds, execute, withdraw, close ..."""
+        view = request_services.act_on_request(
+            node, request_id, body.action, actor=API_ACTOR, grounds=tuple(body.grounds), note=body.note
+        )
+        return present.request_view(view, node.clock.now())
+
+    return app

@@ -1,0 +1,85 @@
+"""Use cases for treaty status: import the depositary's records, and ask who is bound on which date."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from hanoinet.domain.errors import Issue, ValidationFailed
+from hanoinet.domain.treaty import (
+    DepositEvent,
+    DepositRow,
+    InstrumentStatus,
+    PartyStatus,
+    TreatyRegistry,
+    check_deposits,
+)
+from hanoinet.services.node import Node
+from hanoinet.services.ports import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What an import recorded."""
+
+    instrument: str
+    recorded: int
+    unchanged: int
+
+
+def registry(node: Node, uow: UnitOfWork) -> TreatyRegistry:
+    """Return the treaty registry computed from every recorded deposit event and the packs' rules."""
+    rules = {key: pack.entry_into_force for key, pack in node.packs.items()}
+    return TreatyRegistry(rules, node.catalog, uow.deposits.list())
+
+
+def import_deposits(node: Node, rows: Sequence[DepositRow], instrument: str) -> ImportResult:
+    """Record deposit events from an imported file: all of them, or none if any row is bad."""
+    pack = node.pack(instrument)
+    with node.uow() as uow:
+        check = check_deposits(
+            rows,
+            uow.deposits.list(instrument),
+            instrument,
+            pack.entry_into_force,
+            node.catalog,
+            today=node.clock.now().date(),
+        )
+        if not check.ok:
+            raise ValidationFailed([Issue(f"line {e.line}", e.reason) for e in check.errors])
+        uow.deposits.add_all(check.events, node.clock.now())
+        uow.commit()
+    return ImportResult(instrument=instrument, recorded=len(check.events), unchanged=check.unchanged)
+
+
+def instrument_status(node: Node, instrument: str, on: date | None = None) -> InstrumentStatus:
+    """Return where an instrument stands on a date (today by default)."""
+    node.pack(instrument)
+    with node.uow() as uow:
+        return registry(node, uow).status(instrument, on or node.clock.now().date())
+
+
+def party_status(node: Node, instrument: str, state: str, on: date | None = None) -> PartyStatus:
+    """Return one State's relation to an instrument on a date (today by default)."""
+    node.pack(instrument)
+    issue = node.check_state(state, "state")
+    if issue:
+        raise ValidationFailed([issue])
+    with node.uow() as uow:
+        return registry(node, uow).party_status(instrument, state, on or node.clock.now().date())
+
+
+def legal_basis(node: Node, a: str, b: str, on: date | None = None) -> tuple[str, ...]:
+    """Return the instruments that bind both States on a date."""
+    issues = [i for i in (node.check_state(a, "a"), node.check_state(b, "b")) if i]
+    if issues:
+        raise ValidationFailed(issues)
+    with node.uow() as uow:
+        return registry(node, uow).legal_basis(a, b, on or node.clock.now().date())
+
+
+def deposits(node: Node, instrument: str | None = None) -> Sequence[DepositEvent]:
+    """Return the recorded deposit events, for charts and audits."""
+    with node.uow() as uow:
+        return uow.deposits.list(instrument)
