@@ -25,7 +25,11 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-class SchemaBehind(RuntimeError):  # noqa: N818 - names the condition the operator must fix
+class InvalidSettingError(ValueError):
+    """A setting is well-formed but wrong for this node (an unknown State code)."""
+
+
+class SchemaBehindError(RuntimeError):
     """The database exists but its schema is older than this version of hanoinet."""
 
 
@@ -53,7 +57,7 @@ def open_database(settings: Settings, *, initialise: bool = True) -> Engine:
         migrations.upgrade(engine)
     elif revision != head:
         engine.dispose()
-        raise SchemaBehind(
+        raise SchemaBehindError(
             f"the database schema is at {revision}, this hanoinet needs {head}: run 'hanoinet db upgrade'"
         )
     return engine
@@ -62,14 +66,19 @@ def open_database(settings: Settings, *, initialise: bool = True) -> Engine:
 def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None) -> Node:
     """Build a node from settings: packs validated, database ready, real clock."""
     settings = settings or Settings()
+    catalog = load_catalog()
+    if settings.node_state and not catalog.is_known(settings.node_state):
+        raise InvalidSettingError(
+            f"HANOINET_NODE_STATE: unknown State {settings.node_state!r}; use an ISO 3166 alpha-3 code"
+        )
     packs = load_packs(pack_paths(settings))
     engine = engine or open_database(settings)
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    factory = session_factory(engine)
 
     def uow() -> UnitOfWork:
         return SqlUnitOfWork(factory)
 
-    return Node(uow=uow, packs=packs, catalog=load_catalog(), clock=SystemClock(), node_state=settings.node_state)
+    return Node(uow=uow, packs=packs, catalog=catalog, clock=SystemClock(), node_state=settings.node_state)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

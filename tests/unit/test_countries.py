@@ -22,7 +22,8 @@ def test_every_iso_state_is_known_by_its_alpha_3_code() -> None:
     assert catalog.is_state("VNM")
     assert not catalog.is_reio("VNM")
     assert catalog.name("FRA") == "France"
-    assert catalog.name("BOL") == "Bolivia"  # ISO's common name, not "Bolivia, Plurinational State of"
+    assert catalog.name("BOL") == "Bolivia, Plurinational State of"  # ISO short name, as UN documents
+    assert catalog.name("VNM") == "Viet Nam"
     assert not catalog.is_known("VN")  # alpha-2 is not accepted
     assert not catalog.is_known("XXX")
 

@@ -26,10 +26,8 @@ class OrganizationsFileError(ValueError):
 
 
 def iso_states() -> dict[str, str]:
-    """Return every ISO 3166-1 country as alpha-3 code -> name (the short common name where ISO has one)."""
-    return {
-        country.alpha_3: str(getattr(country, "common_name", None) or country.name) for country in pycountry.countries
-    }
+    """Return every ISO 3166-1 country as alpha-3 code -> ISO short name ("Viet Nam", as the UN writes it)."""
+    return {country.alpha_3: str(country.name) for country in pycountry.countries}
 
 
 def parse_organizations(text: str, source: str, states: Mapping[str, str]) -> dict[str, Organization]:

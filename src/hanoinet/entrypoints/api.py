@@ -110,15 +110,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
-        detail = [
-            {
-                "field": ".".join(str(p) for p in e["loc"] if p != "body"),
-                "message": e["msg"],
-                "article": None,
-                "text": f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}",
-            }
-            for e in exc.errors()
-        ]
+        detail = []
+        for e in exc.errors():
+            where = [str(p) for p in e["loc"] if p != "body"]
+            field = "body" if e["type"] == "json_invalid" or not where else ".".join(where)
+            detail.append({"field": field, "message": e["msg"], "article": None, "text": f"{field}: {e['msg']}"})
         return _problem(422, "invalid input", detail)
 
     @app.exception_handler(NotFound)

@@ -80,7 +80,7 @@ def errors() -> Iterator[None]:
         raise typer.Exit(2) from None
     except DomainError as exc:
         fail(str(exc), 4 if isinstance(exc, NotFound) else 3)
-    except (PackError, CsvFormatError, boot.SchemaBehind) as exc:
+    except (PackError, CsvFormatError, boot.SchemaBehindError, boot.InvalidSettingError) as exc:
         fail(str(exc))
 
 
@@ -288,6 +288,16 @@ def case_show(case: Annotated[str, typer.Argument(help="Case id or reference.")]
 # --- requests -----------------------------------------------------------------------------------------------
 
 
+def parse_deadline(text: str | None) -> datetime | None:
+    """Parse an ISO 8601 instant; the offset is required (checked by the domain, which names the field)."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--deadline {text!r}: expected ISO 8601, e.g. 2026-12-01T12:00:00+07:00")
+
+
 def parse_items(pairs: list[str], items_file: Path | None) -> dict[str, str]:
     """Read request items from KEY=VALUE options and/or a JSON object file."""
     items: dict[str, str] = {}
@@ -322,7 +332,7 @@ def draft_from(
     item: list[str],
     items_file: Path | None,
     emergency: bool,
-    deadline: datetime | None,
+    deadline: str | None,
     follows_up: str | None,
 ) -> request_services.RequestDraft:
     """Build a draft from command-line options."""
@@ -335,7 +345,7 @@ def draft_from(
         direction=Direction.INCOMING if incoming else Direction.OUTGOING,
         items=parse_items(item, items_file),
         emergency=emergency,
-        deadline=deadline,
+        deadline=parse_deadline(deadline),
         follows_up=follows_up,
     )
 
@@ -351,7 +361,7 @@ def request_new(
     item: ItemOption | None = None,
     items_file: ItemsFileOption = None,
     emergency: Annotated[bool, typer.Option(help="Flag as an emergency (Art 41).")] = False,
-    deadline: Annotated[datetime | None, typer.Option(help="Requester's deadline, ISO 8601 with offset.")] = None,
+    deadline: Annotated[str | None, typer.Option(help="Requester's deadline, ISO 8601 with offset.")] = None,
     follows_up: Annotated[str | None, typer.Option(help="Id of the request this one follows up.")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -391,7 +401,7 @@ def request_validate(
     item: ItemOption | None = None,
     items_file: ItemsFileOption = None,
     emergency: bool = False,
-    deadline: Annotated[datetime | None, typer.Option(help="Requester's deadline.")] = None,
+    deadline: Annotated[str | None, typer.Option(help="Requester's deadline, ISO 8601 with offset.")] = None,
 ) -> None:
     """Check a request's contents against its rule pack without saving anything; exit 2 if incomplete."""
     n = node()
