@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
 from hanoinet.domain.cases import Case
 from hanoinet.domain.errors import Conflict
+from hanoinet.domain.evidence import GENESIS, Checkpoint, CustodyEvent, EvidenceItem, Principal, Role
 from hanoinet.domain.requests import OPEN_STATES, Request
 from hanoinet.domain.treaty import DepositEvent
 from hanoinet.services.ports import InboxQuery, RequestSummary
@@ -37,6 +38,10 @@ class Store:
     cases: dict[str, Case] = field(default_factory=dict)
     requests: dict[str, tuple[Request, datetime | None, str | None]] = field(default_factory=dict)
     deposits: list[DepositEvent] = field(default_factory=list)
+    evidence: dict[str, EvidenceItem] = field(default_factory=dict)
+    custody: list[CustodyEvent] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    tokens: dict[str, tuple[str, Principal, bool]] = field(default_factory=dict)
     commits: int = 0
 
 
@@ -130,6 +135,93 @@ class FakeDeposits:
         self.staged.extend(events)
 
 
+class FakeEvidence:
+    def __init__(self, staged: dict[str, EvidenceItem]) -> None:
+        self.staged = staged
+
+    def add(self, item: EvidenceItem) -> None:
+        self.staged[item.id] = copy.deepcopy(item)
+
+    def get(self, item_id: str) -> EvidenceItem | None:
+        return copy.deepcopy(self.staged.get(item_id))
+
+    def by_exhibit(self, case_id: str, exhibit: str) -> EvidenceItem | None:
+        found = [i for i in self.staged.values() if (i.described.case_id, i.described.exhibit) == (case_id, exhibit)]
+        return copy.deepcopy(found[0]) if found else None
+
+    def list(self, *, case_id: str | None = None, limit: int = 100, offset: int = 0) -> Sequence[EvidenceItem]:
+        items = [i for i in self.staged.values() if case_id is None or i.described.case_id == case_id]
+        items.sort(key=lambda i: i.created_at, reverse=True)
+        return items[offset : offset + limit]
+
+    def all(self) -> Iterator[EvidenceItem]:
+        yield from sorted(self.staged.values(), key=lambda i: i.created_at)
+
+    def live_with_content(self, sha256: str) -> int:
+        return sum(1 for i in self.staged.values() if i.sha256 == sha256 and i.disposed_at is None)
+
+    def expired(self, today: date) -> Sequence[EvidenceItem]:
+        return [
+            i
+            for i in self.staged.values()
+            if i.disposed_at is None and i.conditions.retention_until and i.conditions.retention_until < today
+        ]
+
+    def mark_disposed(self, item_id: str, at: datetime) -> None:
+        self.staged[item_id] = replace(self.staged[item_id], disposed_at=at)
+
+
+class FakeLedger:
+    def __init__(self, events: list[CustodyEvent], checkpoints: list[Checkpoint]) -> None:
+        self.staged = events
+        self.staged_checkpoints = checkpoints
+
+    def lock_head(self) -> CustodyEvent | None:
+        return self.staged[-1] if self.staged else None
+
+    def append(self, event: CustodyEvent) -> None:
+        if event.seq != len(self.staged) + 1:
+            raise Conflict("the custody ledger moved on")
+        self.staged.append(event)
+
+    def history(self, item_id: str) -> Sequence[CustodyEvent]:
+        return [e for e in self.staged if e.item_id == item_id]
+
+    def events(self) -> Sequence[CustodyEvent]:
+        return list(self.staged)
+
+    def head_row(self) -> tuple[int, str]:
+        return (self.staged[-1].seq, self.staged[-1].hash) if self.staged else (0, GENESIS)
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self.staged_checkpoints.append(checkpoint)
+
+    def checkpoints(self) -> Sequence[Checkpoint]:
+        return list(self.staged_checkpoints)
+
+
+class FakeTokens:
+    def __init__(self, staged: dict[str, tuple[str, Principal, bool]]) -> None:
+        self.staged = staged  # hash -> (name, principal, revoked)
+
+    def add(self, token_id: str, name: str, roles: Sequence[Role], token_hash: str, at: datetime) -> None:
+        self.staged[token_hash] = (name, Principal(name, frozenset(roles)), False)
+
+    def principal(self, token_hash: str) -> Principal | None:
+        found = self.staged.get(token_hash)
+        return found[1] if found and not found[2] else None
+
+    def by_name(self, name: str) -> bool:
+        return any(n == name for n, _, _ in self.staged.values())
+
+    def revoke(self, name: str, at: datetime) -> bool:
+        for key, (n, p, revoked) in self.staged.items():
+            if n == name and not revoked:
+                self.staged[key] = (n, p, True)
+                return True
+        return False
+
+
 class FakeUnitOfWork:
     """Stages changes on a copy of the store; commit() publishes them, leaving without it drops them."""
 
@@ -140,7 +232,22 @@ class FakeUnitOfWork:
         self._cases = FakeCases(dict(self.store.cases))
         self._requests = FakeRequests(dict(self.store.requests))
         self._deposits = FakeDeposits(list(self.store.deposits))
+        self._evidence = FakeEvidence(dict(self.store.evidence))
+        self._ledger = FakeLedger(list(self.store.custody), list(self.store.checkpoints))
+        self._tokens = FakeTokens(dict(self.store.tokens))
         return self
+
+    @property
+    def evidence(self) -> FakeEvidence:
+        return self._evidence
+
+    @property
+    def ledger(self) -> FakeLedger:
+        return self._ledger
+
+    @property
+    def tokens(self) -> FakeTokens:
+        return self._tokens
 
     @property
     def cases(self) -> FakeCases:
@@ -163,6 +270,10 @@ class FakeUnitOfWork:
         self.store.cases = dict(self._cases.staged)
         self.store.requests = dict(self._requests.staged)
         self.store.deposits = list(self._deposits.staged)
+        self.store.evidence = dict(self._evidence.staged)
+        self.store.custody = list(self._ledger.staged)
+        self.store.checkpoints = list(self._ledger.staged_checkpoints)
+        self.store.tokens = dict(self._tokens.staged)
         self.store.commits += 1
 
     def rollback(self) -> None:

@@ -10,7 +10,7 @@ import hanoinet.domain
 DOMAIN = Path(hanoinet.domain.__file__).parent
 PURE_STDLIB = {
     "__future__", "abc", "bisect", "calendar", "collections", "dataclasses", "datetime", "decimal", "enum",
-    "functools", "itertools", "math", "operator", "re", "string", "types", "typing", "uuid",
+    "functools", "hashlib", "itertools", "json", "math", "operator", "re", "string", "types", "typing", "uuid",
 }  # fmt: skip
 FORBIDDEN_CALLS = {"open", "exec", "eval", "__import__"}
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, and_, insert, select, update
 from sqlalchemy.orm import Session
 
+from hanoinet.adapters.db import affected
 from hanoinet.adapters.orm import CaseRow, DepositEventRow, RequestEventRow, RequestRow
 from hanoinet.domain.cases import Case
 from hanoinet.domain.errors import Conflict
@@ -179,7 +180,7 @@ class SqlRequestRepository:
             )
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult of an UPDATE has rowcount
+        if affected(result) != 1:
             raise Conflict(f"request {request.id} was changed by someone else; reload it and try again")
         self._insert_events(request, known_events)
         request.version = version + 1

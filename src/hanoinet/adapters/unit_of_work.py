@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from hanoinet.adapters.evidence_repository import SqlEvidenceRepository, SqlLedger, SqlTokens
 from hanoinet.adapters.repositories import SqlCaseRepository, SqlDepositRepository, SqlRequestRepository
 
 
@@ -16,6 +17,9 @@ class SqlUnitOfWork:
     cases: SqlCaseRepository
     requests: SqlRequestRepository
     deposits: SqlDepositRepository
+    evidence: SqlEvidenceRepository
+    ledger: SqlLedger
+    tokens: SqlTokens
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -26,6 +30,9 @@ class SqlUnitOfWork:
         self.cases = SqlCaseRepository(self._session)
         self.requests = SqlRequestRepository(self._session)
         self.deposits = SqlDepositRepository(self._session)
+        self.evidence = SqlEvidenceRepository(self._session)
+        self.ledger = SqlLedger(self._session)
+        self.tokens = SqlTokens(self._session)
         return self
 
     def __exit__(

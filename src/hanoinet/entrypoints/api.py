@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hanoinet import __version__
 from hanoinet.adapters.treaty_csv import CsvFormatError, parse_deposit_rows
+from hanoinet.adapters.uploads import UploadStore
 from hanoinet.domain.errors import (
     Conflict,
     DomainError,
@@ -26,8 +27,10 @@ from hanoinet.domain.errors import (
     NotFound,
     ValidationFailed,
 )
+from hanoinet.domain.evidence import AccessDenied
 from hanoinet.domain.requests import Action, Direction, RequestState
 from hanoinet.entrypoints import present
+from hanoinet.entrypoints.api_evidence import Unauthorized, evidence_router
 from hanoinet.services import cases as case_services
 from hanoinet.services import requests as request_services
 from hanoinet.services import treaty as treaty_services
@@ -117,6 +120,18 @@ def _install_error_handlers(app: FastAPI) -> None:
             detail.append({"field": field, "message": e["msg"], "article": None, "text": f"{field}: {e['msg']}"})
         return _problem(422, "invalid input", detail)
 
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
+        return JSONResponse(
+            status_code=401,
+            content={"title": "unauthorized", "detail": str(exc)},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.exception_handler(AccessDenied)
+    async def forbidden(_: Request, exc: AccessDenied) -> JSONResponse:
+        return _problem(403, "forbidden", str(exc))
+
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return _problem(404, "not found", str(exc))
@@ -143,7 +158,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _problem(500, "internal error", f"the node could not complete this; incident {incident} is logged")
 
 
-def create_app(node: Node) -> FastAPI:
+def create_app(node: Node, uploads: UploadStore | None = None) -> FastAPI:
     """Return the API application bound to a node."""
     app = FastAPI(
         title="hanoinet node API",
@@ -151,6 +166,8 @@ def create_app(node: Node) -> FastAPI:
         description="Requests of Chapter V of the UN Convention against Cybercrime, treaty status and rule packs.",
     )
     _install_error_handlers(app)
+    if uploads is not None and node.vault is not None:
+        app.include_router(evidence_router(node, uploads))
 
     @app.get("/health", tags=["node"])
     def health() -> dict[str, Any]:

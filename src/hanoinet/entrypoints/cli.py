@@ -4,30 +4,36 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
 from hanoinet import bootstrap as boot
 from hanoinet.adapters import migrations
 from hanoinet.adapters.rulepacks import PackError, load_pack
-from hanoinet.adapters.treaty_csv import CsvFormatError, read_deposit_rows
-from hanoinet.config import Settings
-from hanoinet.domain.errors import DomainError, NotFound, ValidationFailed
+from hanoinet.adapters.treaty_csv import read_deposit_rows
 from hanoinet.domain.requests import Action, Direction, RequestState
 from hanoinet.entrypoints import present
+from hanoinet.entrypoints.cli_evidence import evidence_app, token_app
+from hanoinet.entrypoints.cli_support import (
+    InstrumentOption,
+    JsonOption,
+    OnOption,
+    actor,
+    emit,
+    err,
+    errors,
+    fail,
+    node,
+    out,
+    settings,
+)
 from hanoinet.services import cases as case_services
 from hanoinet.services import requests as request_services
 from hanoinet.services import treaty as treaty_services
-from hanoinet.services.node import Node
 from hanoinet.services.ports import InboxQuery
 
 app = typer.Typer(
@@ -43,65 +49,8 @@ app.add_typer(treaty_app, name="treaty")
 app.add_typer(case_app, name="case")
 app.add_typer(request_app, name="request")
 app.add_typer(packs_app, name="packs")
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-OnOption = Annotated[
-    datetime | None,
-    typer.Option("--on", formats=["%Y-%m-%d"], help="The date to answer for (default: today)."),
-]
-InstrumentOption = Annotated[str, typer.Option("--instrument", "-i", help="Rule pack key.")]
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print an error without a traceback and exit non-zero."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
-    raise typer.Exit(code)
-
-
-def settings() -> Settings:
-    """Read the settings, turning a bad environment variable into a clear message."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        fail("; ".join(f"HANOINET_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()))
-
-
-@contextmanager
-def errors() -> Iterator[None]:
-    """Map domain and setup errors to messages and exit codes: 2 invalid input, 3 conflict, 4 not found."""
-    try:
-        yield
-    except ValidationFailed as exc:
-        for issue in exc.issues:
-            err.print(f"[red]invalid:[/] {issue}", highlight=False)
-        raise typer.Exit(2) from None
-    except DomainError as exc:
-        fail(str(exc), 4 if isinstance(exc, NotFound) else 3)
-    except (PackError, CsvFormatError, boot.SchemaBehindError, boot.InvalidSettingError) as exc:
-        fail(str(exc))
-
-
-def node() -> Node:
-    """Bootstrap the node: data directory and schema are created on first use."""
-    with errors():
-        return boot.bootstrap(settings())
-    raise AssertionError("unreachable")  # pragma: no cover - errors() always exits on failure
-
-
-def emit(data: Any, as_json: bool, table: Callable[[], Table] | None = None) -> None:
-    """Print JSON, or a rich table when one is given and JSON was not asked for."""
-    if as_json or table is None:
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-    else:
-        out.print(table())
-
-
-def actor() -> str:
-    """Who is acting; accounts arrive with the web UI, until then the operating-system user."""
-    return os.environ.get("HANOINET_ACTOR") or os.environ.get("USER") or "operator"
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(token_app, name="token")
 
 
 @app.callback()

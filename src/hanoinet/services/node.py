@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from hanoinet.domain.errors import Issue, ValidationFailed
 from hanoinet.domain.rules import RulePack
 from hanoinet.domain.treaty import StateCatalog
-from hanoinet.services.ports import Clock, UnitOfWork
+from hanoinet.services.ports import Clock, Signer, UnitOfWork, Vault
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,15 @@ class Node:
     catalog: StateCatalog
     clock: Clock
     node_state: str | None = None
+    vault: Vault | None = None
+    signer: Signer | None = None
+    name: str = "hanoinet node"
+
+    def evidence_store(self) -> tuple[Vault, Signer]:
+        """The vault and the signing key; a node built without them cannot handle evidence."""
+        if self.vault is None or self.signer is None:
+            raise RuntimeError("this node was built without an evidence vault")
+        return self.vault, self.signer
 
     def pack(self, instrument: str, field: str = "instrument") -> RulePack:
         """Return the rule pack of an instrument; raise ValidationFailed naming the field if there is none."""

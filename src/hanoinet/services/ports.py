@@ -5,13 +5,14 @@ Each has a real adapter (``hanoinet.adapters``) and an in-memory fake (``tests/f
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import BinaryIO, Protocol, Self
 
 from hanoinet.domain.cases import Case
+from hanoinet.domain.evidence import Checkpoint, CustodyEvent, EvidenceItem, Principal, Role
 from hanoinet.domain.requests import Direction, Request, RequestState
 from hanoinet.domain.treaty import DepositEvent
 
@@ -98,6 +99,75 @@ class DepositRepository(Protocol):
         """Stage new deposit events."""
 
 
+class EvidenceRepository(Protocol):
+    """Evidence items (their content is in the vault)."""
+
+    def add(self, item: EvidenceItem) -> None:
+        """Stage a new item."""
+
+    def get(self, item_id: str) -> EvidenceItem | None:
+        """Return the item with this id, or None if there is none."""
+
+    def by_exhibit(self, case_id: str, exhibit: str) -> EvidenceItem | None:
+        """Return the case's item with this exhibit number, or None."""
+
+    def list(self, *, case_id: str | None = None, limit: int = 100, offset: int = 0) -> Sequence[EvidenceItem]:
+        """Return items, newest first."""
+
+    def all(self) -> Iterator[EvidenceItem]:
+        """Every item, oldest first, for verification."""
+
+    def live_with_content(self, sha256: str) -> int:
+        """Count the items not disposed of that share this content."""
+
+    def expired(self, today: date) -> Sequence[EvidenceItem]:
+        """Items whose retention ended before ``today`` and that are not disposed of."""
+
+    def mark_disposed(self, item_id: str, at: datetime) -> None:
+        """Record that the item's content was destroyed."""
+
+
+class Ledger(Protocol):
+    """The hash-chained custody ledger."""
+
+    def lock_head(self) -> CustodyEvent | None:
+        """Take the ledger's write lock for this transaction; return its last event, or None if it is empty."""
+
+    def append(self, event: CustodyEvent) -> None:
+        """Stage an event that follows the head; raise Conflict if the head moved."""
+
+    def history(self, item_id: str) -> Sequence[CustodyEvent]:
+        """Every event about one item, in order."""
+
+    def events(self) -> Sequence[CustodyEvent]:
+        """Every event, in order."""
+
+    def head_row(self) -> tuple[int, str]:
+        """The sequence number and hash the ledger's head row records."""
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Stage a signed checkpoint."""
+
+    def checkpoints(self) -> Sequence[Checkpoint]:
+        """Every checkpoint, in order."""
+
+
+class Tokens(Protocol):
+    """API tokens for machines."""
+
+    def add(self, token_id: str, name: str, roles: Sequence[Role], token_hash: str, at: datetime) -> None:
+        """Stage a token (only its hash)."""
+
+    def principal(self, token_hash: str) -> Principal | None:
+        """Return who holds the token with this hash, or None if unknown or revoked."""
+
+    def by_name(self, name: str) -> bool:
+        """True if a token with this name exists."""
+
+    def revoke(self, name: str, at: datetime) -> bool:
+        """Revoke the named token; False if there was none to revoke."""
+
+
 class UnitOfWork(Protocol):
     """A transaction over all repositories: it rolls back unless ``commit()`` is called."""
 
@@ -113,6 +183,18 @@ class UnitOfWork(Protocol):
     def deposits(self) -> DepositRepository:
         """Treaty deposit events, inside this transaction."""
 
+    @property
+    def evidence(self) -> EvidenceRepository:
+        """Evidence items, inside this transaction."""
+
+    @property
+    def ledger(self) -> Ledger:
+        """The custody ledger, inside this transaction."""
+
+    @property
+    def tokens(self) -> Tokens:
+        """API tokens, inside this transaction."""
+
     def __enter__(self) -> Self: ...
 
     def __exit__(
@@ -124,6 +206,68 @@ class UnitOfWork(Protocol):
 
     def rollback(self) -> None:
         """Discard every staged change."""
+
+
+class StoredContent(Protocol):
+    """What the vault says about content it has stored."""
+
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def hashes(self) -> Mapping[str, str]: ...
+    @property
+    def deduplicated(self) -> bool: ...
+
+
+class ContentCheck(Protocol):
+    """The vault's verdict on stored content."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def problems(self) -> Sequence[str]: ...
+
+
+class Vault(Protocol):
+    """Encrypted, content-addressed, write-once storage of evidence content."""
+
+    def ingest(
+        self,
+        source: BinaryIO,
+        *,
+        extra_hashes: Sequence[str] = (),
+        progress: Callable[[int], None] | None = None,
+    ) -> StoredContent:
+        """Store a stream durably, in constant memory; identical content is stored once."""
+
+    def open_stream(self, sha256: str) -> Iterator[bytes]:
+        """Yield the decrypted content, verified on the fly; raise on the first sign of corruption."""
+
+    def verify(
+        self, sha256: str, *, size: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> ContentCheck:
+        """Recompute everything about stored content and say exactly what is wrong."""
+
+    def exists(self, sha256: str) -> bool:
+        """True if content with this hash is stored."""
+
+    def destroy(self, sha256: str) -> None:
+        """Destroy content for good (its data key with it)."""
+
+
+class Signer(Protocol):
+    """The node's signing key."""
+
+    def sign(self, message: bytes) -> bytes:
+        """Return the node's signature of ``message``."""
+
+    def public_key_hex(self) -> str:
+        """The node's public key, hex."""
+
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        """True if ``signature`` is this node's signature of ``message``."""
 
 
 class Clock(Protocol):

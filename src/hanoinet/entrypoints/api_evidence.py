@@ -1,0 +1,211 @@
+"""Evidence over HTTP: resumable chunked upload, streaming download, verify, custody history, CASE export.
+
+Every route here needs an API token (``Authorization: Bearer hnt_…``, created with ``hanoinet token add``): the
+token names the principal whose roles the handling conditions are checked against, and who custody records.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from hanoinet.adapters.uploads import UploadStore
+from hanoinet.domain.errors import Issue, ValidationFailed
+from hanoinet.domain.evidence import HandlingConditions, ItemDescription, Principal, Role
+from hanoinet.entrypoints import present
+from hanoinet.services import evidence as evidence_services
+from hanoinet.services import tokens as token_services
+from hanoinet.services.node import Node
+
+UPLOAD_BATCH = 4 * 1024 * 1024
+
+
+class Unauthorized(Exception):  # noqa: N818 - mirrors HTTP 401
+    """No valid API token was presented."""
+
+
+class EvidenceComplete(BaseModel):
+    """The description and handling conditions of an uploaded item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case: str = Field(description="Case id or reference")
+    exhibit: str = Field(min_length=1, max_length=128)
+    source: str = Field(min_length=1, max_length=2000)
+    acquisition_method: str = Field(min_length=1, max_length=2000)
+    acquisition_tool: str = Field(default="", max_length=2000)
+    acquired_by: str = Field(min_length=1, max_length=256)
+    acquired_at: AwareDatetime
+    description: str = Field(default="", max_length=20_000)
+    file_name: str = Field(default="", max_length=512)
+    allowed_roles: list[Role] = Field(default_factory=lambda: list(HandlingConditions().allowed_roles))
+    allowed_users: list[str] = Field(default_factory=list)
+    purpose: str = Field(default="", max_length=2000)
+    retention_until: date | None = None
+    onward_transfer_allowed: bool = False
+    extra_hashes: list[str] = Field(default_factory=list, description="sha1 and/or md5, for legacy court systems")
+
+
+class UploadCreate(BaseModel):
+    """Start an upload; the declared size lets the node refuse an upload that grows beyond it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    size: int | None = Field(default=None, ge=0)
+
+
+def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
+    """Return the evidence routes bound to a node."""
+    router = APIRouter(prefix="/api/v1", tags=["evidence"])
+
+    def caller(authorization: Annotated[str | None, Header()] = None) -> Principal:
+        scheme, _, token = (authorization or "").partition(" ")
+        found = token_services.authenticate(node, token.strip()) if scheme.lower() == "bearer" else None
+        if found is None:
+            raise Unauthorized("an API token is required: Authorization: Bearer <token> (hanoinet token add)")
+        return found
+
+    Caller = Annotated[Principal, Depends(caller)]  # noqa: N806 - a type alias, named like one
+
+    @router.post("/uploads", status_code=201)
+    def start_upload(who: Caller, body: UploadCreate) -> dict[str, Any]:
+        """Start a resumable upload."""
+        upload_id = uploads.create(who.name, body.size)
+        return {"id": upload_id, "offset": 0, "size": body.size}
+
+    @router.get("/uploads/{upload_id}")
+    def upload_status(who: Caller, upload_id: str) -> dict[str, Any]:
+        """How many bytes the node has durably received: resume from there."""
+        offset, size = uploads.status(upload_id, who.name)
+        return {"id": upload_id, "offset": offset, "size": size}
+
+    @router.patch("/uploads/{upload_id}")
+    async def upload_piece(
+        who: Caller, upload_id: str, request: Request, upload_offset: Annotated[int, Header(ge=0)]
+    ) -> dict[str, Any]:
+        """Append the request body at ``Upload-Offset`` (409 with the right offset if it is not the current size).
+
+        The body is written as it arrives, in batches of a few MiB handed to a worker thread, so memory stays flat
+        whatever the piece size; if the connection breaks, what this request wrote is taken back.
+        """
+        appender = await run_in_threadpool(uploads.appender, upload_id, who.name, upload_offset)
+        batch = bytearray()
+        try:
+            async for piece in request.stream():
+                batch += piece
+                if len(batch) >= UPLOAD_BATCH:
+                    await run_in_threadpool(appender.write, bytes(batch))
+                    batch.clear()
+            if batch:
+                await run_in_threadpool(appender.write, bytes(batch))
+        except BaseException:
+            await run_in_threadpool(appender.abort)
+            raise
+        offset = await run_in_threadpool(appender.finish)
+        return {"id": upload_id, "offset": offset}
+
+    @router.delete("/uploads/{upload_id}", status_code=204)
+    def cancel_upload(who: Caller, upload_id: str) -> None:
+        """Abandon an upload and delete its bytes."""
+        uploads.delete(upload_id, who.name)
+
+    @router.post("/uploads/{upload_id}/complete", status_code=201)
+    def complete_upload(who: Caller, upload_id: str, body: EvidenceComplete) -> dict[str, Any]:
+        """Ingest the uploaded file into the vault as a new item, then delete the upload."""
+        from hanoinet.services import cases as case_services  # noqa: PLC0415 - avoids a cycle at import time
+
+        path = uploads.path(upload_id, who.name)
+        try:
+            case_id = case_services.get_case(node, body.case).id
+        except Exception:
+            raise ValidationFailed([Issue("case", f"no case {body.case!r}")]) from None
+        described = ItemDescription(
+            case_id=case_id,
+            exhibit=body.exhibit,
+            source=body.source,
+            acquisition_method=body.acquisition_method,
+            acquisition_tool=body.acquisition_tool,
+            acquired_by=body.acquired_by,
+            acquired_at=body.acquired_at,
+            description=body.description,
+            file_name=body.file_name,
+        )
+        conditions = HandlingConditions(
+            allowed_roles=tuple(body.allowed_roles),
+            allowed_users=tuple(body.allowed_users),
+            purpose=body.purpose,
+            retention_until=body.retention_until,
+            onward_transfer_allowed=body.onward_transfer_allowed,
+        )
+        with path.open("rb") as source:
+            item = evidence_services.ingest(
+                node, source, described, conditions, actor=who, extra_hashes=body.extra_hashes
+            )
+        uploads.delete(upload_id, who.name)
+        return present.evidence_item(item)
+
+    @router.get("/evidence")
+    def list_evidence(
+        who: Caller,
+        case_id: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[dict[str, Any]]:
+        """Items (records, never content), newest first."""
+        return [
+            present.evidence_item(i)
+            for i in evidence_services.list_items(node, case_id=case_id, limit=limit, offset=offset)
+        ]
+
+    @router.get("/evidence/{item_id}")
+    def get_evidence(who: Caller, item_id: str) -> dict[str, Any]:
+        """An item's record."""
+        item, _ = evidence_services.get_item(node, item_id)
+        return present.evidence_item(item)
+
+    @router.get("/evidence/{item_id}/custody")
+    def custody(who: Caller, item_id: str) -> list[dict[str, Any]]:
+        """An item's custody history, each event with its place in the hash chain."""
+        _, history = evidence_services.get_item(node, item_id)
+        return [present.custody_event(e) for e in history]
+
+    @router.get("/evidence/{item_id}/content")
+    def content(
+        who: Caller, item_id: str, reason: Annotated[str, Query(min_length=1, max_length=2000)]
+    ) -> StreamingResponse:
+        """Stream the decrypted content, verified on the fly; the download is a custody event.
+
+        ``Repr-Digest`` carries the SHA-256 so that the client can check what it received; if the vault finds
+        corruption mid-stream the connection is aborted rather than completed.
+        """
+        item, stream = evidence_services.read_content(node, item_id, who, reason)
+        digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
+        name = (item.described.file_name or f"{item.described.exhibit}.bin").replace('"', "")
+
+        def body() -> Iterator[bytes]:
+            yield from stream
+
+        return StreamingResponse(
+            body(),
+            media_type="application/octet-stream",
+            headers={
+                "Content-Length": str(item.size),
+                "Repr-Digest": f"sha-256=:{digest}:",
+                "Content-Disposition": f'attachment; filename="{name}"',
+            },
+        )
+
+    @router.post("/evidence/{item_id}/verify")
+    def verify(who: Caller, item_id: str) -> dict[str, Any]:
+        """Recompute the item's content hashes and the custody chain; say exactly what is wrong."""
+        report = evidence_services.verify(node, item_id, who)
+        return {"ok": report.ok, "items": report.items, "events": report.events, "problems": report.problems}
+
+    return router

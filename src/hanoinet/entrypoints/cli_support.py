@@ -1,0 +1,100 @@
+"""What every CLI command shares: consoles, error mapping, bootstrapping, output, who is acting."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from hanoinet import bootstrap as boot
+from hanoinet.adapters.keys import KeyFileError
+from hanoinet.adapters.rulepacks import PackError
+from hanoinet.adapters.treaty_csv import CsvFormatError
+from hanoinet.config import Settings
+from hanoinet.domain.errors import DomainError, NotFound, ValidationFailed
+from hanoinet.domain.evidence import AccessDenied, Principal, Role
+from hanoinet.services.node import Node
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+OnOption = Annotated[
+    datetime | None,
+    typer.Option("--on", formats=["%Y-%m-%d"], help="The date to answer for (default: today)."),
+]
+InstrumentOption = Annotated[str, typer.Option("--instrument", "-i", help="Rule pack key.")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print an error without a traceback and exit non-zero."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    """Read the settings, turning a bad environment variable into a clear message."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        fail("; ".join(f"HANOINET_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()))
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Map domain and setup errors to messages and exit codes: 2 invalid, 3 conflict, 4 not found, 5 refused."""
+    try:
+        yield
+    except ValidationFailed as exc:
+        for issue in exc.issues:
+            err.print(f"[red]invalid:[/] {issue}", highlight=False)
+        raise typer.Exit(2) from None
+    except AccessDenied as exc:
+        fail(str(exc), 5)
+    except DomainError as exc:
+        fail(str(exc), 4 if isinstance(exc, NotFound) else 3)
+    except (PackError, CsvFormatError, KeyFileError, boot.SchemaBehindError, boot.InvalidSettingError) as exc:
+        fail(str(exc))
+
+
+def node() -> Node:
+    """Bootstrap the node: data directory and schema are created on first use."""
+    with errors():
+        return boot.bootstrap(settings())
+    raise AssertionError("unreachable")  # pragma: no cover - errors() always exits on failure
+
+
+def emit(data: Any, as_json: bool, table: Callable[[], Table] | None = None) -> None:
+    """Print JSON, or a rich table when one is given and JSON was not asked for."""
+    if as_json or table is None:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    else:
+        out.print(table())
+
+
+def actor() -> str:
+    """Who is acting; accounts arrive with the web UI, until then the operating-system user."""
+    return os.environ.get("HANOINET_ACTOR") or os.environ.get("USER") or "operator"
+
+
+def principal() -> Principal:
+    """Who acts at the command line, and in which roles: $HANOINET_ACTOR (else the OS user) and $HANOINET_ROLES.
+
+    The command line runs on the node itself, by someone who can read its data directory; roles say in which
+    capacity they act, so that handling conditions and custody record it. Accounts arrive with the web UI.
+    """
+    text = os.environ.get("HANOINET_ROLES", Role.INVESTIGATOR.value)
+    try:
+        roles = frozenset(Role(r.strip()) for r in text.split(",") if r.strip())
+    except ValueError:
+        fail(f"HANOINET_ROLES: {text!r}: roles are {', '.join(r.value for r in Role)}")
+    return Principal(actor(), roles)
