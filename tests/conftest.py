@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -29,14 +30,15 @@ def _pg_throwaway() -> ModuleType:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """URL of a PostgreSQL server: $HANOINET_TEST_POSTGRES_URL (as CI starts it), or a cluster started here."""
     given = os.environ.get("HANOINET_TEST_POSTGRES_URL")
     if given:
         yield given
         return
     pg = _pg_throwaway()
-    directory = tmp_path_factory.mktemp("pg")
+    # Not under pytest's own temporary directory: that one is private to root, and the server runs as postgres.
+    directory = Path(tempfile.mkdtemp(prefix="hanoinet-pg-"))
     url: str = pg.start(directory)
     try:
         yield url

@@ -125,7 +125,8 @@ class SqlRequestRepository:
             self.session.execute(insert(RequestEventRow), new)
 
     def get(self, request_id: str) -> Request | None:
-        row = self.session.get(RequestRow, request_id)
+        # populate_existing: rows updated with Core statements in this session must be read back fresh.
+        row = self.session.get(RequestRow, request_id, populate_existing=True)
         if row is None:
             return None
         request = self._request(row, self._events(request_id))
@@ -187,7 +188,8 @@ class SqlRequestRepository:
         self._loaded[request.id] = (request.version, len(request.events))
 
     def follow_ups(self, request_id: str) -> Sequence[Request]:
-        rows = self.session.scalars(select(RequestRow).where(RequestRow.follows_up == request_id)).all()
+        stmt = select(RequestRow).where(RequestRow.follows_up == request_id).execution_options(populate_existing=True)
+        rows = self.session.scalars(stmt).all()
         return [self._request(r, self._events(r.id)) for r in rows]
 
     def inbox(self, query: InboxQuery) -> Sequence[RequestSummary]:

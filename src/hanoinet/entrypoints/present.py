@@ -46,9 +46,9 @@ def time_left(due: datetime | None, now: datetime) -> str:
     """Human time left: "3d 4h", "45m", or "overdue 2h"."""
     if due is None:
         return ""
-    seconds = int((due - now).total_seconds())
-    prefix = "overdue " if seconds < 0 else ""
-    seconds = abs(seconds)
+    delta = (due - now).total_seconds()
+    prefix = "overdue " if delta < 0 else ""
+    seconds = int(abs(delta))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60

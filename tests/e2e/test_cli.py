@@ -1,0 +1,347 @@
+"""The ``hanoinet`` console script, end to end: real processes on a data directory given with ``--data-dir``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hanoinet.adapters import migrations
+from hanoinet.adapters.rulepacks import builtin_pack_paths
+from tests.e2e.conftest import HANOINET
+from tests.factories import UN_PARTIES, complete_items, deposits_csv, reference
+
+UN = "uncc-2024"
+NECESSITY_MISSING = "Art 42(2)(e): the necessity of the preservation is missing"
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished command."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def hanoinet(data_dir: Path, *args: str) -> Run:
+    """Run the console script on ``data_dir``; no HANOINET_* variable but the node's State, XDG data elsewhere."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HANOINET_")}
+    env.update(
+        {
+            "HANOINET_NODE_STATE": "VNM",
+            "HANOINET_ACTOR": "duty officer",
+            "XDG_DATA_HOME": str(data_dir.parent / "xdg-decoy"),
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+        }
+    )
+    done = subprocess.run(
+        [HANOINET, "--data-dir", str(data_dir), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "Traceback" not in done.stdout, done.stdout
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def succeeds(data_dir: Path, *args: str) -> Run:
+    run = hanoinet(data_dir, *args)
+    assert run.code == 0, run
+    return run
+
+
+def item_options(items: dict[str, str]) -> list[str]:
+    return [arg for key, value in items.items() for arg in ("--item", f"{key}={value}")]
+
+
+@pytest.fixture(scope="module")
+def node_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory whose node has imported the deposits that put the UN Convention in force."""
+    base = tmp_path_factory.mktemp("cli")
+    deposits = base / "deposits.csv"
+    deposits.write_text(deposits_csv(), encoding="utf-8")
+    data_dir = base / "node"
+    run = succeeds(data_dir, "treaty", "import", str(deposits))
+    assert f"{UN}: {2 * len(UN_PARTIES)} event(s) recorded, 0 already recorded" in run.out
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def case_ref(node_dir: Path) -> str:
+    ref = reference("LOTUS")
+    run = succeeds(
+        node_dir,
+        "case",
+        "new",
+        "--reference",
+        ref,
+        "--offence",
+        "system_interference",
+        "--summary",
+        "Tấn công mã độc tống tiền vào bệnh viện",
+        "--max-penalty",
+        "10",
+        "--json",
+    )
+    case = run.json()
+    assert case["reference"] == ref
+    assert case["summary"] == "Tấn công mã độc tống tiền vào bệnh viện"
+    return ref
+
+
+def test_init_creates_the_data_directory_and_schema(tmp_path: Path) -> None:
+    data_dir = tmp_path / "node"
+    run = succeeds(data_dir, "init")
+
+    assert f"database schema at {migrations.head()}" in run.out
+    assert (data_dir / "hanoinet.db").is_file()
+    assert data_dir.stat().st_mode & 0o777 == 0o700
+    assert not (tmp_path / "xdg-decoy").exists()  # --data-dir, not the default location, was used
+
+    again = succeeds(data_dir, "init")
+    assert f"database schema at {migrations.head()}" in again.out
+
+
+def test_importing_the_same_file_again_records_nothing(node_dir: Path, tmp_path: Path) -> None:
+    deposits = tmp_path / "deposits.csv"
+    deposits.write_text(deposits_csv(), encoding="utf-8")
+    run = succeeds(node_dir, "treaty", "import", str(deposits))
+    assert f"{UN}: 0 event(s) recorded, {2 * len(UN_PARTIES)} already recorded" in run.out
+
+
+def test_treaty_status_json(node_dir: Path) -> None:
+    status = succeeds(node_dir, "treaty", "status", "--json").json()
+
+    assert {"in_force", "entry_into_force", "instruments_counted", "parties", "signatories"} <= set(status)
+    assert status["instrument"] == UN
+    assert status["in_force"] is True
+    assert status["entry_into_force"] == "2026-04-12"
+    assert status["instruments_counted"] == len(UN_PARTIES)
+    assert status["instruments_missing"] == 0
+    assert sorted(status["parties"]) == sorted(UN_PARTIES)
+    assert sorted(status["signatories"]) == sorted(UN_PARTIES)
+
+    earlier = succeeds(node_dir, "treaty", "status", "--on", "2026-04-11", "--json").json()
+    assert (earlier["on"], earlier["in_force"], earlier["parties"]) == ("2026-04-11", False, [])
+
+
+def test_treaty_party_json(node_dir: Path) -> None:
+    vnm = succeeds(node_dir, "treaty", "party", "VNM", "--json").json()
+    assert vnm["state"] == "VNM"
+    assert vnm["name"] == "Viet Nam"
+    assert vnm["party"] is True
+    assert vnm["party_since"] == "2026-04-12"
+    assert vnm["signed_on"] == "2025-10-25"
+    assert vnm["consent_deposited_on"] == "2026-01-12"
+    assert vnm["consent_action"] == "ratification"
+    assert vnm["denounced_on"] is None
+
+    usa = succeeds(node_dir, "treaty", "party", "usa", "--json").json()
+    assert (usa["state"], usa["party"], usa["signed_on"]) == ("USA", False, None)
+
+    unknown = hanoinet(node_dir, "treaty", "party", "XYZ", "--json")
+    assert unknown.code == 2
+    assert "unknown State 'XYZ'" in unknown.err
+    assert unknown.out == ""
+
+
+def test_a_bad_treaty_file_is_refused_whole(tmp_path: Path) -> None:
+    data_dir = tmp_path / "node"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "state,action,date\n"
+        "XYZ,signature,2025-10-25\n"  # 2: unknown State
+        "USA,signature,2025-10-25\n"  # 3: fine on its own
+        "\n"
+        "GBR,signature,2026-02-30\n"  # 5: no such date
+        "NOR,ratify,2026-01-12\n"  # 6: unknown action
+        "CHL,ratification,2026-01-12\n",  # 7: ratification without signature
+        encoding="utf-8",
+    )
+
+    run = hanoinet(data_dir, "treaty", "import", str(bad))
+
+    assert run.code != 0
+    reported = [line for line in run.err.splitlines() if line.strip()]
+    assert [line.split(":")[1].strip() for line in reported] == ["line 2", "line 5", "line 6", "line 7"]
+    assert "'XYZ'" in reported[0]
+    assert "2026-02-30" in reported[1]
+    assert "'ratify'" in reported[2]
+    assert "without a prior signature" in reported[3]
+    assert "recorded" not in run.out
+
+    status = succeeds(data_dir, "treaty", "status", "--json").json()
+    assert status["signatories"] == []
+    assert status["parties"] == []
+    assert succeeds(data_dir, "treaty", "party", "USA", "--json").json()["signed_on"] is None
+
+
+def test_a_file_that_is_not_a_deposit_table(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("country,what,when\nVNM,signature,2025-10-25\n", encoding="utf-8")
+
+    run = hanoinet(tmp_path / "node", "treaty", "import", str(bad))
+
+    assert run.code == 1
+    assert f"error: {bad}:1: the header must be exactly the columns state,action,date" in run.err
+
+
+def test_request_new_validate_send_and_list(node_dir: Path, case_ref: str) -> None:
+    items = complete_items(UN, "preservation")
+    necessity = items.pop("necessity")
+
+    created = succeeds(
+        node_dir,
+        "request",
+        "new",
+        "--case",
+        case_ref,
+        "--type",
+        "preservation",
+        "--to",
+        "THA",
+        *item_options(items),
+        "--json",
+    ).json()
+    rid = created["id"]
+    assert created["state"] == "draft"
+    assert created["requesting_state"] == "VNM"
+    assert created["items"] == items
+    assert [i["text"] for i in created["issues"]] == [NECESSITY_MISSING]
+
+    saved = hanoinet(node_dir, "request", "validate", rid)
+    assert saved.code == 2
+    assert NECESSITY_MISSING in saved.err
+
+    unsaved = hanoinet(
+        node_dir,
+        "request",
+        "validate",
+        "--case",
+        case_ref,
+        "--type",
+        "preservation",
+        "--to",
+        "THA",
+        *item_options(items),
+    )
+    assert unsaved.code == 2
+    assert NECESSITY_MISSING in unsaved.err
+
+    refused = hanoinet(node_dir, "request", "transition", rid, "send")
+    assert refused.code == 2
+    assert NECESSITY_MISSING in refused.err
+
+    succeeds(node_dir, "request", "amend", rid, "--item", f"necessity={necessity}")
+    complete = succeeds(node_dir, "request", "validate", rid)
+    assert "complete" in complete.out
+
+    sent = succeeds(node_dir, "request", "transition", rid, "send", "--json").json()
+    assert sent["state"] == "sent"
+    assert [e["kind"] for e in sent["events"]] == ["created", "amended", "sent"]
+    assert sent["events"][-1]["actor"] == "duty officer"
+
+    due_today = succeeds(node_dir, "request", "list", "--due-within", "24h", "--json").json()
+    (line,) = [r for r in due_today if r["id"] == rid]
+    assert (line["state"], line["next_clock"], line["urgency"]) == ("sent", "acknowledge", "due_soon")
+    within_hour = succeeds(node_dir, "request", "list", "--due-within", "1h", "--json").json()
+    assert rid not in {r["id"] for r in within_hour}
+
+    illegal = hanoinet(node_dir, "request", "transition", rid, "preserve")
+    assert illegal.code == 3
+    assert "cannot preserve a request that is sent" in illegal.err
+    assert succeeds(node_dir, "request", "show", rid).json()["state"] == "sent"
+
+
+def test_sending_without_legal_basis(node_dir: Path, case_ref: str) -> None:
+    items = complete_items(UN, "preservation")
+    created = succeeds(
+        node_dir,
+        "request",
+        "new",
+        "--case",
+        case_ref,
+        "--type",
+        "preservation",
+        "--to",
+        "USA",
+        *item_options(items),
+        "--deadline",
+        "2030-03-01T12:00:00+07:00",
+        "--json",
+    ).json()
+    assert datetime.fromisoformat(created["deadline"]) == datetime(2030, 3, 1, 5, 0, tzinfo=UTC)
+
+    refused = hanoinet(node_dir, "request", "transition", created["id"], "send")
+
+    assert refused.code == 3
+    assert "USA (United States" in refused.err
+    assert "is not a Party" in refused.err
+    shown = succeeds(node_dir, "request", "show", created["id"]).json()
+    assert shown["state"] == "draft"
+    assert shown["deadline"] == "2030-03-01T05:00:00+00:00"  # an offset is accepted, and stored as UTC
+    assert len(shown["events"]) == 1
+
+
+def test_a_bad_duration_is_reported(node_dir: Path) -> None:
+    run = hanoinet(node_dir, "request", "list", "--due-within", "24x")
+    assert run.code == 1
+    assert "--due-within '24x': expected a number and a unit" in run.err
+
+
+def test_unknown_request_is_not_found(node_dir: Path) -> None:
+    run = hanoinet(node_dir, "request", "show", "no-such-request")
+    assert run.code == 4
+    assert "no request 'no-such-request'" in run.err
+
+
+def broken_pack(data_dir: Path) -> tuple[Path, int]:
+    """Copy the shipped UN pack into DATA_DIR/packs with one wrong value; return the file and that line."""
+    (shipped,) = [p for p in builtin_pack_paths() if p.name == f"{UN}.yaml"]
+    lines = shipped.read_text(encoding="utf-8").splitlines(keepends=True)
+    number = next(i for i, text in enumerate(lines, start=1) if text.strip() == "instruments_required: 40")
+    lines[number - 1] = lines[number - 1].replace("40", '"forty"')
+    packs = data_dir / "packs"
+    packs.mkdir(parents=True)
+    broken = packs / "uncc-2024-local.yaml"
+    broken.write_text("".join(lines), encoding="utf-8")
+    return broken, number
+
+
+def test_a_broken_pack_stops_every_command_with_file_and_line(tmp_path: Path) -> None:
+    data_dir = tmp_path / "node"
+    broken, line = broken_pack(data_dir)
+
+    for args in (("treaty", "status", "--json"), ("request", "list"), ("serve", "--port", "9")):
+        run = hanoinet(data_dir, *args)
+        assert run.code == 1, (args, run)
+        assert run.err.startswith(f"error: {broken}:{line}: entry_into_force.instruments_required"), (args, run)
+        assert run.out.strip() == ""
+
+
+def test_broken_yaml_in_a_pack_is_reported_with_its_line(tmp_path: Path) -> None:
+    data_dir = tmp_path / "node"
+    packs = data_dir / "packs"
+    packs.mkdir(parents=True)
+    broken = packs / "typo.yaml"
+    broken.write_text("key: local\ntitle: [unclosed\n", encoding="utf-8")
+
+    run = hanoinet(data_dir, "treaty", "status")
+
+    assert run.code == 1
+    assert run.err.startswith(f"error: {broken}:")
+    assert "invalid YAML" in run.err

@@ -1,0 +1,275 @@
+"""The services over a real database (SQLite and PostgreSQL), with a clock the test controls.
+
+The Lotus case: Viet Nam asks Thailand to preserve the data of a ransomware attack, then sends the MLA request for
+them. The preservation clock is held while that request is pending and runs again once it is decided.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from hanoinet.adapters.treaty_csv import parse_deposit_rows
+from hanoinet.bootstrap import bootstrap
+from hanoinet.config import Settings
+from hanoinet.domain.clocks import ClockStatus
+from hanoinet.domain.errors import IllegalTransition, NoLegalBasis, ValidationFailed
+from hanoinet.domain.requests import Action, Direction, EventKind, RequestState
+from hanoinet.services import cases, requests, treaty
+from hanoinet.services.node import Node
+from hanoinet.services.ports import InboxQuery, RequestSummary
+from tests.factories import UN_PARTIES, complete_items, deposits_csv, reference
+from tests.fakes import FixedClock
+
+UN = "uncc-2024"
+
+
+@pytest.fixture
+def clock(now: datetime) -> FixedClock:
+    return FixedClock(now)
+
+
+@pytest.fixture
+def node(tmp_path: Path, database_url: str, engine: Engine, clock: FixedClock) -> Node:
+    """A node wired by bootstrap on the test database, but with the test's clock instead of the system's."""
+    wired = bootstrap(Settings(data_dir=tmp_path, database_url=database_url), engine=engine)
+    return Node(uow=wired.uow, packs=wired.packs, catalog=wired.catalog, clock=clock, node_state="VNM")
+
+
+@pytest.fixture
+def in_force(node: Node) -> None:
+    result = treaty.import_deposits(node, parse_deposit_rows(deposits_csv(), "deposits.csv"), UN)
+    assert result.recorded == 2 * len(UN_PARTIES)
+
+
+@pytest.fixture
+def case_id(node: Node) -> str:
+    return cases.open_case(
+        node,
+        reference=reference("LOTUS"),
+        offence="system_interference",
+        max_penalty_years=10,
+        summary="Ransomware attack on the hospital information system in Hà Nội",
+    ).id
+
+
+def draft(case_id: str, type_: str = "preservation", **changes: Any) -> requests.RequestDraft:
+    fields: dict[str, Any] = {
+        "case": case_id,
+        "instrument": UN,
+        "type": type_,
+        "requested_state": "THA",
+        "items": complete_items(UN, type_),
+        **changes,
+    }
+    return requests.RequestDraft(**fields)
+
+
+def act(node: Node, request_id: str, action: Action, **kwargs: Any) -> requests.RequestView:
+    return requests.act_on_request(node, request_id, action, actor="duty officer", **kwargs)
+
+
+def inbox_line(node: Node, request_id: str, case_id: str) -> RequestSummary:
+    (line,) = [r for r in requests.inbox(node, InboxQuery(now=node.clock.now(), case_id=case_id)) if r.id == request_id]
+    return line
+
+
+def overdue_ids(node: Node) -> list[str]:
+    return [r.id for r in requests.inbox(node, InboxQuery(now=node.clock.now(), overdue=True))]
+
+
+def test_treaty_status_comes_from_the_imported_deposits(node: Node, in_force: None) -> None:
+    status = treaty.instrument_status(node, UN)
+    assert status.in_force
+    assert status.entry_into_force is not None
+    assert status.entry_into_force.isoformat() == "2026-04-12"
+    assert status.instruments_counted == len(UN_PARTIES)
+    assert set(status.parties) == set(UN_PARTIES)
+
+    again = treaty.import_deposits(node, parse_deposit_rows(deposits_csv(), "deposits.csv"), UN)
+    assert (again.recorded, again.unchanged) == (0, 2 * len(UN_PARTIES))
+    assert len(treaty.deposits(node, UN)) == 2 * len(UN_PARTIES)
+
+
+def test_lotus_preservation_then_mla(node: Node, clock: FixedClock, in_force: None, case_id: str) -> None:
+    preservation_draft = draft(case_id)
+    assert requests.validate_request(node, preservation_draft) == []
+
+    created = requests.create_request(node, preservation_draft, actor="duty officer")
+    pid = created.request.id
+    assert created.request.state is RequestState.DRAFT
+    assert inbox_line(node, pid, case_id).next_due_at is None  # a draft runs no clock
+
+    sent_at = clock.now()
+    act(node, pid, Action.SEND)
+    line = inbox_line(node, pid, case_id)
+    assert (line.state, line.next_clock, line.next_due_at) == (
+        RequestState.SENT,
+        "acknowledge",
+        sent_at + timedelta(hours=24),
+    )
+
+    clock.advance(hours=3)
+    act(node, pid, Action.ACKNOWLEDGE)
+    clock.advance(hours=5)
+    preserved_at = clock.now()
+    preserved = act(node, pid, Action.PRESERVE)
+    assert preserved.request.state is RequestState.PRESERVED
+    line = inbox_line(node, pid, case_id)
+    assert (line.next_clock, line.next_due_at) == ("preservation", preserved_at + timedelta(days=60))
+
+    # the MLA request for the preserved data: a draft does not hold the preservation clock ...
+    clock.advance(days=10)
+    mla = requests.create_request(node, draft(case_id, "mla", follows_up=pid), actor="case handler")
+    mid = mla.request.id
+    assert mla.request.follows_up == pid
+    assert inbox_line(node, pid, case_id).next_due_at == preserved_at + timedelta(days=60)
+
+    # ... sending it does: the projection is NULL while the MLA request is pending
+    act(node, mid, Action.SEND)
+    held = inbox_line(node, pid, case_id)
+    assert (held.next_due_at, held.next_clock) == (None, None)
+    view = requests.get_request(node, pid)
+    (preservation_clock,) = [c for c in view.clocks if c.name == "preservation"]
+    assert preservation_clock.status is ClockStatus.HELD
+    assert preservation_clock.due_at is None
+
+    # past the original 60 days, a held preservation is not overdue
+    clock.advance(days=60)
+    assert clock.now() > preserved_at + timedelta(days=60)
+    assert pid not in overdue_ids(node)
+    assert mid in overdue_ids(node)  # the MLA request's own acknowledgement target (10 days) has passed
+
+    act(node, mid, Action.ACKNOWLEDGE)
+    clock.advance(days=5)
+    executed_at = clock.now()
+    executed = act(node, mid, Action.EXECUTE)
+    assert executed.request.state is RequestState.EXECUTED
+
+    due_again = inbox_line(node, pid, case_id)
+    assert due_again.next_clock == "preservation"
+    assert due_again.next_due_at is not None
+    assert due_again.next_due_at >= preserved_at + timedelta(days=60)
+    assert due_again.next_due_at == max(preserved_at + timedelta(days=60), executed_at)
+    (running,) = [c for c in requests.get_request(node, pid).clocks if c.name == "preservation"]
+    assert running.status is ClockStatus.RUNNING
+    assert running.due_at == due_again.next_due_at
+
+    assert pid not in overdue_ids(node)
+    clock.advance(minutes=1)
+    assert pid in overdue_ids(node)
+    (summary,) = [r for r in requests.inbox(node, InboxQuery(now=clock.now(), overdue=True)) if r.id == pid]
+    assert summary.state is RequestState.PRESERVED
+
+    # the history is in the database, in order
+    history = requests.get_request(node, pid).request.events
+    assert [e.kind for e in history] == [
+        EventKind.CREATED,
+        EventKind.SENT,
+        EventKind.ACKNOWLEDGED,
+        EventKind.PRESERVED,
+    ]
+    assert [e.at for e in history][1:] == [sent_at, sent_at + timedelta(hours=3), preserved_at]
+
+    released = act(node, pid, Action.RELEASE)
+    assert released.request.state is RequestState.RELEASED
+    assert pid not in overdue_ids(node)
+
+
+def test_preservation_due_date_is_never_before_sixty_days(
+    node: Node, clock: FixedClock, in_force: None, case_id: str
+) -> None:
+    """An MLA request decided quickly does not shorten the minimum preservation period."""
+    pid = requests.create_request(node, draft(case_id), actor="duty officer").request.id
+    act(node, pid, Action.SEND)
+    act(node, pid, Action.ACKNOWLEDGE)
+    preserved_at = clock.now()
+    act(node, pid, Action.PRESERVE)
+    mid = requests.create_request(node, draft(case_id, "mla", follows_up=pid), actor="case handler").request.id
+    act(node, mid, Action.SEND)
+    clock.advance(days=2)
+    act(node, mid, Action.ACKNOWLEDGE)
+    act(node, mid, Action.EXECUTE)
+
+    assert inbox_line(node, pid, case_id).next_due_at == preserved_at + timedelta(days=60)
+
+
+def test_no_legal_basis_keeps_the_draft(node: Node, in_force: None, case_id: str) -> None:
+    created = requests.create_request(node, draft(case_id, requested_state="USA"), actor="duty officer")
+    rid = created.request.id
+
+    with pytest.raises(NoLegalBasis, match=r"USA \(United States.*\) is not a Party"):
+        act(node, rid, Action.SEND)
+
+    reloaded = requests.get_request(node, rid).request
+    assert reloaded.state is RequestState.DRAFT
+    assert [e.kind for e in reloaded.events] == [EventKind.CREATED]
+    assert reloaded.version == created.request.version
+    assert inbox_line(node, rid, case_id).state is RequestState.DRAFT
+
+
+def test_no_legal_basis_before_the_convention_is_in_force(node: Node, case_id: str) -> None:
+    rid = requests.create_request(node, draft(case_id), actor="duty officer").request.id
+
+    with pytest.raises(NoLegalBasis, match="VNM"):
+        act(node, rid, Action.SEND)
+    assert requests.get_request(node, rid).request.state is RequestState.DRAFT
+
+
+def test_an_incomplete_draft_cannot_be_sent_and_stays_unchanged(node: Node, in_force: None, case_id: str) -> None:
+    items = complete_items(UN, "preservation")
+    del items["necessity"]
+    created = requests.create_request(node, draft(case_id, items=items), actor="duty officer")
+    assert [str(i) for i in created.issues] == ["Art 42(2)(e): the necessity of the preservation is missing"]
+
+    with pytest.raises(ValidationFailed, match=r"Art 42\(2\)\(e\): the necessity of the preservation is missing"):
+        act(node, created.request.id, Action.SEND)
+    reloaded = requests.get_request(node, created.request.id)
+    assert reloaded.request.state is RequestState.DRAFT
+    assert len(reloaded.request.events) == 1
+
+    requests.amend_request(node, created.request.id, complete_items(UN, "preservation"), actor="duty officer")
+    assert act(node, created.request.id, Action.SEND).request.state is RequestState.SENT
+
+
+def test_refusal_on_a_bad_ground_leaves_the_request_unchanged(node: Node, in_force: None, case_id: str) -> None:
+    incoming = draft(case_id, "mla", direction=Direction.INCOMING, requesting_state="THA", requested_state="VNM")
+    received = requests.create_request(node, incoming, actor="central authority")
+    rid = received.request.id
+    assert received.request.state is RequestState.RECEIVED
+
+    with pytest.raises(ValidationFailed) as bad:
+        act(node, rid, Action.REFUSE, grounds=("essential_interests", "bank_secrecy"))
+    assert [i.field for i in bad.value.issues] == ["grounds[1]"]
+    assert "is never a ground for refusal" in bad.value.issues[0].message
+    assert bad.value.issues[0].citation == "Art 40"
+
+    with pytest.raises(ValidationFailed, match="'political_offence' is not a ground for refusal"):
+        act(node, rid, Action.REFUSE, grounds=("political_offence",))
+
+    reloaded = requests.get_request(node, rid).request
+    assert reloaded.state is RequestState.RECEIVED
+    assert [e.kind for e in reloaded.events] == [EventKind.RECEIVED]
+    assert reloaded.version == received.request.version
+
+    refused = act(node, rid, Action.REFUSE, grounds=("essential_interests",), note="Art 40(21)(b)")
+    assert refused.request.state is RequestState.REFUSED
+    stored = requests.get_request(node, rid).request
+    assert stored.events[-1].data == {"grounds": ["essential_interests"], "note": "Art 40(21)(b)"}
+
+
+def test_an_illegal_transition_changes_nothing(node: Node, in_force: None, case_id: str) -> None:
+    rid = requests.create_request(node, draft(case_id, "mla"), actor="case handler").request.id
+
+    with pytest.raises(IllegalTransition, match="cannot execute a request that is draft; allowed now: send, withdraw"):
+        act(node, rid, Action.EXECUTE)
+    with pytest.raises(IllegalTransition, match="preserve does not apply to mutual legal assistance requests"):
+        act(node, rid, Action.PRESERVE)
+
+    reloaded = requests.get_request(node, rid).request
+    assert reloaded.state is RequestState.DRAFT
+    assert reloaded.version == 0
