@@ -11,8 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from hanoinet.adapters import migrations
 from hanoinet.adapters.countries import load_catalog
 from hanoinet.adapters.db import make_engine
+from hanoinet.adapters.exporter import FileExporter
+from hanoinet.adapters.keys import ensure_keys
 from hanoinet.adapters.rulepacks import builtin_pack_paths, load_packs
 from hanoinet.adapters.unit_of_work import SqlUnitOfWork
+from hanoinet.adapters.uploads import UploadStore
+from hanoinet.adapters.vault import BlobStore
 from hanoinet.config import Settings
 from hanoinet.services.node import Node
 from hanoinet.services.ports import UnitOfWork
@@ -48,8 +52,7 @@ def prepare_data_dir(settings: Settings) -> None:
 
 def open_database(settings: Settings, *, initialise: bool = True) -> Engine:
     """Open the database; create its schema if it has none; refuse to run on an outdated schema."""
-    if settings.database_url is None:
-        prepare_data_dir(settings)
+    prepare_data_dir(settings)
     engine = make_engine(settings.effective_database_url)
     head = migrations.head()
     revision = migrations.current(engine)
@@ -78,7 +81,24 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     def uow() -> UnitOfWork:
         return SqlUnitOfWork(factory)
 
-    return Node(uow=uow, packs=packs, catalog=catalog, clock=SystemClock(), node_state=settings.node_state)
+    prepare_data_dir(settings)
+    keys = ensure_keys(settings.data_dir / "keys")
+    return Node(
+        uow=uow,
+        packs=packs,
+        catalog=catalog,
+        clock=SystemClock(),
+        node_state=settings.node_state,
+        vault=BlobStore(settings.data_dir / "vault", keys.master_key),
+        signer=keys,
+        exporter=FileExporter(keys, settings.node_name, settings.node_state or "node"),
+        name=settings.node_name,
+    )
+
+
+def upload_store(settings: Settings) -> UploadStore:
+    """Where resumable API uploads wait until they are complete."""
+    return UploadStore(settings.data_dir / "uploads")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """SQLAlchemy URL; by default a SQLite file in the data directory. PostgreSQL: postgresql+psycopg://..."""
     node_state: str | None = None
+    node_name: str = "hanoinet node"
+    """The authority this node serves, as it appears in exports and (later) the directory."""
     """ISO 3166 alpha-3 code of the State this node serves; outgoing requests default to it."""
 
     @field_validator("database_url")

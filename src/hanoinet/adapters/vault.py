@@ -66,10 +66,10 @@ import struct
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import BinaryIO, Generic, TypeVar
+from typing import BinaryIO, Generic, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -114,7 +114,7 @@ class VaultWriteError(VaultError):
     """Content could not be stored (disk full, I/O error, …); nothing was left in the vault."""
 
 
-class BlobCorrupt(VaultError):
+class BlobCorrupt(VaultError):  # noqa: N818 - the name the service layer and API use
     """Stored content is damaged or cannot be authenticated; ``chunk`` says where, if it is one chunk.
 
     Raised by ``open_stream`` the moment a problem shows: bytes already yielded came from chunks that authenticated,
@@ -206,11 +206,18 @@ class BlobCheck:
 # Threads joined by bounded queues
 
 
-class _Cancelled(Exception):
+class _StoppedError(Exception):
     """A pipeline was stopped (another stage failed, or the consumer went away)."""
 
 
 _T = TypeVar("_T")
+
+
+class _Hash(Protocol):
+    def update(self, data: memoryview, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
 _POLL = 0.05  # seconds a blocked stage waits before looking at the cancel flag again
 
 
@@ -224,7 +231,7 @@ class _Channel(Generic[_T]):
     def put(self, item: _T) -> None:
         while True:
             if self._cancel.is_set():
-                raise _Cancelled
+                raise _StoppedError
             try:
                 self._queue.put(item, timeout=_POLL)
             except queue.Full:
@@ -234,7 +241,7 @@ class _Channel(Generic[_T]):
     def get(self) -> _T:
         while True:
             if self._cancel.is_set():
-                raise _Cancelled
+                raise _StoppedError
             try:
                 return self._queue.get(timeout=_POLL)
             except queue.Empty:
@@ -251,9 +258,6 @@ class _Crew:
         self._error: BaseException | None = None
         self._lock = threading.Lock()
 
-    def channel(self, maxsize: int) -> _Channel[_T]:
-        return _Channel(self.cancel, maxsize)
-
     def start(self, target: Callable[[], None], role: str) -> None:
         thread = threading.Thread(target=self._run, args=(target,), name=f"{self.name}-{role}", daemon=True)
         self._threads.append(thread)
@@ -262,9 +266,9 @@ class _Crew:
     def _run(self, target: Callable[[], None]) -> None:
         try:
             target()
-        except _Cancelled:
+        except _StoppedError:
             pass
-        except BaseException as exc:  # noqa: BLE001 - handed to the thread that joins the crew
+        except BaseException as exc:
             with self._lock:
                 if self._error is None:
                     self._error = exc
@@ -300,7 +304,7 @@ class _Pool:
     """A fixed set of chunk buffers shared by several stages (reference counted)."""
 
     def __init__(self, crew: _Crew, count: int, size: int) -> None:
-        self._free: _Channel[_Slot] = crew.channel(count)
+        self._free = _Channel[_Slot](crew.cancel, count)
         self._lock = threading.Lock()
         for _ in range(count):
             buf = bytearray(size)
@@ -320,6 +324,18 @@ class _Pool:
 
 
 _END = None  # end-of-stream marker on a channel
+
+
+def _drain(crew: _Crew, channel: _Channel[_T | None]) -> Iterator[_T]:
+    """Items from the last stage of a crew until its end marker; then join the crew. If a stage failed, its
+    exception is raised here (not a bare cancellation)."""
+    try:
+        while (item := channel.get()) is not None:
+            yield item
+    except _StoppedError:
+        crew.join()
+        raise
+    crew.join()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -416,7 +432,9 @@ class _Writeback:
         self._start = aligned
         if len(self._units) > _WRITEBACK_LAG:
             offset, length = self._units.popleft()
-            self._call(offset, length, _SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WRITE | _SYNC_FILE_RANGE_WAIT_AFTER)
+            self._call(
+                offset, length, _SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WRITE | _SYNC_FILE_RANGE_WAIT_AFTER
+            )
             if self._enabled and hasattr(os, "posix_fadvise"):
                 os.posix_fadvise(self._fd, offset, length, os.POSIX_FADV_DONTNEED)
 
@@ -502,6 +520,7 @@ class _Walk:
 
     def __init__(
         self,
+        *,
         file: io.FileIO,
         file_size: int,
         header: _Header,
@@ -521,87 +540,190 @@ class _Walk:
         self.complete = False  # the authenticated last chunk was found
 
     def run(self) -> None:
-        cs = self.header.chunk_size
-        stride = cs + RECORD_OVERHEAD
+        stride = self.header.chunk_size + RECORD_OVERHEAD
         body = self.file_size - HEADER_SIZE
         if body <= 0:
             self.fault(BlobProblem(ProblemKind.TRUNCATED, "the file ends right after its header: no chunk at all"))
             return
         count = -(-body // stride)
-        buf = bytearray(min(stride, body))
-        view = memoryview(buf)
+        view = memoryview(bytearray(min(stride, body)))
         self.file.seek(HEADER_SIZE)
         for index in range(count):
             if self.cancel.is_set():
-                raise _Cancelled
+                raise _StoppedError
             start = HEADER_SIZE + index * stride
             avail = min(stride, self.file_size - start)
             if _fill(self.file.readinto, view[:avail]) < avail:
                 self.fault(BlobProblem(ProblemKind.TRUNCATED, "the file shrank while it was being read", index))
                 return
             self.records = index + 1
-            if not self._record(index, view[:avail], start, final=index == count - 1):
+            if not self._record(index, view[:avail], final=index == count - 1):
                 return
 
-    def _record(self, index: int, record: memoryview, start: int, *, final: bool) -> bool:
-        """Handle one record; return whether to go on to the next."""
-        cs = self.header.chunk_size
-        avail = len(record)
-        if avail < RECORD_OVERHEAD:
-            missing = RECORD_OVERHEAD - avail
-            message = f"the file ends inside chunk {index}, at least {missing} bytes short of its record"
-            self.fault(BlobProblem(ProblemKind.TRUNCATED, message, index))
-            return False
+    def _record(self, index: int, record: memoryview, *, final: bool) -> bool:
+        """Check one record; return whether to go on to the next."""
+        if len(record) < RECORD_OVERHEAD:
+            missing = RECORD_OVERHEAD - len(record)
+            return self._truncated(index, f"the file ends inside chunk {index}, at least {missing} bytes short")
         length, flags = _RECORD.unpack_from(record)
+        cs = self.header.chunk_size
         sane = (flags == _LAST and length <= cs) or (flags == 0 and length == cs)
-        if sane and RECORD_OVERHEAD + length <= avail:
-            payload = self.decrypt(index, record[: RECORD_OVERHEAD + length], length, flags)
-            if payload is None:
-                return self._failed(index)
-            self.emit(payload)
-            if payload.last:
-                self.complete = True
-                end = start + RECORD_OVERHEAD + length
-                if end < self.file_size:
-                    extra = self.file_size - end
-                    message = f"{extra} bytes were added after the last chunk (chunk {index})"
-                    self.fault(BlobProblem(ProblemKind.EXTRA_DATA, message))
-                return False
-            if final:
-                message = f"the file ends after chunk {index}, which is not the last chunk: the rest is missing"
-                self.fault(BlobProblem(ProblemKind.TRUNCATED, message, index + 1))
-                return False
-            return True
+        if sane and RECORD_OVERHEAD + length <= len(record):
+            return self._as_stated(index, record, length, flags, final=final)
         if sane and final:
-            # The record claims more bytes than the file holds: a cut-off file, or an altered length field.
-            if avail - RECORD_OVERHEAD <= cs:
-                payload = self.decrypt(index, record, avail - RECORD_OVERHEAD, _LAST)
-                if payload is not None:
-                    return self._altered_framing(index, payload)
-            missing = RECORD_OVERHEAD + length - avail
-            message = f"the file ends inside chunk {index}: {missing} bytes of it are missing"
-            self.fault(BlobProblem(ProblemKind.TRUNCATED, message, index))
-            return False
-        # Impossible length or flags: try the framing the chunk's position implies.
-        length, flags = (avail - RECORD_OVERHEAD, _LAST) if final else (cs, 0)
-        payload = self.decrypt(index, record[: RECORD_OVERHEAD + length], length, flags)
+            return self._cut_short(index, record, length)
+        return self._as_placed(index, record, final=final)
+
+    def _as_stated(self, index: int, record: memoryview, length: int, flags: int, *, final: bool) -> bool:
+        """A record whose length and flags are plausible: authenticate it as it stands."""
+        payload = self.decrypt(index, record, length, flags)
         if payload is None:
             return self._failed(index)
-        return self._altered_framing(index, payload)
+        self.emit(payload)
+        if payload.last:
+            self.complete = True
+            end = HEADER_SIZE + index * (self.header.chunk_size + RECORD_OVERHEAD) + RECORD_OVERHEAD + length
+            if end < self.file_size:
+                extra = self.file_size - end
+                message = f"{extra} bytes were added after the last chunk (chunk {index})"
+                self.fault(BlobProblem(ProblemKind.EXTRA_DATA, message))
+            return False
+        if final:
+            message = f"the file ends after chunk {index}, which is not the last chunk: the rest is missing"
+            return self._truncated(index + 1, message)
+        return True
+
+    def _cut_short(self, index: int, record: memoryview, length: int) -> bool:
+        """The final record claims more bytes than the file holds: a cut-off file, or an altered length field."""
+        if len(record) - RECORD_OVERHEAD <= self.header.chunk_size:
+            payload = self.decrypt(index, record, len(record) - RECORD_OVERHEAD, _LAST)
+            if payload is not None:
+                return self._reframed(index, payload)
+        missing = RECORD_OVERHEAD + length - len(record)
+        return self._truncated(index, f"the file ends inside chunk {index}: {missing} bytes of it are missing")
+
+    def _as_placed(self, index: int, record: memoryview, *, final: bool) -> bool:
+        """Impossible length or flags: try the framing the record's position implies."""
+        length, flags = (len(record) - RECORD_OVERHEAD, _LAST) if final else (self.header.chunk_size, 0)
+        payload = self.decrypt(index, record, length, flags)
+        if payload is None:
+            return self._failed(index)
+        return self._reframed(index, payload)
+
+    def _truncated(self, chunk: int, message: str) -> bool:
+        self.fault(BlobProblem(ProblemKind.TRUNCATED, message, chunk))
+        return False
 
     def _failed(self, index: int) -> bool:
+        offset = HEADER_SIZE + index * (self.header.chunk_size + RECORD_OVERHEAD)
         message = (
             f"chunk {index} failed authentication: its bytes were altered, or it was moved from elsewhere"
-            f" (bytes {HEADER_SIZE + index * (self.header.chunk_size + RECORD_OVERHEAD)} onwards)"
+            f" (file bytes {offset} onwards)"
         )
         return self.fault(BlobProblem(ProblemKind.CHUNK_FAILED, message, index))
 
-    def _altered_framing(self, index: int, payload: _Payload) -> bool:
+    def _reframed(self, index: int, payload: _Payload) -> bool:
         """The chunk's content authenticated, but only under framing other than what the file states."""
         message = f"chunk {index} failed authentication: its length and flags bytes were altered (content intact)"
         self.emit(payload)
         self.complete = payload.last
         return self.fault(BlobProblem(ProblemKind.CHUNK_FAILED, message, index)) and not payload.last
+
+
+class _Ingest:
+    """One ingest's pipeline: a reader fills shared buffers, read by one hasher thread per algorithm and by the
+    encrypter-writer; the calling thread relays progress. Buffers go back to the pool when every stage is done."""
+
+    def __init__(self, fd: int, header: _Header, source: BinaryIO, names: Sequence[str]) -> None:
+        self.fd = fd
+        self.header = header
+        self.readinto = _readinto_of(source)
+        self.crew = _Crew("vault-ingest")
+        self.pool = _Pool(self.crew, _POOL_CHUNKS, header.chunk_size)
+        self.hashers: dict[str, _Hash] = {"sha256": hashlib.sha256()}
+        for name in names:
+            if name != "sha256":
+                self.hashers[name] = hashlib.new(name, usedforsecurity=False)
+        cancel = self.crew.cancel
+        self.hash_queues = [_Channel[_Slot | None](cancel, _POOL_CHUNKS) for _ in self.hashers]
+        self.write_queue = _Channel[_Slot | None](cancel, _POOL_CHUNKS)
+        self.events = _Channel[int | None](cancel, 4 * _POOL_CHUNKS)
+        self.size = 0  # content bytes stored so far
+        self.chunks = 0
+        self.offset = HEADER_SIZE
+        self.out = memoryview(bytearray(header.chunk_size + RECORD_OVERHEAD))
+
+    def run(self, progress: Callable[[int], None] | None) -> dict[str, str]:
+        """Store everything; return the digests. ``self.size`` counts the bytes stored, even after a failure."""
+        self.crew.start(self._read, "read")
+        for (name, hasher), channel in zip(self.hashers.items(), self.hash_queues, strict=True):
+            self.crew.start(self._hasher(hasher, channel), f"hash-{name}")
+        self.crew.start(self._encrypt_and_write, "write")
+        try:
+            for n in _drain(self.crew, self.events):
+                self.size += n
+                if progress is not None and n:
+                    progress(n)
+        except BaseException:
+            self.crew.stop()
+            raise
+        return {name: hasher.hexdigest() for name, hasher in self.hashers.items()}
+
+    def _read(self) -> None:
+        consumers = (*self.hash_queues, self.write_queue)
+        while True:
+            slot = self.pool.take(len(consumers))
+            slot.n = _fill(self.readinto, slot.view)
+            if slot.n == 0:
+                slot.users = 1
+                self.pool.release(slot)
+                break
+            for channel in consumers:
+                channel.put(slot)
+            if slot.n < len(slot.view):
+                break  # a short fill means the source ended
+        for channel in consumers:
+            channel.put(_END)
+
+    def _hasher(self, hasher: _Hash, channel: _Channel[_Slot | None]) -> Callable[[], None]:
+        def run() -> None:
+            while (slot := channel.get()) is not None:
+                hasher.update(slot.view[: slot.n])
+                self.pool.release(slot)
+
+        return run
+
+    def _encrypt_and_write(self) -> None:
+        writeback = _Writeback(self.fd, 0)
+        held: _Slot | None = None  # a chunk is written once we know whether it is the last
+        while (slot := self.write_queue.get()) is not None:
+            if held is not None:
+                self._put(held.view[: held.n], last=False, writeback=writeback)
+                self.pool.release(held)
+            held = slot
+        if held is None:
+            self._put(memoryview(b""), last=True, writeback=writeback)  # empty content: one empty last chunk
+        else:
+            self._put(held.view[: held.n], last=True, writeback=writeback)
+            self.pool.release(held)
+        self.events.put(_END)
+
+    def _put(self, data: memoryview, *, last: bool, writeback: _Writeback) -> None:
+        n = len(data)
+        flags = _LAST if last else 0
+        _RECORD.pack_into(self.out, 0, n, flags)
+        end = RECORD_OVERHEAD + n
+        index = self.chunks
+        nonce, aad = self.header.nonce(index), self.header.aad(index, n, flags)
+        if _HAS_INTO:
+            self.header.cipher.encrypt_into(nonce, data, aad, self.out[_RECORD.size : end])
+        else:  # cryptography < 46: one allocation per chunk
+            self.out[_RECORD.size : end] = self.header.cipher.encrypt(nonce, bytes(data), aad)
+        _write_all(self.fd, self.out[:end])
+        self.offset += end
+        self.chunks = index + 1
+        writeback.wrote(self.offset)
+        self.events.put(n)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -704,14 +826,17 @@ class BlobStore:
             fd, partial = self._new_partial()
         except OSError as exc:
             raise self._write_error(exc, 0) from exc
-        done = [0]
+        pipeline: _Ingest | None = None
         try:
-            chunks, digests = self._encrypt_into(fd, source, names, progress, done)
+            raw, header = self._new_header()
+            _write_all(fd, memoryview(raw))
+            pipeline = _Ingest(fd, header, source, names)
+            digests = pipeline.run(progress)
             os.fsync(fd)
             # The lock is held until the blob is in place, so that no sweep can take the partial file from under us.
-            return self._publish(partial, done[0], chunks, digests)
+            return self._publish(partial, pipeline.size, pipeline.chunks, digests)
         except OSError as exc:
-            raise self._write_error(exc, done[0]) from exc
+            raise self._write_error(exc, pipeline.size if pipeline else 0) from exc
         finally:
             os.close(fd)
             with contextlib.suppress(OSError):
@@ -759,103 +884,11 @@ class BlobStore:
         """A fresh header: a new random data key, wrapped by the master key, and a new nonce prefix."""
         data_key = AESGCM.generate_key(bit_length=256)
         prefix, wrap_nonce = secrets.token_bytes(4), secrets.token_bytes(12)
-        fields = _HEADER_FIELDS.pack(MAGIC, FORMAT_VERSION, HEADER_SIZE, self.chunk_size, prefix, self._key_id, wrap_nonce)
+        fields = _HEADER_FIELDS.pack(
+            MAGIC, FORMAT_VERSION, HEADER_SIZE, self.chunk_size, prefix, self._key_id, wrap_nonce
+        )
         raw = fields + self._wrapper.encrypt(wrap_nonce, data_key, fields)
         return raw, _Header(self.chunk_size, prefix, hashlib.sha256(raw).digest(), AESGCM(data_key))
-
-    def _encrypt_into(
-        self, fd: int, source: BinaryIO, names: list[str], progress: Callable[[int], None] | None, done: list[int]
-    ) -> tuple[int, dict[str, str]]:
-        """Run the ingest pipeline: a reader feeds shared buffers to one hasher per algorithm and to the
-        encrypter-writer; the calling thread relays progress. Return (chunks, digests); ``done[0]`` counts bytes."""
-        raw, header = self._new_header()
-        _write_all(fd, memoryview(raw))
-        crew = _Crew("vault-ingest")
-        cs = self.chunk_size
-        pool = _Pool(crew, _POOL_CHUNKS, cs)
-        hashers = {name: hashlib.new(name, usedforsecurity=False) for name in names if name != "sha256"}
-        hashers = {"sha256": hashlib.sha256(), **hashers}
-        hash_queues = [_Channel[_Slot | None](crew.cancel, _POOL_CHUNKS) for _ in hashers]
-        write_queue = _Channel[_Slot | None](crew.cancel, _POOL_CHUNKS)
-        events = _Channel[int | None](crew.cancel, 4 * _POOL_CHUNKS)
-        readinto = _readinto_of(source)
-        users = len(hashers) + 1
-        chunks = [0]
-
-        def read() -> None:
-            while True:
-                slot = pool.take(users)
-                slot.n = _fill(readinto, slot.view)
-                if slot.n == 0:
-                    slot.users = 1
-                    pool.release(slot)
-                    break
-                for channel in (*hash_queues, write_queue):
-                    channel.put(slot)
-                if slot.n < cs:
-                    break
-            for channel in (*hash_queues, write_queue):
-                channel.put(_END)
-
-        def hash_with(hasher: _Hash, channel: _Channel[_Slot | None]) -> Callable[[], None]:
-            def run() -> None:
-                while (slot := channel.get()) is not None:
-                    hasher.update(slot.view[: slot.n])
-                    pool.release(slot)
-
-            return run
-
-        def encrypt_and_write() -> None:
-            out = bytearray(cs + RECORD_OVERHEAD)
-            out_view = memoryview(out)
-            writeback = _Writeback(fd, 0)
-            offset = HEADER_SIZE
-            index = 0
-
-            def put(data: memoryview, *, last: bool) -> None:
-                nonlocal offset, index
-                n = len(data)
-                flags = _LAST if last else 0
-                _RECORD.pack_into(out, 0, n, flags)
-                end = RECORD_OVERHEAD + n
-                nonce, aad = header.nonce(index), header.aad(index, n, flags)
-                if _HAS_INTO:
-                    header.cipher.encrypt_into(nonce, data, aad, out_view[_RECORD.size : end])
-                else:  # cryptography < 46: one allocation per chunk
-                    out_view[_RECORD.size : end] = header.cipher.encrypt(nonce, bytes(data), aad)
-                _write_all(fd, out_view[:end])
-                offset += end
-                index += 1
-                writeback.wrote(offset)
-                events.put(n)
-
-            held: _Slot | None = None  # a chunk is written once we know whether it is the last
-            while (slot := write_queue.get()) is not None:
-                if held is not None:
-                    put(held.view[: held.n], last=False)
-                    pool.release(held)
-                held = slot
-            if held is None:
-                put(memoryview(b""), last=True)  # empty content: one empty last chunk
-            else:
-                put(held.view[: held.n], last=True)
-                pool.release(held)
-            chunks[0] = index
-            events.put(_END)
-
-        crew.start(read, "read")
-        for (name, hasher), channel in zip(hashers.items(), hash_queues, strict=True):
-            crew.start(hash_with(hasher, channel), f"hash-{name}")
-        crew.start(encrypt_and_write, "write")
-        try:
-            for n in _drain(crew, events):
-                done[0] += n
-                if progress is not None and n:
-                    progress(n)
-        except BaseException:
-            crew.stop()
-            raise
-        return chunks[0], {name: h.hexdigest() for name, h in hashers.items()}
 
     def _publish(self, partial: Path, size: int, chunks: int, hashes: dict[str, str]) -> StoredBlob:
         """Make the fsynced partial file the blob for its hash, unless intact identical content is there."""
@@ -884,7 +917,7 @@ class BlobStore:
         """The chunk size of the blob at ``path`` if its header authenticates and its length fits ``size``."""
         try:
             with path.open("rb", buffering=0) as file:
-                header = self._read_header(file, path.name)
+                header = self._read_header(file)
                 if os.fstat(file.fileno()).st_size != _file_size_for(size, header.chunk_size):
                     return None
         except (OSError, _HeaderError):
@@ -914,11 +947,12 @@ class BlobStore:
 
     # ---- reading
 
-    def _read_header(self, file: io.FileIO, sha256: str) -> _Header:
-        raw = file.read(HEADER_SIZE)
-        if raw is None or len(raw) < HEADER_SIZE:
-            got = len(raw or b"")
-            raise _HeaderError(ProblemKind.TRUNCATED, f"the file ends inside its header ({got} of {HEADER_SIZE} bytes)")
+    def _read_header(self, file: io.FileIO) -> _Header:
+        """Read and authenticate a blob's header (the key unwrap covers every byte); raise ``_HeaderError``."""
+        raw = file.read(HEADER_SIZE) or b""
+        if len(raw) < HEADER_SIZE:
+            message = f"the file ends inside its header ({len(raw)} of {HEADER_SIZE} bytes)"
+            raise _HeaderError(ProblemKind.TRUNCATED, message)
         magic, version, length, chunk_size, prefix, key_id, wrap_nonce, wrapped = _HEADER.unpack(raw)
         if magic != MAGIC:
             raise _HeaderError(ProblemKind.BAD_HEADER, "bad header: not a vault blob (wrong magic bytes)")
@@ -930,15 +964,14 @@ class BlobStore:
         try:
             data_key = self._wrapper.decrypt(wrap_nonce, wrapped, raw[:_WRAP_AAD_END])
         except InvalidTag:
-            if not hmac.compare_digest(key_id, self._key_id):
+            if hmac.compare_digest(key_id, self._key_id):
+                message = "bad header: the data key does not unwrap (the header bytes were altered)"
+            else:
                 message = (
                     "bad header: the data key was wrapped by another master key"
                     f" (key id {key_id.hex()}, this vault's is {self._key_id.hex()}) or the key id bytes were altered"
                 )
-            else:
-                message = "bad header: the data key does not unwrap (the header bytes were altered)"
             raise _HeaderError(ProblemKind.BAD_HEADER, message) from None
-        del sha256
         return _Header(chunk_size, prefix, hashlib.sha256(raw).digest(), AESGCM(data_key))
 
     def _open(self, sha256: str) -> tuple[io.FileIO, int, _Header]:
@@ -947,12 +980,12 @@ class BlobStore:
         try:
             file = path.open("rb", buffering=0)
         except FileNotFoundError:
-            raise BlobMissing(sha256, "no such blob in the vault", kind=ProblemKind.MISSING) from None
+            raise BlobMissing(sha256, "the blob is missing from the vault", kind=ProblemKind.MISSING) from None
         try:
             size = os.fstat(file.fileno()).st_size
             if hasattr(os, "posix_fadvise"):
                 os.posix_fadvise(file.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
-            header = self._read_header(file, sha256)
+            header = self._read_header(file)
         except BaseException:
             file.close()
             raise
@@ -969,8 +1002,8 @@ class BlobStore:
         """
         try:
             file, file_size, header = self._open(sha256)
-        except BlobMissing:
-            return BlobCheck(sha256, (BlobProblem(ProblemKind.MISSING, "the blob is missing from the vault"),))
+        except BlobMissing as exc:
+            return BlobCheck(sha256, (BlobProblem(ProblemKind.MISSING, exc.reason),))
         except _HeaderError as exc:
             return BlobCheck(sha256, (BlobProblem(exc.kind, exc.message),))
         except OSError as exc:
@@ -979,53 +1012,34 @@ class BlobStore:
         with file:
             crew = _Crew("vault-verify")
             pool = _Pool(crew, _POOL_CHUNKS, header.chunk_size)
-            outcome = self._read_pipeline(crew, file, file_size, header, sha256, pool, stop_at_first=False)
+            outcome = _start_read_pipeline(crew, file, file_size, header, pool, stop_at_first=False)
             try:
-                while (item := outcome.output.get()) is not None:
+                items: Iterator[_Payload | BlobProblem] = _drain(crew, outcome.output)
+                for item in items:
                     if isinstance(item, BlobProblem):
                         findings.append(item)
                     elif progress is not None and item.length:
                         progress(item.length)
-                crew.join()
             except OSError as exc:
-                crew.stop()
                 findings.append(BlobProblem(ProblemKind.UNREADABLE, f"the blob cannot be read: {exc}"))
-            except BaseException:
+            finally:
                 crew.stop()
-                raise
-        return self._conclude(sha256, size, header, outcome, findings)
-
-    @staticmethod
-    def _conclude(
-        sha256: str, size: int | None, header: _Header, outcome: _ReadOutcome, findings: list[BlobProblem]
-    ) -> BlobCheck:
-        failed = [p for p in findings if p.kind is ProblemKind.CHUNK_FAILED]
-        if len(failed) > _MAX_REPORTED_CHUNKS:
-            rest = len(failed) - _MAX_REPORTED_CHUNKS
-            keep = set(map(id, failed[:_MAX_REPORTED_CHUNKS]))
-            findings = [p for p in findings if p.kind is not ProblemKind.CHUNK_FAILED or id(p) in keep]
-            findings.append(BlobProblem(ProblemKind.CHUNK_FAILED, f"… and {rest} more chunks failed authentication"))
-        walk = outcome.walk
-        content_size = outcome.size if walk is not None and walk.complete else None
-        computed = outcome.digest if walk is not None and walk.complete and outcome.intact else None
-        if content_size is not None and size is not None and content_size != size:
-            message = f"size mismatch: the blob holds {content_size} bytes, {size} were expected"
-            findings.append(BlobProblem(ProblemKind.SIZE_MISMATCH, message))
-        if computed is not None and computed != sha256:
-            message = f"hash mismatch: the content's SHA-256 is {computed}, not the blob's name"
-            findings.append(BlobProblem(ProblemKind.HASH_MISMATCH, message))
-        records = walk.records if walk is not None else 0
-        return BlobCheck(sha256, tuple(findings), content_size, records, header.chunk_size, computed)
+        return _conclude(sha256, size, header, outcome, findings)
 
     def open_stream(self, sha256: str) -> Iterator[bytes]:
         """Yield a blob's content, decrypted and checked chunk by chunk as it is read.
 
-        Raises ``BlobCorrupt`` (``BlobMissing`` if absent) the moment something is wrong: a chunk that does not
-        authenticate, a cut-off file, added bytes. Each yielded chunk authenticated, so the bytes cannot have been
-        altered, but the whole-content SHA-256 can only be checked at the end: the final chunk is held back until
-        it matches. A consumer must treat what it received as untrustworthy unless the iteration ends normally.
+        A missing blob (``BlobMissing``) or a bad header (``BlobCorrupt``) is reported at once, by this call; any
+        other damage raises ``BlobCorrupt`` from the iteration the moment it shows: a chunk that does not
+        authenticate, a cut-off file, added bytes. Each yielded chunk authenticated, so its bytes were not altered,
+        but the whole-content SHA-256 can only be checked at the end, so the final chunk is held back until it
+        matches. A consumer must treat what it received as untrustworthy unless the iteration ends normally.
         """
-        _check_hex(sha256)
+        try:
+            file, _, _ = self._open(sha256)
+        except _HeaderError as exc:
+            raise BlobCorrupt(sha256, exc.message, kind=exc.kind) from None
+        file.close()  # opened again by the generator, which may never be started
         return self._stream(sha256)
 
     def _stream(self, sha256: str) -> Iterator[bytes]:
@@ -1035,108 +1049,122 @@ class BlobStore:
             raise BlobCorrupt(sha256, exc.message, kind=exc.kind) from None
         with file:
             crew = _Crew("vault-read")
-            outcome = self._read_pipeline(crew, file, file_size, header, sha256, None, stop_at_first=True)
+            outcome = _start_read_pipeline(crew, file, file_size, header, None, stop_at_first=True)
             try:
-                held: bytes | None = None
-                while (item := outcome.output.get()) is not None:
+                held = b""  # the latest chunk, released once the next one (or the final hash check) is through
+                items: Iterator[_Payload | BlobProblem] = _drain(crew, outcome.output)
+                for item in items:
                     if isinstance(item, BlobProblem):
                         raise BlobCorrupt(sha256, item.message, chunk=item.chunk, kind=item.kind)
                     if held:
                         yield held
-                    held = item.data
-                crew.join()
-                if outcome.walk is None or not outcome.walk.complete:  # pragma: no cover - reported above
-                    raise BlobCorrupt(sha256, "the blob ended without its last chunk", kind=ProblemKind.TRUNCATED)
+                    held = item.data or b""
                 if outcome.digest != sha256:
                     reason = f"hash mismatch: the content's SHA-256 is {outcome.digest}, not the blob's name"
                     raise BlobCorrupt(sha256, reason, kind=ProblemKind.HASH_MISMATCH)
                 if held:
                     yield held
             except OSError as exc:
-                crew.stop()
                 raise BlobCorrupt(sha256, f"the blob cannot be read: {exc}", kind=ProblemKind.UNREADABLE) from exc
             finally:
                 crew.stop()
 
-    def _read_pipeline(
-        self,
-        crew: _Crew,
-        file: io.FileIO,
-        file_size: int,
-        header: _Header,
-        sha256: str,
-        pool: _Pool | None,
-        *,
-        stop_at_first: bool,
-    ) -> _ReadOutcome:
-        """Start reader-decrypter -> hasher; the caller drains ``output`` (payloads and problems, then ``None``).
 
-        With a ``pool`` plaintext goes into reused buffers (verify); without, each chunk is new bytes the consumer
-        may keep (open_stream).
-        """
-        outcome = _ReadOutcome(crew.channel(_POOL_CHUNKS))
-        to_hash: _Channel[_Payload | BlobProblem | None] = crew.channel(_POOL_CHUNKS)
-        cipher = header.cipher
+def _conclude(
+    sha256: str, size: int | None, header: _Header, outcome: _ReadOutcome, findings: list[BlobProblem]
+) -> BlobCheck:
+    """Add what only the whole tells (size, hash) to a walk's findings, and cap a flood of failed chunks."""
+    failed = [p for p in findings if p.kind is ProblemKind.CHUNK_FAILED]
+    if len(failed) > _MAX_REPORTED_CHUNKS:
+        dropped = {id(p) for p in failed[_MAX_REPORTED_CHUNKS:]}
+        findings = [p for p in findings if id(p) not in dropped]
+        message = f"… and {len(dropped)} more chunks failed authentication"
+        findings.append(BlobProblem(ProblemKind.CHUNK_FAILED, message))
+    complete = outcome.walk is not None and outcome.walk.complete
+    content_size = outcome.size if complete else None
+    computed = outcome.digest if complete and outcome.intact else None
+    if content_size is not None and size is not None and content_size != size:
+        message = f"size mismatch: the blob holds {content_size} bytes, {size} were expected"
+        findings.append(BlobProblem(ProblemKind.SIZE_MISMATCH, message))
+    if computed is not None and computed != sha256:
+        message = f"hash mismatch: the content's SHA-256 is {computed}, not the blob's name"
+        findings.append(BlobProblem(ProblemKind.HASH_MISMATCH, message))
+    records = outcome.walk.records if outcome.walk is not None else 0
+    return BlobCheck(sha256, tuple(findings), content_size, records, header.chunk_size, computed)
 
-        def decrypt(index: int, record: memoryview, length: int, flags: int) -> _Payload | None:
-            nonce, aad = header.nonce(index), header.aad(index, length, flags)
-            sealed = record[_RECORD.size : RECORD_OVERHEAD + length]
-            last = bool(flags & _LAST)
-            if pool is None:
-                try:
-                    return _Payload(index, length, last, data=cipher.decrypt(nonce, sealed, aad))
-                except InvalidTag:
-                    return None
-            slot = pool.take(1)
+
+def _start_read_pipeline(
+    crew: _Crew, file: io.FileIO, file_size: int, header: _Header, pool: _Pool | None, *, stop_at_first: bool
+) -> _ReadOutcome:
+    """Start reader-decrypter -> hasher; the caller drains ``output`` (payloads and problems, in file order).
+
+    With a ``pool`` plaintext goes into reused buffers (verify: nothing allocated per chunk); without, each chunk
+    is new bytes the consumer may keep (open_stream). Reading and decrypting share a thread (both are fast);
+    hashing, the slow part, has its own.
+    """
+    depth = _POOL_CHUNKS if pool is not None else 2
+    outcome = _ReadOutcome(_Channel[_Payload | BlobProblem | None](crew.cancel, depth))
+    to_hash = _Channel[_Payload | BlobProblem | None](crew.cancel, depth)
+    cipher = header.cipher
+
+    def decrypt(index: int, record: memoryview, length: int, flags: int) -> _Payload | None:
+        nonce, aad = header.nonce(index), header.aad(index, length, flags)
+        sealed = record[_RECORD.size : RECORD_OVERHEAD + length]
+        last = bool(flags & _LAST)
+        if pool is None:
             try:
-                if _HAS_INTO:
-                    cipher.decrypt_into(nonce, sealed, aad, slot.view[:length])
-                else:  # cryptography < 46
-                    slot.view[:length] = cipher.decrypt(nonce, bytes(sealed), aad)
+                return _Payload(index, length, last, data=cipher.decrypt(nonce, sealed, aad))
             except InvalidTag:
-                pool.release(slot)
                 return None
-            return _Payload(index, length, last, slot=slot)
+        slot = pool.take(1)
+        try:
+            if _HAS_INTO:
+                cipher.decrypt_into(nonce, sealed, aad, slot.view[:length])
+            else:  # cryptography < 46
+                slot.view[:length] = cipher.decrypt(nonce, bytes(sealed), aad)
+        except InvalidTag:
+            pool.release(slot)
+            return None
+        return _Payload(index, length, last, slot=slot)
 
-        def fault(problem: BlobProblem) -> bool:
-            to_hash.put(problem)
-            return not stop_at_first
+    def fault(problem: BlobProblem) -> bool:
+        to_hash.put(problem)
+        return not stop_at_first
 
-        def walk() -> None:
-            outcome.walk = _Walk(file, file_size, header, decrypt, to_hash.put, fault, crew.cancel)
-            try:
-                outcome.walk.run()
-            finally:
-                with contextlib.suppress(_Cancelled):
-                    to_hash.put(_END)
+    def walk() -> None:
+        outcome.walk = _Walk(
+            file=file,
+            file_size=file_size,
+            header=header,
+            decrypt=decrypt,
+            emit=to_hash.put,
+            fault=fault,
+            cancel=crew.cancel,
+        )
+        outcome.walk.run()
+        to_hash.put(_END)
 
-        def hash_chunks() -> None:
-            hasher = hashlib.sha256()
-            expected = 0
-            while (item := to_hash.get()) is not None:
-                if isinstance(item, _Payload):
-                    if item.index == expected:
-                        hasher.update(item.view())
-                        outcome.size += item.length
-                        expected += 1
-                    else:
-                        outcome.intact = False  # an earlier chunk failed: the hash cannot be the content's
-                    if item.slot is not None:
-                        pool_release(item)
-                outcome.output.put(item)
-            outcome.intact = outcome.intact and outcome.walk is not None and outcome.walk.complete
-            outcome.digest = hasher.hexdigest()
-            outcome.output.put(_END)
+    def hash_chunks() -> None:
+        hasher = hashlib.sha256()
+        expected = 0  # chunks must arrive 0, 1, 2, …; a gap means one failed and the hash cannot be the content's
+        while (item := to_hash.get()) is not None:
+            if isinstance(item, _Payload):
+                if item.index == expected:
+                    hasher.update(item.view())
+                    outcome.size += item.length
+                    expected += 1
+                else:
+                    outcome.intact = False
+                if pool is not None and item.slot is not None:
+                    pool.release(item.slot)
+                    item.slot = None
+            outcome.output.put(item)
+        outcome.digest = hasher.hexdigest()
+        outcome.output.put(_END)
 
-        def pool_release(item: _Payload) -> None:
-            assert pool is not None and item.slot is not None
-            pool.release(item.slot)
-            item.slot = None
-
-        crew.start(walk, "read")
-        crew.start(hash_chunks, "hash")
-        del sha256
-        return outcome
+    crew.start(walk, "read")
+    crew.start(hash_chunks, "hash")
+    return outcome
 
 
 @dataclass(eq=False)
@@ -1148,7 +1176,6 @@ class _ReadOutcome:
     size: int = 0
     digest: str = ""
     intact: bool = True
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 _HAS_INTO = hasattr(AESGCM, "encrypt_into") and hasattr(AESGCM, "decrypt_into")

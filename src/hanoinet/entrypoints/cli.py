@@ -70,9 +70,11 @@ def init() -> None:
     """Create the data directory and the database schema (other commands also do this on first use)."""
     s = settings()
     with errors():
+        n = boot.bootstrap(s)
         engine = boot.open_database(s)
         revision = migrations.current(engine)
-    out.print(f"data directory {s.data_dir} ready; database schema at {revision}")
+    public = n.signer.public_key_hex() if n.signer else "none"
+    out.print(f"data directory {s.data_dir} ready; database schema at {revision}; node signing key {public}")
 
 
 @app.command()
@@ -85,7 +87,7 @@ def serve(
 
     from hanoinet.entrypoints.api import create_app  # noqa: PLC0415 - likewise
 
-    api = create_app(node())
+    api = create_app(node(), boot.upload_store(settings()))
     out.print(f"hanoinet node: API docs at http://{host}:{port}/docs")
     uvicorn.run(api, host=host, port=port, log_level="info", access_log=False)
 

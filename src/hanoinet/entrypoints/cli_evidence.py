@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, BinaryIO
 
@@ -25,6 +27,7 @@ from hanoinet.entrypoints import present
 from hanoinet.entrypoints.cli_support import JsonOption, emit, err, errors, fail, node, out, principal
 from hanoinet.services import cases as case_services
 from hanoinet.services import evidence as evidence_services
+from hanoinet.services import exports as export_services
 from hanoinet.services import tokens as token_services
 
 evidence_app = typer.Typer(help="The evidence vault: ingest, verify, export, download, dispose.", no_args_is_help=True)
@@ -215,6 +218,44 @@ def download(
         partial.unlink(missing_ok=True)
         fail(f"download stopped, nothing kept: {exc}")
     out.print(f"{output}: {item.size} bytes, sha256 {item.sha256} (verified)")
+
+
+class ExportFormat(StrEnum):
+    """What ``evidence export`` writes."""
+
+    PACKAGE = "package"
+    CASE = "case"
+
+
+@evidence_app.command("export")
+def export(
+    case: Annotated[str, typer.Option(help="Case id or reference.")],
+    reason: ReasonOption,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Package directory, or .jsonld file for --format case.")
+    ],
+    item: Annotated[list[str] | None, typer.Option("--item", help="Only these items; repeatable.")] = None,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="package: signed court package; case: CASE/UCO.")] = (
+        ExportFormat.PACKAGE
+    ),
+) -> None:
+    """Export a case's evidence: a court package checkable with sha256sum and openssl, or CASE/UCO JSON-LD."""
+    n = node()
+    who = principal()
+    if fmt is ExportFormat.CASE:
+        if output.exists():
+            fail(f"{output} exists: choose a new file")
+        with errors():
+            graph = export_services.export_case_graph(n, case, principal=who, reason=reason, item_ids=item or ())
+        output.write_text(json.dumps(graph, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        out.print(f"{output}: CASE/UCO JSON-LD")
+        return
+    with errors():
+        try:
+            path = export_services.export_package(n, case, output, principal=who, reason=reason, item_ids=item or ())
+        except (FileExistsError, ValueError) as exc:
+            fail(str(exc))
+    out.print(f"court package written to {path}; check it with: cd {path} && sha256sum -c SHA256SUMS (see VERIFY.txt)")
 
 
 @evidence_app.command("dispose")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from hanoinet.domain.errors import Issue, ValidationFailed
 from hanoinet.domain.rules import RulePack
 from hanoinet.domain.treaty import StateCatalog
-from hanoinet.services.ports import Clock, Signer, UnitOfWork, Vault
+from hanoinet.services.ports import Clock, Exporter, Signer, UnitOfWork, Vault
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Node:
     node_state: str | None = None
     vault: Vault | None = None
     signer: Signer | None = None
+    exporter: Exporter | None = None
     name: str = "hanoinet node"
 
     def evidence_store(self) -> tuple[Vault, Signer]:

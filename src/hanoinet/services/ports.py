@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Protocol, Self
+from typing import Any, BinaryIO, Protocol, Self
 
 from hanoinet.domain.cases import Case
 from hanoinet.domain.evidence import Checkpoint, CustodyEvent, EvidenceItem, Principal, Role
@@ -268,6 +269,28 @@ class Signer(Protocol):
 
     def verify(self, signature: bytes, message: bytes) -> bool:
         """True if ``signature`` is this node's signature of ``message``."""
+
+
+class Exporter(Protocol):
+    """Court packages and CASE/UCO graphs, signed by the node."""
+
+    def court_package(
+        self,
+        dest: Path,
+        items: Sequence[tuple[EvidenceItem, Callable[[], Iterable[bytes]] | None]],
+        events: Sequence[CustodyEvent],
+        checkpoints: Sequence[Checkpoint],
+        *,
+        case_reference: str,
+        exported_by: str,
+        exported_at: datetime,
+    ) -> Path:
+        """Write a package a court can check with outside tools; nothing is left at ``dest`` on failure."""
+
+    def case_graph(
+        self, items: Sequence[EvidenceItem], events: Sequence[CustodyEvent], *, case_reference: str
+    ) -> dict[str, Any]:
+        """Return the items and their custody as CASE/UCO JSON-LD."""
 
 
 class Clock(Protocol):
