@@ -45,8 +45,11 @@ def _run(argv: list[str]) -> None:
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)  # noqa: S603 - fixed binaries, our arguments
 
 
-def start(directory: Path) -> str:
-    """Create and start a cluster in ``directory``; return a SQLAlchemy URL for its ``postgres`` database."""
+def start(directory: Path, *, durable: bool = False) -> str:
+    """Create and start a cluster in ``directory``; return a SQLAlchemy URL for its ``postgres`` database.
+
+    Tests run with fsync off (their data dies with the run); benchmarks of durable commits pass ``durable``.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     data = directory / "data"
     if os.geteuid() == 0:
@@ -54,7 +57,9 @@ def start(directory: Path) -> str:
         directory.chmod(0o700)
     port = free_port()
     _run([pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"])
-    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off"
     _run([pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(directory / "server.log"), "-w", "start"])
     url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     (directory / URL_FILE).write_text(url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
+from hanoinet import migrations as migrations_pkg
 from hanoinet.adapters import migrations
 from hanoinet.adapters.db import make_engine
 from hanoinet.adapters.orm import Base
+from hanoinet.domain.requests import OPEN_STATES
 from tests.conftest import new_postgres_database
 
 MODEL_TABLES = set(Base.metadata.tables)
@@ -119,3 +122,15 @@ def test_indexes_for_the_inbox_exist(engine: Engine) -> None:
         "ix_requests_case_id",
         "ix_requests_follows_up",
     } <= names
+
+
+def test_the_open_states_frozen_in_migration_0003_are_the_domains() -> None:
+    """If the domain's open states change, existing rows' ``is_open`` needs a data migration: this test says so."""
+    spec = importlib.util.spec_from_file_location(
+        "m0003", Path(migrations_pkg.__file__).parent / "versions" / "0003_inbox_indexes.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert set(module.OPEN_STATES) == {s.value for s in OPEN_STATES}

@@ -82,9 +82,13 @@ class RequestRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     next_clock: Mapped[str | None] = mapped_column(String(32))
+    is_open: Mapped[bool] = mapped_column(Boolean, server_default="0")
+    """Derived from ``state`` on every write: "open only, newest first" then needs no planner statistics."""
 
     __table_args__ = (
         Index("ix_requests_next_due_at", "next_due_at"),
+        Index("ix_requests_open_created", "is_open", "created_at"),
+        Index("ix_requests_counterpart_type_created", "counterpart_state", "type", "created_at"),
         Index("ix_requests_counterpart_type_due", "counterpart_state", "type", "next_due_at"),
         Index("ix_requests_type_due", "type", "next_due_at"),
         Index("ix_requests_state_due", "state", "next_due_at"),
