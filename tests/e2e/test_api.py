@@ -5,6 +5,7 @@ Every response goes through the client fixture's check: never a 500, never a sta
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -98,6 +99,14 @@ def test_openapi_and_docs_are_served(client: httpx.Client) -> None:
     assert docs.status_code == 200
     assert "swagger-ui" in docs.text.lower()
     assert "/openapi.json" in docs.text
+    # Served by the node itself: a node on a closed network must not depend on a CDN.
+    scripts = re.findall(r'<script src="([^"]+)"', docs.text)
+    assert scripts
+    assert all(src.startswith("/") for src in scripts)
+    for src in scripts:
+        script = client.get(src)
+        assert script.status_code == 200
+        assert "SwaggerUIBundle" in script.text
 
 
 def test_rule_pack_is_served_with_articles(client: httpx.Client) -> None:

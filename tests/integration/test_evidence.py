@@ -11,24 +11,26 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import itertools
 import json
 import random
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, update
 
+from hanoinet.adapters import migrations
 from hanoinet.adapters.court_package import verify_package
 from hanoinet.adapters.db import make_engine
 from hanoinet.adapters.orm import CustodyEventRow, EvidenceItemRow, LedgerCheckpointRow, LedgerHeadRow
-from hanoinet.adapters.vault import HEADER_SIZE, RECORD_OVERHEAD, BlobCorrupt
+from hanoinet.adapters.vault import HEADER_SIZE, RECORD_OVERHEAD, BlobCorrupt, BlobStore
 from hanoinet.bootstrap import bootstrap
 from hanoinet.config import Settings
 from hanoinet.domain.errors import Conflict, NotFound, ValidationFailed
@@ -229,10 +231,8 @@ def test_ingest_hashes_record_and_read_back_every_size(node: Node, case_id: str,
 
 
 def node_dir(node: Node) -> Path:
-    vault = node.vault
-    assert vault is not None
-    root: Path = vault.root  # type: ignore[attr-defined]
-    return root.parent
+    assert isinstance(node.vault, BlobStore)
+    return node.vault.root.parent
 
 
 def test_a_view_is_recorded_as_a_view_with_its_reason(node: Node, case_id: str) -> None:
@@ -404,7 +404,10 @@ def test_a_changed_metadata_field_is_found(node: Node, engine: Engine, case_id: 
     other = ingest(node, open_case(node), "LOTUS/B-9", b"other content")
     assert verify_all(node).ok
 
-    execute(engine, update(EvidenceItemRow).where(EvidenceItemRow.id == item.id).values(**METADATA_CHANGES[field](item, other)))
+    execute(
+        engine,
+        update(EvidenceItemRow).where(EvidenceItemRow.id == item.id).values(**METADATA_CHANGES[field](item, other)),
+    )
 
     report = evidence.verify(node, item.id, ADMIN)
     assert any(
@@ -756,6 +759,7 @@ def test_case_graph_export_passes_case_validate(tmp_path: Path, now: datetime) -
     """One run of the real validator (it is slow), on SQLite."""
     url = f"sqlite:///{tmp_path / 'hanoinet.db'}"
     engine = make_engine(url)
+    migrations.upgrade(engine)
     try:
         node = make_node(tmp_path, url, engine, FixedClock(now))
         case_id = open_case(node)
@@ -809,7 +813,7 @@ def test_concurrent_writers_never_fork_the_chain(node: Node, case_id: str) -> No
     expected = 2 * per_thread * 3
     assert [e.seq for e in events] == list(range(1, expected + 1))
     assert len({e.hash for e in events}) == expected
-    for a, b in zip(events, events[1:], strict=False):
+    for a, b in itertools.pairwise(events):
         assert b.prev_hash == a.hash
     with node.uow() as uow:
         assert [c.seq for c in uow.ledger.checkpoints()] == list(range(1, expected + 1))
@@ -823,10 +827,3 @@ def test_concurrent_writers_never_fork_the_chain(node: Node, case_id: str) -> No
                 CustodyAction.DOWNLOAD,
                 CustodyAction.VERIFY,
             ]
-
-
-def _unused(_: Iterator[None]) -> None:  # pragma: no cover - keeps the Iterator import honest for type checkers
-    return None
-
-
-_ = select

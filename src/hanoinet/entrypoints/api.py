@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hanoinet import __version__
@@ -160,11 +161,13 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def create_app(node: Node, uploads: UploadStore | None = None) -> FastAPI:
     """Return the API application bound to a node."""
-    app = FastAPI(
+    # Docs served from the package, not a CDN: nodes run on closed networks, and a page must not call out.
+    app = FastAPIOffline(
         title="hanoinet node API",
         version=__version__,
         description="Requests of Chapter V of the UN Convention against Cybercrime, treaty status and rule packs.",
     )
+    app.state.node = node
     _install_error_handlers(app)
     if uploads is not None and node.vault is not None:
         app.include_router(evidence_router(node, uploads))

@@ -61,18 +61,22 @@ class UploadCreate(BaseModel):
     size: int | None = Field(default=None, ge=0)
 
 
+def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """The principal named by the request's API token; 401 without a valid one."""
+    node: Node = request.app.state.node
+    scheme, _, token = (authorization or "").partition(" ")
+    found = token_services.authenticate(node, token.strip()) if scheme.lower() == "bearer" else None
+    if found is None:
+        raise Unauthorized("an API token is required: Authorization: Bearer <token> (hanoinet token add)")
+    return found
+
+
+Caller = Annotated[Principal, Depends(caller)]
+
+
 def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
     """Return the evidence routes bound to a node."""
     router = APIRouter(prefix="/api/v1", tags=["evidence"])
-
-    def caller(authorization: Annotated[str | None, Header()] = None) -> Principal:
-        scheme, _, token = (authorization or "").partition(" ")
-        found = token_services.authenticate(node, token.strip()) if scheme.lower() == "bearer" else None
-        if found is None:
-            raise Unauthorized("an API token is required: Authorization: Bearer <token> (hanoinet token add)")
-        return found
-
-    Caller = Annotated[Principal, Depends(caller)]  # noqa: N806 - a type alias, named like one
 
     @router.post("/uploads", status_code=201)
     def start_upload(who: Caller, body: UploadCreate) -> dict[str, Any]:
