@@ -51,8 +51,9 @@ format: setup ## Format the code with ruff
 
 .PHONY: bench
 bench: setup system-deps ## Run the benchmarks and print their figures
-	$(BIN)/python bench/requests.py
-	$(BIN)/python bench/inbox.py
+	$(BIN)/python bench/requests.py --postgres
+	$(BIN)/python bench/inbox.py --postgres
+	$(BIN)/python bench/vault.py
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (not your data directory)

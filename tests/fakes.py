@@ -176,8 +176,8 @@ class FakeLedger:
         self.staged = events
         self.staged_checkpoints = checkpoints
 
-    def lock_head(self) -> CustodyEvent | None:
-        return self.staged[-1] if self.staged else None
+    def lock_head(self) -> tuple[int, str]:
+        return (self.staged[-1].seq, self.staged[-1].hash) if self.staged else (0, GENESIS)
 
     def append(self, event: CustodyEvent) -> None:
         if event.seq != len(self.staged) + 1:

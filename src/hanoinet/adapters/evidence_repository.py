@@ -24,6 +24,7 @@ from hanoinet.domain.evidence import (
 
 
 def _item(row: EvidenceItemRow) -> EvidenceItem:
+    conditions = HandlingConditions.from_dict(row.conditions)
     return EvidenceItem(
         id=row.id,
         sha256=row.sha256,
@@ -40,9 +41,10 @@ def _item(row: EvidenceItemRow) -> EvidenceItem:
             description=row.description,
             file_name=row.file_name,
         ),
-        conditions=HandlingConditions.from_dict(row.conditions),
+        conditions=conditions,
         created_at=row.created_at,
         disposed_at=row.disposed_at,
+        stored_retention_until="same" if row.retention_until == conditions.retention_until else row.retention_until,
     )
 
 
@@ -131,18 +133,17 @@ class SqlLedger:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def lock_head(self) -> CustodyEvent | None:
-        """Take the ledger's write lock and return its last event (None if empty).
+    def lock_head(self) -> tuple[int, str]:
+        """Take the ledger's write lock and return the sequence number and hash of its head.
 
         The UPDATE comes first on purpose: on SQLite it takes the database's write lock before anything is read,
         on PostgreSQL it locks the head row, so two writers never build on the same head.
         """
         self.session.execute(update(LedgerHeadRow).where(LedgerHeadRow.id == 1).values(seq=LedgerHeadRow.seq))
-        head = self.session.get(LedgerHeadRow, 1)
-        if head is None or head.seq == 0:
-            return None
-        row = self.session.get(CustodyEventRow, head.seq)
-        return _event(row) if row else None
+        head = self.session.get(LedgerHeadRow, 1, populate_existing=True)
+        if head is None:
+            raise Conflict("the ledger has no head row: the database was not migrated by hanoinet")
+        return head.seq, head.hash
 
     def append(self, event: CustodyEvent) -> None:
         result = self.session.execute(

@@ -8,6 +8,7 @@ complete the vault ingests the file and the partial file is removed.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -87,6 +88,14 @@ class Appender:
         self.start = self.size = offset
         self.limit = limit
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # one writer per upload, across processes
+        except BlockingIOError:
+            os.close(self.fd)
+            raise Conflict(f"upload {upload_id} is being written by another request; ask for its offset") from None
+        if os.fstat(self.fd).st_size != offset:  # another writer finished between our check and the lock
+            os.close(self.fd)
+            raise Conflict(f"upload {upload_id} moved on; ask for its offset and resume from there")
 
     def write(self, piece: bytes) -> None:
         """Append one piece; refuse to grow beyond the declared size."""

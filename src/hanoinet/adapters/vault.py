@@ -35,13 +35,24 @@ length lets ``verify`` tell truncation and appended bytes apart from altered byt
 authenticated by the key unwrap (bytes 0..35 as its AAD, the wrapped key by its tag). Records sit at fixed
 offsets (header + index x (chunk size + 21)), so one damaged chunk does not hide the state of the others.
 
+Crash safety: an ingest writes ``tmp/<random>.partial`` (holding an ``flock`` on it while alive), fsyncs it once
+complete, then links it to ``blobs/xx/<sha256>`` (a hard link: atomic like a rename, but it never replaces an
+existing blob, so two racing ingests cannot swap content under a reader) and fsyncs the directory. A blob name
+therefore only ever points at complete, durable content; a killed ingest leaves at most an unlocked partial file,
+which ``sweep_partials`` (run at the start of every ingest) deletes.
+
 Performance: ingest, ``open_stream`` and ``verify`` are pipelines of threads joined by bounded queues over a small
-pool of preallocated chunk buffers, so memory stays flat for any size. hashlib and cryptography's AES-GCM release
-the GIL on large buffers, so reading, hashing (one thread per algorithm) and encrypting and writing overlap on
-several cores. Ingest asks the kernel to start writing each chunk as soon as it is written (``sync_file_range``)
-and waits for chunks a few steps behind, so the disk works while the CPU hashes and the final fsync is short,
-rather than the whole file being flushed only at the end; written pages are then dropped from the page cache
-(evidence is large and rarely re-read right away, and should not evict everything else).
+pool of preallocated chunk buffers, so memory stays flat for any size; hashlib and cryptography's AES-GCM release
+the GIL on large buffers, so the stages run on separate cores. Where the work is split matters more than how much
+is split: hashing data that another core has just written runs markedly slower (its cache lines must travel), so
+SHA-256, the bottleneck, always runs on data the same thread has just produced: ingest's reader reads each chunk
+in 512 KiB steps and hashes each step at once, like ``openssl dgst``, while another thread encrypts and writes
+(and one thread per extra hash reads the shared buffers); verify's reader fills record buffers while the checker
+decrypts each record into a buffer of its own and hashes it straight away. Ingest asks the kernel to start writing
+as soon as a few MiB are written (``sync_file_range``) and waits for data a few units behind, so the disk works
+while the CPU hashes and the final fsync only flushes the tail, rather than the whole file at the end; written
+pages are then dropped from the page cache (evidence is large, rarely re-read at once, and should not evict
+everything else).
 
 The master key is used only to wrap and unwrap data keys; it is never stored on the object in the clear, put in a
 message, a ``repr`` or a log.
@@ -100,6 +111,8 @@ EXTRA_HASHES = ("sha1", "md5")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _PARTIAL_SUFFIX = ".partial"
 _POOL_CHUNKS = 6  # chunk buffers in flight per pipeline: enough to keep every stage busy, small enough to stay flat
+_READ_AHEAD = 4  # records read ahead of the checker
+_CACHE_STEP = 512 * 1024  # bytes read then hashed at once, while still in the CPU's L2 cache
 _WRITEBACK_UNIT = 4 * 1024 * 1024  # ingest hands written data to the kernel for writeback in units of this size
 _WRITEBACK_LAG = 8  # … and waits for the unit handed over this many units ago to be on disk before going on
 _PAGE = 4096
@@ -211,6 +224,15 @@ class _StoppedError(Exception):
 
 
 _T = TypeVar("_T")
+
+
+class _SourceError(Exception):
+    """Carries an exception raised by an ingest's source out of the reader thread, so that it is not mistaken
+    for a failure of the vault (an ``OSError`` reading the source is not a vault write error)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _Hash(Protocol):
@@ -328,14 +350,16 @@ _END = None  # end-of-stream marker on a channel
 
 def _drain(crew: _Crew, channel: _Channel[_T | None]) -> Iterator[_T]:
     """Items from the last stage of a crew until its end marker; then join the crew. If a stage failed, its
-    exception is raised here (not a bare cancellation)."""
+    exception is raised here (rather than the bare cancellation the channel saw)."""
+    stopped = False
     try:
         while (item := channel.get()) is not None:
             yield item
     except _StoppedError:
-        crew.join()
-        raise
-    crew.join()
+        stopped = True
+    crew.join()  # outside the except clause, so the stage's error is not shown as raised "while handling" a stop
+    if stopped:
+        raise _StoppedError  # cancelled from outside, without a failure
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -359,7 +383,7 @@ def _fill(readinto: Callable[[memoryview], int | None], view: memoryview) -> int
 def _readinto_of(source: BinaryIO) -> Callable[[memoryview], int | None]:
     """``source.readinto`` when it has one (no copy), else a fallback through ``read``."""
     readinto: Callable[[memoryview], int | None] | None = getattr(source, "readinto", None)
-    if readinto is not None and not isinstance(source, io.TextIOBase):
+    if readinto is not None:
         return readinto
 
     def via_read(view: memoryview) -> int:
@@ -479,6 +503,16 @@ def _file_size_for(size: int, chunk_size: int) -> int:
     return HEADER_SIZE + chunks * RECORD_OVERHEAD + size
 
 
+def _amount(size: int) -> str:
+    """A byte count for people: 3.2 GiB, 812.0 KiB, 17 bytes."""
+    value, unit = float(size), "bytes"
+    for larger in ("KiB", "MiB", "GiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, larger
+    return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+
+
 def _check_hex(sha256: str) -> str:
     """Refuse anything but 64 lowercase hex digits: the name becomes a path."""
     if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
@@ -490,75 +524,134 @@ def _check_hex(sha256: str) -> str:
 # Reading records back
 
 
-_Decrypt = Callable[[int, memoryview, int, int], "_Payload | None"]
-
-
 @dataclass(eq=False)
 class _Payload:
-    """Authenticated plaintext of one chunk: in a pool slot (verify) or as bytes of its own (open_stream)."""
+    """One chunk's authenticated plaintext (``data`` is dropped once hashed, unless a reader wants the bytes)."""
 
     index: int
     length: int
     last: bool
-    data: bytes | None = None
-    slot: _Slot | None = None
+    data: bytes | memoryview | None
 
-    def view(self) -> memoryview:
-        if self.slot is not None:
-            return self.slot.view[: self.length]
-        assert self.data is not None
-        return memoryview(self.data)
+
+@dataclass(eq=False)
+class _Record:
+    """One record as read from the file: ``slot.view[:slot.n]``; ``short`` if the file shrank meanwhile."""
+
+    index: int
+    slot: _Slot
+    final: bool
+    short: bool
 
 
 class _Walk:
-    """Read a blob's records in order, decrypt each and say precisely what is wrong.
+    """Read a blob's records, authenticate and hash each, and say precisely what is wrong.
 
-    ``emit`` receives each authenticated chunk; ``fault`` each problem and returns whether to go on. Records sit at
-    fixed offsets, so after a damaged chunk the next one is still found; the stored length and flags of the final
-    record tell a cut-off file (truncation) from bytes added after the real end (extra data).
+    Two threads: a reader fills record buffers from the file (at fixed offsets: the header, then every
+    ``chunk size + 21`` bytes), and a checker decrypts each record and hashes its plaintext at once, while it is in
+    the CPU cache. Because records sit at fixed offsets, the chunks after a damaged one are still checked; the
+    stored length and flags of the final record tell a cut-off file (truncation) from bytes added after the real
+    end (extra data). The checker sends each authenticated chunk (``_Payload``) and each problem (``BlobProblem``)
+    to ``output``, in file order, then ``None``.
     """
 
     def __init__(
         self,
-        *,
+        crew: _Crew,
         file: io.FileIO,
         file_size: int,
         header: _Header,
-        decrypt: _Decrypt,
-        emit: Callable[[_Payload], None],
-        fault: Callable[[BlobProblem], bool],
-        cancel: threading.Event,
+        *,
+        keep_plaintext: bool,
+        stop_at_first: bool,
     ) -> None:
+        self.crew = crew
         self.file = file
         self.file_size = file_size
         self.header = header
-        self.decrypt = decrypt
-        self.emit = emit
-        self.fault = fault
-        self.cancel = cancel
-        self.records = 0
+        self.keep_plaintext = keep_plaintext
+        self.stop_at_first = stop_at_first
+        self.stride = header.chunk_size + RECORD_OVERHEAD
+        self.output = _Channel[_Payload | BlobProblem | None](crew.cancel, 2 if keep_plaintext else _POOL_CHUNKS)
+        self._records = _Channel[_Record | None](crew.cancel, _READ_AHEAD)
+        self._pool = _Pool(crew, _READ_AHEAD + 1, min(self.stride, max(file_size - HEADER_SIZE, 1)))
+        self._plain = memoryview(bytearray(header.chunk_size))
+        self._stop_reading = threading.Event()
+        self._hasher = hashlib.sha256()
+        self.records = 0  # records examined
+        self.size = 0  # plaintext bytes of the chunks hashed, in order
+        self.intact = True  # every chunk so far authenticated, in order
         self.complete = False  # the authenticated last chunk was found
+        self.digest = ""
 
-    def run(self) -> None:
-        stride = self.header.chunk_size + RECORD_OVERHEAD
+    def start(self) -> None:
+        self.crew.start(self._read, "read")
+        self.crew.start(self._check, "check")
+
+    def _read(self) -> None:
         body = self.file_size - HEADER_SIZE
-        if body <= 0:
-            self.fault(BlobProblem(ProblemKind.TRUNCATED, "the file ends right after its header: no chunk at all"))
-            return
-        count = -(-body // stride)
-        view = memoryview(bytearray(min(stride, body)))
+        count = -(-body // self.stride) if body > 0 else 0
         self.file.seek(HEADER_SIZE)
         for index in range(count):
-            if self.cancel.is_set():
-                raise _StoppedError
-            start = HEADER_SIZE + index * stride
-            avail = min(stride, self.file_size - start)
-            if _fill(self.file.readinto, view[:avail]) < avail:
-                self.fault(BlobProblem(ProblemKind.TRUNCATED, "the file shrank while it was being read", index))
-                return
-            self.records = index + 1
-            if not self._record(index, view[:avail], final=index == count - 1):
-                return
+            if self._stop_reading.is_set():
+                break
+            avail = min(self.stride, self.file_size - HEADER_SIZE - index * self.stride)
+            slot = self._pool.take(1)
+            slot.n = _fill(self.file.readinto, slot.view[:avail])
+            self._records.put(_Record(index, slot, index == count - 1, slot.n < avail))
+        self._records.put(_END)
+
+    def _check(self) -> None:
+        if self.file_size <= HEADER_SIZE:
+            self._fault(BlobProblem(ProblemKind.TRUNCATED, "the file ends right after its header: no chunk at all"))
+        going = self.file_size > HEADER_SIZE
+        while (record := self._records.get()) is not None:
+            if going:
+                self.records = record.index + 1
+                if record.short:
+                    message = "the file shrank while it was being read"
+                    going = self._truncated(record.index, message)
+                else:
+                    going = self._record(record.index, record.slot.view[: record.slot.n], final=record.final)
+                if not going:
+                    self._stop_reading.set()  # and drain what was read ahead
+            self._pool.release(record.slot)
+        self.digest = self._hasher.hexdigest()
+        self.output.put(_END)
+
+    def _decrypt(self, index: int, record: memoryview, length: int, flags: int) -> _Payload | None:
+        nonce, aad = self.header.nonce(index), self.header.aad(index, length, flags)
+        sealed = record[_RECORD.size : RECORD_OVERHEAD + length]
+        cipher = self.header.cipher
+        try:
+            if self.keep_plaintext:
+                data: bytes | memoryview = cipher.decrypt(nonce, sealed, aad)
+            elif _HAS_INTO:
+                data = self._plain[:length]
+                cipher.decrypt_into(nonce, sealed, aad, data)
+            else:  # cryptography < 46
+                data = self._plain[:length]
+                data[:] = cipher.decrypt(nonce, bytes(sealed), aad)
+        except InvalidTag:
+            return None
+        return _Payload(index, length, bool(flags & _LAST), data)
+
+    def _emit(self, payload: _Payload) -> None:
+        if payload.index == self.records - 1 and self.intact:
+            assert payload.data is not None
+            self._hasher.update(payload.data)
+            self.size += payload.length
+        else:
+            self.intact = False  # an earlier chunk failed: the hash can no longer be the content's
+        if not self.keep_plaintext:
+            payload.data = None
+        self.output.put(payload)
+
+    def _fault(self, problem: BlobProblem) -> bool:
+        if problem.kind is ProblemKind.CHUNK_FAILED:
+            self.intact = False
+        self.output.put(problem)
+        return not self.stop_at_first
 
     def _record(self, index: int, record: memoryview, *, final: bool) -> bool:
         """Check one record; return whether to go on to the next."""
@@ -576,17 +669,17 @@ class _Walk:
 
     def _as_stated(self, index: int, record: memoryview, length: int, flags: int, *, final: bool) -> bool:
         """A record whose length and flags are plausible: authenticate it as it stands."""
-        payload = self.decrypt(index, record, length, flags)
+        payload = self._decrypt(index, record, length, flags)
         if payload is None:
             return self._failed(index)
-        self.emit(payload)
+        self._emit(payload)
         if payload.last:
             self.complete = True
-            end = HEADER_SIZE + index * (self.header.chunk_size + RECORD_OVERHEAD) + RECORD_OVERHEAD + length
+            end = HEADER_SIZE + index * self.stride + RECORD_OVERHEAD + length
             if end < self.file_size:
                 extra = self.file_size - end
                 message = f"{extra} bytes were added after the last chunk (chunk {index})"
-                self.fault(BlobProblem(ProblemKind.EXTRA_DATA, message))
+                self._fault(BlobProblem(ProblemKind.EXTRA_DATA, message))
             return False
         if final:
             message = f"the file ends after chunk {index}, which is not the last chunk: the rest is missing"
@@ -596,7 +689,7 @@ class _Walk:
     def _cut_short(self, index: int, record: memoryview, length: int) -> bool:
         """The final record claims more bytes than the file holds: a cut-off file, or an altered length field."""
         if len(record) - RECORD_OVERHEAD <= self.header.chunk_size:
-            payload = self.decrypt(index, record, len(record) - RECORD_OVERHEAD, _LAST)
+            payload = self._decrypt(index, record, len(record) - RECORD_OVERHEAD, _LAST)
             if payload is not None:
                 return self._reframed(index, payload)
         missing = RECORD_OVERHEAD + length - len(record)
@@ -605,34 +698,38 @@ class _Walk:
     def _as_placed(self, index: int, record: memoryview, *, final: bool) -> bool:
         """Impossible length or flags: try the framing the record's position implies."""
         length, flags = (len(record) - RECORD_OVERHEAD, _LAST) if final else (self.header.chunk_size, 0)
-        payload = self.decrypt(index, record, length, flags)
+        payload = self._decrypt(index, record, length, flags)
         if payload is None:
             return self._failed(index)
         return self._reframed(index, payload)
 
     def _truncated(self, chunk: int, message: str) -> bool:
-        self.fault(BlobProblem(ProblemKind.TRUNCATED, message, chunk))
+        self._fault(BlobProblem(ProblemKind.TRUNCATED, message, chunk))
         return False
 
     def _failed(self, index: int) -> bool:
-        offset = HEADER_SIZE + index * (self.header.chunk_size + RECORD_OVERHEAD)
         message = (
             f"chunk {index} failed authentication: its bytes were altered, or it was moved from elsewhere"
-            f" (file bytes {offset} onwards)"
+            f" (file bytes {HEADER_SIZE + index * self.stride} onwards)"
         )
-        return self.fault(BlobProblem(ProblemKind.CHUNK_FAILED, message, index))
+        return self._fault(BlobProblem(ProblemKind.CHUNK_FAILED, message, index))
 
     def _reframed(self, index: int, payload: _Payload) -> bool:
-        """The chunk's content authenticated, but only under framing other than what the file states."""
+        """The chunk's content authenticated, but only under framing other than what the file states: the content
+        is intact (and hashed), the record's length or flags bytes were altered."""
         message = f"chunk {index} failed authentication: its length and flags bytes were altered (content intact)"
-        self.emit(payload)
+        self._emit(payload)
         self.complete = payload.last
-        return self.fault(BlobProblem(ProblemKind.CHUNK_FAILED, message, index)) and not payload.last
+        self.output.put(BlobProblem(ProblemKind.CHUNK_FAILED, message, index))
+        return not self.stop_at_first and not payload.last
 
 
 class _Ingest:
-    """One ingest's pipeline: a reader fills shared buffers, read by one hasher thread per algorithm and by the
-    encrypter-writer; the calling thread relays progress. Buffers go back to the pool when every stage is done."""
+    """One ingest's pipeline. The reader thread reads each chunk in cache-sized steps and hashes every step with
+    SHA-256 right after reading it, while it is still in the CPU cache (as ``openssl dgst`` does: handing fresh data
+    to a hasher on another core costs more than it gains); the encrypter-writer thread and a thread per extra
+    hash take the filled chunk buffers; the calling thread relays progress. A buffer goes back to the pool when
+    every stage is done with it, so memory is a fixed handful of chunks."""
 
     def __init__(self, fd: int, header: _Header, source: BinaryIO, names: Sequence[str]) -> None:
         self.fd = fd
@@ -640,12 +737,10 @@ class _Ingest:
         self.readinto = _readinto_of(source)
         self.crew = _Crew("vault-ingest")
         self.pool = _Pool(self.crew, _POOL_CHUNKS, header.chunk_size)
-        self.hashers: dict[str, _Hash] = {"sha256": hashlib.sha256()}
-        for name in names:
-            if name != "sha256":
-                self.hashers[name] = hashlib.new(name, usedforsecurity=False)
+        self.sha256 = hashlib.sha256()
+        self.extra: dict[str, _Hash] = {n: hashlib.new(n, usedforsecurity=False) for n in names if n != "sha256"}
         cancel = self.crew.cancel
-        self.hash_queues = [_Channel[_Slot | None](cancel, _POOL_CHUNKS) for _ in self.hashers]
+        self.hash_queues = [_Channel[_Slot | None](cancel, _POOL_CHUNKS) for _ in self.extra]
         self.write_queue = _Channel[_Slot | None](cancel, _POOL_CHUNKS)
         self.events = _Channel[int | None](cancel, 4 * _POOL_CHUNKS)
         self.size = 0  # content bytes stored so far
@@ -656,7 +751,7 @@ class _Ingest:
     def run(self, progress: Callable[[int], None] | None) -> dict[str, str]:
         """Store everything; return the digests. ``self.size`` counts the bytes stored, even after a failure."""
         self.crew.start(self._read, "read")
-        for (name, hasher), channel in zip(self.hashers.items(), self.hash_queues, strict=True):
+        for (name, hasher), channel in zip(self.extra.items(), self.hash_queues, strict=True):
             self.crew.start(self._hasher(hasher, channel), f"hash-{name}")
         self.crew.start(self._encrypt_and_write, "write")
         try:
@@ -667,13 +762,13 @@ class _Ingest:
         except BaseException:
             self.crew.stop()
             raise
-        return {name: hasher.hexdigest() for name, hasher in self.hashers.items()}
+        return {"sha256": self.sha256.hexdigest()} | {name: h.hexdigest() for name, h in self.extra.items()}
 
     def _read(self) -> None:
         consumers = (*self.hash_queues, self.write_queue)
         while True:
             slot = self.pool.take(len(consumers))
-            slot.n = _fill(self.readinto, slot.view)
+            slot.n = self._fill_hashing(slot.view)
             if slot.n == 0:
                 slot.users = 1
                 self.pool.release(slot)
@@ -684,6 +779,22 @@ class _Ingest:
                 break  # a short fill means the source ended
         for channel in consumers:
             channel.put(_END)
+
+    def _fill_hashing(self, view: memoryview) -> int:
+        """Fill ``view`` from the source (short only at its end), hashing each step as soon as it is read."""
+        got = 0
+        while got < len(view):
+            try:
+                n = self.readinto(view[got : got + _CACHE_STEP])
+            except Exception as exc:
+                raise _SourceError(exc) from exc
+            if n is None:
+                raise VaultError("the source gave no data without reaching its end (a non-blocking stream?)")
+            if n == 0:
+                break
+            self.sha256.update(view[got : got + n])
+            got += n
+        return got
 
     def _hasher(self, hasher: _Hash, channel: _Channel[_Slot | None]) -> Callable[[], None]:
         def run() -> None:
@@ -835,6 +946,8 @@ class BlobStore:
             os.fsync(fd)
             # The lock is held until the blob is in place, so that no sweep can take the partial file from under us.
             return self._publish(partial, pipeline.size, pipeline.chunks, digests)
+        except _SourceError as failure:
+            raise failure.error from None  # the source's own error, unchanged: the vault is not at fault
         except OSError as exc:
             raise self._write_error(exc, pipeline.size if pipeline else 0) from exc
         finally:
@@ -862,7 +975,7 @@ class BlobStore:
             what = f"file too large for the vault at {self.root} (file size limit reached)"
         else:
             what = f"could not write to the vault at {self.root}: {exc.strerror or exc}"
-        return VaultWriteError(f"{what}; nothing was stored (about {written} bytes had been written)")
+        return VaultWriteError(f"{what}; nothing was stored (failed after {_amount(written)} of content)")
 
     def _new_partial(self) -> tuple[int, Path]:
         """Create and lock ``tmp/<random>.partial``; the lock tells ``sweep_partials`` it is in use."""
@@ -1011,10 +1124,10 @@ class BlobStore:
         findings: list[BlobProblem] = []
         with file:
             crew = _Crew("vault-verify")
-            pool = _Pool(crew, _POOL_CHUNKS, header.chunk_size)
-            outcome = _start_read_pipeline(crew, file, file_size, header, pool, stop_at_first=False)
+            walk = _Walk(crew, file, file_size, header, keep_plaintext=False, stop_at_first=False)
+            walk.start()
             try:
-                items: Iterator[_Payload | BlobProblem] = _drain(crew, outcome.output)
+                items: Iterator[_Payload | BlobProblem] = _drain(crew, walk.output)
                 for item in items:
                     if isinstance(item, BlobProblem):
                         findings.append(item)
@@ -1024,7 +1137,7 @@ class BlobStore:
                 findings.append(BlobProblem(ProblemKind.UNREADABLE, f"the blob cannot be read: {exc}"))
             finally:
                 crew.stop()
-        return _conclude(sha256, size, header, outcome, findings)
+        return _conclude(sha256, size, header, walk, findings)
 
     def open_stream(self, sha256: str) -> Iterator[bytes]:
         """Yield a blob's content, decrypted and checked chunk by chunk as it is read.
@@ -1049,18 +1162,19 @@ class BlobStore:
             raise BlobCorrupt(sha256, exc.message, kind=exc.kind) from None
         with file:
             crew = _Crew("vault-read")
-            outcome = _start_read_pipeline(crew, file, file_size, header, None, stop_at_first=True)
+            walk = _Walk(crew, file, file_size, header, keep_plaintext=True, stop_at_first=True)
+            walk.start()
             try:
                 held = b""  # the latest chunk, released once the next one (or the final hash check) is through
-                items: Iterator[_Payload | BlobProblem] = _drain(crew, outcome.output)
+                items: Iterator[_Payload | BlobProblem] = _drain(crew, walk.output)
                 for item in items:
                     if isinstance(item, BlobProblem):
                         raise BlobCorrupt(sha256, item.message, chunk=item.chunk, kind=item.kind)
                     if held:
                         yield held
-                    held = item.data or b""
-                if outcome.digest != sha256:
-                    reason = f"hash mismatch: the content's SHA-256 is {outcome.digest}, not the blob's name"
+                    held = bytes(item.data or b"")
+                if walk.digest != sha256:
+                    reason = f"hash mismatch: the content's SHA-256 is {walk.digest}, not the blob's name"
                     raise BlobCorrupt(sha256, reason, kind=ProblemKind.HASH_MISMATCH)
                 if held:
                     yield held
@@ -1070,9 +1184,7 @@ class BlobStore:
                 crew.stop()
 
 
-def _conclude(
-    sha256: str, size: int | None, header: _Header, outcome: _ReadOutcome, findings: list[BlobProblem]
-) -> BlobCheck:
+def _conclude(sha256: str, size: int | None, header: _Header, walk: _Walk, findings: list[BlobProblem]) -> BlobCheck:
     """Add what only the whole tells (size, hash) to a walk's findings, and cap a flood of failed chunks."""
     failed = [p for p in findings if p.kind is ProblemKind.CHUNK_FAILED]
     if len(failed) > _MAX_REPORTED_CHUNKS:
@@ -1080,102 +1192,15 @@ def _conclude(
         findings = [p for p in findings if id(p) not in dropped]
         message = f"… and {len(dropped)} more chunks failed authentication"
         findings.append(BlobProblem(ProblemKind.CHUNK_FAILED, message))
-    complete = outcome.walk is not None and outcome.walk.complete
-    content_size = outcome.size if complete else None
-    computed = outcome.digest if complete and outcome.intact else None
+    content_size = walk.size if walk.complete and walk.intact else None
+    computed = walk.digest if walk.complete and walk.intact else None
     if content_size is not None and size is not None and content_size != size:
         message = f"size mismatch: the blob holds {content_size} bytes, {size} were expected"
         findings.append(BlobProblem(ProblemKind.SIZE_MISMATCH, message))
     if computed is not None and computed != sha256:
         message = f"hash mismatch: the content's SHA-256 is {computed}, not the blob's name"
         findings.append(BlobProblem(ProblemKind.HASH_MISMATCH, message))
-    records = outcome.walk.records if outcome.walk is not None else 0
-    return BlobCheck(sha256, tuple(findings), content_size, records, header.chunk_size, computed)
-
-
-def _start_read_pipeline(
-    crew: _Crew, file: io.FileIO, file_size: int, header: _Header, pool: _Pool | None, *, stop_at_first: bool
-) -> _ReadOutcome:
-    """Start reader-decrypter -> hasher; the caller drains ``output`` (payloads and problems, in file order).
-
-    With a ``pool`` plaintext goes into reused buffers (verify: nothing allocated per chunk); without, each chunk
-    is new bytes the consumer may keep (open_stream). Reading and decrypting share a thread (both are fast);
-    hashing, the slow part, has its own.
-    """
-    depth = _POOL_CHUNKS if pool is not None else 2
-    outcome = _ReadOutcome(_Channel[_Payload | BlobProblem | None](crew.cancel, depth))
-    to_hash = _Channel[_Payload | BlobProblem | None](crew.cancel, depth)
-    cipher = header.cipher
-
-    def decrypt(index: int, record: memoryview, length: int, flags: int) -> _Payload | None:
-        nonce, aad = header.nonce(index), header.aad(index, length, flags)
-        sealed = record[_RECORD.size : RECORD_OVERHEAD + length]
-        last = bool(flags & _LAST)
-        if pool is None:
-            try:
-                return _Payload(index, length, last, data=cipher.decrypt(nonce, sealed, aad))
-            except InvalidTag:
-                return None
-        slot = pool.take(1)
-        try:
-            if _HAS_INTO:
-                cipher.decrypt_into(nonce, sealed, aad, slot.view[:length])
-            else:  # cryptography < 46
-                slot.view[:length] = cipher.decrypt(nonce, bytes(sealed), aad)
-        except InvalidTag:
-            pool.release(slot)
-            return None
-        return _Payload(index, length, last, slot=slot)
-
-    def fault(problem: BlobProblem) -> bool:
-        to_hash.put(problem)
-        return not stop_at_first
-
-    def walk() -> None:
-        outcome.walk = _Walk(
-            file=file,
-            file_size=file_size,
-            header=header,
-            decrypt=decrypt,
-            emit=to_hash.put,
-            fault=fault,
-            cancel=crew.cancel,
-        )
-        outcome.walk.run()
-        to_hash.put(_END)
-
-    def hash_chunks() -> None:
-        hasher = hashlib.sha256()
-        expected = 0  # chunks must arrive 0, 1, 2, …; a gap means one failed and the hash cannot be the content's
-        while (item := to_hash.get()) is not None:
-            if isinstance(item, _Payload):
-                if item.index == expected:
-                    hasher.update(item.view())
-                    outcome.size += item.length
-                    expected += 1
-                else:
-                    outcome.intact = False
-                if pool is not None and item.slot is not None:
-                    pool.release(item.slot)
-                    item.slot = None
-            outcome.output.put(item)
-        outcome.digest = hasher.hexdigest()
-        outcome.output.put(_END)
-
-    crew.start(walk, "read")
-    crew.start(hash_chunks, "hash")
-    return outcome
-
-
-@dataclass(eq=False)
-class _ReadOutcome:
-    """What a read pipeline established, filled in by its threads (read after the crew is joined)."""
-
-    output: _Channel[_Payload | BlobProblem | None]
-    walk: _Walk | None = None
-    size: int = 0
-    digest: str = ""
-    intact: bool = True
+    return BlobCheck(sha256, tuple(findings), content_size, walk.records, header.chunk_size, computed)
 
 
 _HAS_INTO = hasattr(AESGCM, "encrypt_into") and hasattr(AESGCM, "decrypt_into")

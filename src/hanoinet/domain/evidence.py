@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from hanoinet.domain.errors import DomainError, Issue, ValidationFailed
 
@@ -129,6 +129,9 @@ class EvidenceItem:
     conditions: HandlingConditions
     created_at: datetime
     disposed_at: datetime | None = None
+    stored_retention_until: date | Literal["same"] | None = "same"
+    """What a store's separate index of the retention end says, when it keeps one and it differs from the
+    conditions ("same" otherwise): the disposal sweep reads that index, so a change to it must not go unseen."""
 
     @property
     def retention_expired_on(self) -> date | None:
@@ -224,7 +227,7 @@ class CustodyEvent:
 
 
 def next_event(
-    head: CustodyEvent | None,
+    head: CustodyEvent | tuple[int, str] | None,
     *,
     item_id: str,
     action: CustodyAction,
@@ -233,16 +236,17 @@ def next_event(
     reason: str,
     details: dict[str, Any] | None = None,
 ) -> CustodyEvent:
-    """Return the event that follows ``head`` in the ledger, with its hash computed."""
+    """Return the event that follows ``head`` (an event, or the ledger's (seq, hash)), with its hash computed."""
+    seq, prev = (head.seq, head.hash) if isinstance(head, CustodyEvent) else head or (0, GENESIS)
     event = CustodyEvent(
-        seq=(head.seq + 1) if head else 1,
+        seq=seq + 1,
         item_id=item_id,
         action=action,
         actor=actor,
         at=at,
         reason=reason,
         details=dict(details or {}),
-        prev_hash=head.hash if head else GENESIS,
+        prev_hash=prev,
     )
     return replace(event, hash=event.computed_hash())
 
@@ -283,7 +287,7 @@ def check_item(item: EvidenceItem, history: Iterable[CustodyEvent]) -> list[str]
     acquired = next((e for e in events if e.action is CustodyAction.ACQUIRE), None)
     if acquired is None:
         problems.append(f"item {item.id}: no acquisition event in the custody ledger")
-    elif acquired.details.get("metadata_digest") != metadata_digest(item):
+    elif acquired.details.get("metadata_digest") != metadata_digest(item) or item.stored_retention_until != "same":
         problems.append(f"item {item.id}: its metadata differ from what was recorded at acquisition")
     disposed = any(e.action is CustodyAction.DISPOSE for e in events)
     if (item.disposed_at is not None) != disposed:

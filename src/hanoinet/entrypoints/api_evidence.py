@@ -7,24 +7,29 @@ token names the principal whose roles the handling conditions are checked agains
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from hanoinet.adapters.uploads import UploadStore
 from hanoinet.domain.errors import Issue, ValidationFailed
 from hanoinet.domain.evidence import HandlingConditions, ItemDescription, Principal, Role
 from hanoinet.entrypoints import present
 from hanoinet.services import evidence as evidence_services
+from hanoinet.services import exports as export_services
 from hanoinet.services import tokens as token_services
 from hanoinet.services.node import Node
 
 UPLOAD_BATCH = 4 * 1024 * 1024
+log = logging.getLogger("hanoinet.api")
 
 
 class Unauthorized(Exception):  # noqa: N818 - mirrors HTTP 401
@@ -97,7 +102,9 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
         """Append the request body at ``Upload-Offset`` (409 with the right offset if it is not the current size).
 
         The body is written as it arrives, in batches of a few MiB handed to a worker thread, so memory stays flat
-        whatever the piece size; if the connection breaks, what this request wrote is taken back.
+        whatever the piece size. A piece is all or nothing: if the client goes away, or the piece would exceed the
+        declared size, it is taken back and the client resumes at the offset ``GET /uploads/{id}`` reports. One
+        request at a time writes to an upload; a second one gets 409.
         """
         appender = await run_in_threadpool(uploads.appender, upload_id, who.name, upload_offset)
         batch = bytearray()
@@ -107,11 +114,17 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
                 if len(batch) >= UPLOAD_BATCH:
                     await run_in_threadpool(appender.write, bytes(batch))
                     batch.clear()
-            if batch:
-                await run_in_threadpool(appender.write, bytes(batch))
+        except ClientDisconnect:
+            # What resumable uploads are for: the piece is taken back whole, the client asks for the offset and
+            # sends it again. Not an error of the node's, so no stack trace.
+            await run_in_threadpool(appender.abort)
+            log.info("upload %s: piece at offset %d interrupted by the client; resume there", upload_id, upload_offset)
+            return {"id": upload_id, "offset": upload_offset}
         except BaseException:
             await run_in_threadpool(appender.abort)
             raise
+        if batch:
+            await run_in_threadpool(appender.write, bytes(batch))
         offset = await run_in_threadpool(appender.finish)
         return {"id": upload_id, "offset": offset}
 
@@ -191,7 +204,9 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
         """
         item, stream = evidence_services.read_content(node, item_id, who, reason)
         digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
-        name = (item.described.file_name or f"{item.described.exhibit}.bin").replace('"', "")
+        name = item.described.file_name or f"{item.described.exhibit}.bin"
+        fallback = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+        disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
         def body() -> Iterator[bytes]:
             yield from stream
@@ -202,7 +217,7 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
             headers={
                 "Content-Length": str(item.size),
                 "Repr-Digest": f"sha-256=:{digest}:",
-                "Content-Disposition": f'attachment; filename="{name}"',
+                "Content-Disposition": disposition,
             },
         )
 
@@ -211,5 +226,15 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
         """Recompute the item's content hashes and the custody chain; say exactly what is wrong."""
         report = evidence_services.verify(node, item_id, who)
         return {"ok": report.ok, "items": report.items, "events": report.events, "problems": report.problems}
+
+    @router.get("/cases/{case}/evidence.jsonld")
+    def case_export(
+        who: Caller,
+        case: str,
+        reason: Annotated[str, Query(min_length=1, max_length=2000)],
+        item: Annotated[list[str] | None, Query(description="Only these items")] = None,
+    ) -> dict[str, Any]:
+        """A case's items and custody as CASE/UCO JSON-LD (records, no content); recorded in each item's custody."""
+        return export_services.export_case_graph(node, case, principal=who, reason=reason, item_ids=item or ())
 
     return router

@@ -205,7 +205,7 @@ class VerifyReport:
         return not self.problems
 
 
-def _check_ledger(uow: UnitOfWork, signer: Signer, report: VerifyReport) -> dict[int, CustodyEvent]:
+def _check_ledger(uow: UnitOfWork, signer: Signer, report: VerifyReport) -> list[CustodyEvent]:
     events = list(uow.ledger.events())
     report.events = len(events)
     report.problems += check_chain(events)
@@ -226,7 +226,13 @@ def _check_ledger(uow: UnitOfWork, signer: Signer, report: VerifyReport) -> dict
             report.problems.append(f"checkpoint {cp.seq}: the signed event is missing from the ledger")
         elif event.hash != cp.head_hash:
             report.problems.append(f"checkpoint {cp.seq}: event {cp.seq} differs from what the node signed")
-    return by_seq
+    signed = {cp.seq for cp in checkpoints}
+    report.problems += [
+        f"custody event {e.seq} has no signed checkpoint (every event gets one: it was removed)"
+        for e in events
+        if e.seq not in signed
+    ]
+    return events
 
 
 def verify(
@@ -239,9 +245,19 @@ def verify(
     vault, signer = node.evidence_store()
     report = VerifyReport()
     with node.uow() as uow:
-        _check_ledger(uow, signer, report)
+        events = _check_ledger(uow, signer, report)
         items = [_get(uow, item_id)] if item_id else list(uow.evidence.all())
         histories = {i.id: uow.ledger.history(i.id) for i in items}
+    if item_id is None:
+        known = {i.id for i in items}
+        orphans: dict[str, int] = {}
+        for e in events:
+            if e.item_id not in known:
+                orphans.setdefault(e.item_id, e.seq)
+        report.problems += [
+            f"item {i}: the custody ledger records it (event {seq}) but its record is missing (deleted?)"
+            for i, seq in orphans.items()
+        ]
     outcomes: dict[str, list[str]] = {}
     for item in items:
         found = check_item(item, histories[item.id])

@@ -54,6 +54,8 @@ def export_package(
 ) -> Path:
     """Write a court package of a case's items (or some of them) with their custody, signed by the node."""
     vault, _ = node.evidence_store()
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise FileExistsError(f"{dest} exists and is not empty: a package is written only into a new place")
     reference, items = _select(node, case, item_ids)
     # Items this principal may not see come first: the refusal is recorded and nothing else is marked exported.
     for item in sorted(items, key=lambda i: i.conditions.permits(principal)):

@@ -131,8 +131,8 @@ class EvidenceRepository(Protocol):
 class Ledger(Protocol):
     """The hash-chained custody ledger."""
 
-    def lock_head(self) -> CustodyEvent | None:
-        """Take the ledger's write lock for this transaction; return its last event, or None if it is empty."""
+    def lock_head(self) -> tuple[int, str]:
+        """Take the ledger's write lock for this transaction; return its head's sequence number and hash."""
 
     def append(self, event: CustodyEvent) -> None:
         """Stage an event that follows the head; raise Conflict if the head moved."""
