@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from hanoinet import __version__
 from hanoinet.adapters.treaty_csv import CsvFormatError, parse_deposit_rows
 from hanoinet.adapters.uploads import UploadStore
+from hanoinet.adapters.vault import BlobCorrupt, VaultError
 from hanoinet.domain.errors import (
     Conflict,
     DomainError,
@@ -31,7 +32,7 @@ from hanoinet.domain.errors import (
 from hanoinet.domain.evidence import AccessDenied
 from hanoinet.domain.requests import Action, Direction, RequestState
 from hanoinet.entrypoints import present
-from hanoinet.entrypoints.api_evidence import Unauthorized, evidence_router
+from hanoinet.entrypoints.api_evidence import StreamCutError, Unauthorized, evidence_router
 from hanoinet.services import cases as case_services
 from hanoinet.services import requests as request_services
 from hanoinet.services import treaty as treaty_services
@@ -133,6 +134,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def forbidden(_: Request, exc: AccessDenied) -> JSONResponse:
         return _problem(403, "forbidden", str(exc))
 
+    @app.exception_handler(BlobCorrupt)
+    async def damaged(_: Request, exc: BlobCorrupt) -> JSONResponse:
+        return _problem(409, "evidence damaged", f"the item's stored content is damaged: {exc}; run a verify")
+
+    @app.exception_handler(VaultError)
+    async def vault_failed(_: Request, exc: VaultError) -> JSONResponse:
+        return _problem(507, "vault unavailable", str(exc))
+
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return _problem(404, "not found", str(exc))
@@ -154,6 +163,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def internal(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, StreamCutError):  # not a fault of the node's code: the server logs the cut itself
+            log.error("%s", exc)
+            return _problem(409, "evidence damaged", str(exc))
         incident = uuid.uuid4().hex[:12]
         log.error("internal error %s", incident, exc_info=exc)
         return _problem(500, "internal error", f"the node could not complete this; incident {incident} is logged")

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from hanoinet.adapters.uploads import UploadStore
+from hanoinet.adapters.vault import BlobCorrupt
 from hanoinet.domain.errors import Issue, ValidationFailed
 from hanoinet.domain.evidence import HandlingConditions, ItemDescription, Principal, Role
 from hanoinet.entrypoints import present
@@ -30,6 +31,10 @@ from hanoinet.services.node import Node
 
 UPLOAD_BATCH = 4 * 1024 * 1024
 log = logging.getLogger("hanoinet.api")
+
+
+class StreamCutError(RuntimeError):
+    """A download found damaged content after its headers were sent; the only honest answer is to cut it."""
 
 
 class Unauthorized(Exception):  # noqa: N818 - mirrors HTTP 401
@@ -209,7 +214,12 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
         disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
         def body() -> Iterator[bytes]:
-            yield from stream
+            try:
+                yield from stream
+            except BlobCorrupt as exc:
+                # The headers are sent: the connection is cut short of Content-Length, so that the client's
+                # transfer fails rather than completing with untrustworthy bytes.
+                raise StreamCutError(f"download of item {item.id} cut: its content is damaged: {exc}") from None
 
         return StreamingResponse(
             body(),

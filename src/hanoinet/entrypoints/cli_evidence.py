@@ -22,6 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from hanoinet.adapters.vault import BlobCorrupt
 from hanoinet.domain.evidence import HandlingConditions, ItemDescription, Role
 from hanoinet.entrypoints import present
 from hanoinet.entrypoints.cli_support import JsonOption, emit, err, errors, fail, node, out, principal
@@ -216,7 +217,7 @@ def download(
         partial.rename(output)
     except Exception as exc:
         partial.unlink(missing_ok=True)
-        fail(f"download stopped, nothing kept: {exc}")
+        fail(f"download stopped, nothing kept: {exc}", 6 if isinstance(exc, BlobCorrupt) else 1)
     out.print(f"{output}: {item.size} bytes, sha256 {item.sha256} (verified)")
 
 

@@ -19,6 +19,7 @@ from hanoinet import bootstrap as boot
 from hanoinet.adapters.keys import KeyFileError
 from hanoinet.adapters.rulepacks import PackError
 from hanoinet.adapters.treaty_csv import CsvFormatError
+from hanoinet.adapters.vault import BlobCorrupt, VaultError
 from hanoinet.config import Settings
 from hanoinet.domain.errors import DomainError, NotFound, ValidationFailed
 from hanoinet.domain.evidence import AccessDenied, Principal, Role
@@ -51,7 +52,7 @@ def settings() -> Settings:
 
 @contextmanager
 def errors() -> Iterator[None]:
-    """Map domain and setup errors to messages and exit codes: 2 invalid, 3 conflict, 4 not found, 5 refused."""
+    """Map errors to messages and exit codes: 2 invalid, 3 conflict, 4 not found, 5 refused, 6 damaged evidence."""
     try:
         yield
     except ValidationFailed as exc:
@@ -60,6 +61,10 @@ def errors() -> Iterator[None]:
         raise typer.Exit(2) from None
     except AccessDenied as exc:
         fail(str(exc), 5)
+    except BlobCorrupt as exc:
+        fail(f"the evidence content is damaged: {exc}; run 'hanoinet evidence verify --all'", 6)
+    except VaultError as exc:
+        fail(str(exc))
     except DomainError as exc:
         fail(str(exc), 4 if isinstance(exc, NotFound) else 3)
     except (PackError, CsvFormatError, KeyFileError, boot.SchemaBehindError, boot.InvalidSettingError) as exc:
