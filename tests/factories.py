@@ -9,6 +9,24 @@ import random
 from datetime import date
 
 from hanoinet.adapters.rulepacks import load_builtin_packs
+from hanoinet.domain.rules import Citation, EntryIntoForceRule, Period
+
+UN_RULE = EntryIntoForceRule(
+    instruments_required=40,
+    general_period=Period(days=90),
+    general_citation=Citation(65, 1),
+    later_party_period=Period(days=30),
+    later_party_citation=Citation(65, 2),
+    denunciation_period=Period(years=1),
+    denunciation_citation=Citation(67),
+    reio_counted_in_addition=False,
+    verified=False,
+    signature_opens=date(2025, 10, 25),
+    signature_closes=date(2026, 12, 31),
+    signature_citation=Citation(64),
+)
+"""The Hanoi Convention's entry-into-force rule written out by hand (as CONVENTION.md states it), so that the
+treaty arithmetic is tested against the text, not against whatever the shipped pack says."""
 
 # Forty States (not EU members, so that the EU can be tested separately) that sign and ratify the UN text.
 UN_PARTIES = [

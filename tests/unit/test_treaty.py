@@ -20,24 +20,11 @@ from hanoinet.domain.treaty import (
     UnknownInstrumentError,
     check_deposits,
 )
+from tests.factories import UN_RULE
 
 UN = "uncc-2024"
 BUDAPEST = "budapest-ets185"
 
-UN_RULE = EntryIntoForceRule(
-    instruments_required=40,
-    general_period=Period(days=90),
-    general_citation=Citation(65, 1),
-    later_party_period=Period(days=30),
-    later_party_citation=Citation(65, 2),
-    denunciation_period=Period(years=1),
-    denunciation_citation=Citation(67),
-    reio_counted_in_addition=False,
-    verified=False,
-    signature_opens=date(2025, 10, 25),
-    signature_closes=date(2026, 12, 31),
-    signature_citation=Citation(64),
-)
 
 BUDAPEST_MONTHS = Period(months=3, first_day_of_following_month=True)
 BUDAPEST_RULE = EntryIntoForceRule(

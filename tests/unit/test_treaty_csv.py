@@ -8,24 +8,10 @@ from pathlib import Path
 import pytest
 
 from hanoinet.adapters.treaty_csv import CsvFormatError, decode_deposit_rows, parse_deposit_rows, read_deposit_rows
-from hanoinet.domain.rules import Citation, EntryIntoForceRule, Period
 from hanoinet.domain.treaty import DepositAction, DepositEvent, DepositRow, Organization, StateCatalog, check_deposits
+from tests.factories import UN_RULE
 
 UN = "uncc-2024"
-UN_RULE = EntryIntoForceRule(
-    instruments_required=40,
-    general_period=Period(days=90),
-    general_citation=Citation(65, 1),
-    later_party_period=Period(days=30),
-    later_party_citation=Citation(65, 2),
-    denunciation_period=Period(years=1),
-    denunciation_citation=Citation(67),
-    reio_counted_in_addition=False,
-    verified=False,
-    signature_opens=date(2025, 10, 25),
-    signature_closes=date(2026, 12, 31),
-    signature_citation=Citation(64),
-)
 CATALOG = StateCatalog(
     states={"VNM": "Viet Nam", "CHL": "Chile", "NOR": "Norway", "FRA": "France", "PRT": "Portugal"},
     organizations={"EU": Organization("EU", "European Union", frozenset({"FRA", "PRT"}))},

@@ -9,7 +9,6 @@ from random import Random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hanoinet.domain.rules import Citation, EntryIntoForceRule, Period
 from hanoinet.domain.treaty import (
     CONSENT_ACTIONS,
     DepositAction,
@@ -18,22 +17,9 @@ from hanoinet.domain.treaty import (
     StateCatalog,
     TreatyRegistry,
 )
+from tests.factories import UN_RULE
 
 UN = "uncc-2024"
-UN_RULE = EntryIntoForceRule(
-    instruments_required=40,
-    general_period=Period(days=90),
-    general_citation=Citation(65, 1),
-    later_party_period=Period(days=30),
-    later_party_citation=Citation(65, 2),
-    denunciation_period=Period(years=1),
-    denunciation_citation=Citation(67),
-    reio_counted_in_addition=False,
-    verified=False,
-    signature_opens=date(2025, 10, 25),
-    signature_closes=date(2026, 12, 31),
-    signature_citation=Citation(64),
-)
 RULES = {UN: UN_RULE}
 
 CODES = tuple(f"S{i:02d}" for i in range(60))  # synthetic State codes: the arithmetic does not care about names
