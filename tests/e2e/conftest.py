@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -115,3 +117,16 @@ def client(server: Server) -> Iterator[httpx.Client]:
     """An HTTP client on the node; every response is checked for a 500 or a stack trace."""
     with httpx.Client(base_url=server.base_url, timeout=30.0, event_hooks={"response": [check_response]}) as http:
         yield http
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished ``hanoinet`` command: exit code, standard output and standard error."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        """Standard output parsed as JSON."""
+        return json.loads(self.out)

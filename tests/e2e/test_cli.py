@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from hanoinet.adapters import migrations
 from hanoinet.adapters.rulepacks import builtin_pack_paths
-from tests.e2e.conftest import HANOINET
+from tests.e2e.conftest import HANOINET, Run
 from tests.factories import UN_PARTIES, complete_items, deposits_csv, reference
 
 UN = "uncc-2024"
 NECESSITY_MISSING = "Art 42(2)(e): the necessity of the preservation is missing"
-
-
-@dataclass(frozen=True)
-class Run:
-    """A finished command."""
-
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 def hanoinet(data_dir: Path, *args: str) -> Run:

@@ -19,22 +19,12 @@ from typing import Any
 import pytest
 
 from hanoinet.adapters.vault import HEADER_SIZE
-from tests.e2e.conftest import HANOINET
+from tests.e2e.conftest import HANOINET, Run
 from tests.factories import reference
 
 MiB = 1024 * 1024
 ACTOR = "Officer Trần Văn An"
 ACQUIRED_AT = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0).isoformat()
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 def hanoinet(
