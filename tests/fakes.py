@@ -3,18 +3,42 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from hanoinet.domain.cases import Case
 from hanoinet.domain.errors import Conflict
 from hanoinet.domain.evidence import GENESIS, Checkpoint, CustodyEvent, EvidenceItem, Principal, Role
-from hanoinet.domain.requests import OPEN_STATES, Request
+from hanoinet.domain.federation import (
+    DirectoryEntry,
+    EntryStatus,
+    KeyStatus,
+    MessageStatus,
+    PublicKey,
+    entry_from_document,
+)
+from hanoinet.domain.requests import OPEN_STATES, Direction, Request
 from hanoinet.domain.treaty import DepositEvent
-from hanoinet.services.ports import InboxQuery, RequestSummary
+from hanoinet.services.ports import (
+    ConsentRecord,
+    DeliveryResult,
+    InboxQuery,
+    IncomingMessage,
+    MessageQuery,
+    OutgoingMessage,
+    OwnEntry,
+    Peer,
+    PeerDelivery,
+    PeerKey,
+    Receipt,
+    Rejection,
+    RequestSummary,
+    TransferRecord,
+)
 
 
 class FixedClock:
@@ -31,6 +55,50 @@ class FixedClock:
         self.current += timedelta(**kwargs)
 
 
+FEDERATION_MAX_PAGE = 1000
+"""The most messages or rejections one query returns (as the SQL store)."""
+
+
+def _json(value: Mapping[str, Any]) -> dict[str, Any]:
+    """What a JSON column gives back: a fresh, plain copy (tuples become lists; what JSON cannot hold fails)."""
+    copied: dict[str, Any] = json.loads(json.dumps(dict(value)))
+    return copied
+
+
+@dataclass
+class FederationState:
+    """The federation's tables. Records are frozen and replaced on change, so copying the containers is enough."""
+
+    peers: dict[str, Peer] = field(default_factory=dict)
+    leases: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # node id -> (owner, until)
+    keys: dict[str, PeerKey] = field(default_factory=dict)
+    own: OwnEntry | None = None
+    outbox: dict[str, OutgoingMessage] = field(default_factory=dict)  # in seq order
+    next_seq: int = 1
+    inbound: dict[str, IncomingMessage] = field(default_factory=dict)
+    receipts: dict[str, Receipt] = field(default_factory=dict)
+    seen: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # transmission id -> (peer, seen at)
+    rejections: list[Rejection] = field(default_factory=list)  # oldest first
+    transfers: dict[str, TransferRecord] = field(default_factory=dict)
+    consents: dict[str, ConsentRecord] = field(default_factory=dict)
+
+    def copy(self) -> FederationState:
+        return FederationState(
+            peers=dict(self.peers),
+            leases=dict(self.leases),
+            keys=dict(self.keys),
+            own=self.own,
+            outbox=dict(self.outbox),
+            next_seq=self.next_seq,
+            inbound=dict(self.inbound),
+            receipts=dict(self.receipts),
+            seen=dict(self.seen),
+            rejections=list(self.rejections),
+            transfers=dict(self.transfers),
+            consents=dict(self.consents),
+        )
+
+
 @dataclass
 class Store:
     """What the fake database holds; shared by every unit of work made from it."""
@@ -42,6 +110,7 @@ class Store:
     custody: list[CustodyEvent] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
     tokens: dict[str, tuple[str, Principal, bool]] = field(default_factory=dict)
+    federation: FederationState = field(default_factory=FederationState)
     commits: int = 0
 
 
@@ -222,6 +291,312 @@ class FakeTokens:
         return False
 
 
+class FakeFederationStore:
+    """The federation's tables in memory, with the SQL store's semantics (``adapters/federation_repository.py``)."""
+
+    def __init__(self, staged: FederationState) -> None:
+        self.staged = staged
+
+    # -- directory
+
+    def peer(self, node_id: str) -> Peer | None:
+        return copy.deepcopy(self.staged.peers.get(node_id))
+
+    def peers(self) -> Sequence[Peer]:
+        ordered = sorted(self.staged.peers.values(), key=lambda p: (p.entry.state, p.entry.node_id))
+        return [copy.deepcopy(p) for p in ordered]
+
+    def save_peer(self, entry: DirectoryEntry, signed: Mapping[str, Any], at: datetime) -> None:
+        stored = entry_from_document(_json(entry.document()))  # what reading the stored document gives
+        known = self.staged.peers.get(entry.node_id)
+        if known is None:
+            self.staged.peers[entry.node_id] = Peer(stored, _json(signed), EntryStatus.ACTIVE, "", at, at)
+        else:  # a newer entry: its status, delivery state and lease are kept
+            self.staged.peers[entry.node_id] = replace(known, entry=stored, signed=_json(signed), updated_at=at)
+
+    def set_peer_status(self, node_id: str, status: EntryStatus, reason: str, at: datetime) -> None:
+        known = self.staged.peers.get(node_id)
+        if known is not None:
+            self.staged.peers[node_id] = replace(known, status=status, status_reason=reason, updated_at=at)
+
+    def peer_key(self, kid: str) -> PeerKey | None:
+        return copy.deepcopy(self.staged.keys.get(kid))
+
+    def peer_keys(self, node_id: str) -> Sequence[PeerKey]:
+        found = [k for k in self.staged.keys.values() if k.node_id == node_id]
+        found.sort(key=lambda k: (k.added_at, k.key.kid))
+        return [copy.deepcopy(k) for k in found]
+
+    def save_key(
+        self, node_id: str, key: PublicKey, *, use: str, status: KeyStatus, at: datetime, reason: str = ""
+    ) -> None:
+        known = self.staged.keys.get(key.kid)
+        if known is None:
+            self.staged.keys[key.kid] = PeerKey(
+                node_id, use, PublicKey(key.kid, _json(key.jwk)), status, at, None, reason
+            )
+            return
+        if known.status in (KeyStatus.REVOKED, status):
+            return  # revocation is final; an unchanged status is no change
+        jwk = _json(key.jwk) if key.jwk and not known.key.jwk else known.key.jwk
+        self.staged.keys[key.kid] = replace(
+            known,
+            node_id=known.node_id or node_id,
+            key=PublicKey(key.kid, jwk),
+            status=status,
+            changed_at=at,
+            reason=reason,
+        )
+
+    def own_entry(self) -> OwnEntry | None:
+        return copy.deepcopy(self.staged.own)
+
+    def save_own_entry(self, own: OwnEntry) -> None:
+        self.staged.own = OwnEntry(entry_from_document(_json(own.entry.document())), _json(own.signed), own.updated_at)
+
+    # -- delivery scheduling
+
+    def peers_due(self, now: datetime) -> Sequence[str]:
+        waiting = {m.peer for m in self.staged.outbox.values() if m.status is MessageStatus.PENDING}
+        return sorted(
+            node_id
+            for node_id, p in self.staged.peers.items()
+            if node_id in waiting
+            and p.status is EntryStatus.ACTIVE
+            and (p.delivery.next_attempt_at is None or p.delivery.next_attempt_at <= now)
+        )
+
+    def claim_peer(self, node_id: str, owner: str, now: datetime, until: datetime) -> bool:
+        if node_id not in self.staged.peers:
+            return False
+        held = self.staged.leases.get(node_id)
+        if held is not None and held[1] >= now and held[0] != owner:
+            return False
+        self.staged.leases[node_id] = (owner, until)
+        return True
+
+    def release_peer(self, node_id: str, owner: str, delivery: PeerDelivery) -> None:
+        held = self.staged.leases.get(node_id)
+        if node_id in self.staged.peers and held is not None and held[0] == owner:
+            del self.staged.leases[node_id]
+            self.staged.peers[node_id] = replace(self.staged.peers[node_id], delivery=delivery)
+
+    # -- outbox
+
+    def enqueue(self, messages: Sequence[OutgoingMessage]) -> None:
+        ids = [m.id for m in messages]
+        if len(set(ids)) != len(ids) or any(i in self.staged.outbox for i in ids):
+            raise Conflict("an outgoing message with this id already exists")
+        for m in messages:
+            self.staged.outbox[m.id] = OutgoingMessage(
+                id=m.id,
+                peer=m.peer,
+                kind=m.kind,
+                request_id=m.request_id,
+                jws=m.jws,
+                created_at=m.created_at,
+                created_by=m.created_by,
+                status=m.status,
+                seq=self.staged.next_seq,
+            )
+            self.staged.next_seq += 1
+
+    def pending(self, peer: str, limit: int) -> Sequence[OutgoingMessage]:
+        found = [m for m in self.staged.outbox.values() if m.peer == peer and m.status is MessageStatus.PENDING]
+        return sorted(found, key=lambda m: m.seq)[:limit]
+
+    def record_attempt(self, ids: Sequence[str], at: datetime) -> None:
+        for message_id in set(ids):
+            m = self.staged.outbox.get(message_id)
+            if m is not None:
+                self.staged.outbox[message_id] = replace(
+                    m, attempts=m.attempts + 1, first_sent_at=m.first_sent_at or at
+                )
+
+    def record_results(self, results: Sequence[DeliveryResult]) -> None:
+        for r in results:
+            m = self.staged.outbox.get(r.id)
+            if m is not None and m.status is MessageStatus.PENDING:
+                self.staged.outbox[r.id] = replace(
+                    m, status=r.status, delivered_at=r.at, receipt_id=r.receipt_id, error=r.error
+                )
+
+    def mark_outgoing_read(self, peer: str, ids: Sequence[str], at: datetime) -> int:
+        marked = 0
+        for message_id in set(ids):
+            m = self.staged.outbox.get(message_id)
+            if m is not None and m.peer == peer and m.read_at is None:
+                self.staged.outbox[message_id] = replace(m, read_at=at)
+                marked += 1
+        return marked
+
+    def outgoing(self, query: MessageQuery) -> Sequence[OutgoingMessage]:
+        found = [m for m in self.staged.outbox.values() if _matches(m, query)]
+        found.sort(key=lambda m: m.seq, reverse=True)
+        return found[query.offset : query.offset + min(query.limit, FEDERATION_MAX_PAGE)]
+
+    def outbox_counts(self) -> Mapping[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for m in self.staged.outbox.values():
+            counts[m.peer, m.status.value] = counts.get((m.peer, m.status.value), 0) + 1
+        return counts
+
+    def outgoing_message(self, message_id: str) -> OutgoingMessage | None:
+        return self.staged.outbox.get(message_id)
+
+    def incoming_message(self, message_id: str) -> IncomingMessage | None:
+        return self.staged.inbound.get(message_id)
+
+    # -- inbound
+
+    def incoming_known(self, ids: Sequence[str]) -> Mapping[str, IncomingMessage]:
+        return {i: self.staged.inbound[i] for i in ids if i in self.staged.inbound}
+
+    def receive(self, messages: Sequence[IncomingMessage]) -> None:
+        ids = [m.id for m in messages]
+        if len(set(ids)) != len(ids) or any(i in self.staged.inbound for i in ids):
+            raise Conflict("a message of this transmission was taken meanwhile by another worker")
+        for m in messages:
+            self.staged.inbound[m.id] = replace(m, read_at=None, read_by=None)  # what the SQL store inserts
+
+    def incoming(self, query: MessageQuery) -> Sequence[IncomingMessage]:
+        found = sorted((m for m in self.staged.inbound.values() if _matches(m, query)), key=lambda m: m.id)
+        found.sort(key=lambda m: m.received_at, reverse=True)
+        return found[query.offset : query.offset + min(query.limit, FEDERATION_MAX_PAGE)]
+
+    def mark_incoming_read(self, ids: Sequence[str], at: datetime, by: str) -> None:
+        for message_id in set(ids):
+            m = self.staged.inbound.get(message_id)
+            if m is not None and m.read_at is None:
+                self.staged.inbound[message_id] = replace(m, read_at=at, read_by=by)
+
+    # -- receipts, replays, rejections
+
+    def add_receipt(self, receipt: Receipt) -> None:
+        if receipt.id in self.staged.receipts:
+            raise Conflict(f"receipt {receipt.id} already exists")
+        self.staged.receipts[receipt.id] = receipt
+
+    def seen(self, transmission_id: str) -> bool:
+        return transmission_id in self.staged.seen
+
+    def add_seen(self, transmission_id: str, peer: str, at: datetime) -> None:
+        if transmission_id in self.staged.seen:
+            raise Conflict(f"transmission {transmission_id} is being taken by another worker")
+        self.staged.seen[transmission_id] = (peer, at)
+
+    def forget_seen(self, before: datetime) -> int:
+        old = [i for i, (_, at) in self.staged.seen.items() if at < before]
+        for transmission_id in old:
+            del self.staged.seen[transmission_id]
+        return len(old)
+
+    def add_rejection(self, rejection: Rejection) -> None:
+        self.staged.rejections.append(
+            replace(
+                rejection,
+                detail=rejection.detail[:2000],
+                claimed_sender=(rejection.claimed_sender or "")[:64] or None,
+                remote=(rejection.remote or "")[:64] or None,
+            )
+        )
+
+    def rejections(self, limit: int) -> Sequence[Rejection]:
+        return self.staged.rejections[::-1][: min(limit, FEDERATION_MAX_PAGE)]
+
+    # -- transfers
+
+    def add_transfer(self, transfer: TransferRecord) -> None:
+        if transfer.id in self.staged.transfers:
+            raise Conflict(f"transfer {transfer.id} already exists")
+        items = tuple(sorted(transfer.items, key=lambda i: i.idx))
+        if len({i.idx for i in items}) != len(items):
+            raise Conflict(f"transfer {transfer.id} lists an item twice")
+        self.staged.transfers[transfer.id] = replace(transfer, offer=_json(transfer.offer), items=items)
+
+    def transfer(self, transfer_id: str) -> TransferRecord | None:
+        return copy.deepcopy(self.staged.transfers.get(transfer_id))
+
+    def transfers(self, *, state: str | None = None, direction: Direction | None = None) -> Sequence[TransferRecord]:
+        found = [
+            t
+            for t in self.staged.transfers.values()
+            if (state is None or t.state == state) and (direction is None or t.direction is direction)
+        ]
+        found.sort(key=lambda t: t.id)
+        found.sort(key=lambda t: t.created_at, reverse=True)
+        return [copy.deepcopy(t) for t in found]
+
+    def update_transfer(
+        self, transfer_id: str, *, state: str, at: datetime, receipt: str | None = None, error: str | None = None
+    ) -> None:
+        t = self.staged.transfers.get(transfer_id)
+        if t is not None:
+            self.staged.transfers[transfer_id] = replace(
+                t, state=state, updated_at=at, error=error, receipt=t.receipt if receipt is None else receipt
+            )
+
+    def update_transfer_item(
+        self,
+        transfer_id: str,
+        idx: int,
+        *,
+        chunks_done: int | None = None,
+        state: str | None = None,
+        local_item_id: str | None = None,
+    ) -> None:
+        t = self.staged.transfers.get(transfer_id)
+        if t is None:
+            return
+        items = tuple(
+            replace(
+                i,
+                chunks_done=i.chunks_done if chunks_done is None else chunks_done,
+                state=i.state if state is None else state,
+                local_item_id=i.local_item_id if local_item_id is None else local_item_id,
+            )
+            if i.idx == idx
+            else i
+            for i in t.items
+        )
+        self.staged.transfers[transfer_id] = replace(t, items=items)
+
+    # -- consents
+
+    def add_consent(self, consent: ConsentRecord) -> None:
+        if consent.id in self.staged.consents:
+            raise Conflict(f"consent {consent.id} already exists")
+        self.staged.consents[consent.id] = consent
+
+    def consent(self, consent_id: str) -> ConsentRecord | None:
+        return self.staged.consents.get(consent_id)
+
+    def consents(self, *, item_id: str | None = None, role: str | None = None) -> Sequence[ConsentRecord]:
+        found = [
+            c
+            for c in self.staged.consents.values()
+            if (item_id is None or c.item_id == item_id) and (role is None or c.role == role)
+        ]
+        found.sort(key=lambda c: c.id)
+        found.sort(key=lambda c: c.requested_at, reverse=True)
+        return found
+
+    def decide_consent(self, consent_id: str, *, status: str, at: datetime, by: str, note: str) -> None:
+        c = self.staged.consents.get(consent_id)
+        if c is not None:
+            self.staged.consents[consent_id] = replace(c, status=status, decided_at=at, decided_by=by, note=note)
+
+
+def _matches(message: OutgoingMessage | IncomingMessage, query: MessageQuery) -> bool:
+    return (
+        (query.peer is None or message.peer == query.peer)
+        and (query.request_id is None or message.request_id == query.request_id)
+        and (query.kind is None or message.kind is query.kind)
+        and (query.status is None or message.status is query.status)
+        and (not query.unread or message.read_at is None)
+    )
+
+
 class FakeUnitOfWork:
     """Stages changes on a copy of the store; commit() publishes them, leaving without it drops them."""
 
@@ -235,6 +610,7 @@ class FakeUnitOfWork:
         self._evidence = FakeEvidence(dict(self.store.evidence))
         self._ledger = FakeLedger(list(self.store.custody), list(self.store.checkpoints))
         self._tokens = FakeTokens(dict(self.store.tokens))
+        self._federation = FakeFederationStore(self.store.federation.copy())
         return self
 
     @property
@@ -261,6 +637,10 @@ class FakeUnitOfWork:
     def deposits(self) -> FakeDeposits:
         return self._deposits
 
+    @property
+    def federation(self) -> FakeFederationStore:
+        return self._federation
+
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
@@ -274,6 +654,7 @@ class FakeUnitOfWork:
         self.store.custody = list(self._ledger.staged)
         self.store.checkpoints = list(self._ledger.staged_checkpoints)
         self.store.tokens = dict(self._tokens.staged)
+        self.store.federation = self._federation.staged.copy()
         self.store.commits += 1
 
     def rollback(self) -> None:

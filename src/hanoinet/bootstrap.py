@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -12,13 +12,15 @@ from hanoinet.adapters import migrations
 from hanoinet.adapters.countries import load_catalog
 from hanoinet.adapters.db import make_engine
 from hanoinet.adapters.exporter import FileExporter
+from hanoinet.adapters.jose import JoseIdentity
 from hanoinet.adapters.keys import ensure_keys
 from hanoinet.adapters.rulepacks import builtin_pack_paths, load_packs
 from hanoinet.adapters.unit_of_work import SqlUnitOfWork
 from hanoinet.adapters.uploads import UploadStore
 from hanoinet.adapters.vault import BlobStore
 from hanoinet.config import Settings
-from hanoinet.services.node import Node
+from hanoinet.domain.federation import Backoff, NodeRole
+from hanoinet.services.node import FederationSettings, Node, NodeProfile
 from hanoinet.services.ports import UnitOfWork
 
 
@@ -27,6 +29,18 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+class ScaledClock:
+    """A clock for training exercises: from ``epoch`` on, time runs ``speed`` times faster (the same for every node
+    given the same epoch), so that days-long legal clocks can be lived through in minutes."""
+
+    def __init__(self, epoch: datetime, speed: float) -> None:
+        self.epoch = epoch
+        self.speed = speed
+
+    def now(self) -> datetime:
+        return self.epoch + (datetime.now(UTC) - self.epoch) * self.speed
 
 
 class InvalidSettingError(ValueError):
@@ -66,8 +80,22 @@ def open_database(settings: Settings, *, initialise: bool = True) -> Engine:
     return engine
 
 
-def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None) -> Node:
-    """Build a node from settings: packs validated, database ready, real clock."""
+def profile(settings: Settings, endpoint: str | None = None) -> NodeProfile:
+    """How the node describes itself in its directory entry, from the settings."""
+    return NodeProfile(
+        authority=settings.node_name,
+        roles=tuple(NodeRole(r) for r in settings.node_roles.split(",")),
+        languages=tuple(x.strip() for x in settings.node_languages.split(",") if x.strip()),
+        hours=settings.node_hours,
+        endpoint=settings.node_endpoint or endpoint or "http://127.0.0.1:8000",
+    )
+
+
+def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None, endpoint: str | None = None) -> Node:
+    """Build a node from settings: packs validated, database ready, keys loaded, real clock.
+
+    ``endpoint`` is where ``serve`` listens, used in the directory entry unless HANOINET_NODE_ENDPOINT says otherwise.
+    """
     settings = settings or Settings()
     catalog = load_catalog()
     if settings.node_state and not catalog.is_known(settings.node_state):
@@ -83,16 +111,28 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
 
     prepare_data_dir(settings)
     keys = ensure_keys(settings.data_dir / "keys")
+    wall = SystemClock()
+    clock: SystemClock | ScaledClock = wall
+    if settings.clock_speed != 1.0:
+        clock = ScaledClock(settings.clock_epoch or datetime.now(UTC), settings.clock_speed)
     return Node(
         uow=uow,
         packs=packs,
         catalog=catalog,
-        clock=SystemClock(),
+        clock=clock,
         node_state=settings.node_state,
         vault=BlobStore(settings.data_dir / "vault", keys.master_key),
         signer=keys,
         exporter=FileExporter(keys, settings.node_name, settings.node_state or "node"),
         name=settings.node_name,
+        identity=JoseIdentity(settings.data_dir / "keys", settings.node_id, settings.node_state),
+        profile=profile(settings, endpoint),
+        federation=FederationSettings(
+            window=timedelta(seconds=settings.federation_window_seconds),
+            batch_size=settings.federation_batch_size,
+            backoff=Backoff(cap=timedelta(seconds=settings.federation_retry_max_seconds)),
+        ),
+        wall_clock=wall,
     )
 
 

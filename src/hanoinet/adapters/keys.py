@@ -1,4 +1,4 @@
-"""The node's keys: the vault master key and the Ed25519 signing key, created once by ``hanoinet init``.
+"""The node's keys: the vault master key, the custody-ledger signing key and the federation keys (``hanoinet init``).
 
 Keys are files in ``DATA_DIR/keys`` readable by the node's user only (0600, directory 0700), created atomically
 (written to a temporary file, fsynced, then linked into place so two processes starting together cannot create
@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 MASTER_KEY_FILE = "vault-master.key"
 SIGNING_KEY_FILE = "node-signing.pem"
@@ -126,3 +127,135 @@ def load_keys(key_dir: Path) -> NodeKeys:
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFileError(f"{key_dir / SIGNING_KEY_FILE} is not an Ed25519 key")
     return NodeKeys(master_key=master, signing_key=key)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Federation keys: the node's identity towards other nodes
+
+
+NODE_ID_FILE = "node-id"
+FEDERATION_DIR = "federation"
+FED_SIGNING_FILE = "signing.pem"
+FED_ENCRYPTION_FILE = "encryption.pem"
+RETIRED_DIR = "retired"
+
+
+@dataclass(frozen=True)
+class FederationKeys:
+    """The node's federation identity: its id, an Ed25519 key that signs messages and directory entries, an X25519
+    key others encrypt to, and earlier encryption keys kept to open messages sent before a rotation reached them.
+
+    Separate from the custody-ledger key on purpose: these keys rotate (and may be revoked) as the network
+    requires, while ledger checkpoints must stay verifiable with one key for as long as the evidence is kept.
+    """
+
+    node_id: str
+    signing: bytes  # PEM, PKCS#8
+    encryption: bytes
+    retired_encryption: tuple[bytes, ...] = ()
+    retired_signing_public: tuple[bytes, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"FederationKeys(node_id={self.node_id!r})"
+
+
+def _pem_of(key: Ed25519PrivateKey | X25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _public_pem_of(pem: bytes) -> bytes:
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, Ed25519PrivateKey | X25519PrivateKey):
+        raise KeyFileError("a federation key file holds a key of the wrong type")
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def new_node_id(state: str | None) -> str:
+    """A fresh node id: the State's code and a random part, readable in logs and unique without coordination."""
+    return f"{(state or 'node').lower()}-{secrets.token_hex(4)}"
+
+
+def ensure_federation_keys(key_dir: Path, node_id: str | None = None, state: str | None = None) -> FederationKeys:
+    """Load the node's federation keys, creating the node id and any missing key.
+
+    ``node_id`` (from the settings) names the node when it is created; afterwards it must match the stored one,
+    because other nodes know this node by it.
+    """
+    key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fed = key_dir / FEDERATION_DIR
+    fed.mkdir(mode=0o700, exist_ok=True)
+    id_file = key_dir / NODE_ID_FILE
+    if not id_file.exists():
+        _create_exclusive(id_file, (node_id or new_node_id(state)).encode())
+    if not (fed / FED_SIGNING_FILE).exists():
+        _create_exclusive(fed / FED_SIGNING_FILE, _pem_of(Ed25519PrivateKey.generate()))
+    if not (fed / FED_ENCRYPTION_FILE).exists():
+        _create_exclusive(fed / FED_ENCRYPTION_FILE, _pem_of(X25519PrivateKey.generate()))
+    keys = load_federation_keys(key_dir)
+    if node_id is not None and node_id != keys.node_id:
+        raise KeyFileError(
+            f"HANOINET_NODE_ID is {node_id!r} but this node was created as {keys.node_id!r}: a node's id never "
+            "changes (other nodes know it by it); unset the setting or use that id"
+        )
+    return keys
+
+
+def load_federation_keys(key_dir: Path) -> FederationKeys:
+    """Load the federation keys; raise KeyFileError (never echoing key material) if they are unusable."""
+    node_id = _read_private(key_dir / NODE_ID_FILE).decode().strip()
+    fed = key_dir / FEDERATION_DIR
+    signing = _read_private(fed / FED_SIGNING_FILE)
+    encryption = _read_private(fed / FED_ENCRYPTION_FILE)
+    retired = fed / RETIRED_DIR
+    old_enc = tuple(_read_private(p) for p in sorted(retired.glob("*-encryption.pem"))) if retired.is_dir() else ()
+    old_sig = tuple(p.read_bytes() for p in sorted(retired.glob("*-signing.pub.pem"))) if retired.is_dir() else ()
+    for name, pem, kind in (
+        (FED_SIGNING_FILE, signing, Ed25519PrivateKey),
+        (FED_ENCRYPTION_FILE, encryption, X25519PrivateKey),
+    ):
+        try:
+            key = serialization.load_pem_private_key(pem, password=None)
+        except ValueError:
+            raise KeyFileError(f"{fed / name} is not a PEM private key") from None
+        if not isinstance(key, kind):
+            raise KeyFileError(f"{fed / name} is not an {kind.__name__.removesuffix('PrivateKey')} key")
+    return FederationKeys(node_id, signing, encryption, old_enc, old_sig)
+
+
+def rotate_federation_keys(key_dir: Path, label: str) -> FederationKeys:
+    """Replace the federation keys with new ones; keep the old encryption key (to open messages already on their
+    way) and the old signing key's public half (to check what it signed), under ``retired/``.
+
+    ``label`` names the retired files (the old keys' ids). Each step leaves a usable set of keys: the retired
+    copies are written before the current files are replaced, and each replacement is an atomic rename.
+    """
+    current = load_federation_keys(key_dir)
+    fed = key_dir / FEDERATION_DIR
+    retired = fed / RETIRED_DIR
+    retired.mkdir(mode=0o700, exist_ok=True)
+    for name, data in (
+        (f"{label}-encryption.pem", current.encryption),
+        (f"{label}-signing.pub.pem", _public_pem_of(current.signing)),
+    ):
+        if not (retired / name).exists():
+            _create_exclusive(retired / name, data)
+    for name, key in (
+        (FED_SIGNING_FILE, Ed25519PrivateKey.generate()),
+        (FED_ENCRYPTION_FILE, X25519PrivateKey.generate()),
+    ):
+        staged = fed / f".{name}.{secrets.token_hex(6)}.new"
+        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, _pem_of(key))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        staged.replace(fed / name)
+    dir_fd = os.open(fed, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return load_federation_keys(key_dir)

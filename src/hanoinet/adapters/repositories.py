@@ -98,6 +98,7 @@ def _request_values(request: Request) -> dict[str, Any]:
         "emergency": request.emergency,
         "deadline": request.deadline,
         "updated_at": request.events[-1].at if request.events else request.created_at,
+        "peer_node": request.peer,
     }
 
 
@@ -178,6 +179,7 @@ class SqlRequestRepository:
             created_at=row.created_at,
             events=events,
             version=row.version,
+            peer=row.peer_node,
         )
 
     def save(self, request: Request, next_due_at: datetime | None, next_clock: str | None) -> None:

@@ -22,6 +22,7 @@ from pydantic_core import ErrorDetails
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hanoinet.domain.rules import (
+    Channel,
     Citation,
     ClockKind,
     ClockRule,
@@ -117,6 +118,7 @@ DualCriminalityField = Annotated[DualCriminality, Field(strict=False)]
 ClockKindField = Annotated[ClockKind, Field(strict=False)]
 ClockStartField = Annotated[ClockStart, Field(strict=False)]
 ClockSourceField = Annotated[ClockSource, Field(strict=False)]
+ChannelField = Annotated[Channel, Field(strict=False)]
 
 
 # --- schema ---------------------------------------------------------------------------------------------------------
@@ -239,6 +241,7 @@ class RequestTypeSchema(_Cited):
     clocks: list[ClockSchema] = Field(default_factory=list)
     emergency_allowed: bool = False
     follow_up_of: list[Key] = Field(default_factory=list)
+    channel: ChannelField = Channel.CENTRAL_AUTHORITY
     notes: str = ""
 
 
@@ -425,6 +428,7 @@ def _request_type(rtype: RequestTypeSchema) -> RequestType:
         follow_up_of=tuple(rtype.follow_up_of),
         notes=notes,
         dual_criminality_verified=dual.verified,
+        channel=rtype.channel,
     )
 
 

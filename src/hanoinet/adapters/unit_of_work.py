@@ -5,10 +5,13 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hanoinet.adapters.evidence_repository import SqlEvidenceRepository, SqlLedger, SqlTokens
+from hanoinet.adapters.federation_repository import SqlFederationStore
 from hanoinet.adapters.repositories import SqlCaseRepository, SqlDepositRepository, SqlRequestRepository
+from hanoinet.domain.errors import Conflict
 
 
 class SqlUnitOfWork:
@@ -20,6 +23,7 @@ class SqlUnitOfWork:
     evidence: SqlEvidenceRepository
     ledger: SqlLedger
     tokens: SqlTokens
+    federation: SqlFederationStore
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -33,6 +37,7 @@ class SqlUnitOfWork:
         self.evidence = SqlEvidenceRepository(self._session)
         self.ledger = SqlLedger(self._session)
         self.tokens = SqlTokens(self._session)
+        self.federation = SqlFederationStore(self._session)
         return self
 
     def __exit__(
@@ -47,7 +52,13 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         assert self._session is not None
-        self._session.commit()
+        try:
+            self._session.commit()
+        except IntegrityError as exc:
+            # Two writers raced for the same key (a message received twice at once, say): the transaction is
+            # rolled back whole, and the caller may look again and find what the winner committed.
+            self._session.rollback()
+            raise Conflict(f"a concurrent change won: {type(exc.orig).__name__}") from exc
 
     def rollback(self) -> None:
         assert self._session is not None

@@ -6,6 +6,7 @@ Layout under the vault root (directories 0700, files 0600)::
 
     blobs/ab/ab12…ef    one file per distinct content, named by the SHA-256 of the plaintext (hex)
     tmp/<random>.partial  an ingest in progress (or the leftover of a killed one, removed by sweep_partials)
+    tmp/<name>.assembly   a blob being received from another node (kept across crashes; never swept)
 
 Blob file format, version 1 (all integers big-endian)::
 
@@ -54,8 +55,25 @@ while the CPU hashes and the final fsync only flushes the tail, rather than the 
 pages are then dropped from the page cache (evidence is large, rarely re-read at once, and should not evict
 everything else).
 
+Sealed transfer between nodes: the sender streams a blob's records verbatim (``read_records``: no decryption, no
+hashing, just reads at fixed offsets, the cheapest possible) and hands the receiver, inside an encrypted message,
+the blob's data key, nonce prefix, header hash and chunk size (``seal_info``, a ``SealedBlob``). The receiver
+authenticates each record as it arrives (``RecordOpener``: the tag covers the index, the framing and the sender's
+header, so an altered, reordered, truncated or foreign record is refused at once, by index), then hashes the
+plaintext and encrypts it again under a fresh data key of its own, wrapped by its own master key, into an
+assembly (``BlobStore.assembly``): an ordinary blob file in ``tmp/``, with the sender's chunk size so that one
+received record is one stored record and chunk counts agree on both sides. The sender's key never protects
+anything the receiver stores, and the receiver never trusts bytes it has not authenticated. An assembly is
+resumable across crashes and restarts: reopening it authenticates its header, walks its records (decrypting and
+hashing each) and cuts the file right after the last one that authenticates, so what is kept is exactly a verified
+prefix and the transfer goes on from ``chunks_done``. ``finish`` compares the whole SHA-256 and size with the
+manifest's and publishes like ingest (fsync, hard link, directory fsync), or discards the assembly on a mismatch.
+An assembly holds an ``flock`` while open (``AssemblyBusy`` for anyone else) and, not being a ``.partial`` file,
+is never swept: a transfer that is abandoned for good is removed with ``discard_assembly``.
+
 The master key is used only to wrap and unwrap data keys; it is never stored on the object in the clear, put in a
-message, a ``repr`` or a log.
+message, a ``repr`` or a log; nor is a blob's data key, which leaves the vault only in a ``SealedBlob``, for the
+caller to encrypt to the receiving node.
 """
 
 from __future__ import annotations
@@ -76,14 +94,17 @@ import secrets
 import struct
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, Generic, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from hanoinet.services.ports import AssemblyDamaged, AssemblyInUse, ChunkRefused, ContentMismatch, SealedContent
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +131,9 @@ EXTRA_HASHES = ("sha1", "md5")
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _PARTIAL_SUFFIX = ".partial"
+_ASSEMBLY_SUFFIX = ".assembly"
+_ASSEMBLY_NAME = re.compile(r"[0-9a-z-]{1,80}")
+_ASSEMBLY_IN_FLIGHT = 2  # chunks queued for an assembly's hasher, besides the one it is hashing
 _POOL_CHUNKS = 6  # chunk buffers in flight per pipeline: enough to keep every stage busy, small enough to stay flat
 _READ_AHEAD = 4  # records read ahead of the checker
 _CACHE_STEP = 512 * 1024  # bytes read then hashed at once, while still in the CPU's L2 cache
@@ -144,6 +168,45 @@ class BlobCorrupt(VaultError):  # noqa: N818 - the name the service layer and AP
 
 class BlobMissing(BlobCorrupt):
     """No blob with this hash is stored (for a reader that expected it, a form of corruption)."""
+
+
+class ChunkRejected(VaultError, ChunkRefused):  # noqa: N818 - the name the transfer protocol uses
+    """A received record is not chunk ``index`` of the promised blob (malformed, altered, misplaced or foreign);
+    ``reason`` says which."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        self.index = index
+        self.reason = reason
+        super().__init__(f"chunk {index} rejected: {reason}")
+
+
+class AssemblyBusy(VaultError, AssemblyInUse):  # noqa: N818 - the name the transfer protocol uses
+    """The assembly is open elsewhere: another process, or another object in this one, holds its lock."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"assembly {name} is in use elsewhere (another process or object holds its lock)")
+
+
+class AssemblyCorrupt(VaultError, AssemblyDamaged):  # noqa: N818 - like BlobCorrupt
+    """An assembly's file cannot be resumed (its header is cut short or does not authenticate): discard it with
+    ``BlobStore.discard_assembly`` and start the transfer again."""
+
+    def __init__(self, name: str, reason: str, *, kind: ProblemKind) -> None:
+        self.name = name
+        self.reason = reason
+        self.kind = kind
+        super().__init__(f"assembly {name}: {reason}")
+
+
+class AssemblyMismatch(VaultError, ContentMismatch):  # noqa: N818 - the name the transfer protocol uses
+    """What was assembled is not what was promised (size or SHA-256), or the assembly under this name was started
+    with another chunk size."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"assembly {name}: {reason}")
 
 
 class ProblemKind(StrEnum):
@@ -183,6 +246,20 @@ class StoredBlob:
     chunks: int
     deduplicated: bool
     path: Path
+
+
+@dataclass(frozen=True)
+class SealedBlob:
+    """What a receiver needs to authenticate a stored blob's records as they arrive (see ``RecordOpener``): its
+    data key, nonce prefix, header hash and chunk size, and how many records it has. The data key opens the
+    content: it travels only inside an encrypted message, and never shows in a ``repr`` or a log."""
+
+    sha256: str
+    chunk_size: int
+    records: int
+    nonce_prefix: bytes
+    header_hash: bytes
+    data_key: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -259,6 +336,14 @@ class _Channel(Generic[_T]):
             except queue.Full:
                 continue
             return
+
+    def offer(self, item: _T) -> bool:
+        """Put without waiting; return whether there was room."""
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            return False
+        return True
 
     def get(self) -> _T:
         while True:
@@ -481,7 +566,11 @@ class _Header:
     chunk_size: int
     nonce_prefix: bytes
     digest: bytes
-    cipher: AESGCM
+    key: bytes = field(repr=False)  # the blob's data key: handed on only by ``seal_info``
+    cipher: AESGCM = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cipher", AESGCM(self.key))
 
     def nonce(self, index: int) -> bytes:
         return self.nonce_prefix + _INDEX.pack(index)
@@ -820,21 +909,26 @@ class _Ingest:
         self.events.put(_END)
 
     def _put(self, data: memoryview, *, last: bool, writeback: _Writeback) -> None:
-        n = len(data)
-        flags = _LAST if last else 0
-        _RECORD.pack_into(self.out, 0, n, flags)
-        end = RECORD_OVERHEAD + n
-        index = self.chunks
-        nonce, aad = self.header.nonce(index), self.header.aad(index, n, flags)
-        if _HAS_INTO:
-            self.header.cipher.encrypt_into(nonce, data, aad, self.out[_RECORD.size : end])
-        else:  # cryptography < 46: one allocation per chunk
-            self.out[_RECORD.size : end] = self.header.cipher.encrypt(nonce, bytes(data), aad)
+        end = _seal_into(self.header, self.chunks, data, last=last, out=self.out)
         _write_all(self.fd, self.out[:end])
         self.offset += end
-        self.chunks = index + 1
+        self.chunks += 1
         writeback.wrote(self.offset)
-        self.events.put(n)
+        self.events.put(len(data))
+
+
+def _seal_into(header: _Header, index: int, data: bytes | memoryview, *, last: bool, out: memoryview) -> int:
+    """Encrypt one chunk as record ``index`` (length, flags, ciphertext, tag) into ``out``; return its length."""
+    n = len(data)
+    flags = _LAST if last else 0
+    _RECORD.pack_into(out, 0, n, flags)
+    end = RECORD_OVERHEAD + n
+    nonce, aad = header.nonce(index), header.aad(index, n, flags)
+    if _HAS_INTO:
+        header.cipher.encrypt_into(nonce, data, aad, out[_RECORD.size : end])
+    else:  # cryptography < 46: one allocation per chunk
+        out[_RECORD.size : end] = header.cipher.encrypt(nonce, bytes(data), aad)
+    return end
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -939,13 +1033,13 @@ class BlobStore:
             raise self._write_error(exc, 0) from exc
         pipeline: _Ingest | None = None
         try:
-            raw, header = self._new_header()
+            raw, header = self._new_header(self.chunk_size)
             _write_all(fd, memoryview(raw))
             pipeline = _Ingest(fd, header, source, names)
             digests = pipeline.run(progress)
             os.fsync(fd)
             # The lock is held until the blob is in place, so that no sweep can take the partial file from under us.
-            return self._publish(partial, pipeline.size, pipeline.chunks, digests)
+            return self._publish(partial, pipeline.size, pipeline.chunks, digests, header.chunk_size)
         except _SourceError as failure:
             raise failure.error from None  # the source's own error, unchanged: the vault is not at fault
         except OSError as exc:
@@ -965,7 +1059,7 @@ class BlobStore:
                 names.append(name)
         return names
 
-    def _write_error(self, exc: OSError, written: int) -> VaultWriteError:
+    def _write_error(self, exc: OSError, written: int, outcome: str = "nothing was stored") -> VaultWriteError:
         code = exc.errno
         if code == errno.ENOSPC:
             what = f"no space left in the vault at {self.root}"
@@ -975,7 +1069,7 @@ class BlobStore:
             what = f"file too large for the vault at {self.root} (file size limit reached)"
         else:
             what = f"could not write to the vault at {self.root}: {exc.strerror or exc}"
-        return VaultWriteError(f"{what}; nothing was stored (failed after {_amount(written)} of content)")
+        return VaultWriteError(f"{what}; {outcome} (failed after {_amount(written)} of content)")
 
     def _new_partial(self) -> tuple[int, Path]:
         """Create and lock ``tmp/<random>.partial``; the lock tells ``sweep_partials`` it is in use."""
@@ -993,18 +1087,17 @@ class BlobStore:
                 raise
             os.close(fd)
 
-    def _new_header(self) -> tuple[bytes, _Header]:
+    def _new_header(self, chunk_size: int) -> tuple[bytes, _Header]:
         """A fresh header: a new random data key, wrapped by the master key, and a new nonce prefix."""
         data_key = AESGCM.generate_key(bit_length=256)
         prefix, wrap_nonce = secrets.token_bytes(4), secrets.token_bytes(12)
-        fields = _HEADER_FIELDS.pack(
-            MAGIC, FORMAT_VERSION, HEADER_SIZE, self.chunk_size, prefix, self._key_id, wrap_nonce
-        )
+        fields = _HEADER_FIELDS.pack(MAGIC, FORMAT_VERSION, HEADER_SIZE, chunk_size, prefix, self._key_id, wrap_nonce)
         raw = fields + self._wrapper.encrypt(wrap_nonce, data_key, fields)
-        return raw, _Header(self.chunk_size, prefix, hashlib.sha256(raw).digest(), AESGCM(data_key))
+        return raw, _Header(chunk_size, prefix, hashlib.sha256(raw).digest(), data_key)
 
-    def _publish(self, partial: Path, size: int, chunks: int, hashes: dict[str, str]) -> StoredBlob:
-        """Make the fsynced partial file the blob for its hash, unless intact identical content is there."""
+    def _publish(self, partial: Path, size: int, chunks: int, hashes: dict[str, str], chunk_size: int) -> StoredBlob:
+        """Make the fsynced partial file (of ``chunk_size`` chunks) the blob for its hash, unless intact identical
+        content is there."""
         sha256 = hashes["sha256"]
         final = self.path_of(sha256)
         fan = final.parent
@@ -1024,7 +1117,7 @@ class BlobStore:
             log.warning("replacing damaged blob %s with a freshly ingested copy of the same content", sha256)
             partial.replace(final)
         _fsync_dir(fan)
-        return StoredBlob(sha256, size, hashes, self.chunk_size, chunks, False, final)
+        return StoredBlob(sha256, size, hashes, chunk_size, chunks, False, final)
 
     def _intact(self, path: Path, size: int) -> int | None:
         """The chunk size of the blob at ``path`` if its header authenticates and its length fits ``size``."""
@@ -1062,7 +1155,10 @@ class BlobStore:
 
     def _read_header(self, file: io.FileIO) -> _Header:
         """Read and authenticate a blob's header (the key unwrap covers every byte); raise ``_HeaderError``."""
-        raw = file.read(HEADER_SIZE) or b""
+        return self._parse_header(file.read(HEADER_SIZE) or b"")
+
+    def _parse_header(self, raw: bytes) -> _Header:
+        """Authenticate a blob's header bytes (the key unwrap covers every byte); raise ``_HeaderError``."""
         if len(raw) < HEADER_SIZE:
             message = f"the file ends inside its header ({len(raw)} of {HEADER_SIZE} bytes)"
             raise _HeaderError(ProblemKind.TRUNCATED, message)
@@ -1085,7 +1181,7 @@ class BlobStore:
                     f" (key id {key_id.hex()}, this vault's is {self._key_id.hex()}) or the key id bytes were altered"
                 )
             raise _HeaderError(ProblemKind.BAD_HEADER, message) from None
-        return _Header(chunk_size, prefix, hashlib.sha256(raw).digest(), AESGCM(data_key))
+        return _Header(chunk_size, prefix, hashlib.sha256(raw).digest(), data_key)
 
     def _open(self, sha256: str) -> tuple[io.FileIO, int, _Header]:
         """Open a blob and authenticate its header; raise ``BlobMissing`` or ``_HeaderError``."""
@@ -1183,6 +1279,194 @@ class BlobStore:
             finally:
                 crew.stop()
 
+    # ---- sealed transfer: sending
+
+    def seal_info(self, sha256: str) -> SealedBlob:
+        """What a receiver needs to authenticate this blob's records on arrival (``RecordOpener``), the data key
+        included: hand it on only inside an encrypted message.
+
+        The header is authenticated with the master key (``BlobMissing``, or ``BlobCorrupt`` for a bad header, as
+        ``open_stream`` raises them), and the file must hold whole records (else ``BlobCorrupt``, truncated). The
+        records themselves are not read: the receiver authenticates each one.
+        """
+        file, header, records, _ = self._open_sealed(sha256)
+        file.close()
+        return SealedBlob(sha256, header.chunk_size, records, header.nonce_prefix, header.digest, header.key)
+
+    def read_records(self, sha256: str, start: int = 0) -> Iterator[bytes]:
+        """Yield a blob's records exactly as stored (length, flags, ciphertext, tag), from record ``start`` to the
+        end, one at a time: nothing is decrypted or hashed here, the receiver authenticates each record.
+
+        A missing blob (``BlobMissing``), a bad header or a file that is not whole records (``BlobCorrupt``) is
+        reported at once, by this call; ``start`` may be the record count (then nothing is yielded).
+        """
+        if start < 0:
+            raise ValueError(f"the first record must be 0 or more, not {start}")
+        file, _, records, _ = self._open_sealed(sha256)
+        file.close()  # opened again by the generator, which may never be started
+        if start > records:
+            raise ValueError(f"blob {sha256} has {records} records: there is no record {start}")
+        return self._records(sha256, start)
+
+    def _records(self, sha256: str, start: int) -> Iterator[bytes]:
+        file, header, records, file_size = self._open_sealed(sha256)
+        with file:
+            stride = header.chunk_size + RECORD_OVERHEAD
+            offset = HEADER_SIZE + start * stride
+            try:
+                file.seek(offset)
+                for index in range(start, records):
+                    want = min(stride, file_size - offset)
+                    record = file.read(want) or b""
+                    while 0 < len(record) < want and (more := file.read(want - len(record))):
+                        record += more
+                    if len(record) != want:
+                        message = f"truncated: the file shrank while chunk {index} was being read"
+                        raise BlobCorrupt(sha256, message, chunk=index, kind=ProblemKind.TRUNCATED)
+                    offset += want
+                    yield record
+            except OSError as exc:
+                raise BlobCorrupt(sha256, f"the blob cannot be read: {exc}", kind=ProblemKind.UNREADABLE) from exc
+
+    def _open_sealed(self, sha256: str) -> tuple[io.FileIO, _Header, int, int]:
+        """Open a blob, authenticate its header and count its records; raise ``BlobMissing`` or ``BlobCorrupt``."""
+        try:
+            file, file_size, header = self._open(sha256)
+        except _HeaderError as exc:
+            raise BlobCorrupt(sha256, exc.message, kind=exc.kind) from None
+        try:
+            records = _whole_records(sha256, file.fileno(), file_size, header.chunk_size)
+        except BaseException:
+            file.close()
+            raise
+        return file, header, records, file_size
+
+    # ---- sealed transfer: receiving
+
+    def assembly(self, name: str, chunk_size: int) -> BlobAssembly:
+        """Open the assembly ``tmp/<name>.assembly``, creating it or resuming it from its verified chunks.
+
+        A new assembly gets a fresh header (a new data key wrapped by this vault's master key) with the sender's
+        ``chunk_size``, so that each received record becomes one stored record. An existing one is checked record
+        by record and cut back to its longest prefix that authenticates (see ``BlobAssembly``). Raises
+        ``AssemblyBusy`` if it is open elsewhere, ``AssemblyCorrupt`` if its header is damaged and
+        ``AssemblyMismatch`` if it was started with another chunk size (discard it with ``discard_assembly``).
+        """
+        if not isinstance(name, str) or not _ASSEMBLY_NAME.fullmatch(name):
+            raise ValueError(f"an assembly name is 1 to 80 of 0-9, a-z and '-', not {name!r}"[:160])
+        if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+            raise ValueError(f"chunk size must be between 1 byte and {MAX_CHUNK_SIZE} bytes, not {chunk_size}")
+        return BlobAssembly(self, name, chunk_size)
+
+    def opener(self, sealed: SealedContent) -> RecordOpener:
+        """A checker for the records of a blob sealed by another vault (the framing and key its offer gave)."""
+        return RecordOpener(
+            data_key=sealed.data_key,
+            nonce_prefix=sealed.nonce_prefix,
+            header_hash=sealed.header_hash,
+            chunk_size=sealed.chunk_size,
+        )
+
+    def discard_assembly(self, name: str) -> bool:
+        """Delete the assembly ``name`` unless it is open (``AssemblyBusy``); return whether there was one."""
+        if not isinstance(name, str) or not _ASSEMBLY_NAME.fullmatch(name):
+            raise ValueError(f"an assembly name is 1 to 80 of 0-9, a-z and '-', not {name!r}"[:160])
+        path = self._assembly_path(name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise AssemblyBusy(name) from None
+            path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+        return True
+
+    def _assembly_path(self, name: str) -> Path:
+        return self._tmp / f"{name}{_ASSEMBLY_SUFFIX}"
+
+    def _claim_assembly(self, name: str, chunk_size: int) -> int:
+        """Open and lock the assembly file, creating it (with its header) if there is none; raise ``AssemblyBusy``."""
+        path = self._assembly_path(name)
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except FileNotFoundError:
+                created = self._create_assembly(path, chunk_size)
+                if created is not None:
+                    return created
+                continue  # another opener created it first: open theirs (and find it busy)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held = os.fstat(fd)
+                try:
+                    named = path.lstat()
+                except FileNotFoundError:
+                    named = None
+            except BlockingIOError:
+                os.close(fd)
+                raise AssemblyBusy(name) from None
+            except BaseException:
+                os.close(fd)
+                raise
+            if named is not None and (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino):
+                return fd
+            os.close(fd)  # finished or discarded by its holder between our open and our lock: look again
+
+    def _create_assembly(self, path: Path, chunk_size: int) -> int | None:
+        """Write a fresh header into a locked partial file, fsync it and link it under the assembly's name, so that
+        the name only ever shows a whole, durable header; return the locked descriptor, or None if the name was
+        taken meanwhile."""
+        fd, partial = self._new_partial()
+        try:
+            raw, _ = self._new_header(chunk_size)
+            _write_all(fd, memoryview(raw))
+            os.fsync(fd)
+            try:
+                path.hardlink_to(partial)  # the lock on the inode now covers the assembly's name too
+            except FileExistsError:
+                os.close(fd)
+                return None
+            _fsync_dir(self._tmp)
+        except BaseException:
+            os.close(fd)
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+        return fd
+
+
+def _whole_records(sha256: str, fd: int, file_size: int, chunk_size: int) -> int:
+    """How many records a blob file holds; raise ``BlobCorrupt`` unless it is a header and whole records whose final
+    one says it is the last (the record framing is checked, not authenticated: the receiver does that)."""
+    stride = chunk_size + RECORD_OVERHEAD
+    body = file_size - HEADER_SIZE
+    if body <= 0:
+        message = "truncated: the file ends right after its header: no chunk at all"
+        raise BlobCorrupt(sha256, message, kind=ProblemKind.TRUNCATED)
+    count = -(-body // stride)
+    final = count - 1
+    tail = body - final * stride  # bytes of the final record, 1 to stride
+    if tail < RECORD_OVERHEAD:
+        message = f"truncated: the file ends inside chunk {final}, at least {RECORD_OVERHEAD - tail} bytes short"
+        raise BlobCorrupt(sha256, message, chunk=final, kind=ProblemKind.TRUNCATED)
+    length, flags = _RECORD.unpack(os.pread(fd, _RECORD.size, file_size - tail))
+    if flags == 0 and length == chunk_size == tail - RECORD_OVERHEAD:
+        message = f"truncated: the file ends after chunk {final}, which is not the last chunk: the rest is missing"
+        raise BlobCorrupt(sha256, message, chunk=count, kind=ProblemKind.TRUNCATED)
+    if flags != _LAST or length > chunk_size or RECORD_OVERHEAD + length != tail:
+        message = (
+            f"truncated or extended: the final record (chunk {final}, {tail} bytes in the file) states"
+            f" {length} content bytes and flags {flags:#04x}, which do not fit the file's size"
+        )
+        raise BlobCorrupt(sha256, message, chunk=final, kind=ProblemKind.TRUNCATED)
+    return count
+
 
 def _conclude(sha256: str, size: int | None, header: _Header, walk: _Walk, findings: list[BlobProblem]) -> BlobCheck:
     """Add what only the whole tells (size, hash) to a walk's findings, and cap a flood of failed chunks."""
@@ -1205,3 +1489,389 @@ def _conclude(sha256: str, size: int | None, header: _Header, walk: _Walk, findi
 
 _HAS_INTO = hasattr(AESGCM, "encrypt_into") and hasattr(AESGCM, "decrypt_into")
 """cryptography >= 46 encrypts and decrypts into a caller's buffer: no allocation per chunk."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Sealed transfer: authenticating records on arrival, and assembling them into a blob
+
+
+class RecordOpener:
+    """Authenticate and decrypt another vault's records, one at a time, with the fields of its ``SealedBlob``.
+
+    ``open`` checks the framing (length, flags, byte count) and the tag, which covers the record's index, its
+    length and flags and its blob's header: a record that was altered, moved, reordered or taken from another blob
+    is refused with ``ChunkRejected`` naming the index.
+    """
+
+    def __init__(self, *, data_key: bytes, nonce_prefix: bytes, header_hash: bytes, chunk_size: int) -> None:
+        if len(data_key) != 32 or len(nonce_prefix) != 4 or len(header_hash) != 32:
+            raise ValueError("a sealed blob has a 32-byte data key, a 4-byte nonce prefix and a 32-byte header hash")
+        if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+            raise ValueError(f"chunk size must be between 1 byte and {MAX_CHUNK_SIZE} bytes, not {chunk_size}")
+        self.chunk_size = chunk_size
+        self._header = _Header(chunk_size, bytes(nonce_prefix), bytes(header_hash), bytes(data_key))
+
+    @classmethod
+    def for_blob(cls, sealed: SealedBlob) -> RecordOpener:
+        """An opener for the records of the blob ``sealed`` describes."""
+        return cls(
+            data_key=sealed.data_key,
+            nonce_prefix=sealed.nonce_prefix,
+            header_hash=sealed.header_hash,
+            chunk_size=sealed.chunk_size,
+        )
+
+    def __repr__(self) -> str:
+        return f"RecordOpener(chunk_size={self.chunk_size})"
+
+    def open(self, index: int, record: bytes | bytearray | memoryview) -> tuple[bytes, bool]:
+        """The plaintext of record ``index`` and whether it is the last chunk; raise ``ChunkRejected``."""
+        if index < 0:
+            raise ValueError(f"a chunk index is 0 or more, not {index}")
+        view = memoryview(record).cast("B")
+        n = len(view)
+        if n < RECORD_OVERHEAD:
+            raise ChunkRejected(index, f"{n} bytes is too short for a record (at least {RECORD_OVERHEAD})")
+        length, flags = _RECORD.unpack_from(view)
+        cs = self.chunk_size
+        if flags & ~_LAST:
+            raise ChunkRejected(index, f"unknown flag bits {flags:#04x} (only bit 0, last chunk, exists)")
+        last = bool(flags & _LAST)
+        if length > cs:
+            raise ChunkRejected(index, f"it states {length} content bytes, more than the chunk size ({cs})")
+        if not last and length != cs:
+            raise ChunkRejected(index, f"it is not the last chunk but states {length} content bytes, not {cs}")
+        if last and length == 0 and index > 0:
+            raise ChunkRejected(index, "an empty last chunk is only valid as chunk 0 (empty content)")
+        if n != RECORD_OVERHEAD + length:
+            what = "cut short" if n < RECORD_OVERHEAD + length else "followed by extra bytes"
+            raise ChunkRejected(index, f"{n} bytes where its length field implies {RECORD_OVERHEAD + length}: {what}")
+        header = self._header
+        nonce, aad = header.nonce(index), header.aad(index, length, flags)
+        try:
+            plaintext = header.cipher.decrypt(nonce, view[_RECORD.size :], aad)
+        except InvalidTag:
+            reason = "it failed authentication: altered, out of order, or from another blob"
+            raise ChunkRejected(index, reason) from None
+        return plaintext, last
+
+
+def _hash_chunks(hasher: _Hash, channel: _Channel[bytes | None]) -> Callable[[], None]:
+    """A hasher thread's work: hash each chunk from ``channel`` until its end marker. (It holds no reference to
+    its assembly, so that an assembly dropped without ``close`` can still be collected and its finalizer run.)"""
+
+    def run() -> None:
+        while (data := channel.get()) is not None:
+            hasher.update(memoryview(data))
+
+    return run
+
+
+def _release(crew: _Crew, channel: _Channel[bytes | None], fd: int) -> None:
+    """Stop an assembly's hasher and close its file (which releases its lock)."""
+    crew.cancel.set()
+    channel.offer(_END)  # wakes a hasher waiting for work at once, rather than at its next poll
+    crew.stop()
+    os.close(fd)
+
+
+class BlobAssembly:
+    """A blob being received chunk by chunk into ``tmp/<name>.assembly``, made by ``BlobStore.assembly``.
+
+    The file is an ordinary blob file (format v1) under this vault's master key and a fresh data key: ``append``
+    encrypts each chunk as the record with its index, exactly as ingest would. Opening an existing assembly
+    authenticates its header, then reads its records in order, decrypting and hashing each, and cuts the file
+    after the last record that authenticates (a record cut short by a crash, or damaged): ``chunks_done`` and
+    ``size_done`` then describe exactly the verified prefix, from which the transfer resumes. ``sync`` makes what
+    was appended durable; ``finish`` checks size and SHA-256 against what was promised and publishes the blob as
+    ingest does. The assembly holds an exclusive ``flock`` on its file while open (``AssemblyBusy`` for any other
+    opener); ``close`` (or leaving a ``with`` block) keeps the file for a later resume, ``discard`` deletes it.
+
+    SHA-256 runs in a thread of its own, behind a queue of a couple of chunks, while the calling thread encrypts
+    and writes: memory stays flat, and a failure of that thread is raised by the next call. One caller at a time:
+    an assembly is not meant to be shared between threads.
+    """
+
+    def __init__(self, store: BlobStore, name: str, chunk_size: int) -> None:
+        self.name = name
+        self.path = store._assembly_path(name)
+        self._store = store
+        self._chunk_size = chunk_size
+        self._chunks = 0
+        self._size = 0
+        self._complete = False
+        self._state = "open"  # then "closed" (the file is kept) or "gone" (finished or discarded)
+        self._failure: str | None = None
+        self._sha256: str | None = None
+        try:
+            fd = store._claim_assembly(name, chunk_size)
+        except OSError as exc:
+            raise store._write_error(exc, 0, f"assembly {name} could not be opened") from exc
+        self._fd = fd
+        self._crew = _Crew("vault-assembly")
+        self._hasher = hashlib.sha256()
+        self._hashing = _Channel[bytes | None](self._crew.cancel, _ASSEMBLY_IN_FLIGHT)
+        self._finalizer = weakref.finalize(self, _release, self._crew, self._hashing, fd)
+        try:
+            self._crew.start(_hash_chunks(self._hasher, self._hashing), "hash")
+            self._header = self._authenticate()
+            self._offset = self._resume()
+        except OSError as exc:
+            self._close()
+            raise store._write_error(exc, self._size, f"assembly {name} could not be resumed") from exc
+        except BaseException:
+            self._close()
+            raise
+        self._out = memoryview(bytearray(chunk_size + RECORD_OVERHEAD))
+        self._writeback = _Writeback(fd, self._offset)
+
+    def __repr__(self) -> str:
+        return (
+            f"BlobAssembly(name={self.name!r}, chunk_size={self._chunk_size}, chunks_done={self._chunks},"
+            f" size_done={self._size}, complete={self._complete}, state={self._state!r})"
+        )
+
+    def __enter__(self) -> BlobAssembly:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def chunk_size(self) -> int:
+        """Plaintext bytes per chunk (every chunk but the last is exactly this long)."""
+        return self._chunk_size
+
+    @property
+    def chunks_done(self) -> int:
+        """Chunks received (verified on resume, or appended since)."""
+        return self._chunks
+
+    @property
+    def size_done(self) -> int:
+        """Content bytes received."""
+        return self._size
+
+    @property
+    def complete(self) -> bool:
+        """True once the last chunk is in."""
+        return self._complete
+
+    # ---- opening
+
+    def _authenticate(self) -> _Header:
+        try:
+            header = self._store._parse_header(os.pread(self._fd, HEADER_SIZE, 0))
+        except _HeaderError as exc:
+            raise AssemblyCorrupt(self.name, exc.message, kind=exc.kind) from None
+        if header.chunk_size != self._chunk_size:
+            reason = (
+                f"it was started with chunk size {header.chunk_size}, not {self._chunk_size}"
+                " (discard it to start again)"
+            )
+            raise AssemblyMismatch(self.name, reason)
+        return header
+
+    def _resume(self) -> int:
+        """Walk the records already in the file, hashing each that authenticates; cut the file after the last one
+        that does; return where the next record goes."""
+        fd = self._fd
+        opener = RecordOpener(
+            data_key=self._header.key,
+            nonce_prefix=self._header.nonce_prefix,
+            header_hash=self._header.digest,
+            chunk_size=self._chunk_size,
+        )
+        file_size = os.fstat(fd).st_size
+        end = HEADER_SIZE
+        if file_size > end:
+            if hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            buffer = memoryview(bytearray(self._chunk_size + RECORD_OVERHEAD))
+            while end < file_size and not self._complete:
+                n = _pread_into(fd, buffer, end)
+                if n < RECORD_OVERHEAD:
+                    break
+                length, _ = _RECORD.unpack_from(buffer)
+                try:
+                    plaintext, last = opener.open(self._chunks, buffer[: min(n, RECORD_OVERHEAD + length)])
+                except ChunkRejected:
+                    break
+                self._feed(plaintext)
+                self._chunks += 1
+                self._size += len(plaintext)
+                self._complete = last
+                end += RECORD_OVERHEAD + len(plaintext)
+        if end < file_size:
+            if os.fstat(fd).st_nlink > 1:  # never cut a file that is also linked elsewhere (a published blob)
+                reason = f"its file is also linked elsewhere and holds {file_size - end} unverified bytes"
+                raise AssemblyCorrupt(self.name, reason, kind=ProblemKind.EXTRA_DATA)
+            log.info(
+                "assembly %s resumes from its %d verified chunks; %d unverified bytes after them were cut",
+                self.name,
+                self._chunks,
+                file_size - end,
+            )
+            os.ftruncate(fd, end)
+            os.fsync(fd)
+        os.lseek(fd, end, os.SEEK_SET)
+        return end
+
+    # ---- receiving
+
+    def append(self, plaintext: bytes | bytearray | memoryview, *, last: bool) -> None:
+        """Store the next chunk: hash it, encrypt it as the next record and write it (not yet durable: ``sync``).
+
+        Every chunk but the last must be exactly ``chunk_size`` bytes; the last may be shorter (empty only if it is
+        the only chunk). Vault-side failures raise ``VaultWriteError``; the assembly then refuses further work
+        until it is opened again (which resumes from its verified chunks).
+        """
+        self._usable()
+        n = memoryview(plaintext).nbytes
+        if self._complete:
+            raise ValueError(f"assembly {self.name} is complete: its last chunk is in already")
+        if n > self._chunk_size:
+            raise ValueError(f"a chunk of {n} bytes is longer than the chunk size ({self._chunk_size})")
+        if not last and n != self._chunk_size:
+            raise ValueError(f"only the last chunk may be shorter than the chunk size ({self._chunk_size}), not {n}")
+        if last and n == 0 and self._chunks:
+            raise ValueError("an empty last chunk is only valid for empty content (as chunk 0)")
+        data = plaintext if isinstance(plaintext, bytes) else bytes(plaintext)  # the hasher keeps it a while
+        try:
+            self._feed(data)  # hashed in the other thread while this one encrypts and writes
+            end = _seal_into(self._header, self._chunks, data, last=last, out=self._out)
+            _write_all(self._fd, self._out[:end])
+            self._offset += end
+            self._writeback.wrote(self._offset)
+        except OSError as exc:
+            self._failure = f"a write failed: {exc.strerror or exc}"
+            raise self._write_error(exc) from exc
+        except BaseException as exc:
+            self._failure = f"{type(exc).__name__}: {exc}"
+            raise
+        self._chunks += 1
+        self._size += n
+        self._complete = last
+
+    def sync(self) -> None:
+        """Make every chunk appended so far durable (``chunks_done`` can then be reported as received)."""
+        self._usable()
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._failure = f"fsync failed: {exc.strerror or exc}"
+            raise self._write_error(exc) from exc
+
+    def finish(self, expected_sha256: str, expected_size: int) -> StoredBlob:
+        """Check the complete content against the promised SHA-256 and size, and publish it as ingest does.
+
+        On a mismatch the assembly is discarded (its content is not what was promised) and ``AssemblyMismatch``
+        raised: nothing is published. Otherwise the file is fsynced and linked into place (or dropped for an intact
+        identical blob already stored, ``deduplicated``) and the assembly is gone.
+        """
+        _check_hex(expected_sha256)
+        self._usable()
+        if not self._complete:
+            raise ValueError(f"assembly {self.name} is not complete: {self._chunks} chunks in, the last one is not")
+        try:
+            digest = self._digest()
+        except BaseException as exc:
+            self._failure = f"{type(exc).__name__}: {exc}"
+            raise
+        problems = []
+        if self._size != expected_size:
+            problems.append(f"size mismatch: {self._size} bytes arrived, {expected_size} were promised")
+        if digest != expected_sha256:
+            problems.append(f"hash mismatch: the content's SHA-256 is {digest}, {expected_sha256} was promised")
+        if problems:
+            self.discard()
+            raise AssemblyMismatch(self.name, "; ".join(problems) + " (the assembly was discarded)")
+        try:
+            os.fsync(self._fd)
+            # The lock is held until the blob is in place, as ingest does.
+            stored = self._store._publish(self.path, self._size, self._chunks, {"sha256": digest}, self._chunk_size)
+        except OSError as exc:
+            self._failure = f"publishing failed: {exc.strerror or exc}"
+            raise self._write_error(exc) from exc
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
+        self._close("gone")
+        return stored
+
+    # ---- ending
+
+    def close(self) -> None:
+        """Stop the hasher and release the lock; the file stays, to be resumed. Does nothing if already closed."""
+        if self._state == "open":
+            self._close()
+
+    def discard(self) -> None:
+        """Delete the assembly's file and close it. Does nothing if it is already gone (finished or discarded)."""
+        if self._state == "gone":
+            return
+        if self._state == "closed":
+            raise ValueError(f"assembly {self.name} is closed: open it again, or use BlobStore.discard_assembly")
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # while the lock is still held
+        self._close("gone")
+
+    def _close(self, state: str = "closed") -> None:
+        self._state = state
+        self._finalizer()  # runs once: stops the hasher, closes the file
+
+    # ---- internals
+
+    def _usable(self) -> None:
+        """Refuse work on a closed or failed assembly; raise a failure of the hasher thread."""
+        if self._state != "open":
+            raise ValueError(f"assembly {self.name} is {self._state}")
+        if self._failure is not None:
+            raise VaultError(
+                f"assembly {self.name} failed earlier ({self._failure});"
+                " close it and open it again to resume from its verified chunks"
+            )
+        if self._crew.cancel.is_set():
+            try:
+                self._crew.join()  # raises the hasher's error
+            except BaseException as exc:
+                self._failure = f"hashing failed: {type(exc).__name__}: {exc}"
+                raise
+            self._failure = "the hashing thread stopped"
+            raise VaultError(f"assembly {self.name}: {self._failure}")
+
+    def _feed(self, data: bytes) -> None:
+        """Queue a chunk for the hasher (waiting while a couple are queued already)."""
+        try:
+            self._hashing.put(data)
+        except _StoppedError:
+            self._crew.join()  # raises the hasher's error
+            raise VaultError(f"assembly {self.name}: the hashing thread stopped") from None
+
+    def _digest(self) -> str:
+        """The SHA-256 of everything received, once the hasher has drained its queue."""
+        if self._sha256 is None:
+            with contextlib.suppress(_StoppedError):  # the hasher failed: join says why
+                self._hashing.put(_END)
+            self._crew.join()  # raises the hasher's error, if it failed
+            if self._crew.cancel.is_set():
+                raise VaultError(f"assembly {self.name}: the hashing thread stopped")
+            self._sha256 = self._hasher.hexdigest()
+        return self._sha256
+
+    def _write_error(self, exc: OSError) -> VaultWriteError:
+        outcome = (
+            f"assembly {self.name} keeps what it verified for a resume; open it again to continue"
+            f" ({self._chunks} chunks appended)"
+        )
+        return self._store._write_error(exc, self._size, outcome)
+
+
+def _pread_into(fd: int, view: memoryview, offset: int) -> int:
+    """Read from ``offset`` until ``view`` is full or the file ends; return the bytes read."""
+    got = 0
+    while got < len(view):
+        n = os.preadv(fd, [view[got:]], offset + got)
+        if n == 0:
+            break
+        got += n
+    return got

@@ -66,6 +66,25 @@ class AccessDenied(DomainError):  # noqa: N818 - names the outcome, like HTTP 40
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a received item came from: the node (and State) that first sent it, whose prior authorization any
+    onward transfer to a third State needs (Art 36), and its id for the item there."""
+
+    node_id: str
+    state: str
+    item_id: str
+
+    def as_dict(self) -> dict[str, str]:
+        """Plain data."""
+        return {"node_id": self.node_id, "state": self.state, "item_id": self.item_id}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Origin:
+        """Inverse of ``as_dict``."""
+        return cls(str(data["node_id"]), str(data["state"]), str(data["item_id"]))
+
+
+@dataclass(frozen=True, slots=True)
 class HandlingConditions:
     """What the sender or acquirer allows (Art 36; speciality, Art 40): who may see it, for what, until when."""
 
@@ -74,6 +93,8 @@ class HandlingConditions:
     purpose: str = ""
     retention_until: date | None = None
     onward_transfer_allowed: bool = False
+    origin: Origin | None = None
+    """Set on items received from another State: they travel on only with its consent."""
 
     def permits(self, principal: Principal) -> bool:
         """True if the principal may see the content: by name, or by one of its roles."""
@@ -87,6 +108,8 @@ class HandlingConditions:
             "purpose": self.purpose,
             "retention_until": self.retention_until.isoformat() if self.retention_until else None,
             "onward_transfer_allowed": self.onward_transfer_allowed,
+            # Only when set: the metadata digest of items acquired before federation must not change.
+            **({"origin": self.origin.as_dict()} if self.origin else {}),
         }
 
     @classmethod
@@ -99,6 +122,7 @@ class HandlingConditions:
             purpose=str(data.get("purpose", "")),
             retention_until=date.fromisoformat(until) if until else None,
             onward_transfer_allowed=bool(data.get("onward_transfer_allowed", False)),
+            origin=Origin.from_dict(data["origin"]) if data.get("origin") else None,
         )
 
 
@@ -284,7 +308,15 @@ def check_item(item: EvidenceItem, history: Iterable[CustodyEvent]) -> list[str]
     """Return problems between an item's row and its custody history (metadata changed, disposal unrecorded)."""
     events = list(history)
     problems = []
-    acquired = next((e for e in events if e.action is CustodyAction.ACQUIRE), None)
+    acquired = next(
+        (
+            e
+            for e in events
+            if e.action is CustodyAction.ACQUIRE
+            or (e.action is CustodyAction.TRANSFER_IN and "metadata_digest" in e.details)
+        ),
+        None,
+    )
     if acquired is None:
         problems.append(f"item {item.id}: no acquisition event in the custody ledger")
     elif acquired.details.get("metadata_digest") != metadata_digest(item) or item.stored_retention_until != "same":

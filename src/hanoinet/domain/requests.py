@@ -187,6 +187,8 @@ class Request:
     created_at: datetime
     events: list[RequestEvent] = field(default_factory=list)
     version: int = 0
+    peer: str | None = None
+    """The node this request is exchanged with (None: handled outside the network, by other means)."""
 
     @property
     def counterpart_state(self) -> str:

@@ -22,6 +22,14 @@ class Workflow(StrEnum):
     NOTIFICATION = "notification"  # information sent without a request to execute (spontaneous information)
 
 
+class Channel(StrEnum):
+    """Which authority a request type goes to first: the 24/7 network (Art 41(3): emergencies, preservation and
+    traffic data under Arts 42-43) or the central authority (Art 40(13))."""
+
+    POINT_OF_CONTACT = "point_of_contact_24_7"
+    CENTRAL_AUTHORITY = "central_authority"
+
+
 class DualCriminality(StrEnum):
     """Whether the conduct must be criminal in both States for the request to be executed."""
 
@@ -173,6 +181,7 @@ class RequestType:
     follow_up_of: tuple[str, ...] = ()  # request types this one may follow up (MLA after preservation)
     notes: str = ""
     dual_criminality_verified: bool = False  # the dual-criminality rule and its citation were checked in the text
+    channel: Channel = Channel.CENTRAL_AUTHORITY
 
     def item(self, key: str) -> RequiredItem | None:
         """Return the required item with this key, or None if the type has none."""

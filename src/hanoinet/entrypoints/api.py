@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any
 
@@ -30,14 +32,20 @@ from hanoinet.domain.errors import (
     ValidationFailed,
 )
 from hanoinet.domain.evidence import AccessDenied
+from hanoinet.domain.federation import EnvelopeRejected
 from hanoinet.domain.requests import Action, Direction, RequestState
 from hanoinet.entrypoints import present
 from hanoinet.entrypoints.api_evidence import StreamCutError, Unauthorized, evidence_router
+from hanoinet.entrypoints.api_federation import node_router, operator_router
+from hanoinet.entrypoints.worker import FederationWorker
 from hanoinet.services import cases as case_services
+from hanoinet.services import directory as directory_services
+from hanoinet.services import messaging as messaging_services
 from hanoinet.services import requests as request_services
 from hanoinet.services import treaty as treaty_services
-from hanoinet.services.node import Node
-from hanoinet.services.ports import MAX_PAGE, InboxQuery
+from hanoinet.services.node import Node, NotOnNetwork
+from hanoinet.services.ports import MAX_PAGE, ContentMismatch, InboxQuery, TransportError
+from hanoinet.services.transfers import TransferUnauthorized
 
 log = logging.getLogger("hanoinet.api")
 
@@ -142,6 +150,30 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def vault_failed(_: Request, exc: VaultError) -> JSONResponse:
         return _problem(507, "vault unavailable", str(exc))
 
+    @app.exception_handler(TransferUnauthorized)
+    async def transfer_unauthorized(_: Request, exc: TransferUnauthorized) -> JSONResponse:
+        return JSONResponse(
+            status_code=401,
+            content={"title": "unauthorized", "detail": str(exc)},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.exception_handler(ContentMismatch)
+    async def mismatch(_: Request, exc: ContentMismatch) -> JSONResponse:
+        return _problem(422, "content does not match its manifest", str(exc))
+
+    @app.exception_handler(EnvelopeRejected)
+    async def rejected(_: Request, exc: EnvelopeRejected) -> JSONResponse:
+        return _problem(422, exc.reason, exc.detail)
+
+    @app.exception_handler(NotOnNetwork)
+    async def offline(_: Request, exc: NotOnNetwork) -> JSONResponse:
+        return _problem(503, "not on the network", str(exc))
+
+    @app.exception_handler(TransportError)
+    async def unreachable(_: Request, exc: TransportError) -> JSONResponse:
+        return _problem(502, "peer unreachable", str(exc))
+
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return _problem(404, "not found", str(exc))
@@ -171,18 +203,36 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _problem(500, "internal error", f"the node could not complete this; incident {incident} is logged")
 
 
-def create_app(node: Node, uploads: UploadStore | None = None) -> FastAPI:
-    """Return the API application bound to a node."""
+def create_app(node: Node, uploads: UploadStore | None = None, *, worker: bool = False) -> FastAPI:
+    """Return the API application bound to a node; with ``worker``, it also delivers the outbox and transfers."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        background = None
+        if worker and node.identity is not None and node.node_state:
+            directory_services.publish_own_entry(node)  # a changed endpoint or new keys reach the peers
+            background = FederationWorker(node)
+            background.start()
+        try:
+            yield
+        finally:
+            if background is not None:
+                background.stop()
+
     # Docs served from the package, not a CDN: nodes run on closed networks, and a page must not call out.
     app = FastAPIOffline(
         title="hanoinet node API",
         version=__version__,
         description="Requests of Chapter V of the UN Convention against Cybercrime, treaty status and rule packs.",
+        lifespan=lifespan,
     )
     app.state.node = node
     _install_error_handlers(app)
     if uploads is not None and node.vault is not None:
         app.include_router(evidence_router(node, uploads))
+    if node.identity is not None:
+        app.include_router(node_router(node))
+        app.include_router(operator_router(node))
 
     @app.get("/health", tags=["node"])
     def health() -> dict[str, Any]:
@@ -307,8 +357,11 @@ def create_app(node: Node, uploads: UploadStore | None = None) -> FastAPI:
         return [present.summary(r, now) for r in request_services.inbox(node, query)]
 
     @app.get("/api/v1/requests/{request_id}", tags=["requests"])
-    def get_request(request_id: str) -> dict[str, Any]:
-        """A request with its history, clocks, allowed actions and missing items."""
+    def get_request(request_id: str, mark_read: bool = True) -> dict[str, Any]:
+        """A request with its history, clocks, allowed actions, missing items and messages; opening it tells the
+        sending node it was read (unless ``mark_read=false``)."""
+        if mark_read:
+            messaging_services.mark_read(node, request_id, actor=API_ACTOR)
         return present.request_view(request_services.get_request(node, request_id), node.clock.now())
 
     @app.patch("/api/v1/requests/{request_id}", tags=["requests"])

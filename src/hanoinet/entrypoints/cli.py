@@ -18,6 +18,14 @@ from hanoinet.adapters.treaty_csv import read_deposit_rows
 from hanoinet.domain.requests import Action, Direction, RequestState
 from hanoinet.entrypoints import present
 from hanoinet.entrypoints.cli_evidence import evidence_app, token_app
+from hanoinet.entrypoints.cli_federation import (
+    consent_app,
+    directory_app,
+    message_app,
+    node_app,
+    outbox_app,
+    transfer_app,
+)
 from hanoinet.entrypoints.cli_support import (
     InstrumentOption,
     JsonOption,
@@ -32,6 +40,7 @@ from hanoinet.entrypoints.cli_support import (
     settings,
 )
 from hanoinet.services import cases as case_services
+from hanoinet.services import messaging as messaging_services
 from hanoinet.services import requests as request_services
 from hanoinet.services import treaty as treaty_services
 from hanoinet.services.ports import InboxQuery
@@ -51,6 +60,12 @@ app.add_typer(request_app, name="request")
 app.add_typer(packs_app, name="packs")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(token_app, name="token")
+app.add_typer(node_app, name="node")
+app.add_typer(directory_app, name="directory")
+app.add_typer(message_app, name="message")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(transfer_app, name="transfer")
+app.add_typer(consent_app, name="consent")
 
 
 @app.callback()
@@ -87,9 +102,41 @@ def serve(
 
     from hanoinet.entrypoints.api import create_app  # noqa: PLC0415 - likewise
 
-    api = create_app(node(), boot.upload_store(settings()))
-    out.print(f"hanoinet node: API docs at http://{host}:{port}/docs")
+    with errors():
+        n = boot.bootstrap(settings(), endpoint=f"http://{host}:{port}")
+    api = create_app(n, boot.upload_store(settings()), worker=True)
+    out.print(f"hanoinet node {n.identity.node_id if n.identity else ''}: API docs at http://{host}:{port}/docs")
     uvicorn.run(api, host=host, port=port, log_level="info", access_log=False)
+
+
+@app.command()
+def demo(
+    exercise: Annotated[
+        str | None, typer.Option(help="Run the network for a training exercise of this scenario; the steps are yours.")
+    ] = None,
+    scenario: Annotated[str, typer.Option(help="Scenario to play (shipped name or .yaml file).")] = "lotus",
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Where the nodes keep their data (default: a temporary directory).")
+    ] = None,
+    base_port: Annotated[int, typer.Option(help="Nodes listen on the ports after this one.")] = 8100,
+    speed: Annotated[float | None, typer.Option(help="Exercise clock speed (default: the scenario's).")] = None,
+    keep_running: Annotated[bool, typer.Option(help="Keep the nodes running until Ctrl-C.")] = True,
+) -> None:
+    """Start a network of nodes on loopback, play a scenario through them, keep them running until Ctrl-C."""
+    from hanoinet.entrypoints import demo as demo_runner  # noqa: PLC0415 - only this command needs it
+
+    try:
+        code = demo_runner.run(
+            exercise or scenario,
+            exercise=exercise is not None,
+            base=directory,
+            base_port=base_port,
+            keep_running=keep_running,
+            speed=speed,
+        )
+    except demo_runner.DemoError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
 
 
 @db_app.command("upgrade")
@@ -285,6 +332,7 @@ def draft_from(
     emergency: bool,
     deadline: str | None,
     follows_up: str | None,
+    peer: str | None = None,
 ) -> request_services.RequestDraft:
     """Build a draft from command-line options."""
     return request_services.RequestDraft(
@@ -298,6 +346,7 @@ def draft_from(
         emergency=emergency,
         deadline=parse_deadline(deadline),
         follows_up=follows_up,
+        peer=peer,
     )
 
 
@@ -314,6 +363,9 @@ def request_new(
     emergency: Annotated[bool, typer.Option(help="Flag as an emergency (Art 41).")] = False,
     deadline: Annotated[str | None, typer.Option(help="Requester's deadline, ISO 8601 with offset.")] = None,
     follows_up: Annotated[str | None, typer.Option(help="Id of the request this one follows up.")] = None,
+    peer: Annotated[
+        str | None, typer.Option(help="Node to send it to (default: chosen from the directory when sent).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Draft an outgoing request, or register an incoming one."""
@@ -330,6 +382,7 @@ def request_new(
         emergency=emergency,
         deadline=deadline,
         follows_up=follows_up,
+        peer=peer,
     )
     with errors():
         view = request_services.create_request(n, draft, actor=actor())
@@ -402,9 +455,11 @@ def request_amend(
 
 @request_app.command("show")
 def request_show(request_id: str) -> None:
-    """Show a request with its history, clocks and allowed actions, as JSON."""
+    """Show a request with its history, clocks, allowed actions and messages, as JSON; the sending node learns
+    that its messages were read."""
     n = node()
     with errors():
+        messaging_services.mark_read(n, request_id, actor=actor())
         emit(present.request_view(request_services.get_request(n, request_id), n.clock.now()), True)
 
 

@@ -23,7 +23,9 @@ from hanoinet.adapters.vault import BlobCorrupt, VaultError
 from hanoinet.config import Settings
 from hanoinet.domain.errors import DomainError, NotFound, ValidationFailed
 from hanoinet.domain.evidence import AccessDenied, Principal, Role
-from hanoinet.services.node import Node
+from hanoinet.domain.federation import EnvelopeRejected
+from hanoinet.services.node import Node, NotOnNetwork
+from hanoinet.services.ports import TransportError
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -67,6 +69,10 @@ def errors() -> Iterator[None]:
         fail(str(exc))
     except DomainError as exc:
         fail(str(exc), 4 if isinstance(exc, NotFound) else 3)
+    except EnvelopeRejected as exc:
+        fail(f"refused ({exc.reason}): {exc.detail}", 2)
+    except (TransportError, NotOnNetwork) as exc:
+        fail(str(exc))
     except (PackError, CsvFormatError, KeyFileError, boot.SchemaBehindError, boot.InvalidSettingError) as exc:
         fail(str(exc))
 

@@ -4,12 +4,39 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from hanoinet.domain.errors import Issue, ValidationFailed
+from hanoinet.domain.federation import Backoff, NodeRole
 from hanoinet.domain.rules import RulePack
 from hanoinet.domain.treaty import StateCatalog
-from hanoinet.services.ports import Clock, Exporter, Signer, UnitOfWork, Vault
+from hanoinet.services.ports import Clock, Exporter, Identity, Signer, UnitOfWork, Vault
+
+
+@dataclass(frozen=True)
+class NodeProfile:
+    """How this node describes itself in its directory entry."""
+
+    authority: str
+    roles: tuple[NodeRole, ...]
+    languages: tuple[str, ...]
+    hours: str
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class FederationSettings:
+    """How this node talks to others: freshness window, batch size, retries, leases."""
+
+    window: timedelta = timedelta(minutes=5)
+    batch_size: int = 500
+    backoff: Backoff = field(default_factory=Backoff)
+    lease: timedelta = timedelta(seconds=30)
+
+
+class NotOnNetwork(RuntimeError):  # noqa: N818 - names the condition, like the domain's errors
+    """The node was built without a federation identity (or without a State) and cannot talk to other nodes."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +52,30 @@ class Node:
     signer: Signer | None = None
     exporter: Exporter | None = None
     name: str = "hanoinet node"
+    identity: Identity | None = None
+    profile: NodeProfile | None = None
+    federation: FederationSettings = FederationSettings()
+    wall_clock: Clock | None = None
+    """Real time, for transmission timestamps, even when ``clock`` runs fast for a training exercise."""
+    listeners: list[Callable[[], None]] = field(default_factory=list)
+    """Called after a commit that put messages in the outbox, to wake the delivery worker at once."""
+
+    def network(self) -> tuple[Identity, NodeProfile, str]:
+        """The identity, profile and State a node needs on the network; raise NotOnNetwork without them."""
+        if self.identity is None or self.profile is None:
+            raise NotOnNetwork("this node was built without a federation identity")
+        if not self.node_state:
+            raise NotOnNetwork("set HANOINET_NODE_STATE: a node on the network serves one State")
+        return self.identity, self.profile, self.node_state
+
+    def now_wall(self) -> datetime:
+        """The real time, whatever pace the legal clock keeps."""
+        return (self.wall_clock or self.clock).now()
+
+    def outbox_changed(self) -> None:
+        """Tell the delivery worker that new messages wait."""
+        for listener in list(self.listeners):
+            listener()
 
     def evidence_store(self) -> tuple[Vault, Signer]:
         """The vault and the signing key; a node built without them cannot handle evidence."""

@@ -1,0 +1,543 @@
+"""Store-and-forward messaging between nodes: compose into the outbox, deliver in batches, take receipts.
+
+- **Compose**: a message is signed when it is composed and written to the outbox in the same transaction as the
+  change it reports (a request sent, an action taken): either both are committed or neither (the transactional
+  outbox). Nothing is lost if the node stops a moment later.
+- **Deliver**: a worker takes a peer's delivery lease (one deliverer per peer, in any number of processes), seals
+  the oldest pending messages into one transmission (JWS batch signed afresh, in a JWE to the peer) and posts it.
+  The peer answers with a signed receipt only after it has committed the messages; each message is then marked
+  delivered or rejected (with the peer's reason). A failure leaves the messages pending and backs off
+  exponentially; they go again, in order, when the peer answers.
+- **Receive** is in ``services.inbound``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hanoinet.domain.errors import Issue, NotFound, ValidationFailed
+from hanoinet.domain.federation import (
+    PROTOCOL_VERSION,
+    TYP_BATCH,
+    TYP_MESSAGE,
+    TYP_RECEIPT,
+    EntryStatus,
+    EnvelopeRejected,
+    Message,
+    MessageKind,
+    MessageStatus,
+)
+from hanoinet.services.node import Node, new_id
+from hanoinet.services.ports import (
+    DeliveryResult,
+    IncomingMessage,
+    MessageQuery,
+    OutgoingMessage,
+    Peer,
+    PeerDelivery,
+    Receipt,
+    Transport,
+    TransportError,
+    UnitOfWork,
+)
+
+log = logging.getLogger("hanoinet.federation")
+
+MAX_TEXT = 100_000
+
+
+def digest(token: str) -> str:
+    """SHA-256 of a signed message: what a receipt says was received."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def compose(
+    node: Node,
+    uow: UnitOfWork,
+    peer: Peer,
+    kind: MessageKind,
+    body: Mapping[str, Any],
+    *,
+    actor: str,
+    request_id: str | None = None,
+) -> OutgoingMessage:
+    """Sign a message to ``peer`` and stage it in the outbox of ``uow`` (committed with the caller's change)."""
+    identity, _, _ = node.network()
+    if peer.status is not EntryStatus.ACTIVE:
+        raise ValidationFailed([Issue("to", f"node {peer.entry.node_id} is revoked here: nothing is sent to it")])
+    message = Message(
+        id=new_id(),
+        kind=kind,
+        sender=identity.node_id,
+        recipient=peer.entry.node_id,
+        created_at=node.now_wall(),
+        body=dict(body),
+        request_id=request_id,
+    )
+    outgoing = OutgoingMessage(
+        id=message.id,
+        peer=peer.entry.node_id,
+        kind=kind,
+        request_id=request_id,
+        jws=identity.sign(message.claims(), TYP_MESSAGE),
+        created_at=message.created_at,
+        created_by=actor,
+    )
+    uow.federation.enqueue([outgoing])
+    return outgoing
+
+
+def find_peer(uow: UnitOfWork, node_id: str, field: str = "to") -> Peer:
+    """The trusted peer with this id; raise ValidationFailed naming the field otherwise."""
+    peer = uow.federation.peer(node_id)
+    if peer is None:
+        raise ValidationFailed(
+            [Issue(field, f"no node {node_id!r} in this node's directory (hanoinet directory list)")]
+        )
+    if peer.status is not EntryStatus.ACTIVE:
+        raise ValidationFailed([Issue(field, f"node {node_id} is revoked here: {peer.status_reason}")])
+    return peer
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message a user or a machine asks to send: correspondence on a request, or spontaneous information."""
+
+    to: str
+    kind: MessageKind
+    text: str
+    subject: str = ""
+    request_id: str | None = None
+    conditions: Mapping[str, Any] | None = None
+
+
+_SENDABLE = (MessageKind.CORRESPONDENCE, MessageKind.SPONTANEOUS_INFORMATION)
+
+
+def _check(index: int, message: NewMessage) -> list[Issue]:
+    where = f"messages[{index}]"
+    issues = []
+    if message.kind not in _SENDABLE:
+        kinds = ", ".join(k.value for k in _SENDABLE)
+        issues.append(Issue(f"{where}.kind", f"only {kinds} are sent this way"))
+    if not message.text.strip():
+        issues.append(Issue(f"{where}.text", "is missing"))
+    if len(message.text) > MAX_TEXT or len(message.subject) > 500:
+        issues.append(Issue(f"{where}.text", f"is longer than {MAX_TEXT} characters"))
+    if message.kind is MessageKind.CORRESPONDENCE and not message.request_id:
+        issues.append(Issue(f"{where}.request_id", "correspondence is about a request: name it"))
+    return issues
+
+
+def send_messages(node: Node, messages: Sequence[NewMessage], *, actor: str) -> list[OutgoingMessage]:
+    """Queue correspondence and spontaneous information (Art 40; with conditions of use) for delivery, all or none."""
+    issues = [i for n, m in enumerate(messages) for i in _check(n, m)]
+    if not messages:
+        issues.append(Issue("messages", "is empty"))
+    if issues:
+        raise ValidationFailed(issues)
+    sent: list[OutgoingMessage] = []
+    with node.uow() as uow:
+        peers: dict[str, Peer] = {}
+        for index, m in enumerate(messages):
+            peer = peers.get(m.to) or find_peer(uow, m.to, f"messages[{index}].to")
+            peers[m.to] = peer
+            if m.request_id is not None:
+                request = uow.requests.get(m.request_id)
+                if request is None:
+                    raise ValidationFailed([Issue(f"messages[{index}].request_id", f"no request {m.request_id!r}")])
+                if request.peer != peer.entry.node_id:
+                    raise ValidationFailed(
+                        [Issue(f"messages[{index}].to", f"request {m.request_id} is exchanged with {request.peer}")]
+                    )
+            body: dict[str, Any] = {"subject": m.subject, "text": m.text, "from_actor": actor}
+            if m.conditions:
+                body["conditions"] = dict(m.conditions)
+            sent.append(compose(node, uow, peer, m.kind, body, actor=actor, request_id=m.request_id))
+        uow.commit()
+    node.outbox_changed()
+    return sent
+
+
+def correspond(node: Node, request_id: str, text: str, *, subject: str = "", actor: str) -> OutgoingMessage:
+    """Write to the node a request is exchanged with, about that request."""
+    with node.uow() as uow:
+        request = uow.requests.get(request_id)
+    if request is None:
+        raise NotFound(f"no request {request_id!r}")
+    if request.peer is None:
+        raise ValidationFailed([Issue("request_id", "this request is not exchanged with another node")])
+    message = NewMessage(request.peer, MessageKind.CORRESPONDENCE, text, subject, request_id)
+    return send_messages(node, [message], actor=actor)[0]
+
+
+def federation_status(node: Node) -> dict[str, Any]:
+    """For operators: each peer's deliveries, the outbox by status, the latest refusals."""
+    identity, _, _ = node.network()
+    with node.uow() as uow:
+        peers = uow.federation.peers()
+        counts = uow.federation.outbox_counts()
+        rejections = uow.federation.rejections(20)
+    return {
+        "node_id": identity.node_id,
+        "peers": [
+            {
+                "node_id": p.entry.node_id,
+                "state": p.entry.state,
+                "status": p.status.value,
+                "pending": counts.get((p.entry.node_id, MessageStatus.PENDING.value), 0),
+                "delivered": counts.get((p.entry.node_id, MessageStatus.DELIVERED.value), 0),
+                "rejected": counts.get((p.entry.node_id, MessageStatus.REJECTED.value), 0),
+                "failures": p.delivery.failures,
+                "last_error": p.delivery.last_error,
+                "next_attempt_at": p.delivery.next_attempt_at.isoformat() if p.delivery.next_attempt_at else None,
+                "last_delivery_at": p.delivery.last_delivery_at.isoformat() if p.delivery.last_delivery_at else None,
+            }
+            for p in peers
+        ],
+        "rejections": [
+            {
+                "at": r.at.isoformat(),
+                "reason": r.reason,
+                "detail": r.detail,
+                "claimed_sender": r.claimed_sender,
+                "remote": r.remote,
+            }
+            for r in rejections
+        ],
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Delivery
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What one delivery round to one peer did."""
+
+    peer: str
+    sent: int = 0
+    delivered: int = 0
+    rejected: int = 0
+    error: str | None = None
+    skipped: bool = False
+
+
+def due_peers(node: Node) -> Sequence[str]:
+    """Peers with messages waiting whose backoff has run out."""
+    with node.uow() as uow:
+        return uow.federation.peers_due(node.now_wall())
+
+
+def _failed(delivery: PeerDelivery, node: Node, error: str) -> PeerDelivery:
+    failures = delivery.failures + 1
+    now = node.now_wall()
+    wait = node.federation.backoff.delay(failures, random.random())  # noqa: S311 - jitter, not a secret
+    return PeerDelivery(now + wait, failures, error[:2000], now, delivery.last_delivery_at)
+
+
+def _peer_error(status: int, body: bytes) -> str:
+    import json  # noqa: PLC0415 - error bodies only
+
+    try:
+        detail = json.loads(body).get("detail", "")
+    except (ValueError, AttributeError):
+        detail = body[:300].decode(errors="replace")
+    return f"HTTP {status}: {detail}"
+
+
+def deliver(node: Node, transport: Transport, peer_id: str, owner: str) -> DeliveryReport:
+    """Deliver the oldest pending messages to one peer, if no other deliverer holds it: one transmission."""
+    node.network()  # a node without an identity has nothing to deliver with
+    now = node.now_wall()
+    with node.uow() as uow:
+        store = uow.federation
+        if not store.claim_peer(peer_id, owner, now, now + node.federation.lease):
+            return DeliveryReport(peer_id, skipped=True)
+        peer = store.peer(peer_id)
+        pending = store.pending(peer_id, node.federation.batch_size)
+        if peer is None or not pending or peer.status is not EntryStatus.ACTIVE:
+            store.release_peer(peer_id, owner, peer.delivery if peer else PeerDelivery())
+            uow.commit()
+            return DeliveryReport(peer_id)
+        if pending[0].kind is MessageKind.ENTRY:
+            batch = [pending[0]]
+        else:
+            batch = []
+            for message in pending:
+                if message.kind is MessageKind.ENTRY:
+                    break
+                batch.append(message)
+        store.record_attempt([m.id for m in batch], now)
+        uow.commit()
+    try:
+        if batch[0].kind is MessageKind.ENTRY:
+            report, delivery = _push_entry(node, transport, peer, batch[0])
+        else:
+            report, delivery = _transmit(node, transport, peer, batch)
+    except TransportError as exc:
+        report = DeliveryReport(peer_id, sent=len(batch), error=str(exc))
+        delivery = _failed(peer.delivery, node, str(exc))
+    except EnvelopeRejected as exc:
+        report = DeliveryReport(peer_id, sent=len(batch), error=f"the peer's receipt is not valid: {exc}")
+        delivery = _failed(peer.delivery, node, report.error or "")
+    with node.uow() as uow:
+        uow.federation.release_peer(peer_id, owner, delivery)
+        uow.commit()
+    if report.error:
+        log.warning("delivery to %s failed (%d message(s) wait): %s", peer_id, len(batch), report.error)
+    return report
+
+
+def _push_entry(
+    node: Node, transport: Transport, peer: Peer, message: OutgoingMessage
+) -> tuple[DeliveryReport, PeerDelivery]:
+    status, body = transport.push_entry(peer.entry.endpoint, message.jws)
+    now = node.now_wall()
+    if status != 200:
+        error = _peer_error(status, body)
+        return DeliveryReport(peer.entry.node_id, sent=1, error=error), _failed(peer.delivery, node, error)
+    with node.uow() as uow:
+        uow.federation.record_results([DeliveryResult(message.id, MessageStatus.DELIVERED, now, "entry")])
+        uow.commit()
+    return DeliveryReport(peer.entry.node_id, sent=1, delivered=1), PeerDelivery(None, 0, None, now, now)
+
+
+def _transmit(
+    node: Node, transport: Transport, peer: Peer, batch: Sequence[OutgoingMessage]
+) -> tuple[DeliveryReport, PeerDelivery]:
+    identity, _, _ = node.network()
+    batch_id = new_id()
+    claims = {
+        "hanoinet_batch": PROTOCOL_VERSION,
+        "id": batch_id,
+        "from": identity.node_id,
+        "to": peer.entry.node_id,
+        "sent_at": node.now_wall().isoformat(),
+        "messages": [m.jws for m in batch],
+    }
+    status, body = transport.transmit(peer.entry.endpoint, identity.seal(claims, TYP_BATCH, peer.entry.encryption_key))
+    if status != 200:
+        error = _peer_error(status, body)
+        return DeliveryReport(peer.entry.node_id, sent=len(batch), error=error), _failed(peer.delivery, node, error)
+    token = identity.open(body.decode("ascii", errors="replace"))
+    with node.uow() as uow:
+        keys = {k.key.kid: k for k in uow.federation.peer_keys(peer.entry.node_id)}
+    header, _ = identity.peek(token)
+    key = keys.get(str(header.get("kid")))
+    if key is None or key.use != "sig" or key.status.value == "revoked":
+        raise EnvelopeRejected(
+            "bad_signature", f"the receipt is signed by key {header.get('kid')}, not a key of {peer.entry.node_id}"
+        )
+    receipt = identity.verify(token, key.key, TYP_RECEIPT)
+    results = _results(receipt, batch, peer, batch_id)
+    now = node.now_wall()
+    receipt_id = str(receipt["id"])
+    with node.uow() as uow:
+        uow.federation.record_results(
+            [DeliveryResult(mid, status_, now, receipt_id, error) for mid, (status_, error) in results.items()]
+        )
+        uow.federation.add_receipt(Receipt(receipt_id, batch_id, peer.entry.node_id, "in", token, now))
+        uow.commit()
+    rejected = sum(1 for s, _ in results.values() if s is MessageStatus.REJECTED)
+    report = DeliveryReport(peer.entry.node_id, len(batch), len(results) - rejected, rejected)
+    return report, PeerDelivery(None, 0, None, now, now)
+
+
+def _results(
+    receipt: Mapping[str, Any], batch: Sequence[OutgoingMessage], peer: Peer, batch_id: str
+) -> dict[str, tuple[MessageStatus, str | None]]:
+    """Check a receipt against what was sent: same batch, same peer, and each message's digest as sent."""
+    if receipt.get("batch") != batch_id or receipt.get("from") != peer.entry.node_id:
+        raise EnvelopeRejected("malformed", "the receipt is for another transmission")
+    sent = {m.id: digest(m.jws) for m in batch}
+    results: dict[str, tuple[MessageStatus, str | None]] = {}
+    for entry in receipt.get("results", []):
+        mid = entry.get("id")
+        if mid not in sent or entry.get("digest") != sent[mid]:
+            raise EnvelopeRejected("malformed", f"the receipt lists message {mid} with another digest than was sent")
+        if entry.get("status") == "refused":
+            results[mid] = (MessageStatus.REJECTED, str(entry.get("reason", ""))[:2000])
+        else:
+            results[mid] = (MessageStatus.DELIVERED, None)
+    missing = set(sent) - set(results)
+    if missing:
+        raise EnvelopeRejected("malformed", f"the receipt leaves out {len(missing)} message(s)")
+    return results
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reading
+
+
+def mark_read(node: Node, request_id: str, *, actor: str) -> int:
+    """Record that ``actor`` opened a request's incoming messages, and tell each sender (a signed read notice)."""
+    if node.identity is None:
+        return 0
+    with node.uow() as uow:
+        store = uow.federation
+        unread = [
+            m
+            for m in store.incoming(MessageQuery(request_id=request_id, unread=True, limit=1000))
+            if m.status is MessageStatus.ACCEPTED and m.kind is not MessageKind.READ
+        ]
+        if not unread:
+            return 0
+        now = node.now_wall()
+        store.mark_incoming_read([m.id for m in unread], now, actor)
+        by_peer: dict[str, list[str]] = {}
+        for m in unread:
+            by_peer.setdefault(m.peer, []).append(m.id)
+        for peer_id, ids in by_peer.items():
+            peer = store.peer(peer_id)
+            if peer is not None and peer.status is EntryStatus.ACTIVE:
+                compose(
+                    node,
+                    uow,
+                    peer,
+                    MessageKind.READ,
+                    {"ids": ids, "read_at": now.isoformat()},
+                    actor=actor,
+                    request_id=request_id,
+                )
+        uow.commit()
+    node.outbox_changed()
+    return len(unread)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """A message either way, with what it said (decoded from the signed form)."""
+
+    direction: str
+    id: str
+    peer: str
+    kind: MessageKind
+    request_id: str | None
+    body: Mapping[str, Any]
+    created_at: Any
+    status: MessageStatus
+    delivered_at: Any = None
+    read_at: Any = None
+    error: str | None = None
+    attempts: int = 0
+    created_by: str = ""
+
+
+def _body(identity: Any, jws: str) -> Mapping[str, Any]:
+    try:
+        _, claims = identity.peek(jws)
+    except EnvelopeRejected:
+        return {}
+    body = claims.get("body", claims)
+    return body if isinstance(body, dict) else {}
+
+
+def list_messages(node: Node, query: MessageQuery, *, direction: str | None = None) -> list[MessageView]:
+    """Messages sent and received, newest first (what each said, when it was delivered and read)."""
+    identity, _, _ = node.network()
+    views: list[MessageView] = []
+    with node.uow() as uow:
+        if direction in (None, "outgoing"):
+            for m in uow.federation.outgoing(query):
+                views.append(
+                    MessageView(
+                        "outgoing",
+                        m.id,
+                        m.peer,
+                        m.kind,
+                        m.request_id,
+                        _body(identity, m.jws) if m.kind is not MessageKind.ENTRY else {},
+                        m.created_at,
+                        m.status,
+                        m.delivered_at,
+                        m.read_at,
+                        m.error,
+                        m.attempts,
+                        m.created_by,
+                    )
+                )
+        if direction in (None, "incoming"):
+            for i in uow.federation.incoming(query):
+                views.append(
+                    MessageView(
+                        "incoming",
+                        i.id,
+                        i.peer,
+                        i.kind,
+                        i.request_id,
+                        _body(identity, i.jws),
+                        i.created_at,
+                        i.status,
+                        i.received_at,
+                        i.read_at,
+                        i.reason,
+                        1,
+                        i.read_by or "",
+                    )
+                )
+    views.sort(key=lambda v: v.created_at, reverse=True)
+    return views[: query.limit]
+
+
+def get_message(node: Node, message_id: str) -> MessageView:
+    """One message either way; raise NotFound."""
+    identity, _, _ = node.network()
+    with node.uow() as uow:
+        m = uow.federation.outgoing_message(message_id)
+        i = uow.federation.incoming_message(message_id) if m is None else None
+    if m is not None:
+        return MessageView(
+            "outgoing",
+            m.id,
+            m.peer,
+            m.kind,
+            m.request_id,
+            _body(identity, m.jws) if m.kind is not MessageKind.ENTRY else {},
+            m.created_at,
+            m.status,
+            m.delivered_at,
+            m.read_at,
+            m.error,
+            m.attempts,
+            m.created_by,
+        )
+    if i is not None:
+        return MessageView(
+            "incoming",
+            i.id,
+            i.peer,
+            i.kind,
+            i.request_id,
+            _body(identity, i.jws),
+            i.created_at,
+            i.status,
+            i.received_at,
+            i.read_at,
+            i.reason,
+            1,
+            i.read_by or "",
+        )
+    raise NotFound(f"no message {message_id!r}")
+
+
+def incoming_record(message: Message, jws: str, batch_id: str, *, at: datetime) -> IncomingMessage:
+    """The row that records a message received and applied."""
+    return IncomingMessage(
+        id=message.id,
+        peer=message.sender,
+        kind=message.kind,
+        request_id=message.request_id,
+        jws=jws,
+        created_at=message.created_at,
+        received_at=at,
+        batch_id=batch_id,
+        status=MessageStatus.ACCEPTED,
+    )
