@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from hanoinet import bootstrap as boot
 from hanoinet.adapters.treaty_csv import parse_deposit_rows
 from hanoinet.config import Settings
@@ -41,8 +43,10 @@ def make_node(
     roles: str = "central_authority",
     database_url: str | None = None,
     clock: FixedClock | None = None,
+    engines: list[Engine] | None = None,
 ) -> Node:
-    """A node with its own data directory (keys, vault) and database, on the real adapters."""
+    """A node with its own data directory (keys, vault) and database, on the real adapters; its engine is added to
+    ``engines`` for the caller to dispose of."""
     settings = Settings(
         data_dir=base / node_id,
         node_state=state,
@@ -53,7 +57,10 @@ def make_node(
         database_url=database_url,
         federation_retry_max_seconds=1.0,
     )
-    node = boot.bootstrap(settings)
+    engine = boot.open_database(settings)
+    if engines is not None:
+        engines.append(engine)
+    node = boot.bootstrap(settings, engine=engine)
     if clock is not None:
         node = replace(node, clock=clock, wall_clock=clock)
     rows = parse_deposit_rows(deposits_csv([*_PARTIES, state] if state not in _PARTIES else _PARTIES), "test")
@@ -62,10 +69,47 @@ def make_node(
 
 
 _PARTIES = [
-    "VNM", "SGP", "CHL", "THA", "MYS", "IDN", "PHL", "CHN", "JPN", "KOR", "MNG", "IND", "PAK", "BGD", "LKA", "NPL",
-    "AUS", "NZL", "FJI", "BRA", "ARG", "COL", "PER", "URY", "MEX", "CAN", "NGA", "GHA", "KEN", "ZAF", "EGY", "MAR",
-    "TUN", "SEN", "CIV", "ETH", "RWA", "UGA", "KHM", "LAO",
-]  # fmt: skip
+    "VNM",
+    "SGP",
+    "CHL",
+    "THA",
+    "MYS",
+    "IDN",
+    "PHL",
+    "CHN",
+    "JPN",
+    "KOR",
+    "MNG",
+    "IND",
+    "PAK",
+    "BGD",
+    "LKA",
+    "NPL",
+    "AUS",
+    "NZL",
+    "FJI",
+    "BRA",
+    "ARG",
+    "COL",
+    "PER",
+    "URY",
+    "MEX",
+    "CAN",
+    "NGA",
+    "GHA",
+    "KEN",
+    "ZAF",
+    "EGY",
+    "MAR",
+    "TUN",
+    "SEN",
+    "CIV",
+    "ETH",
+    "RWA",
+    "UGA",
+    "KHM",
+    "LAO",
+]
 """Forty Parties (exercise data): the UN Convention is in force between any two of them in these tests."""
 
 

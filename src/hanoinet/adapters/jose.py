@@ -29,7 +29,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from joserfc import jwe, jws
-from joserfc.errors import JoseError
+from joserfc.errors import DecodeError, ExceededSizeError, JoseError
 from joserfc.jwk import KeySet, OKPKey
 
 from hanoinet.adapters.keys import FederationKeys, ensure_federation_keys, rotate_federation_keys, verify_signature
@@ -105,6 +105,8 @@ def verify(token: str, key: PublicKey, typ: str) -> dict[str, Any]:
     """Verify a compact JWS with ``key`` and return its payload; raise EnvelopeRejected if it does not verify."""
     try:
         obj = jws.deserialize_compact(token, okp(key), registry=_JWS)
+    except (DecodeError, ExceededSizeError):
+        raise EnvelopeRejected("malformed", "the JWS cannot be parsed") from None
     except JoseError as exc:
         raise EnvelopeRejected(
             "bad_signature", f"the signature does not verify with key {key.kid} ({exc.error})"

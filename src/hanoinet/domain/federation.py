@@ -281,8 +281,9 @@ def entry_from_document(doc: Mapping[str, Any], is_known_state: Callable[[str], 
         serial = 0
     issued = _when(doc.get("issued_at"), "entry.issued_at", issues)
     revoked = _strings(doc.get("revoked_kids", []), None, "entry.revoked_kids", issues)
-    if signing.kid and signing.kid in revoked:
-        issues.append(Issue("entry.signing_key", "is listed as revoked by the entry itself"))
+    for name, key in (("signing_key", signing), ("encryption_key", encryption)):
+        if key.kid and key.kid in revoked:
+            issues.append(Issue(f"entry.{name}", "is listed as revoked by the entry itself"))
     if issues:
         raise ValidationFailed(issues)
     return DirectoryEntry(
@@ -501,7 +502,7 @@ def check_freshness(sent_at: datetime, now: datetime, window: timedelta) -> str 
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """Exponential backoff between delivery attempts to a peer: base x 2^failures, capped, with jitter."""
+    """Exponential backoff between delivery attempts to a peer: base x 2^(failures - 1), capped, with jitter."""
 
     base: timedelta = timedelta(milliseconds=500)
     cap: timedelta = timedelta(seconds=60)

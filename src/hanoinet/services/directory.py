@@ -203,11 +203,15 @@ def _apply(
             )
     for kid in decision.revoke:
         known = store.peer_key(kid)
-        key = known.key if known else PublicKey(kid, {})
+        if known is None or known.node_id != entry.node_id:
+            # A node revokes only its own keys: a revocation of another node's key (or of a key nobody has shown
+            # us yet) would let one node silence another. Directories revoke for others (import_register).
+            continue
+        key = known.key
         store.save_key(
             entry.node_id,
             key,
-            use=known.use if known else "sig",
+            use=known.use,
             status=KeyStatus.REVOKED,
             at=now,
             reason="revoked by its node",
