@@ -17,6 +17,7 @@ from hanoinet.domain.federation import (
     DirectoryEntry,
     EntryStatus,
     KeyStatus,
+    MessageKind,
     MessageStatus,
     PublicKey,
     entry_from_document,
@@ -299,12 +300,17 @@ class FakeFederationStore:
 
     # -- directory
 
+    def _with_lease(self, peer: Peer) -> Peer:
+        owner, until = self.staged.leases.get(peer.entry.node_id, (None, None))
+        return copy.deepcopy(replace(peer, delivery=replace(peer.delivery, lease_owner=owner, lease_until=until)))
+
     def peer(self, node_id: str) -> Peer | None:
-        return copy.deepcopy(self.staged.peers.get(node_id))
+        found = self.staged.peers.get(node_id)
+        return self._with_lease(found) if found else None
 
     def peers(self) -> Sequence[Peer]:
         ordered = sorted(self.staged.peers.values(), key=lambda p: (p.entry.state, p.entry.node_id))
-        return [copy.deepcopy(p) for p in ordered]
+        return [self._with_lease(p) for p in ordered]
 
     def save_peer(self, entry: DirectoryEntry, signed: Mapping[str, Any], at: datetime) -> None:
         stored = entry_from_document(_json(entry.document()))  # what reading the stored document gives
@@ -375,11 +381,17 @@ class FakeFederationStore:
         self.staged.leases[node_id] = (owner, until)
         return True
 
-    def release_peer(self, node_id: str, owner: str, delivery: PeerDelivery) -> None:
+    def release_peer(
+        self, node_id: str, owner: str, delivery: PeerDelivery, *, keep_until: datetime | None = None
+    ) -> None:
         held = self.staged.leases.get(node_id)
         if node_id in self.staged.peers and held is not None and held[0] == owner:
-            del self.staged.leases[node_id]
-            self.staged.peers[node_id] = replace(self.staged.peers[node_id], delivery=delivery)
+            if keep_until is None:
+                del self.staged.leases[node_id]
+            else:
+                self.staged.leases[node_id] = (owner, keep_until)
+            kept = replace(delivery, lease_owner=None, lease_until=None)
+            self.staged.peers[node_id] = replace(self.staged.peers[node_id], delivery=kept)
 
     # -- outbox
 
@@ -403,7 +415,8 @@ class FakeFederationStore:
 
     def pending(self, peer: str, limit: int) -> Sequence[OutgoingMessage]:
         found = [m for m in self.staged.outbox.values() if m.peer == peer and m.status is MessageStatus.PENDING]
-        return sorted(found, key=lambda m: m.seq)[:limit]
+        entries = sorted((m for m in found if m.kind is MessageKind.ENTRY), key=lambda m: m.seq)
+        return entries[:1] if entries else sorted(found, key=lambda m: m.seq)[:limit]
 
     def record_attempt(self, ids: Sequence[str], at: datetime) -> None:
         for message_id in set(ids):

@@ -374,11 +374,15 @@ def test_a_rotation_without_the_previous_keys_signature_needs_an_operator() -> N
     assert set(replaced.retire) == {"sig-1", "enc-1"}
 
 
-def test_an_operator_may_replace_an_entry_with_an_older_serial() -> None:
+def test_an_older_serial_with_other_keys_is_refused_unless_an_operator_replaces_it() -> None:
     current = an_entry(serial=5)
     offered = an_entry(serial=1, signing_key=sig_key("sig-2"))
-    assert decide_entry(current, offered, ["sig-2"], []).verdict is EntryVerdict.UNCHANGED
+    refused = decide_entry(current, offered, ["sig-2"], [])
+    assert refused.verdict is EntryVerdict.REFUSED  # a reinstalled node starts again at serial 1, with new keys
+    assert "--replace" in refused.reason
     assert decide_entry(current, offered, ["sig-2"], [], replace=True).verdict is EntryVerdict.UPDATED
+    same_keys = an_entry(serial=1)
+    assert decide_entry(current, same_keys, ["sig-1"], []).verdict is EntryVerdict.UNCHANGED
 
 
 def test_entries_of_two_different_nodes_are_not_compared() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -70,6 +70,8 @@ def _peer(row: PeerRow) -> Peer:
             last_error=row.last_error,
             last_attempt_at=row.last_attempt_at,
             last_delivery_at=row.last_delivery_at,
+            lease_owner=row.lease_owner,
+            lease_until=row.lease_until,
         ),
     )
 
@@ -86,7 +88,7 @@ def _key(row: PeerKeyRow) -> PeerKey:
     )
 
 
-def _outgoing(row: OutboxRow) -> OutgoingMessage:
+def _outgoing(row: OutboxRow | Row[Any]) -> OutgoingMessage:
     return OutgoingMessage(
         id=row.id,
         peer=row.peer,
@@ -106,7 +108,7 @@ def _outgoing(row: OutboxRow) -> OutgoingMessage:
     )
 
 
-def _incoming(row: InboundMessageRow) -> IncomingMessage:
+def _incoming(row: InboundMessageRow | Row[Any]) -> IncomingMessage:
     return IncomingMessage(
         id=row.id,
         peer=row.peer,
@@ -142,16 +144,6 @@ def _consent(row: ConsentRow) -> ConsentRecord:
 
 _OUTBOX = Base.metadata.tables[OutboxRow.__tablename__]
 _INBOUND = Base.metadata.tables[InboundMessageRow.__tablename__]
-_MARK_RESULT = (
-    update(_OUTBOX)  # the Core table: an executemany with WHERE parameters, not the ORM's bulk update by key
-    .where(_OUTBOX.c.id == bindparam("b_id"), _OUTBOX.c.status == MessageStatus.PENDING.value)
-    .values(
-        status=bindparam("b_status"),
-        delivered_at=bindparam("b_at"),
-        receipt_id=bindparam("b_receipt"),
-        error=bindparam("b_error"),
-    )
-)
 
 
 class SqlFederationStore:
@@ -279,18 +271,18 @@ class SqlFederationStore:
     # -- delivery scheduling --------------------------------------------------------------------------------
 
     def peers_due(self, now: datetime) -> Sequence[str]:
-        pending = (
-            select(OutboxRow.peer)
-            .where(OutboxRow.status == MessageStatus.PENDING.value)
-            .group_by(OutboxRow.peer)
-            .subquery()
+        # Peers are few and the outbox may be long: one indexed probe (peer, status) per due peer, never a scan.
+        waiting = (
+            select(OutboxRow.seq)
+            .where(OutboxRow.peer == PeerRow.node_id, OutboxRow.status == MessageStatus.PENDING.value)
+            .exists()
         )
         stmt = (
             select(PeerRow.node_id)
-            .join(pending, pending.c.peer == PeerRow.node_id)
             .where(
                 PeerRow.status == EntryStatus.ACTIVE.value,
                 or_(PeerRow.next_attempt_at.is_(None), PeerRow.next_attempt_at <= now),
+                waiting,
             )
             .order_by(PeerRow.node_id)
         )
@@ -308,13 +300,15 @@ class SqlFederationStore:
         )
         return affected(result) == 1
 
-    def release_peer(self, node_id: str, owner: str, delivery: PeerDelivery) -> None:
+    def release_peer(
+        self, node_id: str, owner: str, delivery: PeerDelivery, *, keep_until: datetime | None = None
+    ) -> None:
         self.session.execute(
             update(PeerRow)
             .where(PeerRow.node_id == node_id, PeerRow.lease_owner == owner)
             .values(
-                lease_owner=None,
-                lease_until=None,
+                lease_owner=owner if keep_until else None,
+                lease_until=keep_until,
                 next_attempt_at=delivery.next_attempt_at,
                 failures=delivery.failures,
                 last_error=delivery.last_error,
@@ -348,14 +342,26 @@ class SqlFederationStore:
         )
 
     def pending(self, peer: str, limit: int) -> Sequence[OutgoingMessage]:
+        entry = self.session.execute(
+            select(_OUTBOX)
+            .where(
+                _OUTBOX.c.peer == peer,
+                _OUTBOX.c.kind == MessageKind.ENTRY.value,
+                _OUTBOX.c.status == MessageStatus.PENDING.value,
+            )
+            .order_by(_OUTBOX.c.seq)
+            .limit(1)
+        ).first()
+        if entry is not None:
+            return [_outgoing(entry)]
+        # Plain rows, not ORM entities: a delivery round reads hundreds of them (see bench/federation.py).
         stmt = (
-            select(OutboxRow)
-            .where(OutboxRow.peer == peer, OutboxRow.status == MessageStatus.PENDING.value)
-            .order_by(OutboxRow.seq)
+            select(_OUTBOX)
+            .where(_OUTBOX.c.peer == peer, _OUTBOX.c.status == MessageStatus.PENDING.value)
+            .order_by(_OUTBOX.c.seq)
             .limit(limit)
-            .execution_options(populate_existing=True)
         )
-        return [_outgoing(r) for r in self.session.scalars(stmt)]
+        return [_outgoing(r) for r in self.session.execute(stmt)]
 
     def record_attempt(self, ids: Sequence[str], at: datetime) -> None:
         if not ids:
@@ -368,15 +374,16 @@ class SqlFederationStore:
         )
 
     def record_results(self, results: Sequence[DeliveryResult]) -> None:
-        if not results:
-            return
-        self.session.execute(
-            _MARK_RESULT,
-            [
-                {"b_id": r.id, "b_status": r.status.value, "b_at": r.at, "b_receipt": r.receipt_id, "b_error": r.error}
-                for r in results
-            ],
-        )
+        # One UPDATE per distinct outcome (usually one: all delivered under one receipt), not one per message.
+        groups: dict[tuple[MessageStatus, datetime, str, str | None], list[str]] = {}
+        for r in results:
+            groups.setdefault((r.status, r.at, r.receipt_id, r.error), []).append(r.id)
+        for (status, at, receipt, error), ids in groups.items():
+            self.session.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id.in_(ids), _OUTBOX.c.status == MessageStatus.PENDING.value)
+                .values(status=status.value, delivered_at=at, receipt_id=receipt, error=error)
+            )
 
     def mark_outgoing_read(self, peer: str, ids: Sequence[str], at: datetime) -> int:
         if not ids:
@@ -423,8 +430,8 @@ class SqlFederationStore:
     def incoming_known(self, ids: Sequence[str]) -> Mapping[str, IncomingMessage]:
         if not ids:
             return {}
-        stmt = select(InboundMessageRow).where(InboundMessageRow.id.in_(list(ids)))
-        return {r.id: _incoming(r) for r in self.session.scalars(stmt.execution_options(populate_existing=True))}
+        stmt = select(_INBOUND).where(_INBOUND.c.id.in_(list(ids)))
+        return {r.id: _incoming(r) for r in self.session.execute(stmt)}
 
     def receive(self, messages: Sequence[IncomingMessage]) -> None:
         if not messages:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -66,12 +67,19 @@ def public_key_of(key: OKPKey) -> PublicKey:
 
 def okp(public: PublicKey) -> OKPKey:
     """A joserfc key from a published JWK (its kid set, so that headers can name it)."""
-    key = OKPKey.import_key(dict(public.jwk))
-    if key.is_private:
+    jwk = dict(public.jwk)
+    if "d" in jwk:
         raise ValueError("a published key must be public")
-    if key.thumbprint() != public.kid:
-        raise EnvelopeRejected("malformed", f"key id {public.kid} is not the thumbprint of its key")
-    return OKPKey.import_key(dict(public.jwk), parameters={"kid": public.kid})
+    return _okp(public.kid, str(jwk.get("kty")), str(jwk.get("crv")), str(jwk.get("x")))
+
+
+@functools.lru_cache(maxsize=1024)
+def _okp(kid: str, kty: str, crv: str, x: str) -> OKPKey:
+    """Importing a key and checking its thumbprint costs more than the signature check it serves: keep a few."""
+    key = OKPKey.import_key({"kty": kty, "crv": crv, "x": x})
+    if key.thumbprint() != kid:
+        raise EnvelopeRejected("malformed", f"key id {kid} is not the thumbprint of its key")
+    return OKPKey.import_key({"kty": kty, "crv": crv, "x": x}, parameters={"kid": kid})
 
 
 def _private(pem: bytes) -> OKPKey:

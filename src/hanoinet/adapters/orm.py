@@ -301,7 +301,10 @@ class OutboxRow(Base):
     receipt_id: Mapped[str | None] = mapped_column(String(36))
     error: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_federation_outbox_peer_status_seq", "peer", "status", "seq"),)
+    __table_args__ = (
+        Index("ix_federation_outbox_peer_status_seq", "peer", "status", "seq"),
+        Index("ix_federation_outbox_peer_kind_status", "peer", "kind", "status", "seq"),
+    )
 
 
 class InboundMessageRow(Base):

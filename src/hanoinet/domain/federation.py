@@ -385,6 +385,12 @@ def decide_entry(  # noqa: PLR0911 - a decision table: one return per rule, in t
     if current.node_id != offered.node_id:
         raise ValueError("decide_entry compares entries of one node")
     if offered.serial <= current.serial and not replace:
+        if offered.signing_key.kid != current.signing_key.kid:
+            return EntryDecision(
+                EntryVerdict.REFUSED,
+                f"serial {offered.serial} is not newer than {current.serial} and the keys differ: a reinstalled node? "
+                "check the new key with the other authority by other means, then import it with --replace",
+            )
         return EntryDecision(EntryVerdict.UNCHANGED, f"serial {offered.serial} is not newer than {current.serial}")
     retire = tuple(
         k.kid

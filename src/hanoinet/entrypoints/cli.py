@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -102,6 +103,9 @@ def serve(
 
     from hanoinet.entrypoints.api import create_app  # noqa: PLC0415 - likewise
 
+    # A node's threads (API calls, deliveries, transfers) hand the interpreter to each other often; the default
+    # 5 ms switch interval would add up to that much to each hand-over on a busy node (see bench/federation.py).
+    sys.setswitchinterval(0.0005)
     with errors():
         n = boot.bootstrap(settings(), endpoint=f"http://{host}:{port}")
     api = create_app(n, boot.upload_store(settings()), worker=True)

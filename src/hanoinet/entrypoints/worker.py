@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from hanoinet.adapters.transport import HttpTransport
-from hanoinet.services import messaging, transfers
+from hanoinet.services import directory, messaging, transfers
 from hanoinet.services.node import Node
 from hanoinet.services.ports import Transport, TransportError
 
@@ -62,6 +62,7 @@ class FederationWorker:
 
     def start(self) -> None:
         """Start the loops; compose() calls anywhere in this process now wake the deliverer."""
+        self._recover_leases()
         self.node.listeners.append(self.wake)
         for target, name in (
             (self._delivery_loop, "deliveries"),
@@ -83,6 +84,28 @@ class FederationWorker:
             thread.join(timeout=10)
         self._deliverers.shutdown(wait=True, cancel_futures=True)
         self._senders.shutdown(wait=True, cancel_futures=True)
+        try:
+            messaging.release(self.node, self.owner)
+        except Exception:
+            log.exception("could not give back the delivery leases; they expire by themselves")
+
+    def _recover_leases(self) -> None:
+        """Leases held by a process of this host that no longer exists (a killed node) are given back at once,
+        rather than after they expire."""
+        host = socket.gethostname()
+        for peer in directory.list_peers(self.node):
+            owner = peer.delivery.lease_owner or ""
+            name, _, rest = owner.partition(":")
+            pid = rest.partition(":")[0]
+            if name != host or not pid.isdigit() or owner == self.owner:
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                messaging.release(self.node, owner)
+                log.info("took back the delivery lease on %s held by %s, which is gone", peer.entry.node_id, owner)
+            except PermissionError:
+                continue  # a live process of another user
 
     def _transport_here(self) -> Transport:
         found: Transport | None = getattr(self._local, "transport", None)

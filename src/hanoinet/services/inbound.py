@@ -85,11 +85,12 @@ HANDLERS: dict[MessageKind, Handler] = {
 
 @dataclass(frozen=True, slots=True)
 class Opened:
-    """An authenticated transmission: who sent it, its id, and its message tokens."""
+    """An authenticated transmission: who sent it, its id, its message tokens, and every key of its sender."""
 
     peer: Peer
     batch_id: str
     messages: list[str]
+    keys: dict[str, PeerKey]
 
 
 def _reject(node: Node, exc: EnvelopeRejected, remote: str | None) -> None:
@@ -99,7 +100,7 @@ def _reject(node: Node, exc: EnvelopeRejected, remote: str | None) -> None:
         uow.commit()
 
 
-def _sender_key(uow: UnitOfWork, kid: str, claimed: str | None) -> tuple[PeerKey, Peer]:
+def _sender_key(uow: UnitOfWork, kid: str, claimed: str | None) -> tuple[PeerKey, Peer, dict[str, PeerKey]]:
     store = uow.federation
     key = store.peer_key(kid)
     if key is None or not key.key.jwk:
@@ -117,23 +118,27 @@ def _sender_key(uow: UnitOfWork, kid: str, claimed: str | None) -> tuple[PeerKey
         )
     if key.use != "sig":
         raise EnvelopeRejected("bad_signature", f"key {kid} is an encryption key, not a signing key", sender=claimed)
-    return key, peer
-
-
-def open_transmission(node: Node, envelope: str) -> Opened:
-    """Decrypt and authenticate a transmission, refusing it whole if anything is wrong (see the module docstring)."""
-    identity, _, _ = node.network()
-    inner = identity.open(envelope)
-    header, unverified = identity.peek(inner)
-    claimed = str(unverified.get("from", ""))[:64] or None
-    with node.uow() as uow:
-        key, peer = _sender_key(uow, str(header.get("kid", "")), claimed)
     if key.status is KeyStatus.RETIRED:
         raise EnvelopeRejected(
             "retired_key",
             f"key {key.key.kid} of {key.node_id} was replaced by a rotation: sign with the new key",
             sender=claimed,
         )
+    return key, peer, {k.key.kid: k for k in store.peer_keys(key.node_id)}
+
+
+def open_transmission(node: Node, envelope: str) -> Opened:
+    """Decrypt and authenticate a transmission, refusing it whole if anything is wrong (see the module docstring).
+
+    A replay is detected when the transmission is taken (its id is recorded in the same transaction as its
+    messages), so that checking costs nothing on the way in.
+    """
+    identity, _, _ = node.network()
+    inner = identity.open(envelope)
+    header, unverified = identity.peek(inner)
+    claimed = str(unverified.get("from", ""))[:64] or None
+    with node.uow() as uow:
+        key, peer, keys = _sender_key(uow, str(header.get("kid", "")), claimed)
     batch = identity.verify(inner, key.key, TYP_BATCH)
     if batch.get("hanoinet_batch") != PROTOCOL_VERSION:
         raise EnvelopeRejected("malformed", "not a hanoinet batch of this protocol version", sender=claimed)
@@ -160,35 +165,59 @@ def open_transmission(node: Node, envelope: str) -> Opened:
         raise EnvelopeRejected("malformed", "a batch has an id and a list of signed messages", sender=claimed)
     if len(messages) > MAX_MESSAGES:
         raise EnvelopeRejected("malformed", f"more than {MAX_MESSAGES} messages in one transmission", sender=claimed)
-    with node.uow() as uow:
-        if uow.federation.seen(batch_id):
-            raise EnvelopeRejected("replay", f"transmission {batch_id} was already received: a replay", sender=claimed)
-    return Opened(peer, batch_id, messages)
+    return Opened(peer, batch_id, messages, keys)
 
 
-def _verify_message(node: Node, uow: UnitOfWork, peer: Peer, token: str) -> Message:
-    """Verify one message on its own signature; it may be signed by a key its node has since rotated away."""
+@dataclass
+class _Parsed:
+    """One message of a transmission, verified (``message``) or not (``refusal`` says why)."""
+
+    token: str
+    digest: str
+    id: str | None
+    message: Message | None = None
+    refusal: str | None = None
+
+
+def _parse(node: Node, opened: Opened, token: str) -> _Parsed:
+    """Verify one message on its own signature with the sender's keys (it may be signed by a key its node has since
+    rotated away, not by one revoked); nothing is read from the database."""
     identity, _, _ = node.network()
-    header, _ = identity.peek(token)
-    key = uow.federation.peer_key(str(header.get("kid", "")))
-    if key is None or key.node_id != peer.entry.node_id or key.use != "sig":
-        raise MessageRefused(f"signed by key {header.get('kid')}, which is not a key of {peer.entry.node_id}")
-    if key.status is KeyStatus.REVOKED:
-        raise MessageRefused(f"signed by key {key.key.kid}, revoked here ({key.reason})")
+    parsed = _Parsed(token, digest(token), None)
     try:
-        claims = identity.verify(token, key.key, TYP_MESSAGE)
-        message = message_from_claims(claims)
+        header, claims = identity.peek(token)
+    except EnvelopeRejected:
+        parsed.refusal = "not a readable signed message"
+        return parsed
+    mid = claims.get("id")
+    parsed.id = mid if isinstance(mid, str) and 0 < len(mid) <= 36 else None
+    key = opened.keys.get(str(header.get("kid", "")))
+    if parsed.id is None:
+        parsed.refusal = "the message has no id"
+    elif key is None or key.use != "sig":
+        parsed.refusal = f"signed by key {header.get('kid')}, which is not a key of {opened.peer.entry.node_id}"
+    elif key.status is KeyStatus.REVOKED:
+        parsed.refusal = f"signed by key {key.key.kid}, revoked here ({key.reason})"
+    if parsed.refusal:
+        return parsed
+    assert key is not None
+    try:
+        message = message_from_claims(identity.verify(token, key.key, TYP_MESSAGE))
     except EnvelopeRejected as exc:
-        raise MessageRefused(exc.detail) from None
+        parsed.refusal = exc.detail
+        return parsed
     except ValidationFailed as exc:
-        raise MessageRefused(str(exc)) from None
-    if message.sender != peer.entry.node_id or message.recipient != identity.node_id:
-        raise MessageRefused(
-            f"the message is from {message.sender} to {message.recipient}, not {peer.entry.node_id} to us"
+        parsed.refusal = str(exc)
+        return parsed
+    if message.sender != opened.peer.entry.node_id or message.recipient != identity.node_id:
+        parsed.refusal = (
+            f"the message is from {message.sender} to {message.recipient}, not to this node from its sender"
         )
-    if message.kind is MessageKind.ENTRY:
-        raise MessageRefused("directory entries are not sent inside transmissions")
-    return message
+    elif message.kind is MessageKind.ENTRY:
+        parsed.refusal = "directory entries are not sent inside transmissions"
+    else:
+        parsed.message = message
+    return parsed
 
 
 @dataclass
@@ -199,41 +228,15 @@ class _Outcome:
     reason: str | None = None
 
 
-def _apply_one(
-    node: Node, uow: UnitOfWork, opened: Opened, token: str, now: datetime
-) -> tuple[_Outcome, IncomingMessage]:
-    """Apply one message inside ``uow``; raise DomainError/Refused before writing anything if it cannot be."""
-    message = _verify_message(node, uow, opened.peer, token)
-    HANDLERS[message.kind](node, uow, opened.peer, message)
-    record = incoming_record(message, token, opened.batch_id, at=now)
-    return _Outcome(message.id, digest(token), "accepted"), record
-
-
-def _message_id(node: Node, token: str) -> str | None:
-    identity, _, _ = node.network()
-    try:
-        _, claims = identity.peek(token)
-    except EnvelopeRejected:
-        return None
-    value = claims.get("id")
-    return value if isinstance(value, str) and 0 < len(value) <= 36 else None
-
-
-def _refused_record(node: Node, opened: Opened, token: str, mid: str, *, now: datetime, reason: str) -> IncomingMessage:
-    identity, _, _ = node.network()
-    try:
-        _, claims = identity.peek(token)
-        kind = MessageKind(str(claims.get("kind")))
-    except (EnvelopeRejected, ValueError):
-        kind = MessageKind.CORRESPONDENCE
-    request_id = claims.get("request_id") if isinstance(claims.get("request_id"), str) else None
+def _refused_record(opened: Opened, parsed: _Parsed, *, now: datetime, reason: str) -> IncomingMessage:
+    message = parsed.message
     return IncomingMessage(
-        mid,
+        parsed.id or "",
         opened.peer.entry.node_id,
-        kind,
-        request_id,
-        token,
-        now,
+        message.kind if message else MessageKind.CORRESPONDENCE,
+        message.request_id if message else None,
+        parsed.token,
+        message.created_at if message else now,
         now,
         opened.batch_id,
         MessageStatus.REFUSED,
@@ -241,42 +244,55 @@ def _refused_record(node: Node, opened: Opened, token: str, mid: str, *, now: da
     )
 
 
-def _triage(node: Node, uow: UnitOfWork, opened: Opened) -> tuple[list[_Outcome], list[tuple[str, str]]]:
-    """Sort the batch's messages: unreadable, already received (duplicates keep their first outcome), to apply."""
-    ids = [_message_id(node, t) for t in opened.messages]
-    known = uow.federation.incoming_known([i for i in ids if i])
+def _triage(
+    uow: UnitOfWork, opened: Opened, parsed: list[_Parsed], now: datetime
+) -> tuple[list[_Outcome], list[_Parsed], list[IncomingMessage]]:
+    """Sort the batch's messages: already received (a duplicate keeps its first outcome), refused on sight (their
+    refusal recorded), and to apply."""
+    known = uow.federation.incoming_known([p.id for p in parsed if p.id])
     outcomes: list[_Outcome] = []
-    pending: list[tuple[str, str]] = []
+    pending: list[_Parsed] = []
+    refused: list[IncomingMessage] = []
     taken: set[str] = set()
-    for token, mid in zip(opened.messages, ids, strict=True):
-        if mid is None:
-            outcomes.append(_Outcome("", digest(token), "refused", "not a readable signed message"))
-        elif mid in known or mid in taken:
-            prior = known.get(mid)
+    for p in parsed:
+        if p.id is not None and (p.id in known or p.id in taken):
+            prior = known.get(p.id)
             status = "refused" if prior is not None and prior.status is MessageStatus.REFUSED else "duplicate"
-            outcomes.append(_Outcome(mid, digest(token), status, prior.reason if prior else None))
-        else:
-            taken.add(mid)
-            pending.append((token, mid))
-            outcomes.append(_Outcome(mid, digest(token), "pending"))
-    return outcomes, pending
+            outcomes.append(_Outcome(p.id, p.digest, status, prior.reason if prior else None))
+            continue
+        if p.id is not None:
+            taken.add(p.id)
+        if p.refusal is not None:
+            outcomes.append(_Outcome(p.id or "", p.digest, "refused", p.refusal))
+            if p.id is not None:
+                refused.append(_refused_record(opened, p, now=now, reason=p.refusal))
+            continue
+        pending.append(p)
+        outcomes.append(_Outcome(p.id or "", p.digest, "pending"))
+    return outcomes, pending, refused
+
+
+def _apply_one(node: Node, uow: UnitOfWork, opened: Opened, parsed: _Parsed, now: datetime) -> IncomingMessage:
+    """Apply one verified message inside ``uow``; a handler raises before writing anything if it cannot apply it."""
+    message = parsed.message
+    assert message is not None
+    HANDLERS[message.kind](node, uow, opened.peer, message)
+    return incoming_record(message, parsed.token, opened.batch_id, at=now)
 
 
 class _OneByOne(Exception):  # noqa: N818 - control flow: a message of the batch cannot be applied
     """Take the batch one message per transaction."""
 
 
-def _take_together(node: Node, opened: Opened, now: datetime) -> tuple[list[_Outcome], str]:
+def _take_together(node: Node, opened: Opened, parsed: list[_Parsed], now: datetime) -> tuple[list[_Outcome], str]:
     """The fast path: every message, the replay marker and the receipt in one transaction."""
     with node.uow() as uow:
         uow.federation.add_seen(opened.batch_id, opened.peer.entry.node_id, now)
-        outcomes, pending = _triage(node, uow, opened)
-        records: list[IncomingMessage] = []
+        outcomes, pending, records = _triage(uow, opened, parsed, now)
         try:
-            for token, _ in pending:
-                outcome, record = _apply_one(node, uow, opened, token, now)
-                _replace(outcomes, outcome)
-                records.append(record)
+            for p in pending:
+                records.append(_apply_one(node, uow, opened, p, now))
+                _replace(outcomes, _Outcome(p.id or "", p.digest, "accepted"))
         except (DomainError, EnvelopeRejected):
             raise _OneByOne from None  # leaving the block rolls everything back
         uow.federation.receive(records)
@@ -285,28 +301,29 @@ def _take_together(node: Node, opened: Opened, now: datetime) -> tuple[list[_Out
     return outcomes, token
 
 
-def _take_one_by_one(node: Node, opened: Opened, now: datetime) -> tuple[list[_Outcome], str]:
+def _take_one_by_one(node: Node, opened: Opened, parsed: list[_Parsed], now: datetime) -> tuple[list[_Outcome], str]:
     """The careful path: a transaction per message, so that a refused one leaves nothing but its refusal."""
     with node.uow() as uow:
         uow.federation.add_seen(opened.batch_id, opened.peer.entry.node_id, now)
-        outcomes, pending = _triage(node, uow, opened)
+        outcomes, pending, refused = _triage(uow, opened, parsed, now)
+        uow.federation.receive(refused)
         uow.commit()
-    for token, mid in pending:
+    for p in pending:
         try:
             with node.uow() as uow:
-                outcome, record = _apply_one(node, uow, opened, token, now)
-                uow.federation.receive([record])
+                uow.federation.receive([_apply_one(node, uow, opened, p, now)])
                 uow.commit()
+            outcome = _Outcome(p.id or "", p.digest, "accepted")
         except (DomainError, EnvelopeRejected) as exc:
             if isinstance(exc, ValidationFailed) and len(exc.issues) == 1:
                 reason = str(exc.issues[0])
             else:
                 reason = exc.detail if isinstance(exc, EnvelopeRejected) else str(exc)
-            log.info("message %s from %s refused: %s", mid, opened.peer.entry.node_id, reason)
+            log.info("message %s from %s refused: %s", p.id, opened.peer.entry.node_id, reason)
             with node.uow() as uow:
-                uow.federation.receive([_refused_record(node, opened, token, mid, now=now, reason=reason)])
+                uow.federation.receive([_refused_record(opened, p, now=now, reason=reason)])
                 uow.commit()
-            outcome = _Outcome(mid, digest(token), "refused", reason)
+            outcome = _Outcome(p.id or "", p.digest, "refused", reason)
         _replace(outcomes, outcome)
     with node.uow() as uow:
         token = _issue(node, uow, opened, outcomes, now)
@@ -350,13 +367,14 @@ def receive_transmission(node: Node, envelope: str, remote: str | None = None) -
     except EnvelopeRejected as exc:
         _reject(node, exc, remote)
         raise
+    parsed = [_parse(node, opened, token) for token in opened.messages]
     now = node.now_wall()
     for attempt in range(3):
         try:
             try:
-                outcomes, token = _take_together(node, opened, now)
+                outcomes, token = _take_together(node, opened, parsed, now)
             except _OneByOne:
-                outcomes, token = _take_one_by_one(node, opened, now)
+                outcomes, token = _take_one_by_one(node, opened, parsed, now)
             break
         except Conflict:
             # The same transmission twice at once (a replay racing the original), the same message through two

@@ -29,6 +29,7 @@ from hanoinet.domain.federation import (
     TYP_RECEIPT,
     EntryStatus,
     EnvelopeRejected,
+    KeyStatus,
     Message,
     MessageKind,
     MessageStatus,
@@ -68,6 +69,21 @@ def compose(
     request_id: str | None = None,
 ) -> OutgoingMessage:
     """Sign a message to ``peer`` and stage it in the outbox of ``uow`` (committed with the caller's change)."""
+    outgoing = signed_message(node, peer, kind, body, actor=actor, request_id=request_id)
+    uow.federation.enqueue([outgoing])
+    return outgoing
+
+
+def signed_message(
+    node: Node,
+    peer: Peer,
+    kind: MessageKind,
+    body: Mapping[str, Any],
+    *,
+    actor: str,
+    request_id: str | None = None,
+) -> OutgoingMessage:
+    """A message to ``peer``, signed now, ready for the outbox."""
     identity, _, _ = node.network()
     if peer.status is not EntryStatus.ACTIVE:
         raise ValidationFailed([Issue("to", f"node {peer.entry.node_id} is revoked here: nothing is sent to it")])
@@ -80,7 +96,7 @@ def compose(
         body=dict(body),
         request_id=request_id,
     )
-    outgoing = OutgoingMessage(
+    return OutgoingMessage(
         id=message.id,
         peer=peer.entry.node_id,
         kind=kind,
@@ -89,8 +105,17 @@ def compose(
         created_at=message.created_at,
         created_by=actor,
     )
-    uow.federation.enqueue([outgoing])
-    return outgoing
+
+
+def usable_encryption_key(uow: UnitOfWork, peer: Peer) -> str | None:
+    """Why nothing may be encrypted to the peer's published key (revoked here), or None if it may."""
+    known = uow.federation.peer_key(peer.entry.encryption_key.kid)
+    if known is not None and known.status is KeyStatus.REVOKED:
+        return (
+            f"the encryption key {known.key.kid} of {peer.entry.node_id} is revoked here ({known.reason}): nothing is "
+            "encrypted to it; import the node's new entry"
+        )
+    return None
 
 
 def find_peer(uow: UnitOfWork, node_id: str, field: str = "to") -> Peer:
@@ -159,7 +184,8 @@ def send_messages(node: Node, messages: Sequence[NewMessage], *, actor: str) -> 
             body: dict[str, Any] = {"subject": m.subject, "text": m.text, "from_actor": actor}
             if m.conditions:
                 body["conditions"] = dict(m.conditions)
-            sent.append(compose(node, uow, peer, m.kind, body, actor=actor, request_id=m.request_id))
+            sent.append(signed_message(node, peer, m.kind, body, actor=actor, request_id=m.request_id))
+        uow.federation.enqueue(sent)
         uow.commit()
     node.outbox_changed()
     return sent
@@ -253,66 +279,107 @@ def _peer_error(status: int, body: bytes) -> str:
     return f"HTTP {status}: {detail}"
 
 
+def _holds(peer: Peer, owner: str, now: datetime, node: Node) -> bool:
+    """True if this deliverer holds the peer's lease for a while yet (so a round needs no claim of its own)."""
+    d = peer.delivery
+    return d.lease_owner == owner and d.lease_until is not None and d.lease_until - now > node.federation.lease / 2
+
+
 def deliver(node: Node, transport: Transport, peer_id: str, owner: str) -> DeliveryReport:
-    """Deliver the oldest pending messages to one peer, if no other deliverer holds it: one transmission."""
+    """Deliver the oldest pending messages to one peer, if no other deliverer holds it: one transmission.
+
+    A deliverer keeps a peer's lease from round to round (renewed in the round's one commit), so a round costs a
+    read, the transmission and one transaction recording its outcome; other processes take over only when the
+    lease runs out (``release`` gives it back when the deliverer stops).
+    """
     node.network()  # a node without an identity has nothing to deliver with
     now = node.now_wall()
     with node.uow() as uow:
         store = uow.federation
-        if not store.claim_peer(peer_id, owner, now, now + node.federation.lease):
-            return DeliveryReport(peer_id, skipped=True)
         peer = store.peer(peer_id)
-        pending = store.pending(peer_id, node.federation.batch_size)
-        if peer is None or not pending or peer.status is not EntryStatus.ACTIVE:
-            store.release_peer(peer_id, owner, peer.delivery if peer else PeerDelivery())
-            uow.commit()
+        if peer is None or peer.status is not EntryStatus.ACTIVE:
             return DeliveryReport(peer_id)
-        if pending[0].kind is MessageKind.ENTRY:
-            batch = [pending[0]]
-        else:
-            batch = []
-            for message in pending:
-                if message.kind is MessageKind.ENTRY:
-                    break
-                batch.append(message)
-        store.record_attempt([m.id for m in batch], now)
-        uow.commit()
+        if not _holds(peer, owner, now, node):
+            if not store.claim_peer(peer_id, owner, now, now + node.federation.lease):
+                return DeliveryReport(peer_id, skipped=True)
+            uow.commit()
+        pending = store.pending(peer_id, node.federation.batch_size)
+        unusable = usable_encryption_key(uow, peer) if pending else None
+    if not pending:
+        return DeliveryReport(peer_id)
+    if unusable:
+        with node.uow() as uow:
+            uow.federation.release_peer(peer_id, owner, _failed(peer.delivery, node, unusable))
+            uow.commit()
+        log.warning("delivery to %s held back: %s", peer_id, unusable)
+        return DeliveryReport(peer_id, error=unusable)
+    batch = _next_batch(pending)
+    outcome: tuple[list[DeliveryResult], Receipt | None] = ([], None)
     try:
         if batch[0].kind is MessageKind.ENTRY:
-            report, delivery = _push_entry(node, transport, peer, batch[0])
+            report, delivery, outcome = _push_entry(node, transport, peer, batch[0])
         else:
-            report, delivery = _transmit(node, transport, peer, batch)
+            report, delivery, outcome = _transmit(node, transport, peer, batch)
     except TransportError as exc:
         report = DeliveryReport(peer_id, sent=len(batch), error=str(exc))
         delivery = _failed(peer.delivery, node, str(exc))
     except EnvelopeRejected as exc:
         report = DeliveryReport(peer_id, sent=len(batch), error=f"the peer's receipt is not valid: {exc}")
         delivery = _failed(peer.delivery, node, report.error or "")
+    results, receipt = outcome
     with node.uow() as uow:
-        uow.federation.release_peer(peer_id, owner, delivery)
+        store = uow.federation
+        store.record_attempt([m.id for m in batch], now)
+        store.record_results(results)
+        if receipt is not None:
+            store.add_receipt(receipt)
+        keep = node.now_wall() + node.federation.lease if not report.error else None
+        store.release_peer(peer_id, owner, delivery, keep_until=keep)
         uow.commit()
     if report.error:
         log.warning("delivery to %s failed (%d message(s) wait): %s", peer_id, len(batch), report.error)
     return report
 
 
-def _push_entry(
-    node: Node, transport: Transport, peer: Peer, message: OutgoingMessage
-) -> tuple[DeliveryReport, PeerDelivery]:
+def _next_batch(pending: Sequence[OutgoingMessage]) -> list[OutgoingMessage]:
+    """A pushed directory entry goes alone (it must arrive before what its new key signs); messages go together."""
+    if pending[0].kind is MessageKind.ENTRY:
+        return [pending[0]]
+    batch = []
+    for message in pending:
+        if message.kind is MessageKind.ENTRY:
+            break
+        batch.append(message)
+    return batch
+
+
+def release(node: Node, owner: str) -> None:
+    """Give back every lease this deliverer holds (when it stops), so that another may deliver at once."""
+    with node.uow() as uow:
+        for peer in uow.federation.peers():
+            if peer.delivery.lease_owner == owner:
+                uow.federation.release_peer(peer.entry.node_id, owner, peer.delivery)
+        uow.commit()
+
+
+Outcome = tuple[DeliveryReport, PeerDelivery, tuple[list[DeliveryResult], Receipt | None]]
+
+
+def _push_entry(node: Node, transport: Transport, peer: Peer, message: OutgoingMessage) -> Outcome:
     status, body = transport.push_entry(peer.entry.endpoint, message.jws)
     now = node.now_wall()
     if status != 200:
         error = _peer_error(status, body)
-        return DeliveryReport(peer.entry.node_id, sent=1, error=error), _failed(peer.delivery, node, error)
-    with node.uow() as uow:
-        uow.federation.record_results([DeliveryResult(message.id, MessageStatus.DELIVERED, now, "entry")])
-        uow.commit()
-    return DeliveryReport(peer.entry.node_id, sent=1, delivered=1), PeerDelivery(None, 0, None, now, now)
+        return DeliveryReport(peer.entry.node_id, sent=1, error=error), _failed(peer.delivery, node, error), ([], None)
+    results = [DeliveryResult(message.id, MessageStatus.DELIVERED, now, "entry")]
+    return (
+        DeliveryReport(peer.entry.node_id, sent=1, delivered=1),
+        PeerDelivery(None, 0, None, now, now),
+        (results, None),
+    )
 
 
-def _transmit(
-    node: Node, transport: Transport, peer: Peer, batch: Sequence[OutgoingMessage]
-) -> tuple[DeliveryReport, PeerDelivery]:
+def _transmit(node: Node, transport: Transport, peer: Peer, batch: Sequence[OutgoingMessage]) -> Outcome:
     identity, _, _ = node.network()
     batch_id = new_id()
     claims = {
@@ -326,29 +393,35 @@ def _transmit(
     status, body = transport.transmit(peer.entry.endpoint, identity.seal(claims, TYP_BATCH, peer.entry.encryption_key))
     if status != 200:
         error = _peer_error(status, body)
-        return DeliveryReport(peer.entry.node_id, sent=len(batch), error=error), _failed(peer.delivery, node, error)
+        report = DeliveryReport(peer.entry.node_id, sent=len(batch), error=error)
+        return report, _failed(peer.delivery, node, error), ([], None)
     token = identity.open(body.decode("ascii", errors="replace"))
-    with node.uow() as uow:
-        keys = {k.key.kid: k for k in uow.federation.peer_keys(peer.entry.node_id)}
     header, _ = identity.peek(token)
-    key = keys.get(str(header.get("kid")))
-    if key is None or key.use != "sig" or key.status.value == "revoked":
-        raise EnvelopeRejected(
-            "bad_signature", f"the receipt is signed by key {header.get('kid')}, not a key of {peer.entry.node_id}"
-        )
-    receipt = identity.verify(token, key.key, TYP_RECEIPT)
-    results = _results(receipt, batch, peer, batch_id)
+    kid = str(header.get("kid"))
+    if kid != peer.entry.signing_key.kid:  # the peer's current key, or else it just rotated: look it up
+        with node.uow() as uow:
+            known = uow.federation.peer_key(kid)
+        if (
+            known is None
+            or known.node_id != peer.entry.node_id
+            or known.use != "sig"
+            or known.status.value == "revoked"
+        ):
+            raise EnvelopeRejected(
+                "bad_signature", f"the receipt is signed by key {kid}, not a key of {peer.entry.node_id}"
+            )
+        signing = known.key
+    else:
+        signing = peer.entry.signing_key
+    receipt = identity.verify(token, signing, TYP_RECEIPT)
+    outcomes = _results(receipt, batch, peer, batch_id)
     now = node.now_wall()
     receipt_id = str(receipt["id"])
-    with node.uow() as uow:
-        uow.federation.record_results(
-            [DeliveryResult(mid, status_, now, receipt_id, error) for mid, (status_, error) in results.items()]
-        )
-        uow.federation.add_receipt(Receipt(receipt_id, batch_id, peer.entry.node_id, "in", token, now))
-        uow.commit()
-    rejected = sum(1 for s, _ in results.values() if s is MessageStatus.REJECTED)
-    report = DeliveryReport(peer.entry.node_id, len(batch), len(results) - rejected, rejected)
-    return report, PeerDelivery(None, 0, None, now, now)
+    results = [DeliveryResult(mid, status_, now, receipt_id, error) for mid, (status_, error) in outcomes.items()]
+    rejected = sum(1 for s, _ in outcomes.values() if s is MessageStatus.REJECTED)
+    report = DeliveryReport(peer.entry.node_id, len(batch), len(outcomes) - rejected, rejected)
+    stored = Receipt(receipt_id, batch_id, peer.entry.node_id, "in", token, now)
+    return report, PeerDelivery(None, 0, None, now, now), (results, stored)
 
 
 def _results(

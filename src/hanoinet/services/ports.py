@@ -191,6 +191,9 @@ class PeerDelivery:
     last_error: str | None = None
     last_attempt_at: datetime | None = None
     last_delivery_at: datetime | None = None
+    lease_owner: str | None = None
+    """Which deliverer (host:pid:tag) holds the peer; read only: ``claim_peer``/``release_peer`` change it."""
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,15 +416,18 @@ class FederationStore(Protocol):
     def claim_peer(self, node_id: str, owner: str, now: datetime, until: datetime) -> bool:
         """Take the peer's delivery lease if it is free or expired; True if taken. One deliverer per peer."""
 
-    def release_peer(self, node_id: str, owner: str, delivery: PeerDelivery) -> None:
-        """Give the lease back and record how the delivery went."""
+    def release_peer(
+        self, node_id: str, owner: str, delivery: PeerDelivery, *, keep_until: datetime | None = None
+    ) -> None:
+        """Record how the delivery went; give the lease back, or keep it until ``keep_until`` (more to deliver)."""
 
     # -- outbox
     def enqueue(self, messages: Sequence[OutgoingMessage]) -> None:
         """Stage messages for delivery."""
 
     def pending(self, peer: str, limit: int) -> Sequence[OutgoingMessage]:
-        """The oldest pending messages to a peer, in order."""
+        """What goes to a peer next: a pending directory entry of this node, alone (it must reach the peer before
+        anything signed with the key it introduces), else the oldest pending messages, in order."""
 
     def record_attempt(self, ids: Sequence[str], at: datetime) -> None:
         """Count a delivery attempt of these messages (the first one dates ``first_sent_at``)."""

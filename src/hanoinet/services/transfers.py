@@ -55,7 +55,7 @@ from hanoinet.domain.federation import (
 )
 from hanoinet.domain.requests import Direction
 from hanoinet.services.evidence import record
-from hanoinet.services.messaging import compose, find_peer
+from hanoinet.services.messaging import compose, find_peer, usable_encryption_key
 from hanoinet.services.node import Node, new_id
 from hanoinet.services.ports import (
     Assembly,
@@ -170,18 +170,17 @@ def _refuse_transfer(node: Node, item: EvidenceItem, principal: Principal, reaso
 
 
 def _select(
-    node: Node, uow: UnitOfWork, to: str, item_ids: Sequence[str], request_id: str | None
+    node: Node, uow: UnitOfWork, to: str, item_ids: Sequence[str], request_id: str
 ) -> tuple[Peer, list[EvidenceItem], dict[str, list[Consent]]]:
     """The destination, the items (each must still have content) and the consents granted for them."""
     peer = find_peer(uow, to)
-    if request_id is not None:
-        request = uow.requests.get(request_id)
-        if request is None:
-            raise ValidationFailed([Issue("request_id", f"no request {request_id!r}")])
-        if request.peer != peer.entry.node_id:
-            raise ValidationFailed(
-                [Issue("request_id", f"request {request_id} is exchanged with {request.peer}, not {to}")]
-            )
+    request = uow.requests.get(request_id) if request_id else None
+    if request is None:
+        raise ValidationFailed([Issue("request_id", f"no request {request_id!r}: evidence answers a request")])
+    if request.peer != peer.entry.node_id:
+        raise ValidationFailed(
+            [Issue("request_id", f"request {request_id} is exchanged with {request.peer}, not {to}")]
+        )
     items: list[EvidenceItem] = []
     for index, item_id in enumerate(item_ids):
         item = uow.evidence.get(item_id)
@@ -232,9 +231,10 @@ def start_transfer(
     item_ids: Sequence[str],
     principal: Principal,
     reason: str,
-    request_id: str | None = None,
+    request_id: str,
 ) -> TransferRecord:
-    """Offer items to another node: checks, manifest, encrypted keys, and the offer queued with the transfer."""
+    """Offer items to another node in answer to a request exchanged with it: checks, manifest, encrypted keys, and
+    the offer queued with the transfer."""
     identity, _, _ = node.network()
     vault = _sealed_vault(node)
     issues = []
@@ -248,6 +248,9 @@ def start_transfer(
         raise ValidationFailed(issues)
     with node.uow() as uow:
         peer, items, consents = _select(node, uow, to, item_ids, request_id)
+        unusable = usable_encryption_key(uow, peer)
+    if unusable:
+        raise ValidationFailed([Issue("to", unusable)])
     for item in items:
         if not item.conditions.permits(principal):
             roles = ", ".join(r.value for r in item.conditions.allowed_roles)
@@ -732,6 +735,8 @@ class ChunkWriter:
         try:
             plaintext, last = self._opened.opener.open(index, record)
         except ChunkRefused as exc:
+            # The sender's content is not what it offered (damaged at the source): the transfer cannot succeed.
+            # It is refused, what arrived is thrown away, and the sender is told which chunk (it runs a verify).
             with self._node.uow() as uow:
                 uow.federation.add_rejection(
                     Rejection(
@@ -741,7 +746,13 @@ class ChunkWriter:
                         self._transfer.peer,
                     )
                 )
+                uow.federation.update_transfer(
+                    self._transfer.id, state=TransferState.FAILED, at=self._node.clock.now(), error=str(exc)
+                )
                 uow.commit()
+            with _OPEN_LOCK:
+                for key in [k for k in _OPEN if k[0] == self._transfer.id]:
+                    _OPEN.pop(key).assembly.discard()
             raise
         if last != (index == self._opened.records - 1):
             raise OffsetMismatch(index)
@@ -800,7 +811,8 @@ def complete_transfer(node: Node, transfer_id: str, token: str) -> str:
             entry = manifest[item.idx]
             d = entry["described"]
             exhibit = _exhibit(uow, transfer.case_id or "", f"{peer.entry.state}-{d['exhibit']}")
-            conditions = HandlingConditions.from_dict({**entry["conditions"], "origin": entry["origin"]})
+            origin = entry["origin"] if entry["origin"].get("node_id") != identity.node_id else None
+            conditions = HandlingConditions.from_dict({**entry["conditions"], "origin": origin})  # back home: ours
             evidence = EvidenceItem(
                 id=new_id(),
                 sha256=item.sha256,

@@ -4,7 +4,7 @@ peer they are exchanged with.
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-12-02 00:59:36.189134
+Create Date: 2026-12-02 01:39:45.426956
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("id", name=op.f("uq_federation_outbox_id")),
     )
     with op.batch_alter_table("federation_outbox", schema=None) as batch_op:
+        batch_op.create_index("ix_federation_outbox_peer_kind_status", ["peer", "kind", "status", "seq"], unique=False)
         batch_op.create_index("ix_federation_outbox_peer_status_seq", ["peer", "status", "seq"], unique=False)
         batch_op.create_index(batch_op.f("ix_federation_outbox_request_id"), ["request_id"], unique=False)
 
@@ -248,6 +249,7 @@ def downgrade() -> None:
     with op.batch_alter_table("federation_outbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_federation_outbox_request_id"))
         batch_op.drop_index("ix_federation_outbox_peer_status_seq")
+        batch_op.drop_index("ix_federation_outbox_peer_kind_status")
 
     op.drop_table("federation_outbox")
     with op.batch_alter_table("federation_keys", schema=None) as batch_op:
