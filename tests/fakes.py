@@ -308,6 +308,10 @@ class FakeFederationStore:
         found = self.staged.peers.get(node_id)
         return self._with_lease(found) if found else None
 
+    def peer_status(self, node_id: str) -> EntryStatus | None:
+        found = self.staged.peers.get(node_id)
+        return found.status if found else None
+
     def peers(self) -> Sequence[Peer]:
         ordered = sorted(self.staged.peers.values(), key=lambda p: (p.entry.state, p.entry.node_id))
         return [self._with_lease(p) for p in ordered]

@@ -4,6 +4,7 @@ statements and one commit on each side (see ``bench/federation.py``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ from hanoinet.adapters.orm import (
 )
 from hanoinet.domain.errors import Conflict
 from hanoinet.domain.federation import (
+    DirectoryEntry,
     EntryStatus,
     KeyStatus,
     MessageKind,
@@ -56,9 +58,24 @@ from hanoinet.services.ports import (
 MAX_PAGE = 1000
 
 
-def _peer(row: PeerRow) -> Peer:
+_ENTRIES: dict[str, DirectoryEntry] = {}
+"""Parsed entries by their document's text: reading a peer (several times a delivery round) does not re-check the
+same document each time, and a changed document is a different key."""
+
+
+def _entry(row: PeerRow | Row[Any]) -> DirectoryEntry:
+    key = json.dumps(row.document, sort_keys=True)
+    found = _ENTRIES.get(key)
+    if found is None:
+        if len(_ENTRIES) > 1000:
+            _ENTRIES.clear()
+        found = _ENTRIES[key] = entry_from_document(row.document)
+    return found
+
+
+def _peer(row: PeerRow | Row[Any]) -> Peer:
     return Peer(
-        entry=entry_from_document(row.document),
+        entry=_entry(row),
         signed=row.entry,
         status=EntryStatus(row.status),
         status_reason=row.status_reason,
@@ -142,6 +159,7 @@ def _consent(row: ConsentRow) -> ConsentRecord:
     )
 
 
+_PEERS = Base.metadata.tables[PeerRow.__tablename__]
 _OUTBOX = Base.metadata.tables[OutboxRow.__tablename__]
 _INBOUND = Base.metadata.tables[InboundMessageRow.__tablename__]
 
@@ -155,8 +173,12 @@ class SqlFederationStore:
     # -- directory ------------------------------------------------------------------------------------------
 
     def peer(self, node_id: str) -> Peer | None:
-        row = self.session.get(PeerRow, node_id, populate_existing=True)
+        row = self.session.execute(select(_PEERS).where(_PEERS.c.node_id == node_id)).first()
         return _peer(row) if row else None
+
+    def peer_status(self, node_id: str) -> EntryStatus | None:
+        status = self.session.execute(select(_PEERS.c.status).where(_PEERS.c.node_id == node_id)).scalar()
+        return EntryStatus(status) if status else None
 
     def peers(self) -> Sequence[Peer]:
         rows = self.session.scalars(select(PeerRow).order_by(PeerRow.state, PeerRow.node_id))

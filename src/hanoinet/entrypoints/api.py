@@ -37,7 +37,7 @@ from hanoinet.domain.requests import Action, Direction, RequestState
 from hanoinet.entrypoints import present
 from hanoinet.entrypoints.api_evidence import StreamCutError, Unauthorized, evidence_router
 from hanoinet.entrypoints.api_federation import node_router, operator_router
-from hanoinet.entrypoints.worker import FederationWorker
+from hanoinet.entrypoints.worker import WorkerProcess
 from hanoinet.services import cases as case_services
 from hanoinet.services import directory as directory_services
 from hanoinet.services import messaging as messaging_services
@@ -203,20 +203,23 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _problem(500, "internal error", f"the node could not complete this; incident {incident} is logged")
 
 
-def create_app(node: Node, uploads: UploadStore | None = None, *, worker: bool = False) -> FastAPI:
-    """Return the API application bound to a node; with ``worker``, it also delivers the outbox and transfers."""
+def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | None = None) -> FastAPI:
+    """Return the API application bound to a node; with ``worker`` (this node's endpoint), a worker process
+    delivers the outbox and transfers alongside it."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         background = None
         if worker and node.identity is not None and node.node_state:
             directory_services.publish_own_entry(node)  # a changed endpoint or new keys reach the peers
-            background = FederationWorker(node)
+            background = WorkerProcess(worker)
             background.start()
+            node.listeners.append(background.wake)
         try:
             yield
         finally:
             if background is not None:
+                node.listeners.remove(background.wake)
                 background.stop()
 
     # Docs served from the package, not a CDN: nodes run on closed networks, and a page must not call out.

@@ -108,7 +108,7 @@ def serve(
     sys.setswitchinterval(0.0005)
     with errors():
         n = boot.bootstrap(settings(), endpoint=f"http://{host}:{port}")
-    api = create_app(n, boot.upload_store(settings()), worker=True)
+    api = create_app(n, boot.upload_store(settings()), worker=f"http://{host}:{port}")
     out.print(f"hanoinet node {n.identity.node_id if n.identity else ''}: API docs at http://{host}:{port}/docs")
     uvicorn.run(api, host=host, port=port, log_level="info", access_log=False)
 

@@ -1,21 +1,31 @@
 """The node's background work: delivering the outbox, pushing evidence transfers, forgetting old replay markers.
 
-Runs in threads of the ``serve`` process. Several processes may run it against one database: deliveries to a peer
-are serialised by the peer's lease in the database, so messages still go in order and once per transmission.
-Composing a message wakes the delivery loop at once (low latency); a slow poll catches messages composed by other
-processes (the command line) and retries whose backoff has run out.
+``serve`` runs it in a child process of its own (``WorkerProcess``), so that its CPU work does not compete with
+the API for one interpreter lock; the child dies with its parent. Several processes may run it against one
+database: deliveries to a peer are serialised by the peer's lease in the database, so messages still go in order
+and once per transmission. Composing a message wakes the worker at once (the API process passes the peer ids down
+a pipe); a slow poll catches messages composed by other processes (the command line) and retries whose backoff
+has run out.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
+import multiprocessing
 import os
+import signal
 import socket
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
 from hanoinet.adapters.transport import HttpTransport
 from hanoinet.services import directory, messaging, transfers
@@ -50,15 +60,29 @@ class FederationWorker:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._delivering: set[str] = set()
+        self._more: set[str] = set()  # peers that got new messages while a delivery to them was under way
         self._sending: set[str] = set()
         self._transfer_wait: dict[str, tuple[float, int]] = {}  # transfer id -> (not before, failures)
         self._threads: list[threading.Thread] = []
         self._deliverers = ThreadPoolExecutor(DELIVERERS, thread_name_prefix="hanoinet-deliver")
         self._senders = ThreadPoolExecutor(SENDERS, thread_name_prefix="hanoinet-transfer")
 
-    def wake(self) -> None:
-        """Something new waits in the outbox."""
-        self._wake.set()
+    def wake(self, peers: frozenset[str] = frozenset()) -> None:
+        """Something new waits in the outbox: for these peers (delivered at once, no search), or for any."""
+        if not peers:
+            self._wake.set()
+            return
+        for peer in peers:
+            self._kick(peer)
+
+    def _kick(self, peer: str) -> None:
+        """Start delivering to ``peer``, or tell the delivery under way to look again before it stops."""
+        with self._lock:
+            if peer in self._delivering:
+                self._more.add(peer)
+                return
+            self._delivering.add(peer)
+        self._deliverers.submit(self._deliver, peer)
 
     def start(self) -> None:
         """Start the loops; compose() calls anywhere in this process now wake the deliverer."""
@@ -121,28 +145,30 @@ class FederationWorker:
             self._wake.clear()
             try:
                 for peer in messaging.due_peers(self.node):
-                    with self._lock:
-                        if peer in self._delivering:
-                            continue
-                        self._delivering.add(peer)
-                    self._deliverers.submit(self._deliver, peer)
+                    self._kick(peer)
             except Exception:
                 log.exception("the delivery loop failed; trying again")
             self._wake.wait(self._poll)
 
     def _deliver(self, peer: str) -> None:
+        """Deliver round after round while there is something to send; before stopping, look again if new messages
+        came for this peer meanwhile (so that a wake-up is never lost between the last round and the stop)."""
         try:
             while not self._stop.is_set():
+                with self._lock:
+                    self._more.discard(peer)
                 report = messaging.deliver(self.node, self._transport_here(), peer, self.owner)
-                if report.delivered:
-                    self._wake_transfers.set()  # an offer may have gone through: its chunks can follow at once
-                if report.skipped or report.error or not report.sent:
-                    break  # nothing left, another process holds the peer, or the peer is backing off
+                if report.offers:
+                    self._wake_transfers.set()  # an offer went through: its evidence can follow at once
+                full = report.sent >= self.node.federation.batch_size and not report.error and not report.skipped
+                with self._lock:
+                    if not full and (peer not in self._more or self._stop.is_set()):
+                        self._delivering.discard(peer)  # nothing came meanwhile: the next wake-up starts again
+                        return
         except Exception:
             log.exception("delivery to %s failed", peer)
-        finally:
-            with self._lock:
-                self._delivering.discard(peer)
+        with self._lock:
+            self._delivering.discard(peer)
 
     # -- transfers
 
@@ -192,3 +218,117 @@ class FederationWorker:
                     log.debug("forgot %d replay marker(s) older than %s", forgotten, horizon.isoformat())
             except Exception:
                 log.exception("housekeeping failed; trying again")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The worker in a process of its own
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (even by SIGKILL), so a node never leaves a worker
+    behind delivering on its own."""
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        log.warning("could not tie the worker's life to its parent's; it stops when its pipe closes")
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def worker_main(conn: Connection, endpoint: str, parent: int) -> None:
+    """The worker process: the same node (settings from the environment), its delivery loops, and wake-ups from
+    the API process through ``conn`` (peer ids); it ends when told to or when the API process goes away."""
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before we could ask to die with it
+        return
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    from hanoinet import bootstrap  # noqa: PLC0415 - imported in the child, after the fork/spawn
+
+    node = bootstrap.bootstrap(endpoint=endpoint)
+    worker = FederationWorker(node)
+    worker.start()
+    try:
+        while True:
+            try:
+                peers = conn.recv()
+            except (EOFError, OSError):
+                break  # the API process is gone
+            if peers is None:
+                break
+            worker.wake(frozenset(peers))
+    finally:
+        worker.stop()
+
+
+class WorkerProcess:
+    """Runs ``worker_main`` in a child process, passes it wake-ups, and restarts it if it dies.
+
+    Why a process: deliveries and transfers are CPU work (signatures, encryption, JSON) that would otherwise share
+    one interpreter lock with the API's requests; in a process of its own the worker uses the other core, and a
+    busy API does not slow deliveries down (see bench/federation.py).
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        self._endpoint = endpoint
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._conn: Connection | None = None
+        self._process: BaseProcess | None = None
+        self._supervisor: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the child and a thread that restarts it if it dies."""
+        self._spawn()
+        self._supervisor = threading.Thread(target=self._supervise, name="hanoinet-worker-supervisor", daemon=True)
+        self._supervisor.start()
+
+    def _spawn(self) -> None:
+        reader, writer = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=worker_main, args=(reader, self._endpoint, os.getpid()), name="hanoinet-worker", daemon=True
+        )
+        process.start()
+        reader.close()  # the child reads; this process only writes
+        with self._lock:
+            self._conn, self._process = writer, process
+
+    def _supervise(self) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                process = self._process
+            if process is None:
+                return
+            process.join(timeout=1.0)
+            if process.exitcode is not None and not self._stopping.is_set():
+                log.error("the worker process exited with %s; starting it again", process.exitcode)
+                time.sleep(1.0)
+                self._spawn()
+
+    def wake(self, peers: frozenset[str]) -> None:
+        """Tell the worker new messages wait (for these peers, or for any)."""
+        with self._lock:
+            if self._conn is None:
+                return
+            with contextlib.suppress(OSError):  # the worker is restarting: its first poll finds the messages
+                self._conn.send(tuple(peers))
+
+    def stop(self) -> None:
+        """Ask the worker to stop (it finishes the delivery under way), then make sure it has."""
+        self._stopping.set()
+        with self._lock:
+            conn, process = self._conn, self._process
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+        if process is not None:
+            process.join(timeout=20)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        if conn is not None:
+            conn.close()

@@ -64,7 +64,7 @@ def request_consent(node: Node, item_id: str, *, destination: str, purpose: str,
         }
         compose(node, uow, originator, MessageKind.CONSENT_REQUEST, body, actor=principal.name)
         uow.commit()
-    node.outbox_changed()
+    node.outbox_changed(originator.entry.node_id)
     return consent
 
 
@@ -118,7 +118,7 @@ def decide(node: Node, consent_id: str, *, grant: bool, note: str, principal: Pr
         compose(node, uow, holder, MessageKind.CONSENT_DECISION, body, actor=principal.name)
         uow.commit()
         decided = uow.federation.consent(consent_id)
-    node.outbox_changed()
+    node.outbox_changed(holder.entry.node_id)
     assert decided is not None
     return decided
 

@@ -390,8 +390,6 @@ def receive_transmission(node: Node, envelope: str, remote: str | None = None) -
                 raise replay from None
     accepted = sum(1 for o in outcomes if o.status == "accepted")
     log.debug("took %d of %d message(s) from %s", accepted, len(outcomes), opened.peer.entry.node_id)
-    if accepted:
-        node.outbox_changed()  # applying messages may have queued answers (read notices, transfer receipts)
     return identity.encrypt_to(token.encode(), opened.peer.entry.encryption_key, TYP_SEALED, TYP_RECEIPT)
 
 

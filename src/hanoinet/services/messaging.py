@@ -76,29 +76,30 @@ def compose(
 
 def signed_message(
     node: Node,
-    peer: Peer,
+    peer: Peer | str,
     kind: MessageKind,
     body: Mapping[str, Any],
     *,
     actor: str,
     request_id: str | None = None,
 ) -> OutgoingMessage:
-    """A message to ``peer``, signed now, ready for the outbox."""
+    """A message to ``peer`` (a trusted peer, or the id of one the caller checked), signed now, for the outbox."""
     identity, _, _ = node.network()
-    if peer.status is not EntryStatus.ACTIVE:
+    if isinstance(peer, Peer) and peer.status is not EntryStatus.ACTIVE:
         raise ValidationFailed([Issue("to", f"node {peer.entry.node_id} is revoked here: nothing is sent to it")])
+    recipient = peer.entry.node_id if isinstance(peer, Peer) else peer
     message = Message(
         id=new_id(),
         kind=kind,
         sender=identity.node_id,
-        recipient=peer.entry.node_id,
+        recipient=recipient,
         created_at=node.now_wall(),
         body=dict(body),
         request_id=request_id,
     )
     return OutgoingMessage(
         id=message.id,
-        peer=peer.entry.node_id,
+        peer=recipient,
         kind=kind,
         request_id=request_id,
         jws=identity.sign(message.claims(), TYP_MESSAGE),
@@ -116,6 +117,17 @@ def usable_encryption_key(uow: UnitOfWork, peer: Peer) -> str | None:
             "encrypted to it; import the node's new entry"
         )
     return None
+
+
+def _check_recipient(uow: UnitOfWork, node_id: str, field: str) -> None:
+    """Raise ValidationFailed naming the field unless ``node_id`` is a trusted peer (its status only: cheap)."""
+    status = uow.federation.peer_status(node_id)
+    if status is None:
+        raise ValidationFailed(
+            [Issue(field, f"no node {node_id!r} in this node's directory (hanoinet directory list)")]
+        )
+    if status is not EntryStatus.ACTIVE:
+        raise ValidationFailed([Issue(field, f"node {node_id} is revoked here: nothing is sent to it")])
 
 
 def find_peer(uow: UnitOfWork, node_id: str, field: str = "to") -> Peer:
@@ -169,25 +181,26 @@ def send_messages(node: Node, messages: Sequence[NewMessage], *, actor: str) -> 
         raise ValidationFailed(issues)
     sent: list[OutgoingMessage] = []
     with node.uow() as uow:
-        peers: dict[str, Peer] = {}
+        peers: set[str] = set()
         for index, m in enumerate(messages):
-            peer = peers.get(m.to) or find_peer(uow, m.to, f"messages[{index}].to")
-            peers[m.to] = peer
+            if m.to not in peers:
+                _check_recipient(uow, m.to, f"messages[{index}].to")
+                peers.add(m.to)
             if m.request_id is not None:
                 request = uow.requests.get(m.request_id)
                 if request is None:
                     raise ValidationFailed([Issue(f"messages[{index}].request_id", f"no request {m.request_id!r}")])
-                if request.peer != peer.entry.node_id:
+                if request.peer != m.to:
                     raise ValidationFailed(
                         [Issue(f"messages[{index}].to", f"request {m.request_id} is exchanged with {request.peer}")]
                     )
             body: dict[str, Any] = {"subject": m.subject, "text": m.text, "from_actor": actor}
             if m.conditions:
                 body["conditions"] = dict(m.conditions)
-            sent.append(signed_message(node, peer, m.kind, body, actor=actor, request_id=m.request_id))
+            sent.append(signed_message(node, m.to, m.kind, body, actor=actor, request_id=m.request_id))
         uow.federation.enqueue(sent)
         uow.commit()
-    node.outbox_changed()
+    node.outbox_changed(*peers)
     return sent
 
 
@@ -254,6 +267,8 @@ class DeliveryReport:
     rejected: int = 0
     error: str | None = None
     skipped: bool = False
+    offers: int = 0
+    """Transfer offers among the messages delivered: their evidence can follow at once."""
 
 
 def due_peers(node: Node) -> Sequence[str]:
@@ -299,6 +314,8 @@ def deliver(node: Node, transport: Transport, peer_id: str, owner: str) -> Deliv
         peer = store.peer(peer_id)
         if peer is None or peer.status is not EntryStatus.ACTIVE:
             return DeliveryReport(peer_id)
+        if peer.delivery.next_attempt_at is not None and peer.delivery.next_attempt_at > now:
+            return DeliveryReport(peer_id, skipped=True)  # backing off: the peer did not answer lately
         if not _holds(peer, owner, now, node):
             if not store.claim_peer(peer_id, owner, now, now + node.federation.lease):
                 return DeliveryReport(peer_id, skipped=True)
@@ -419,7 +436,8 @@ def _transmit(node: Node, transport: Transport, peer: Peer, batch: Sequence[Outg
     receipt_id = str(receipt["id"])
     results = [DeliveryResult(mid, status_, now, receipt_id, error) for mid, (status_, error) in outcomes.items()]
     rejected = sum(1 for s, _ in outcomes.values() if s is MessageStatus.REJECTED)
-    report = DeliveryReport(peer.entry.node_id, len(batch), len(outcomes) - rejected, rejected)
+    offers = sum(1 for m in batch if m.kind is MessageKind.TRANSFER_OFFER)
+    report = DeliveryReport(peer.entry.node_id, len(batch), len(outcomes) - rejected, rejected, offers=offers)
     stored = Receipt(receipt_id, batch_id, peer.entry.node_id, "in", token, now)
     return report, PeerDelivery(None, 0, None, now, now), (results, stored)
 
@@ -481,7 +499,7 @@ def mark_read(node: Node, request_id: str, *, actor: str) -> int:
                     request_id=request_id,
                 )
         uow.commit()
-    node.outbox_changed()
+    node.outbox_changed(*by_peer)
     return len(unread)
 
 

@@ -57,8 +57,9 @@ class Node:
     federation: FederationSettings = FederationSettings()
     wall_clock: Clock | None = None
     """Real time, for transmission timestamps, even when ``clock`` runs fast for a training exercise."""
-    listeners: list[Callable[[], None]] = field(default_factory=list)
-    """Called after a commit that put messages in the outbox, to wake the delivery worker at once."""
+    listeners: list[Callable[[frozenset[str]], None]] = field(default_factory=list)
+    """Called after a commit that put messages in the outbox (with the peers they are for, if known), to wake the
+    delivery worker at once."""
 
     def network(self) -> tuple[Identity, NodeProfile, str]:
         """The identity, profile and State a node needs on the network; raise NotOnNetwork without them."""
@@ -72,10 +73,11 @@ class Node:
         """The real time, whatever pace the legal clock keeps."""
         return (self.wall_clock or self.clock).now()
 
-    def outbox_changed(self) -> None:
-        """Tell the delivery worker that new messages wait."""
+    def outbox_changed(self, *peers: str | None) -> None:
+        """Tell the delivery worker that new messages wait (for these peers; for any if none is named)."""
+        named = frozenset(p for p in peers if p)
         for listener in list(self.listeners):
-            listener()
+            listener(named)
 
     def evidence_store(self) -> tuple[Vault, Signer]:
         """The vault and the signing key; a node built without them cannot handle evidence."""

@@ -386,6 +386,9 @@ class FederationStore(Protocol):
     def peers(self) -> Sequence[Peer]:
         """Every peer, by State then node id."""
 
+    def peer_status(self, node_id: str) -> EntryStatus | None:
+        """Whether a peer is trusted (None: unknown), without reading its entry."""
+
     def save_peer(self, entry: DirectoryEntry, signed: Mapping[str, Any], at: datetime) -> None:
         """Record a new peer, or a newer entry of a known one (its delivery state is kept)."""
 

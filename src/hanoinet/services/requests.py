@@ -297,7 +297,7 @@ def act_on_request(
                 compose(node, uow, peer, MessageKind.ACTION, body, actor=actor, request_id=request.id)
         uow.commit()
     if request.peer is not None and is_shared(action):
-        node.outbox_changed()
+        node.outbox_changed(request.peer)
     return _view(request, rtype, clocks, ())
 
 

@@ -309,7 +309,7 @@ def start_transfer(
         )
         uow.federation.add_transfer(transfer)
         uow.commit()
-    node.outbox_changed()
+    node.outbox_changed(peer.entry.node_id)
     return transfer
 
 
@@ -889,7 +889,7 @@ def complete_transfer(node: Node, transfer_id: str, token: str) -> str:
             request_id=transfer.request_id,
         )
         uow.commit()
-    node.outbox_changed()
+    node.outbox_changed(transfer.peer)
     return receipt
 
 
