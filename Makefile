@@ -29,8 +29,12 @@ system-deps: ## Install Debian's PostgreSQL server if it is missing (the tests s
 		DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
+.PHONY: demo
+demo: setup ## Start three nodes on loopback, play the Lotus scenario through them, run until Ctrl-C
+	$(BIN)/hanoinet demo
+
 .PHONY: run
-run: setup ## Run a node on the embedded default (SQLite in the data directory); API docs at http://127.0.0.1:8000/docs
+run: setup ## Run one node on the embedded default (SQLite in the data directory); API docs at http://127.0.0.1:8000/docs
 	$(BIN)/hanoinet init
 	$(BIN)/hanoinet serve --host $(HOST) --port $(PORT)
 
@@ -54,6 +58,7 @@ bench: setup system-deps ## Run the benchmarks and print their figures
 	$(BIN)/python bench/requests.py --postgres
 	$(BIN)/python bench/inbox.py --postgres
 	$(BIN)/python bench/vault.py
+	$(BIN)/python bench/federation.py
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (not your data directory)

@@ -29,7 +29,6 @@ from typing import Any
 import httpx
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 from hanoinet import bootstrap as boot
 from hanoinet.adapters.treaty_csv import parse_deposit_rows
@@ -241,14 +240,15 @@ class Network:
             if node.process is not None and node.process.poll() is not None:
                 raise DemoError(f"node {node.id} stopped unexpectedly (exit {node.process.returncode})")
 
-    def addresses(self) -> Table:
-        """Each node's web and API address."""
-        table = Table("node", "State", "authority", "web", "API docs", "API token")
+    def addresses(self) -> str:
+        """Each node's web and API address (one line each, whole, so that they can be copied)."""
+        lines = ["the nodes:"]
         for node in self.nodes.values():
-            table.add_row(
-                node.id, node.state, str(node.spec.get("authority", "")), f"{node.url}/", f"{node.url}/docs", node.token
+            lines.append(
+                f"  {node.id} — {node.spec.get('authority', node.state)}\n"
+                f"      web {node.url}/   API {node.url}/docs   API token {node.token}   data {node.data_dir}"
             )
-        return table
+        return "\n".join(lines)
 
 
 def _content(mib: int, seed: str) -> Iterator[bytes]:
