@@ -9,6 +9,8 @@ it would between States: signed, encrypted messages, delivered by the nodes them
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import os
 import random
@@ -201,6 +203,7 @@ class Network:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches the demo, which stops the nodes in order
+                preexec_fn=_stop_with_parent,  # noqa: PLW1509 - a prctl call, before exec; nothing else runs
             )
         deadline = time.monotonic() + START_TIMEOUT
         for node in self.nodes.values():
@@ -249,6 +252,12 @@ class Network:
                 f"      web {node.url}/   API {node.url}/docs   API token {node.token}   data {node.data_dir}"
             )
         return "\n".join(lines)
+
+
+def _stop_with_parent() -> None:
+    """In a node's process before it starts: if the demo dies (even killed), the node is told to stop."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _content(mib: int, seed: str) -> Iterator[bytes]:
