@@ -22,11 +22,16 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed ## Create the virtualenv and install hanoinet with its dev tools
 
 .PHONY: system-deps
-system-deps: ## Install Debian's PostgreSQL server if it is missing (the tests start a throwaway cluster)
+system-deps: ## Install Debian's PostgreSQL server and Chromium if missing (a throwaway cluster; the browser tests)
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
 		echo "installing Debian's postgresql"; \
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq; \
 		DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if [ -z "$$HANOINET_CHROMIUM" ] && ! command -v chromium >/dev/null; then \
+		echo "installing Debian's chromium (for the browser tests)"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
 	fi
 
 .PHONY: demo
@@ -59,6 +64,23 @@ bench: setup system-deps ## Run the benchmarks and print their figures
 	$(BIN)/python bench/inbox.py --postgres
 	$(BIN)/python bench/vault.py
 	$(BIN)/python bench/federation.py
+
+LOCALE := src/hanoinet/locale
+
+.PHONY: messages
+messages: setup ## Extract the UI's strings into src/hanoinet/locale/hanoinet.pot
+	$(BIN)/pybabel --quiet extract -F babel.cfg -o $(LOCALE)/hanoinet.pot --project hanoinet \
+		--version "$$($(BIN)/python -c 'import hanoinet; print(hanoinet.__version__)')" \
+		--copyright-holder "the hanoinet contributors" --add-location=file --add-comments=Translators: .
+	@if ls $(LOCALE)/*/LC_MESSAGES/hanoinet.po >/dev/null 2>&1; then \
+		$(BIN)/pybabel --quiet update -i $(LOCALE)/hanoinet.pot -d $(LOCALE) -D hanoinet --ignore-pot-creation-date; \
+	fi
+
+.PHONY: translations
+translations: setup ## Compile the translated catalogues (.po) into the .mo files the node loads
+	@if ls $(LOCALE)/*/LC_MESSAGES/hanoinet.po >/dev/null 2>&1; then \
+		$(BIN)/pybabel compile -d $(LOCALE) -D hanoinet --statistics; \
+	else echo "no catalogue yet: see $(LOCALE)/README.md"; fi
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (not your data directory)

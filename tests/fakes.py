@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from hanoinet.domain.accounts import User, after_failure
+from hanoinet.domain.audit import AUDIT_GENESIS, AuditEntry
 from hanoinet.domain.cases import Case
 from hanoinet.domain.errors import Conflict
 from hanoinet.domain.evidence import GENESIS, Checkpoint, CustodyEvent, EvidenceItem, Principal, Role
@@ -25,6 +29,7 @@ from hanoinet.domain.federation import (
 from hanoinet.domain.requests import OPEN_STATES, Direction, Request
 from hanoinet.domain.treaty import DepositEvent
 from hanoinet.services.ports import (
+    AuditQuery,
     ConsentRecord,
     DeliveryResult,
     InboxQuery,
@@ -38,6 +43,7 @@ from hanoinet.services.ports import (
     Receipt,
     Rejection,
     RequestSummary,
+    SessionRecord,
     TransferRecord,
 )
 
@@ -101,6 +107,31 @@ class FederationState:
 
 
 @dataclass
+class AccountsState:
+    """The ``users`` and ``sessions`` tables. Users and sessions are frozen, so copying the dicts is enough."""
+
+    users: dict[str, User] = field(default_factory=dict)  # id -> user
+    sessions: dict[str, SessionRecord] = field(default_factory=dict)  # id -> session
+
+    def copy(self) -> AccountsState:
+        return AccountsState(users=dict(self.users), sessions=dict(self.sessions))
+
+
+@dataclass
+class AuditState:
+    """The ``audit_log`` table (kept in seq order) and its separate head row, as the migration creates it.
+
+    Tests may tamper with ``entries`` directly, as someone with access to the database could; the head row stays.
+    """
+
+    entries: list[AuditEntry] = field(default_factory=list)
+    head: tuple[int, str] = (0, AUDIT_GENESIS)
+
+    def copy(self) -> AuditState:
+        return AuditState(entries=list(self.entries), head=self.head)
+
+
+@dataclass
 class Store:
     """What the fake database holds; shared by every unit of work made from it."""
 
@@ -112,6 +143,8 @@ class Store:
     checkpoints: list[Checkpoint] = field(default_factory=list)
     tokens: dict[str, tuple[str, Principal, bool]] = field(default_factory=dict)
     federation: FederationState = field(default_factory=FederationState)
+    accounts: AccountsState = field(default_factory=AccountsState)
+    audit: AuditState = field(default_factory=AuditState)
     commits: int = 0
 
 
@@ -134,8 +167,11 @@ class FakeCases:
 
 
 class FakeRequests:
-    def __init__(self, staged: dict[str, tuple[Request, datetime | None, str | None]]) -> None:
+    def __init__(
+        self, staged: dict[str, tuple[Request, datetime | None, str | None]], cases: dict[str, Case] | None = None
+    ) -> None:
         self.staged = staged
+        self.cases = cases if cases is not None else {}
 
     def add(self, request: Request, next_due_at: datetime | None, next_clock: str | None) -> None:
         self.staged[request.id] = (copy.deepcopy(request), next_due_at, next_clock)
@@ -157,7 +193,10 @@ class FakeRequests:
     def inbox(self, query: InboxQuery) -> Sequence[RequestSummary]:
         rows = []
         for r, due, clock in self.staged.values():
+            reference = self.cases[r.case_id].reference if r.case_id in self.cases else ""
+            term = (query.search or "").strip().lower()
             checks = [
+                not term or r.id.startswith(term) or term in reference.lower(),
                 query.direction is None or r.direction is query.direction,
                 query.state is None or r.state is query.state,
                 query.counterpart_state is None or r.counterpart_state == query.counterpart_state,
@@ -183,6 +222,7 @@ class FakeRequests:
                         r.created_at,
                         due,
                         clock,
+                        reference,
                     )
                 )
         by_due = query.overdue or query.due_within_seconds is not None
@@ -192,6 +232,37 @@ class FakeRequests:
         else:
             rows.sort(key=lambda s: s.created_at, reverse=True)
         return rows[query.offset : query.offset + query.limit]
+
+    def activity(
+        self, since: datetime, until: datetime, direction: Direction | None = None, instrument: str | None = None
+    ) -> Sequence[Any]:
+        """The Art 57 figures per request, computed from the events as the SQL aggregate does."""
+        from hanoinet.domain.requests import EventKind  # noqa: PLC0415 - kept inside the one method added here
+        from hanoinet.services.ports import RequestActivity  # noqa: PLC0415 - likewise
+
+        def first(r: Request, *kinds: EventKind) -> datetime | None:
+            return min((e.at for e in r.events if e.kind in kinds), default=None)
+
+        found = []
+        for r, _, _ in sorted(self.staged.values(), key=lambda staged: staged[0].id):
+            start = first(r, EventKind.SENT if r.direction is Direction.OUTGOING else EventKind.RECEIVED)
+            if start is None or not since <= start < until or r.created_at >= until:
+                continue
+            if (direction is not None and r.direction is not direction) or instrument not in (None, r.instrument):
+                continue
+            refusal = next((e for e in r.events if e.kind is EventKind.REFUSED), None)
+            what = (r.id, r.instrument, r.type, r.direction, r.counterpart_state, r.state, r.emergency, start)
+            found.append(
+                RequestActivity(
+                    *what,
+                    acknowledged_at=first(r, EventKind.ACKNOWLEDGED),
+                    executed_at=first(r, EventKind.EXECUTED, EventKind.PRESERVED),
+                    refused_at=first(r, EventKind.REFUSED),
+                    withdrawn_at=first(r, EventKind.WITHDRAWN),
+                    grounds=tuple(str(g) for g in refusal.data.get("grounds", [])) if refusal else (),
+                )
+            )
+        return found
 
 
 class FakeDeposits:
@@ -614,6 +685,222 @@ def _matches(message: OutgoingMessage | IncomingMessage, query: MessageQuery) ->
     )
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Accounts and audit
+
+
+AUDIT_MAX_PAGE = 1000
+"""The most audit entries one query returns (as the SQL log)."""
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """What a ``UTCDateTime`` column gives back: the same instant in UTC; a naive time is refused."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are refused: hanoinet stores UTC only")
+    return value.astimezone(UTC)
+
+
+def _utc_required(value: datetime) -> datetime:
+    stored = _utc(value)
+    assert stored is not None
+    return stored
+
+
+def _stored_user(user: User) -> User:
+    return replace(
+        user,
+        roles=frozenset(user.roles),
+        created_at=_utc_required(user.created_at),
+        locked_until=_utc(user.locked_until),
+        disabled_at=_utc(user.disabled_at),
+        last_login_at=_utc(user.last_login_at),
+    )
+
+
+class FakeAccounts:
+    """Users and sessions in memory, with the SQL store's semantics (``adapters/accounts_repository.py``): unique
+    ids, user names and token hashes, a session only for an existing user, ``update`` never changes ``created_at``,
+    a session's first end time is kept."""
+
+    def __init__(self, staged: AccountsState) -> None:
+        self.staged = staged
+
+    def add(self, user: User) -> None:
+        if user.id in self.staged.users or self.by_username(user.username) is not None:
+            raise Conflict(f"an account with the id or name of {user.username!r} already exists")
+        self.staged.users[user.id] = _stored_user(user)
+
+    def get(self, user_id: str) -> User | None:
+        return self.staged.users.get(user_id)
+
+    def by_username(self, username: str) -> User | None:
+        return next((u for u in self.staged.users.values() if u.username == username), None)
+
+    def list(self) -> Sequence[User]:
+        return sorted(self.staged.users.values(), key=lambda u: u.username)
+
+    def count(self) -> int:
+        return len(self.staged.users)
+
+    def update(self, user_id: str, changes: Mapping[str, Any]) -> None:
+        stored = self.staged.users.get(user_id)
+        if stored is None:
+            return  # an UPDATE that matches no row
+        if {"id", "created_at"} & changes.keys():
+            raise ValueError("an account's id and creation time never change")
+        user = replace(stored, **changes)
+        other = self.by_username(user.username)
+        if other is not None and other.id != user.id:
+            raise Conflict(f"an account named {user.username!r} already exists")
+        self.staged.users[user.id] = _stored_user(user)
+
+    def count_failure(self, user_id: str, at: datetime) -> tuple[int, datetime | None]:
+        stored = self.staged.users.get(user_id)
+        if stored is None:
+            return 0, None
+        failures, locked_until = after_failure(stored.failed_logins, stored.locked_until, at)
+        self.staged.users[user_id] = _stored_user(replace(stored, failed_logins=failures, locked_until=locked_until))
+        return failures, locked_until
+
+    def add_session(self, session: SessionRecord) -> None:
+        if session.id in self.staged.sessions or self.session(session.token_hash) is not None:
+            raise Conflict("a session with this id or token already exists")
+        if session.user_id not in self.staged.users:
+            raise Conflict(f"no account {session.user_id!r} to open a session for")
+        self.staged.sessions[session.id] = replace(
+            session,
+            created_at=_utc_required(session.created_at),
+            last_seen_at=_utc_required(session.last_seen_at),
+            expires_at=_utc_required(session.expires_at),
+            ended_at=_utc(session.ended_at),
+            remote=session.remote[:64],
+        )
+
+    def session(self, token_hash: str) -> SessionRecord | None:
+        return next((s for s in self.staged.sessions.values() if s.token_hash == token_hash), None)
+
+    def touch_session(self, session_id: str, at: datetime, expires_at: datetime) -> None:
+        found = self.staged.sessions.get(session_id)
+        if found is not None:
+            self.staged.sessions[session_id] = replace(
+                found, last_seen_at=_utc_required(at), expires_at=_utc_required(expires_at)
+            )
+
+    def end_session(self, session_id: str, at: datetime) -> None:
+        found = self.staged.sessions.get(session_id)
+        if found is not None and found.ended_at is None:
+            self.staged.sessions[session_id] = replace(found, ended_at=_utc_required(at))
+
+    def end_sessions_of(self, user_id: str, at: datetime) -> int:
+        open_ = [s for s in self.staged.sessions.values() if s.user_id == user_id and s.ended_at is None]
+        for s in open_:
+            self.staged.sessions[s.id] = replace(s, ended_at=_utc_required(at))
+        return len(open_)
+
+
+def _audit_matches(entry: AuditEntry, query: AuditQuery) -> bool:
+    return (
+        (query.actor is None or entry.actor == query.actor)
+        and (query.action is None or entry.action == query.action)
+        and (query.subject is None or entry.subject == query.subject)
+        and (query.object_id is None or entry.object_id == query.object_id)
+        and (query.outcome is None or entry.outcome == query.outcome)
+        and (query.channel is None or entry.channel == query.channel)
+        and (query.since is None or entry.at >= query.since)
+        and (query.until is None or entry.at < query.until)
+        and (query.after_seq is None or entry.seq > query.after_seq)
+        and (query.before_seq is None or entry.seq < query.before_seq)
+    )
+
+
+class FakeAuditLog:
+    """The audit log in memory, with the SQL log's semantics: ``append`` moves the head row only from the entry's
+    predecessor (else Conflict), sequence numbers and hashes are unique, and what is stored is what the columns
+    keep (actor cut to 256 characters, object id to 128, remote to 64; details as JSON).
+
+    The SQL log's lock makes a second writer wait; a fake cannot wait, so if another unit of work committed entries
+    since this one began (``committed_head`` moved), ``append`` raises Conflict instead of forking the chain."""
+
+    def __init__(self, staged: AuditState, committed_head: Callable[[], tuple[int, str]] | None = None) -> None:
+        self.staged = staged
+        self._base = staged.head
+        self._committed_head = committed_head
+
+    def lock_head(self) -> tuple[int, str]:
+        return self.staged.head
+
+    def append(self, entry: AuditEntry) -> None:
+        moved = self._committed_head is not None and self._committed_head() != self._base
+        if moved or self.staged.head[0] != entry.seq - 1:
+            raise Conflict("the audit log moved on under this transaction; retry")
+        if any(e.seq == entry.seq or e.hash == entry.hash for e in self.staged.entries):
+            raise Conflict(f"audit entry {entry.seq} or its hash is already in the log")
+        self.staged.head = (entry.seq, entry.hash)
+        self.staged.entries.append(
+            replace(
+                entry,
+                at=_utc_required(entry.at),
+                actor=entry.actor[:256],
+                roles=tuple(entry.roles),
+                object_id=entry.object_id[:128],
+                details=_json(entry.details),
+                remote=entry.remote[:64],
+                signature=bytes(entry.signature),
+            )
+        )
+
+    def _ordered(self) -> list[AuditEntry]:
+        return sorted(self.staged.entries, key=lambda e: e.seq)
+
+    def entries(self, query: AuditQuery) -> Sequence[AuditEntry]:
+        ordered = self._ordered() if query.oldest_first else list(reversed(self._ordered()))
+        found = [e for e in ordered if _audit_matches(e, query)]
+        return [copy.deepcopy(e) for e in found[query.offset : query.offset + min(query.limit, AUDIT_MAX_PAGE)]]
+
+    def all(self) -> Iterator[AuditEntry]:
+        for entry in self._ordered():
+            yield copy.deepcopy(entry)
+
+    def head_row(self) -> tuple[int, str]:
+        return self.staged.head
+
+
+class FakePasswordHasher:
+    """NOT a password hash: a fast, unsalted SHA-256 (``fake$<version>$<hex>``) for unit tests only, where Argon2id
+    would be slow on purpose. ``version`` plays the part of Argon2's parameters: a hash made by an older version
+    verifies but needs rehashing. ``checks`` counts the passwords verified."""
+
+    PREFIX = "fake"
+
+    def __init__(self, version: int = 1) -> None:
+        self.version = version
+        self.checks = 0
+
+    def hash(self, password: str) -> str:
+        return f"{self.PREFIX}${self.version}${hashlib.sha256(password.encode()).hexdigest()}"
+
+    @classmethod
+    def _parse(cls, encoded: str) -> tuple[int, str] | None:
+        prefix, _, rest = encoded.partition("$")
+        version, _, digest = rest.partition("$")
+        if prefix != cls.PREFIX or not version.isdigit() or len(digest) != 64:
+            return None
+        return int(version), digest
+
+    def verify(self, encoded: str, password: str) -> bool:
+        self.checks += 1
+        parsed = self._parse(encoded)
+        if parsed is None:
+            return False
+        return hmac.compare_digest(parsed[1], hashlib.sha256(password.encode()).hexdigest())
+
+    def needs_rehash(self, encoded: str) -> bool:
+        parsed = self._parse(encoded)
+        return parsed is None or parsed[0] < self.version
+
+
 class FakeUnitOfWork:
     """Stages changes on a copy of the store; commit() publishes them, leaving without it drops them."""
 
@@ -622,12 +909,14 @@ class FakeUnitOfWork:
 
     def __enter__(self) -> Self:
         self._cases = FakeCases(dict(self.store.cases))
-        self._requests = FakeRequests(dict(self.store.requests))
+        self._requests = FakeRequests(dict(self.store.requests), self._cases.staged)
         self._deposits = FakeDeposits(list(self.store.deposits))
         self._evidence = FakeEvidence(dict(self.store.evidence))
         self._ledger = FakeLedger(list(self.store.custody), list(self.store.checkpoints))
         self._tokens = FakeTokens(dict(self.store.tokens))
         self._federation = FakeFederationStore(self.store.federation.copy())
+        self._accounts = FakeAccounts(self.store.accounts.copy())
+        self._audit = FakeAuditLog(self.store.audit.copy(), lambda: self.store.audit.head)
         return self
 
     @property
@@ -658,6 +947,14 @@ class FakeUnitOfWork:
     def federation(self) -> FakeFederationStore:
         return self._federation
 
+    @property
+    def accounts(self) -> FakeAccounts:
+        return self._accounts
+
+    @property
+    def audit(self) -> FakeAuditLog:
+        return self._audit
+
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
@@ -672,6 +969,8 @@ class FakeUnitOfWork:
         self.store.checkpoints = list(self._ledger.staged_checkpoints)
         self.store.tokens = dict(self._tokens.staged)
         self.store.federation = self._federation.staged.copy()
+        self.store.accounts = self._accounts.staged.copy()
+        self.store.audit = self._audit.staged.copy()
         self.store.commits += 1
 
     def rollback(self) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hanoinet.adapters import migrations
+from hanoinet.adapters.accounts_repository import Argon2Hasher
 from hanoinet.adapters.countries import load_catalog
 from hanoinet.adapters.db import make_engine
 from hanoinet.adapters.exporter import FileExporter
@@ -133,6 +134,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None,
             backoff=Backoff(cap=timedelta(seconds=settings.federation_retry_max_seconds)),
         ),
         wall_clock=wall,
+        passwords=Argon2Hasher(),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -53,6 +54,8 @@ class Server:
     base_url: str
     log: Path
     backend: str
+    token: str = ""
+    """An API token of an administrator who also handles cases (every permission but the auditor's)."""
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -63,6 +66,11 @@ def start_server(data_dir: Path, backend: str, database_url: str | None = None) 
     port = free_port()
     log = data_dir.parent / f"server-{port}.log"
     extra = {"HANOINET_DATABASE_URL": database_url} if database_url else {}
+    made = subprocess.run(
+        [HANOINET, "token", "add", f"tests-{port}", "--role", "administrator", "--role", "central_authority"],
+        env=clean_env(data_dir, **extra), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    token = made.stdout.strip()
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [HANOINET, "serve", "--port", str(port)],
@@ -70,7 +78,7 @@ def start_server(data_dir: Path, backend: str, database_url: str | None = None) 
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    server = Server(process, f"http://127.0.0.1:{port}", log, backend)
+    server = Server(process, f"http://127.0.0.1:{port}", log, backend, token)
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         if process.poll() is not None:
@@ -115,7 +123,12 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="module")
 def client(server: Server) -> Iterator[httpx.Client]:
     """An HTTP client on the node; every response is checked for a 500 or a stack trace."""
-    with httpx.Client(base_url=server.base_url, timeout=30.0, event_hooks={"response": [check_response]}) as http:
+    with httpx.Client(
+        base_url=server.base_url,
+        timeout=30.0,
+        headers={"Authorization": f"Bearer {server.token}"},
+        event_hooks={"response": [check_response]},
+    ) as http:
         yield http
 
 
@@ -130,3 +143,37 @@ class Run:
     def json(self) -> Any:
         """Standard output parsed as JSON."""
         return json.loads(self.out)
+
+
+def run_cli(data_dir: Path, *args: str, stdin: str | None = None) -> Run:
+    """Run the real console script on a node's data directory; whatever its exit code, never a traceback."""
+    done = subprocess.run(
+        [HANOINET, *args], env=clean_env(data_dir), input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def cli(data_dir: Path, *args: str, stdin: str | None = None) -> str:
+    """Run the real console script on a node's data directory; it must succeed. Its standard output."""
+    done = run_cli(data_dir, *args, stdin=stdin)
+    assert done.code == 0, done.err
+    return done.out
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    """The JSON of a response that must have this status."""
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+_CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def form_token(html: str, action: str) -> str:
+    """The CSRF token inside the form that posts to ``action`` (not the sign-out form's: each form must carry it)."""
+    form = re.search(rf'<form[^>]*action="{re.escape(action)}"[^>]*>(.*?)</form>', html, re.DOTALL)
+    assert form is not None, f"no form posts to {action}"
+    token = _CSRF_INPUT.search(form.group(1))
+    assert token is not None, f"the form posting to {action} carries no CSRF token"
+    return token.group(1)

@@ -137,7 +137,8 @@ def prepare(node: NodeProcess) -> None:
     deposits.write_text(deposits_csv([*_PARTIES]), encoding="utf-8")
     node.cli("init")
     node.cli("treaty", "import", str(deposits))
-    node.token = node.cli("token", "add", f"tests-{node.node_id}", "--role", "central_authority").stdout.strip()
+    made = node.cli("token", "add", f"tests-{node.node_id}", "--role", "central_authority", "--role", "administrator")
+    node.token = made.stdout.strip()
 
 
 _PARTIES = [

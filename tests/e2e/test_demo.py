@@ -97,6 +97,18 @@ def test_the_demo_plays_lotus_across_three_nodes_and_stops_them_all_on_ctrl_c(tm
         assert len(addresses) == 3
         for port in addresses:
             assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+        # A trainee signs in at Viet Nam's node with the printed handler account and finds the case's requests.
+        signins = re.findall(r"web sign-in \(user / password\): handler / (\S+)", output)
+        assert len(signins) == 3
+        with httpx.Client(base_url=f"http://127.0.0.1:{addresses[0]}", timeout=10) as browser:
+            landed = browser.post("/login", data={"username": "handler", "password": signins[0]})
+            assert landed.status_code == 303
+            inbox = browser.get("/inbox?direction=outgoing")
+            assert inbox.status_code == 200
+            assert "LOTUS" in inbox.text
+            assert "Preservation" in inbox.text
+            wrong = browser.post("/login", data={"username": "duty", "password": signins[0]})
+            assert wrong.status_code == 401  # each account has its own random password
         nodes = _children(demo.pid)
         assert len(nodes) == 3
         demo.send_signal(signal.SIGINT)
@@ -124,9 +136,12 @@ def test_an_exercise_brings_the_network_up_and_leaves_the_steps_to_the_participa
         assert "the steps are yours to play" in output
         assert "scenario complete" not in output
         port = re.findall(r"http://127\.0\.0\.1:(\d+)/docs", output)[0]
-        inbox = httpx.get(f"http://127.0.0.1:{port}/api/v1/requests", timeout=5).json()
+        token = re.findall(r"API token (hnt_\S+)", output)[0]
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/requests", timeout=5).status_code == 401
+        inbox = httpx.get(f"http://127.0.0.1:{port}/api/v1/requests", headers=bearer, timeout=5).json()
         assert inbox == []  # nothing was played for them
-        directory = httpx.get(f"http://127.0.0.1:{port}/api/v1/directory", timeout=5).json()
+        directory = httpx.get(f"http://127.0.0.1:{port}/api/v1/directory", headers=bearer, timeout=5).json()
         assert sorted(p["node_id"] for p in directory) == ["chl-ca", "sgp-247"]
         demo.send_signal(signal.SIGTERM)
         assert demo.wait(timeout=60) == 0

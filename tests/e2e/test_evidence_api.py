@@ -121,10 +121,11 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
 
 
 @pytest.fixture(scope="module")
-def case(api: httpx.Client) -> Json:
+def case(api: httpx.Client, vault: VaultNode) -> Json:
     body: Json = ok(
         api.post(
             "/api/v1/cases",
+            headers=auth(vault),
             json={
                 "reference": reference("LOTUS"),
                 "offence": "system_interference",

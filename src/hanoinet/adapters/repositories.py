@@ -8,10 +8,11 @@ transaction whose cost we keep small (see ``bench/requests.py``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from hanoinet.adapters.db import affected
@@ -20,7 +21,7 @@ from hanoinet.domain.cases import Case
 from hanoinet.domain.errors import Conflict
 from hanoinet.domain.requests import OPEN_STATES, Direction, EventKind, Request, RequestEvent, RequestState
 from hanoinet.domain.treaty import DepositAction, DepositEvent
-from hanoinet.services.ports import MAX_PAGE, InboxQuery, RequestSummary
+from hanoinet.services.ports import MAX_PAGE, InboxQuery, RequestActivity, RequestSummary
 
 
 class SqlCaseRepository:
@@ -221,9 +222,97 @@ class SqlRequestRepository:
                 created_at=r.created_at,
                 next_due_at=r.next_due_at,
                 next_clock=r.next_clock,
+                case_reference=r.reference,
             )
             for r in self.session.execute(stmt)
         ]
+
+    def activity(
+        self, since: datetime, until: datetime, direction: Direction | None = None, instrument: str | None = None
+    ) -> Sequence[RequestActivity]:
+        found = [
+            RequestActivity(
+                id=r.id,
+                instrument=r.instrument,
+                type=r.type,
+                direction=Direction(r.direction),
+                counterpart_state=r.counterpart_state,
+                state=RequestState(r.state),
+                emergency=r.emergency,
+                started_at=r.started_at,
+                acknowledged_at=r.acknowledged_at,
+                executed_at=r.executed_at,
+                refused_at=r.refused_at,
+                withdrawn_at=r.withdrawn_at,
+            )
+            for r in self.session.execute(_activity_statement(since, until, direction, instrument))
+        ]
+        refused = [a.id for a in found if a.refused_at is not None]
+        grounds: dict[str, tuple[str, ...]] = {}
+        for start in range(0, len(refused), _IN_CHUNK):  # only refused requests: few, read by primary key
+            stmt = select(RequestEventRow.request_id, RequestEventRow.data).where(
+                RequestEventRow.request_id.in_(refused[start : start + _IN_CHUNK]),
+                RequestEventRow.kind == EventKind.REFUSED.value,
+            )
+            for request_id, data in self.session.execute(stmt):
+                grounds.setdefault(request_id, tuple(str(g) for g in (data or {}).get("grounds", [])))
+        return [replace(a, grounds=grounds.get(a.id, ())) for a in found]
+
+
+_IN_CHUNK = 500
+"""Ids per ``IN (…)`` list: well under every backend's limit on bound parameters."""
+
+
+def _first(condition: ColumnElement[bool]) -> ColumnElement[datetime]:
+    """The time of a request's first event meeting ``condition`` (NULL if none): MIN over a CASE, one pass."""
+    return func.min(case((condition, RequestEventRow.at)))
+
+
+def _activity_statement(
+    since: datetime, until: datetime, direction: Direction | None, instrument: str | None
+) -> Select[*tuple[Any, ...]]:
+    """One row per request sent or received in ``[since, until)``, with the first time of each milestone.
+
+    The database aggregates the events (``MIN(CASE …)`` grouped by request) so that a year of history is not
+    loaded event by event; the same SQL runs on SQLite and PostgreSQL. A request cannot be sent before it was
+    created, so ``created_at < until`` narrows the scan through its index before grouping.
+    """
+    event = RequestEventRow
+    started = _first(
+        or_(
+            and_(RequestRow.direction == Direction.OUTGOING.value, event.kind == EventKind.SENT.value),
+            and_(RequestRow.direction == Direction.INCOMING.value, event.kind == EventKind.RECEIVED.value),
+        )
+    )
+    columns = (
+        RequestRow.id,
+        RequestRow.instrument,
+        RequestRow.type,
+        RequestRow.direction,
+        RequestRow.counterpart_state,
+        RequestRow.state,
+        RequestRow.emergency,
+    )
+    stmt = (
+        select(
+            *columns,
+            started.label("started_at"),
+            _first(event.kind == EventKind.ACKNOWLEDGED.value).label("acknowledged_at"),
+            _first(event.kind.in_([EventKind.EXECUTED.value, EventKind.PRESERVED.value])).label("executed_at"),
+            _first(event.kind == EventKind.REFUSED.value).label("refused_at"),
+            _first(event.kind == EventKind.WITHDRAWN.value).label("withdrawn_at"),
+        )
+        .join(event, event.request_id == RequestRow.id)
+        .where(RequestRow.created_at < until)
+        .group_by(*columns)
+        .having(and_(started >= since, started < until))
+        .order_by(RequestRow.id)
+    )
+    if direction is not None:
+        stmt = stmt.where(RequestRow.direction == direction.value)
+    if instrument is not None:
+        stmt = stmt.where(RequestRow.instrument == instrument)
+    return stmt
 
 
 _SUMMARY_COLUMNS = (
@@ -243,7 +332,7 @@ _SUMMARY_COLUMNS = (
 
 def _inbox_statement(query: InboxQuery) -> Select[*tuple[Any, ...]]:
     """Build the inbox query so that each common filter is served by one of the ``requests`` indexes."""
-    stmt = select(*_SUMMARY_COLUMNS)
+    stmt = select(*_SUMMARY_COLUMNS, CaseRow.reference).join(CaseRow, CaseRow.id == RequestRow.case_id)
     for column, value in (
         (RequestRow.direction, query.direction.value if query.direction else None),
         (RequestRow.state, query.state.value if query.state else None),
@@ -256,6 +345,14 @@ def _inbox_statement(query: InboxQuery) -> Select[*tuple[Any, ...]]:
             stmt = stmt.where(column == value)
     if query.open_only:
         stmt = stmt.where(RequestRow.is_open.is_(True))
+    if query.search:
+        term = query.search.strip()
+        stmt = stmt.where(
+            or_(
+                RequestRow.id.startswith(term.lower(), autoescape=True),
+                func.lower(CaseRow.reference).contains(term.lower(), autoescape=True),
+            )
+        )
     by_due = query.overdue or query.due_within_seconds is not None
     if query.overdue:
         stmt = stmt.where(RequestRow.next_due_at < query.now)

@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hanoinet.adapters.accounts_repository import SqlAccounts, SqlAuditLog
 from hanoinet.adapters.evidence_repository import SqlEvidenceRepository, SqlLedger, SqlTokens
 from hanoinet.adapters.federation_repository import SqlFederationStore
 from hanoinet.adapters.repositories import SqlCaseRepository, SqlDepositRepository, SqlRequestRepository
@@ -24,6 +25,8 @@ class SqlUnitOfWork:
     ledger: SqlLedger
     tokens: SqlTokens
     federation: SqlFederationStore
+    accounts: SqlAccounts
+    audit: SqlAuditLog
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -38,6 +41,8 @@ class SqlUnitOfWork:
         self.ledger = SqlLedger(self._session)
         self.tokens = SqlTokens(self._session)
         self.federation = SqlFederationStore(self._session)
+        self.accounts = SqlAccounts(self._session)
+        self.audit = SqlAuditLog(self._session)
         return self
 
     def __exit__(

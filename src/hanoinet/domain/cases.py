@@ -8,6 +8,7 @@ own legal qualification of the conduct (dual criminality looks at conduct, not n
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +32,7 @@ class Case:
     created_at: datetime
 
 
-def known_offences(packs: dict[str, RulePack]) -> dict[str, str]:
+def known_offences(packs: Mapping[str, RulePack]) -> dict[str, str]:
     """Return every offence category the loaded packs know, with a label, plus "other serious crime"."""
     offences = {o.key: f"{o.label} ({pack.short_title} {o.citation})" for pack in packs.values() for o in pack.offences}
     offences[OTHER_SERIOUS_CRIME] = "Other serious crime (maximum penalty of at least four years, Art 2)"

@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -23,6 +24,7 @@ from hanoinet import __version__
 from hanoinet.adapters.treaty_csv import CsvFormatError, parse_deposit_rows
 from hanoinet.adapters.uploads import UploadStore
 from hanoinet.adapters.vault import BlobCorrupt, VaultError
+from hanoinet.domain.accounts import Forbidden, Permission
 from hanoinet.domain.errors import (
     Conflict,
     DomainError,
@@ -35,8 +37,21 @@ from hanoinet.domain.evidence import AccessDenied
 from hanoinet.domain.federation import EnvelopeRejected
 from hanoinet.domain.requests import Action, Direction, RequestState
 from hanoinet.entrypoints import present
-from hanoinet.entrypoints.api_evidence import StreamCutError, Unauthorized, evidence_router
+from hanoinet.entrypoints.api_admin import admin_router
+from hanoinet.entrypoints.api_evidence import evidence_router
 from hanoinet.entrypoints.api_federation import node_router, operator_router
+from hanoinet.entrypoints.api_statistics import statistics_router
+from hanoinet.entrypoints.downloads import StreamCutError
+from hanoinet.entrypoints.security import (
+    CsrfRejected,
+    PrincipalDep,
+    SecureRoute,
+    Unauthenticated,
+    check_routes,
+    secured,
+)
+from hanoinet.entrypoints.web import install as install_web
+from hanoinet.entrypoints.web.pages import error_page
 from hanoinet.entrypoints.worker import WorkerProcess
 from hanoinet.services import cases as case_services
 from hanoinet.services import directory as directory_services
@@ -48,8 +63,6 @@ from hanoinet.services.ports import MAX_PAGE, ContentMismatch, InboxQuery, Trans
 from hanoinet.services.transfers import TransferUnauthorized
 
 log = logging.getLogger("hanoinet.api")
-
-API_ACTOR = "api"  # accounts and tokens arrive with the web UI; until then the API is bound to loopback
 
 
 class Strict(BaseModel):
@@ -112,46 +125,69 @@ class RequestAction(Strict):
     note: str = Field(default="", max_length=20_000)
 
 
-def _problem(status: int, title: str, detail: Any) -> JSONResponse:
+def _is_page(request: Request) -> bool:
+    """True for the web UI's pages (an error is then a page, not JSON)."""
+    return not request.url.path.startswith(("/api/", "/federation/", "/health", "/openapi", "/docs", "/redoc"))
+
+
+def _problem(request: Request, status: int, title: str, detail: Any) -> Response:
+    if _is_page(request):
+        try:
+            return error_page(request, status, title, detail)
+        except Exception:  # the page itself could not be drawn (the database is down): say so in plain text
+            log.exception("could not render the error page for %s", request.url.path)
+            return PlainTextResponse(f"{title}: {detail}", status_code=status)
     return JSONResponse(status_code=status, content={"title": title, "detail": detail})
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ValidationFailed)
-    async def invalid(_: Request, exc: ValidationFailed) -> JSONResponse:
-        return _problem(422, "invalid input", [present.issue(i) for i in exc.issues])
+    async def invalid(request: Request, exc: ValidationFailed) -> Response:
+        return _problem(request, 422, "invalid input", [present.issue(i) for i in exc.issues])
 
     @app.exception_handler(RequestValidationError)
-    async def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def malformed(request: Request, exc: RequestValidationError) -> Response:
         detail = []
         for e in exc.errors():
             where = [str(p) for p in e["loc"] if p != "body"]
             field = "body" if e["type"] == "json_invalid" or not where else ".".join(where)
             detail.append({"field": field, "message": e["msg"], "article": None, "text": f"{field}: {e['msg']}"})
-        return _problem(422, "invalid input", detail)
+        return _problem(request, 422, "invalid input", detail)
 
-    @app.exception_handler(Unauthorized)
-    async def unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
+    @app.exception_handler(Unauthenticated)
+    async def unauthorized(request: Request, exc: Unauthenticated) -> Response:
+        if _is_page(request):  # back to the page after signing in (a form's target is not a page: start over)
+            page = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            target = quote(page if request.method == "GET" else "/", safe="")
+            return RedirectResponse(f"/login?next={target}", status_code=303)
         return JSONResponse(
             status_code=401,
             content={"title": "unauthorized", "detail": str(exc)},
             headers={"WWW-Authenticate": "Bearer"},
         )
 
+    @app.exception_handler(Forbidden)
+    async def not_allowed(request: Request, exc: Forbidden) -> Response:
+        return _problem(request, 403, "forbidden", str(exc))
+
+    @app.exception_handler(CsrfRejected)
+    async def csrf(request: Request, exc: CsrfRejected) -> Response:
+        return _problem(request, 403, "forbidden", str(exc))
+
     @app.exception_handler(AccessDenied)
-    async def forbidden(_: Request, exc: AccessDenied) -> JSONResponse:
-        return _problem(403, "forbidden", str(exc))
+    async def forbidden(request: Request, exc: AccessDenied) -> Response:
+        return _problem(request, 403, "forbidden", str(exc))
 
     @app.exception_handler(BlobCorrupt)
-    async def damaged(_: Request, exc: BlobCorrupt) -> JSONResponse:
-        return _problem(409, "evidence damaged", f"the item's stored content is damaged: {exc}; run a verify")
+    async def damaged(request: Request, exc: BlobCorrupt) -> Response:
+        return _problem(request, 409, "evidence damaged", f"the item's stored content is damaged: {exc}; run a verify")
 
     @app.exception_handler(VaultError)
-    async def vault_failed(_: Request, exc: VaultError) -> JSONResponse:
-        return _problem(507, "vault unavailable", str(exc))
+    async def vault_failed(request: Request, exc: VaultError) -> Response:
+        return _problem(request, 507, "vault unavailable", str(exc))
 
     @app.exception_handler(TransferUnauthorized)
-    async def transfer_unauthorized(_: Request, exc: TransferUnauthorized) -> JSONResponse:
+    async def transfer_unauthorized(request: Request, exc: TransferUnauthorized) -> Response:
         return JSONResponse(
             status_code=401,
             content={"title": "unauthorized", "detail": str(exc)},
@@ -159,48 +195,50 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(ContentMismatch)
-    async def mismatch(_: Request, exc: ContentMismatch) -> JSONResponse:
-        return _problem(422, "content does not match its manifest", str(exc))
+    async def mismatch(request: Request, exc: ContentMismatch) -> Response:
+        return _problem(request, 422, "content does not match its manifest", str(exc))
 
     @app.exception_handler(EnvelopeRejected)
-    async def rejected(_: Request, exc: EnvelopeRejected) -> JSONResponse:
-        return _problem(422, exc.reason, exc.detail)
+    async def rejected(request: Request, exc: EnvelopeRejected) -> Response:
+        return _problem(request, 422, exc.reason, exc.detail)
 
     @app.exception_handler(NotOnNetwork)
-    async def offline(_: Request, exc: NotOnNetwork) -> JSONResponse:
-        return _problem(503, "not on the network", str(exc))
+    async def offline(request: Request, exc: NotOnNetwork) -> Response:
+        return _problem(request, 503, "not on the network", str(exc))
 
     @app.exception_handler(TransportError)
-    async def unreachable(_: Request, exc: TransportError) -> JSONResponse:
-        return _problem(502, "peer unreachable", str(exc))
+    async def unreachable(request: Request, exc: TransportError) -> Response:
+        return _problem(request, 502, "peer unreachable", str(exc))
 
     @app.exception_handler(NotFound)
-    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return _problem(404, "not found", str(exc))
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return _problem(request, 404, "not found", str(exc))
 
     @app.exception_handler(DomainError)
-    async def conflict(_: Request, exc: DomainError) -> JSONResponse:
+    async def conflict(request: Request, exc: DomainError) -> Response:
         title = {
             IllegalTransition: "illegal transition",
             NoLegalBasis: "no legal basis",
             Conflict: "conflict",
         }
-        return _problem(409, title.get(type(exc), "conflict"), str(exc))
+        return _problem(request, 409, title.get(type(exc), "conflict"), str(exc))
 
     @app.exception_handler(CsvFormatError)
-    async def bad_csv(_: Request, exc: CsvFormatError) -> JSONResponse:
+    async def bad_csv(request: Request, exc: CsvFormatError) -> Response:
         return _problem(
-            422, "invalid file", [{"field": "file", "message": str(exc), "article": None, "text": str(exc)}]
+            request, 422, "invalid file", [{"field": "file", "message": str(exc), "article": None, "text": str(exc)}]
         )
 
     @app.exception_handler(Exception)
-    async def internal(_: Request, exc: Exception) -> JSONResponse:
+    async def internal(request: Request, exc: Exception) -> Response:
         if isinstance(exc, StreamCutError):  # not a fault of the node's code: the server logs the cut itself
             log.error("%s", exc)
-            return _problem(409, "evidence damaged", str(exc))
+            return _problem(request, 409, "evidence damaged", str(exc))
         incident = uuid.uuid4().hex[:12]
         log.error("internal error %s", incident, exc_info=exc)
-        return _problem(500, "internal error", f"the node could not complete this; incident {incident} is logged")
+        return _problem(
+            request, 500, "internal error", f"the node could not complete this; incident {incident} is logged"
+        )
 
 
 def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | None = None) -> FastAPI:
@@ -229,6 +267,7 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
         description="Requests of Chapter V of the UN Convention against Cybercrime, treaty status and rule packs.",
         lifespan=lifespan,
     )
+    app.router.route_class = SecureRoute
     app.state.node = node
     _install_error_handlers(app)
     if uploads is not None and node.vault is not None:
@@ -236,8 +275,10 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
     if node.identity is not None:
         app.include_router(node_router(node))
         app.include_router(operator_router(node))
+    app.include_router(admin_router(node))
+    app.include_router(statistics_router(node))
 
-    @app.get("/health", tags=["node"])
+    @app.get("/health", tags=["node"], **secured(Permission.PUBLIC))
     def health() -> dict[str, Any]:
         """Liveness: the node answers and knows its packs."""
         return {
@@ -248,12 +289,12 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
         }
 
     # --- rule packs
-    @app.get("/api/v1/packs", tags=["rule packs"])
+    @app.get("/api/v1/packs", tags=["rule packs"], **secured(Permission.TREATY_READ))
     def list_packs() -> list[dict[str, Any]]:
         """The instruments this node knows."""
         return [present.pack_summary(p) for p in node.packs.values()]
 
-    @app.get("/api/v1/packs/{key}", tags=["rule packs"])
+    @app.get("/api/v1/packs/{key}", tags=["rule packs"], **secured(Permission.TREATY_READ))
     def get_pack(key: str) -> dict[str, Any]:
         """A whole rule pack: request types, required items, refusal grounds, clocks, each with its article."""
         if key not in node.packs:
@@ -261,21 +302,21 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
         return present.pack(node.packs[key])
 
     # --- treaty
-    @app.get("/api/v1/treaty/{instrument}/status", tags=["treaty"])
+    @app.get("/api/v1/treaty/{instrument}/status", tags=["treaty"], **secured(Permission.TREATY_READ))
     def treaty_status(instrument: str, on: date | None = None) -> dict[str, Any]:
         """Whether the instrument is in force on a date; its Parties and signatories."""
         if instrument not in node.packs:
             raise NotFound(f"no rule pack {instrument!r}")
         return present.instrument_status(treaty_services.instrument_status(node, instrument, on))
 
-    @app.get("/api/v1/treaty/{instrument}/parties/{state}", tags=["treaty"])
+    @app.get("/api/v1/treaty/{instrument}/parties/{state}", tags=["treaty"], **secured(Permission.TREATY_READ))
     def treaty_party(instrument: str, state: str, on: date | None = None) -> dict[str, Any]:
         """Whether a State is a Party on a date, and since when."""
         if instrument not in node.packs:
             raise NotFound(f"no rule pack {instrument!r}")
         return present.party_status(treaty_services.party_status(node, instrument, state.upper(), on))
 
-    @app.get("/api/v1/treaty/basis", tags=["treaty"])
+    @app.get("/api/v1/treaty/basis", tags=["treaty"], **secured(Permission.TREATY_READ))
     def treaty_basis(a: str, b: str, on: date | None = None) -> dict[str, Any]:
         """The instruments that bind both States on a date."""
         basis = treaty_services.legal_basis(node, a.upper(), b.upper(), on)
@@ -286,7 +327,11 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
             "instruments": list(basis),
         }
 
-    @app.post("/api/v1/treaty/{instrument}/deposits", tags=["treaty"])
+    @app.post(
+        "/api/v1/treaty/{instrument}/deposits",
+        tags=["treaty"],
+        **secured(Permission.TREATY_WRITE, audit="treaty:import"),
+    )
     def treaty_import(
         instrument: str, body: Annotated[str, Body(media_type="text/csv", description="state,action,date")]
     ) -> dict[str, Any]:
@@ -296,38 +341,45 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
         return {"instrument": result.instrument, "recorded": result.recorded, "unchanged": result.unchanged}
 
     # --- cases
-    @app.post("/api/v1/cases", status_code=201, tags=["cases"])
+    @app.post(
+        "/api/v1/cases", status_code=201, tags=["cases"], **secured(Permission.REQUESTS_WRITE, audit="case:create")
+    )
     def create_case(body: CaseCreate) -> dict[str, Any]:
         """Open a case."""
         return present.case(case_services.open_case(node, **body.model_dump()))
 
-    @app.get("/api/v1/cases", tags=["cases"])
+    @app.get("/api/v1/cases", tags=["cases"], **secured(Permission.REQUESTS_READ, audit="case:list"))
     def list_cases(
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50, offset: Annotated[int, Query(ge=0)] = 0
     ) -> list[dict[str, Any]]:
         """Cases, newest first."""
         return [present.case(c) for c in case_services.list_cases(node, limit=limit, offset=offset)]
 
-    @app.get("/api/v1/cases/{case_id}", tags=["cases"])
+    @app.get("/api/v1/cases/{case_id}", tags=["cases"], **secured(Permission.REQUESTS_READ, audit="case:view"))
     def get_case(case_id: str) -> dict[str, Any]:
         """A case by id or reference."""
         return present.case(case_services.get_case(node, case_id))
 
     # --- requests
-    @app.post("/api/v1/requests", status_code=201, tags=["requests"])
-    def create_request(body: RequestCreate) -> dict[str, Any]:
+    @app.post(
+        "/api/v1/requests",
+        status_code=201,
+        tags=["requests"],
+        **secured(Permission.REQUESTS_WRITE, audit="request:create"),
+    )
+    def create_request(who: PrincipalDep, body: RequestCreate) -> dict[str, Any]:
         """Draft an outgoing request (items may be completed later) or register an incoming one."""
         return present.request_view(
-            request_services.create_request(node, body.draft(), actor=API_ACTOR), node.clock.now()
+            request_services.create_request(node, body.draft(), actor=who.name), node.clock.now()
         )
 
-    @app.post("/api/v1/requests/validate", tags=["requests"])
+    @app.post("/api/v1/requests/validate", tags=["requests"], **secured(Permission.REQUESTS_WRITE))
     def validate_request(body: RequestCreate) -> dict[str, Any]:
         """Check a request's contents against its rule pack without saving anything."""
         issues = request_services.validate_request(node, body.draft())
         return {"complete": not issues, "issues": [present.issue(i) for i in issues]}
 
-    @app.get("/api/v1/requests", tags=["requests"])
+    @app.get("/api/v1/requests", tags=["requests"], **secured(Permission.REQUESTS_READ, audit="request:list"))
     def list_requests(
         direction: Direction | None = None,
         state: RequestState | None = None,
@@ -359,26 +411,36 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
         )
         return [present.summary(r, now) for r in request_services.inbox(node, query)]
 
-    @app.get("/api/v1/requests/{request_id}", tags=["requests"])
-    def get_request(request_id: str, mark_read: bool = True) -> dict[str, Any]:
+    @app.get(
+        "/api/v1/requests/{request_id}", tags=["requests"], **secured(Permission.REQUESTS_READ, audit="request:view")
+    )
+    def get_request(who: PrincipalDep, request_id: str, mark_read: bool = True) -> dict[str, Any]:
         """A request with its history, clocks, allowed actions, missing items and messages; opening it tells the
         sending node it was read (unless ``mark_read=false``)."""
         if mark_read:
-            messaging_services.mark_read(node, request_id, actor=API_ACTOR)
+            messaging_services.mark_read(node, request_id, actor=who.name)
         return present.request_view(request_services.get_request(node, request_id), node.clock.now())
 
-    @app.patch("/api/v1/requests/{request_id}", tags=["requests"])
-    def amend_request(request_id: str, body: RequestAmend) -> dict[str, Any]:
+    @app.patch(
+        "/api/v1/requests/{request_id}", tags=["requests"], **secured(Permission.REQUESTS_WRITE, audit="request:amend")
+    )
+    def amend_request(who: PrincipalDep, request_id: str, body: RequestAmend) -> dict[str, Any]:
         """Replace a draft's items."""
-        view = request_services.amend_request(node, request_id, body.items, actor=API_ACTOR)
+        view = request_services.amend_request(node, request_id, body.items, actor=who.name)
         return present.request_view(view, node.clock.now())
 
-    @app.post("/api/v1/requests/{request_id}/actions", tags=["requests"])
-    def act(request_id: str, body: RequestAction) -> dict[str, Any]:
+    @app.post(
+        "/api/v1/requests/{request_id}/actions",
+        tags=["requests"],
+        **secured(Permission.REQUESTS_WRITE, audit="request:act"),
+    )
+    def act(who: PrincipalDep, request_id: str, body: RequestAction) -> dict[str, Any]:
         """Act on a request: send, acknowledge, preserve, refuse with grounds, execute, withdraw, close ..."""
         view = request_services.act_on_request(
-            node, request_id, body.action, actor=API_ACTOR, grounds=tuple(body.grounds), note=body.note
+            node, request_id, body.action, actor=who.name, grounds=tuple(body.grounds), note=body.note
         )
         return present.request_view(view, node.clock.now())
 
+    install_web(app, node)
+    check_routes(app)
     return app

@@ -1,44 +1,34 @@
 """Evidence over HTTP: resumable chunked upload, streaming download, verify, custody history, CASE export.
 
-Every route here needs an API token (``Authorization: Bearer hnt_…``, created with ``hanoinet token add``): the
-token names the principal whose roles the handling conditions are checked against, and who custody records.
+Every route declares its permission (``entrypoints.security``); the caller — an API token's holder or a signed-in
+person — is the principal whose roles the handling conditions are checked against, and whom custody records.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from hanoinet.adapters.uploads import UploadStore
-from hanoinet.adapters.vault import BlobCorrupt
+from hanoinet.domain.accounts import Permission
 from hanoinet.domain.errors import Issue, ValidationFailed
-from hanoinet.domain.evidence import HandlingConditions, ItemDescription, Principal, Role
+from hanoinet.domain.evidence import HandlingConditions, ItemDescription, Role
 from hanoinet.entrypoints import present
+from hanoinet.entrypoints.downloads import content_response
+from hanoinet.entrypoints.security import PrincipalDep, SecureRoute, secured
 from hanoinet.services import evidence as evidence_services
 from hanoinet.services import exports as export_services
-from hanoinet.services import tokens as token_services
 from hanoinet.services.node import Node
 
 UPLOAD_BATCH = 4 * 1024 * 1024
 log = logging.getLogger("hanoinet.api")
-
-
-class StreamCutError(RuntimeError):
-    """A download found damaged content after its headers were sent; the only honest answer is to cut it."""
-
-
-class Unauthorized(Exception):  # noqa: N818 - mirrors HTTP 401
-    """No valid API token was presented."""
 
 
 class EvidenceComplete(BaseModel):
@@ -71,38 +61,25 @@ class UploadCreate(BaseModel):
     size: int | None = Field(default=None, ge=0)
 
 
-def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    """The principal named by the request's API token; 401 without a valid one."""
-    node: Node = request.app.state.node
-    scheme, _, token = (authorization or "").partition(" ")
-    found = token_services.authenticate(node, token.strip()) if scheme.lower() == "bearer" else None
-    if found is None:
-        raise Unauthorized("an API token is required: Authorization: Bearer <token> (hanoinet token add)")
-    return found
-
-
-Caller = Annotated[Principal, Depends(caller)]
-
-
 def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
     """Return the evidence routes bound to a node."""
-    router = APIRouter(prefix="/api/v1", tags=["evidence"])
+    router = APIRouter(prefix="/api/v1", tags=["evidence"], route_class=SecureRoute)
 
-    @router.post("/uploads", status_code=201)
-    def start_upload(who: Caller, body: UploadCreate) -> dict[str, Any]:
+    @router.post("/uploads", status_code=201, **secured(Permission.EVIDENCE_WRITE, audit="upload:start"))
+    def start_upload(who: PrincipalDep, body: UploadCreate) -> dict[str, Any]:
         """Start a resumable upload."""
         upload_id = uploads.create(who.name, body.size)
         return {"id": upload_id, "offset": 0, "size": body.size}
 
-    @router.get("/uploads/{upload_id}")
-    def upload_status(who: Caller, upload_id: str) -> dict[str, Any]:
+    @router.get("/uploads/{upload_id}", **secured(Permission.EVIDENCE_WRITE))
+    def upload_status(who: PrincipalDep, upload_id: str) -> dict[str, Any]:
         """How many bytes the node has durably received: resume from there."""
         offset, size = uploads.status(upload_id, who.name)
         return {"id": upload_id, "offset": offset, "size": size}
 
-    @router.patch("/uploads/{upload_id}")
+    @router.patch("/uploads/{upload_id}", **secured(Permission.EVIDENCE_WRITE))
     async def upload_piece(
-        who: Caller, upload_id: str, request: Request, upload_offset: Annotated[int, Header(ge=0)]
+        who: PrincipalDep, upload_id: str, request: Request, upload_offset: Annotated[int, Header(ge=0)]
     ) -> dict[str, Any]:
         """Append the request body at ``Upload-Offset`` (409 with the right offset if it is not the current size).
 
@@ -133,13 +110,15 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
         offset = await run_in_threadpool(appender.finish)
         return {"id": upload_id, "offset": offset}
 
-    @router.delete("/uploads/{upload_id}", status_code=204)
-    def cancel_upload(who: Caller, upload_id: str) -> None:
+    @router.delete("/uploads/{upload_id}", status_code=204, **secured(Permission.EVIDENCE_WRITE, audit="upload:cancel"))
+    def cancel_upload(who: PrincipalDep, upload_id: str) -> None:
         """Abandon an upload and delete its bytes."""
         uploads.delete(upload_id, who.name)
 
-    @router.post("/uploads/{upload_id}/complete", status_code=201)
-    def complete_upload(who: Caller, upload_id: str, body: EvidenceComplete) -> dict[str, Any]:
+    @router.post(
+        "/uploads/{upload_id}/complete", status_code=201, **secured(Permission.EVIDENCE_WRITE, audit="evidence:ingest")
+    )
+    def complete_upload(who: PrincipalDep, upload_id: str, body: EvidenceComplete) -> dict[str, Any]:
         """Ingest the uploaded file into the vault as a new item, then delete the upload."""
         from hanoinet.services import cases as case_services  # noqa: PLC0415 - avoids a cycle at import time
 
@@ -173,9 +152,9 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
         uploads.delete(upload_id, who.name)
         return present.evidence_item(item)
 
-    @router.get("/evidence")
+    @router.get("/evidence", **secured(Permission.EVIDENCE_READ, audit="evidence:list"))
     def list_evidence(
-        who: Caller,
+        who: PrincipalDep,
         case_id: str | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
@@ -186,21 +165,21 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
             for i in evidence_services.list_items(node, case_id=case_id, limit=limit, offset=offset)
         ]
 
-    @router.get("/evidence/{item_id}")
-    def get_evidence(who: Caller, item_id: str) -> dict[str, Any]:
+    @router.get("/evidence/{item_id}", **secured(Permission.EVIDENCE_READ, audit="evidence:view"))
+    def get_evidence(who: PrincipalDep, item_id: str) -> dict[str, Any]:
         """An item's record."""
         item, _ = evidence_services.get_item(node, item_id)
         return present.evidence_item(item)
 
-    @router.get("/evidence/{item_id}/custody")
-    def custody(who: Caller, item_id: str) -> list[dict[str, Any]]:
+    @router.get("/evidence/{item_id}/custody", **secured(Permission.EVIDENCE_READ, audit="evidence:custody"))
+    def custody(who: PrincipalDep, item_id: str) -> list[dict[str, Any]]:
         """An item's custody history, each event with its place in the hash chain."""
         _, history = evidence_services.get_item(node, item_id)
         return [present.custody_event(e) for e in history]
 
-    @router.get("/evidence/{item_id}/content")
+    @router.get("/evidence/{item_id}/content", **secured(Permission.EVIDENCE_CONTENT, audit="evidence:download"))
     def content(
-        who: Caller, item_id: str, reason: Annotated[str, Query(min_length=1, max_length=2000)]
+        who: PrincipalDep, item_id: str, reason: Annotated[str, Query(min_length=1, max_length=2000)]
     ) -> StreamingResponse:
         """Stream the decrypted content, verified on the fly; the download is a custody event.
 
@@ -208,38 +187,17 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
         corruption mid-stream the connection is aborted rather than completed.
         """
         item, stream = evidence_services.read_content(node, item_id, who, reason)
-        digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
-        name = item.described.file_name or f"{item.described.exhibit}.bin"
-        fallback = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
-        disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+        return content_response(item, stream)
 
-        def body() -> Iterator[bytes]:
-            try:
-                yield from stream
-            except BlobCorrupt as exc:
-                # The headers are sent: the connection is cut short of Content-Length, so that the client's
-                # transfer fails rather than completing with untrustworthy bytes.
-                raise StreamCutError(f"download of item {item.id} cut: its content is damaged: {exc}") from None
-
-        return StreamingResponse(
-            body(),
-            media_type="application/octet-stream",
-            headers={
-                "Content-Length": str(item.size),
-                "Repr-Digest": f"sha-256=:{digest}:",
-                "Content-Disposition": disposition,
-            },
-        )
-
-    @router.post("/evidence/{item_id}/verify")
-    def verify(who: Caller, item_id: str) -> dict[str, Any]:
+    @router.post("/evidence/{item_id}/verify", **secured(Permission.EVIDENCE_READ, audit="evidence:verify"))
+    def verify(who: PrincipalDep, item_id: str) -> dict[str, Any]:
         """Recompute the item's content hashes and the custody chain; say exactly what is wrong."""
         report = evidence_services.verify(node, item_id, who)
         return {"ok": report.ok, "items": report.items, "events": report.events, "problems": report.problems}
 
-    @router.get("/cases/{case}/evidence.jsonld")
+    @router.get("/cases/{case}/evidence.jsonld", **secured(Permission.EVIDENCE_EXPORT, audit="evidence:export"))
     def case_export(
-        who: Caller,
+        who: PrincipalDep,
         case: str,
         reason: Annotated[str, Query(min_length=1, max_length=2000)],
         item: Annotated[list[str] | None, Query(description="Only these items")] = None,

@@ -20,10 +20,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from hanoinet.adapters.transport import HttpTransport
+from hanoinet.domain.accounts import Permission
 from hanoinet.domain.errors import Issue, ValidationFailed
 from hanoinet.domain.federation import EnvelopeRejected, MessageKind
 from hanoinet.entrypoints import present
-from hanoinet.entrypoints.api_evidence import Caller
+from hanoinet.entrypoints.security import PrincipalDep, SecureRoute, secured
 from hanoinet.services import consents as consent_services
 from hanoinet.services import directory as directory_services
 from hanoinet.services import inbound
@@ -159,9 +160,9 @@ def _bearer(authorization: str | None) -> str:
 
 def node_router(node: Node) -> APIRouter:
     """The routes other nodes call."""
-    router = APIRouter(prefix="/federation/v1", tags=["federation (node to node)"])
+    router = APIRouter(prefix="/federation/v1", tags=["federation (node to node)"], route_class=SecureRoute)
 
-    @router.post("/transmissions", response_class=Response)
+    @router.post("/transmissions", response_class=Response, **secured(Permission.PEER))
     async def transmission(request: Request) -> Response:
         """Take a sealed transmission of signed messages; answer with a sealed, signed receipt."""
         body = await request.body()
@@ -177,7 +178,7 @@ def node_router(node: Node) -> APIRouter:
             return rejection_response(exc)
         return Response(receipt, media_type=JOSE)
 
-    @router.post("/entries")
+    @router.post("/entries", **secured(Permission.PEER))
     async def entry(request: Request) -> JSONResponse:
         """Take a known node's newer signed entry (a key rotation, a new endpoint)."""
         try:
@@ -196,22 +197,22 @@ def node_router(node: Node) -> APIRouter:
             {"node_id": result.peer.entry.node_id, "verdict": result.verdict.value, "reason": result.reason}
         )
 
-    @router.get("/entry")
+    @router.get("/entry", **secured(Permission.PEER))
     def own_entry() -> dict[str, Any]:
         """This node's signed directory entry."""
         return dict(directory_services.publish_own_entry(node).signed)
 
-    @router.get("/register")
+    @router.get("/register", **secured(Permission.PEER))
     def register() -> dict[str, Any]:
         """This node's signed register of the entries it trusts (for nodes that trust it as a directory)."""
         return directory_services.register(node)
 
-    @router.get("/transfers/{transfer_id}")
+    @router.get("/transfers/{transfer_id}", **secured(Permission.PEER))
     def transfer_status(transfer_id: str, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         """How many verified chunks of each item this node holds: the sender resumes from there."""
         return transfer_services.transfer_status(node, transfer_id, _bearer(authorization))
 
-    @router.put("/transfers/{transfer_id}/items/{idx}")
+    @router.put("/transfers/{transfer_id}/items/{idx}", **secured(Permission.PEER))
     async def records(
         transfer_id: str,
         idx: int,
@@ -269,7 +270,7 @@ def node_router(node: Node) -> APIRouter:
         await task
         return JSONResponse({"chunks_done": writer.chunks_done, "cut": cut})
 
-    @router.post("/transfers/{transfer_id}/complete")
+    @router.post("/transfers/{transfer_id}/complete", **secured(Permission.PEER))
     def complete(transfer_id: str, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         """Check every item whole against the manifest, store it, and return the signed receipt."""
         return {"receipt": transfer_services.complete_transfer(node, transfer_id, _bearer(authorization))}
@@ -279,26 +280,33 @@ def node_router(node: Node) -> APIRouter:
 
 def operator_router(node: Node) -> APIRouter:
     """The routes operators and their systems use for the directory, messages, transfers and consents."""
-    router = APIRouter(prefix="/api/v1")
+    router = APIRouter(prefix="/api/v1", route_class=SecureRoute)
 
-    @router.get("/node", tags=["directory"])
+    @router.get("/node", tags=["directory"], **secured(Permission.DIRECTORY_READ))
     def own_node() -> dict[str, Any]:
         """This node's entry as published (its keys' ids and its custody key)."""
         own = directory_services.publish_own_entry(node)
         return {"entry": own.entry.document(), "signed": dict(own.signed)}
 
-    @router.post("/node/rotate-keys", tags=["directory"])
-    def rotate(body: Rotation) -> dict[str, Any]:
+    @router.post(
+        "/node/rotate-keys", tags=["directory"], **secured(Permission.DIRECTORY_WRITE, audit="node:rotate-keys")
+    )
+    def rotate(who: PrincipalDep, body: Rotation) -> dict[str, Any]:
         """Replace this node's federation keys; the new entry goes to every peer, signed by the old key too."""
-        own = directory_services.rotate_keys(node, revoke_old=body.revoke_old, actor="api")
+        own = directory_services.rotate_keys(node, revoke_old=body.revoke_old, actor=who.name)
         return {"entry": own.entry.document()}
 
-    @router.get("/directory", tags=["directory"])
+    @router.get("/directory", tags=["directory"], **secured(Permission.DIRECTORY_READ))
     def directory() -> list[dict[str, Any]]:
         """The nodes this node knows, with how deliveries to each are going."""
         return [present.peer(p) for p in directory_services.list_peers(node)]
 
-    @router.post("/directory", status_code=201, tags=["directory"])
+    @router.post(
+        "/directory",
+        status_code=201,
+        tags=["directory"],
+        **secured(Permission.DIRECTORY_WRITE, audit="directory:import"),
+    )
     def import_entry(
         signed: Annotated[dict[str, Any], Body(description="A node's signed entry (JWS JSON serialization)")],
         replace: bool = False,
@@ -307,7 +315,7 @@ def operator_router(node: Node) -> APIRouter:
         result = directory_services.import_entry(node, signed, replace_entry=replace)
         return {"verdict": result.verdict.value, "reason": result.reason, "peer": present.peer(result.peer)}
 
-    @router.post("/directory/sync", tags=["directory"])
+    @router.post("/directory/sync", tags=["directory"], **secured(Permission.DIRECTORY_WRITE, audit="directory:sync"))
     def sync(body: SyncIn) -> dict[str, Any]:
         """Import the register a trusted directory node publishes (each entry checked on its own signature)."""
         result = directory_services.import_register(node, fetch_register(body.url))
@@ -318,23 +326,27 @@ def operator_router(node: Node) -> APIRouter:
             "revoked": list(result.revoked),
         }
 
-    @router.get("/directory/{node_id}", tags=["directory"])
+    @router.get("/directory/{node_id}", tags=["directory"], **secured(Permission.DIRECTORY_READ))
     def peer(node_id: str) -> dict[str, Any]:
         """One node with all its keys."""
         found, keys = directory_services.get_peer(node, node_id)
         return present.peer(found, keys)
 
-    @router.post("/directory/{target}/revoke", tags=["directory"])
-    def revoke(target: str, body: Revocation) -> dict[str, Any]:
+    @router.post(
+        "/directory/{target}/revoke",
+        tags=["directory"],
+        **secured(Permission.DIRECTORY_WRITE, audit="directory:revoke"),
+    )
+    def revoke(who: PrincipalDep, target: str, body: Revocation) -> dict[str, Any]:
         """Revoke a node or one of its keys: refused from now on."""
-        return {"revoked": directory_services.revoke(node, target, reason=body.reason, actor="api")}
+        return {"revoked": directory_services.revoke(node, target, reason=body.reason, actor=who.name)}
 
-    @router.get("/federation/status", tags=["messages"])
+    @router.get("/federation/status", tags=["messages"], **secured(Permission.DIRECTORY_READ))
     def status() -> dict[str, Any]:
         """Deliveries per peer, the outbox by status, and the latest refused transmissions."""
         return messaging_services.federation_status(node)
 
-    @router.get("/messages", tags=["messages"])
+    @router.get("/messages", tags=["messages"], **secured(Permission.REQUESTS_READ, audit="message:list"))
     def messages(
         direction: Annotated[str | None, Query(pattern="^(incoming|outgoing)$")] = None,
         peer: str | None = None,
@@ -348,60 +360,83 @@ def operator_router(node: Node) -> APIRouter:
         query = MessageQuery(peer=peer, request_id=request_id, kind=kind, unread=unread, limit=limit, offset=offset)
         return [present.message(m) for m in messaging_services.list_messages(node, query, direction=direction)]
 
-    @router.post("/messages", status_code=201, tags=["messages"])
-    def send(body: MessagesIn) -> list[dict[str, Any]]:
+    @router.post(
+        "/messages", status_code=201, tags=["messages"], **secured(Permission.REQUESTS_WRITE, audit="message:send")
+    )
+    def send(who: PrincipalDep, body: MessagesIn) -> list[dict[str, Any]]:
         """Queue correspondence or spontaneous information for delivery (all or none)."""
         new = [
             messaging_services.NewMessage(m.to, m.kind, m.text, m.subject, m.request_id, m.conditions)
             for m in body.messages
         ]
-        sent = messaging_services.send_messages(node, new, actor="api")
+        sent = messaging_services.send_messages(node, new, actor=who.name)
         return [{"id": m.id, "to": m.peer, "kind": m.kind.value, "status": m.status.value} for m in sent]
 
-    @router.get("/messages/{message_id}", tags=["messages"])
+    @router.get("/messages/{message_id}", tags=["messages"], **secured(Permission.REQUESTS_READ, audit="message:view"))
     def message(message_id: str) -> dict[str, Any]:
         """One message either way."""
         return present.message(messaging_services.get_message(node, message_id))
 
-    @router.post("/requests/{request_id}/correspondence", status_code=201, tags=["messages"])
-    def correspondence(request_id: str, body: Correspondence) -> dict[str, Any]:
+    @router.post(
+        "/requests/{request_id}/correspondence",
+        status_code=201,
+        tags=["messages"],
+        **secured(Permission.REQUESTS_WRITE, audit="message:send"),
+    )
+    def correspondence(who: PrincipalDep, request_id: str, body: Correspondence) -> dict[str, Any]:
         """Write to the node a request is exchanged with, about it."""
-        view = messaging_services.correspond(node, request_id, body.text, subject=body.subject, actor="api")
+        view = messaging_services.correspond(node, request_id, body.text, subject=body.subject, actor=who.name)
         return {"id": view.id, "to": view.peer, "status": view.status.value}
 
-    @router.post("/transfers", status_code=201, tags=["transfers"])
-    def start(who: Caller, body: TransferIn) -> dict[str, Any]:
+    @router.post(
+        "/transfers",
+        status_code=201,
+        tags=["transfers"],
+        **secured(Permission.EVIDENCE_TRANSFER, audit="transfer:start"),
+    )
+    def start(who: PrincipalDep, body: TransferIn) -> dict[str, Any]:
         """Send evidence items to another node (resumable, verified on arrival, custody on both sides)."""
         transfer = transfer_services.start_transfer(
             node, to=body.to, item_ids=body.items, principal=who, reason=body.reason, request_id=body.request_id
         )
         return present.transfer(transfer)
 
-    @router.get("/transfers", tags=["transfers"])
-    def transfers(who: Caller) -> list[dict[str, Any]]:
+    @router.get("/transfers", tags=["transfers"], **secured(Permission.EVIDENCE_READ, audit="transfer:list"))
+    def transfers(who: PrincipalDep) -> list[dict[str, Any]]:
         """Transfers either way, newest first."""
         return [present.transfer(t) for t in transfer_services.list_transfers(node)]
 
-    @router.get("/transfers/{transfer_id}", tags=["transfers"])
-    def transfer(who: Caller, transfer_id: str) -> dict[str, Any]:
+    @router.get(
+        "/transfers/{transfer_id}", tags=["transfers"], **secured(Permission.EVIDENCE_READ, audit="transfer:view")
+    )
+    def transfer(who: PrincipalDep, transfer_id: str) -> dict[str, Any]:
         """One transfer and how far each item got."""
         return present.transfer(transfer_services.get_transfer(node, transfer_id))
 
-    @router.post("/evidence/{item_id}/consents", status_code=201, tags=["transfers"])
-    def ask_consent(who: Caller, item_id: str, body: ConsentIn) -> dict[str, Any]:
+    @router.post(
+        "/evidence/{item_id}/consents",
+        status_code=201,
+        tags=["transfers"],
+        **secured(Permission.EVIDENCE_TRANSFER, audit="consent:request"),
+    )
+    def ask_consent(who: PrincipalDep, item_id: str, body: ConsentIn) -> dict[str, Any]:
         """Ask the originator of a received item for consent to pass it on (Art 36)."""
         consent = consent_services.request_consent(
             node, item_id, destination=body.destination, purpose=body.purpose, principal=who
         )
         return present.consent(consent)
 
-    @router.get("/consents", tags=["transfers"])
-    def consents(who: Caller, item_id: str | None = None) -> list[dict[str, Any]]:
+    @router.get("/consents", tags=["transfers"], **secured(Permission.EVIDENCE_READ, audit="consent:list"))
+    def consents(who: PrincipalDep, item_id: str | None = None) -> list[dict[str, Any]]:
         """Consent requests either way, newest first."""
         return [present.consent(c) for c in consent_services.list_consents(node, item_id)]
 
-    @router.post("/consents/{consent_id}/decision", tags=["transfers"])
-    def decide(who: Caller, consent_id: str, body: DecisionIn) -> dict[str, Any]:
+    @router.post(
+        "/consents/{consent_id}/decision",
+        tags=["transfers"],
+        **secured(Permission.EVIDENCE_TRANSFER, audit="consent:decide"),
+    )
+    def decide(who: PrincipalDep, consent_id: str, body: DecisionIn) -> dict[str, Any]:
         """Grant or refuse onward transfer of an item of this node's."""
         return present.consent(
             consent_services.decide(node, consent_id, grant=body.grant, note=body.note, principal=who)

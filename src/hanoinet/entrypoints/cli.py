@@ -18,6 +18,7 @@ from hanoinet.adapters.rulepacks import PackError, load_pack
 from hanoinet.adapters.treaty_csv import read_deposit_rows
 from hanoinet.domain.requests import Action, Direction, RequestState
 from hanoinet.entrypoints import present
+from hanoinet.entrypoints.cli_accounts import audit_app, record_command, user_app
 from hanoinet.entrypoints.cli_evidence import evidence_app, token_app
 from hanoinet.entrypoints.cli_federation import (
     consent_app,
@@ -67,6 +68,8 @@ app.add_typer(message_app, name="message")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(transfer_app, name="transfer")
 app.add_typer(consent_app, name="consent")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
 
 
 @app.callback()
@@ -578,5 +581,12 @@ def packs_check(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: run the command, then record it in the audit log with its outcome."""
+    code = 0
+    try:
+        app(standalone_mode=True)
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+        raise
+    finally:
+        record_command(sys.argv[1:], code)

@@ -77,11 +77,22 @@ def errors() -> Iterator[None]:
         fail(str(exc))
 
 
+_BUILT: list[Node] = []
+
+
 def node() -> Node:
-    """Bootstrap the node: data directory and schema are created on first use."""
+    """Bootstrap the node: data directory and schema are created on first use (once per command)."""
+    if _BUILT:
+        return _BUILT[0]
     with errors():
-        return boot.bootstrap(settings())
+        _BUILT.append(boot.bootstrap(settings()))
+        return _BUILT[0]
     raise AssertionError("unreachable")  # pragma: no cover - errors() always exits on failure
+
+
+def built_node() -> Node | None:
+    """The node this command built, if it built one (commands that never touched it leave nothing to audit)."""
+    return _BUILT[0] if _BUILT else None
 
 
 def emit(data: Any, as_json: bool, table: Callable[[], Table] | None = None) -> None:
@@ -93,7 +104,8 @@ def emit(data: Any, as_json: bool, table: Callable[[], Table] | None = None) -> 
 
 
 def actor() -> str:
-    """Who is acting; accounts arrive with the web UI, until then the operating-system user."""
+    """Who is acting at the command line: $HANOINET_ACTOR, else the operating-system user (accounts are for the web
+    UI and the API; the command line runs on the node itself, by whoever can read its data directory)."""
     return os.environ.get("HANOINET_ACTOR") or os.environ.get("USER") or "operator"
 
 
@@ -101,7 +113,7 @@ def principal() -> Principal:
     """Who acts at the command line, and in which roles: $HANOINET_ACTOR (else the OS user) and $HANOINET_ROLES.
 
     The command line runs on the node itself, by someone who can read its data directory; roles say in which
-    capacity they act, so that handling conditions and custody record it. Accounts arrive with the web UI.
+    capacity they act, so that handling conditions, custody and the audit log record it.
     """
     text = os.environ.get("HANOINET_ROLES", Role.INVESTIGATOR.value)
     try:

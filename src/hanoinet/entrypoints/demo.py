@@ -1,10 +1,11 @@
 """``hanoinet demo``: a network of nodes on loopback, each a real ``hanoinet serve`` process with its own data
 directory, and a scenario played through their APIs — or, with ``--exercise``, left to the participants.
 
-The demo acts as the operators of every node: it prepares each node (keys, exercise treaty data, an API token),
-hands each node's signed directory entry to the others, starts the servers, then performs the scenario's steps as
-HTTP calls, waiting each time for what the other node must have received first. Everything between nodes goes as
-it would between States: signed, encrypted messages, delivered by the nodes themselves.
+The demo acts as the operators of every node: it prepares each node (keys, exercise treaty data, an API token, a
+web account per role), hands each node's signed directory entry to the others, starts the servers, then performs
+the scenario's steps as HTTP calls, waiting each time for what the other node must have received first.
+Everything between nodes goes as it would between States: signed, encrypted messages, delivered by the nodes
+themselves.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import ctypes
 import hashlib
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -35,10 +37,14 @@ from rich.console import Console
 from hanoinet import bootstrap as boot
 from hanoinet.adapters.treaty_csv import parse_deposit_rows
 from hanoinet.config import Settings
+from hanoinet.domain.audit import Channel
 from hanoinet.domain.evidence import Role
+from hanoinet.services import accounts as account_services
 from hanoinet.services import directory as directory_services
 from hanoinet.services import tokens as token_services
 from hanoinet.services import treaty as treaty_services
+from hanoinet.services.accounts import Actor
+from hanoinet.services.node import Node
 
 console = Console(highlight=False, soft_wrap=True)
 START_TIMEOUT = 30.0
@@ -93,6 +99,8 @@ class DemoNode:
     data_dir: Path
     port: int
     token: str = ""
+    accounts: dict[str, str] = field(default_factory=dict)
+    """Web sign-ins made for the demo: user name -> password (random, printed once with the addresses)."""
     process: subprocess.Popen[bytes] | None = None
     http: httpx.Client = field(init=False)
 
@@ -152,6 +160,33 @@ class DemoNode:
         return response.json() if response.content else None
 
 
+DEMO_ACCOUNTS = (
+    ("handler", (Role.CENTRAL_AUTHORITY,)),
+    ("duty", (Role.DUTY_OFFICER,)),
+    ("prosecutor", (Role.PROSECUTOR,)),
+    ("auditor", (Role.AUDITOR,)),
+    ("admin", (Role.ADMINISTRATOR,)),
+)
+"""One web account per role on every demo node, so that a trainee sees what each role may and may not do."""
+
+
+def _web_accounts(n: Node) -> dict[str, str]:
+    """Create the demo's web accounts with fresh random passwords (there are no default passwords, even here)."""
+    made = {}
+    for username, roles in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(12)
+        account_services.add_user(
+            n,
+            username=username,
+            password=password,
+            roles=frozenset(roles),
+            display_name=f"{username.title()} (demo)",
+            actor=Actor("demo", frozenset(), Channel.CLI, "local"),
+        )
+        made[username] = password
+    return made
+
+
 def _deposits_csv(treaty: Mapping[str, Any]) -> str:
     signed, ratified = str(treaty.get("signed", "2025-10-25")), str(treaty.get("ratified", "2026-01-12"))
     lines = ["state,action,date"]
@@ -186,6 +221,7 @@ class Network:
                 n, f"demo-{node.id}-{os.getpid()}", [Role.CENTRAL_AUTHORITY, Role.DUTY_OFFICER]
             )
             node.http.headers["Authorization"] = f"Bearer {node.token}"
+            node.accounts = _web_accounts(n)
             entries[node.id] = directory_services.publish_own_entry(n).signed
         for node in self.nodes.values():
             n = boot.bootstrap(node.settings(self.clock))
@@ -251,6 +287,9 @@ class Network:
                 f"  {node.id} — {node.spec.get('authority', node.state)}\n"
                 f"      web {node.url}/   API {node.url}/docs   API token {node.token}   data {node.data_dir}"
             )
+            if node.accounts:
+                signins = "   ".join(f"{user} / {password}" for user, password in node.accounts.items())
+                lines.append(f"      web sign-in (user / password): {signins}")
         return "\n".join(lines)
 
 

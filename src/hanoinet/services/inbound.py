@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from hanoinet.domain.audit import Outcome
 from hanoinet.domain.errors import Conflict, DomainError, ValidationFailed
 from hanoinet.domain.federation import (
     PROTOCOL_VERSION,
@@ -37,7 +38,7 @@ from hanoinet.domain.federation import (
     check_freshness,
     message_from_claims,
 )
-from hanoinet.services import consents, requests, transfers
+from hanoinet.services import audit, consents, requests, transfers
 from hanoinet.services.messaging import digest, incoming_record
 from hanoinet.services.node import Node, new_id
 from hanoinet.services.ports import IncomingMessage, Peer, PeerKey, Receipt, Rejection, UnitOfWork
@@ -97,6 +98,16 @@ def _reject(node: Node, exc: EnvelopeRejected, remote: str | None) -> None:
     log.warning("transmission from %s (claims %s) refused: %s", remote or "?", exc.sender or "?", exc)
     with node.uow() as uow:
         uow.federation.add_rejection(Rejection(node.now_wall(), exc.reason, exc.detail, exc.sender, remote))
+        event = audit.by_node(
+            exc.sender or "",
+            "transmission:refuse",
+            "transmission",
+            outcome=Outcome.REFUSED,
+            reason=exc.reason,
+            detail=exc.detail[:500],
+            remote=remote or "",
+        )
+        audit.record(uow, node, event)
         uow.commit()
 
 
@@ -356,6 +367,11 @@ def _issue(node: Node, uow: UnitOfWork, opened: Opened, outcomes: list[_Outcome]
     }
     token = identity.sign(claims, TYP_RECEIPT)
     uow.federation.add_receipt(Receipt(receipt_id, opened.batch_id, opened.peer.entry.node_id, "out", token, now))
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    event = audit.by_node(opened.peer.entry.node_id, "transmission:receive", "transmission", opened.batch_id)
+    audit.record(uow, node, replace(event, details={"messages": counts}))
     return token
 
 

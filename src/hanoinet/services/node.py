@@ -11,7 +11,7 @@ from hanoinet.domain.errors import Issue, ValidationFailed
 from hanoinet.domain.federation import Backoff, NodeRole
 from hanoinet.domain.rules import RulePack
 from hanoinet.domain.treaty import StateCatalog
-from hanoinet.services.ports import Clock, Exporter, Identity, Signer, UnitOfWork, Vault
+from hanoinet.services.ports import Clock, Exporter, Identity, PasswordHasher, Signer, UnitOfWork, Vault
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class Node:
     federation: FederationSettings = FederationSettings()
     wall_clock: Clock | None = None
     """Real time, for transmission timestamps, even when ``clock`` runs fast for a training exercise."""
+    passwords: PasswordHasher | None = None
     listeners: list[Callable[[frozenset[str]], None]] = field(default_factory=list)
     """Called after a commit that put messages in the outbox (with the peers they are for, if known), to wake the
     delivery worker at once."""

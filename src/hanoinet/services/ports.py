@@ -12,6 +12,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol, Self
 
+from hanoinet.domain.accounts import User
+from hanoinet.domain.audit import AuditEntry, Channel, Outcome
 from hanoinet.domain.cases import Case
 from hanoinet.domain.evidence import Checkpoint, CustodyEvent, EvidenceItem, Principal, Role
 from hanoinet.domain.federation import (
@@ -43,6 +45,8 @@ class InboxQuery:
     due_within_seconds: int | None = None
     overdue: bool = False
     open_only: bool = False
+    search: str | None = None
+    """A case reference (any part of it, any case) or the start of a request id."""
     limit: int = 50
     offset: int = 0
 
@@ -62,6 +66,30 @@ class RequestSummary:
     created_at: datetime
     next_due_at: datetime | None
     next_clock: str | None
+    case_reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestActivity:
+    """One request as the Art 57 statistics see it: what it is, where it stands, and when it first reached each
+    milestone (the first event of each kind, aggregated by the database rather than loaded event by event)."""
+
+    id: str
+    instrument: str
+    type: str
+    direction: Direction
+    counterpart_state: str
+    state: RequestState
+    emergency: bool
+    started_at: datetime
+    """When it was sent (outgoing) or received (incoming): drafts never sent are no request of another State."""
+    acknowledged_at: datetime | None
+    executed_at: datetime | None
+    """The first ``executed`` or ``preserved`` event: the assistance was given (data preserved, for Art 42)."""
+    refused_at: datetime | None
+    withdrawn_at: datetime | None
+    grounds: tuple[str, ...] = ()
+    """The refusal grounds (keys of the rule pack), if it was refused."""
 
 
 class CaseRepository(Protocol):
@@ -97,6 +125,11 @@ class RequestRepository(Protocol):
 
     def inbox(self, query: InboxQuery) -> Sequence[RequestSummary]:
         """Return the requests matching the query; with a due filter, soonest due first, else newest first."""
+
+    def activity(
+        self, since: datetime, until: datetime, direction: Direction | None = None, instrument: str | None = None
+    ) -> Sequence[RequestActivity]:
+        """Return the requests sent or received in ``[since, until)``, with the first time of each milestone."""
 
 
 class DepositRepository(Protocol):
@@ -597,6 +630,120 @@ class Identity(Protocol):
         """True if ``signature`` is the Ed25519 signature of ``message`` by ``public_key_hex`` (custody keys)."""
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Accounts and audit
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A signed-in session: only the hash of its token is kept; its CSRF token goes into every form."""
+
+    id: str
+    user_id: str
+    token_hash: str
+    csrf_token: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    remote: str = ""
+    ended_at: datetime | None = None
+
+
+class Accounts(Protocol):
+    """Users and their sessions."""
+
+    def add(self, user: User) -> None:
+        """Stage a new user."""
+
+    def get(self, user_id: str) -> User | None:
+        """Return the user with this id, or None."""
+
+    def by_username(self, username: str) -> User | None:
+        """Return the user with this name, or None."""
+
+    def list(self) -> Sequence[User]:
+        """Every user, by name."""
+
+    def count(self) -> int:
+        """How many users there are."""
+
+    def update(self, user_id: str, changes: Mapping[str, Any]) -> None:
+        """Write only these fields of a user (``User`` field names: roles, password_hash, disabled_at …), so that
+        two changes made at once (a password change while an administrator disables the account) both stand."""
+
+    def count_failure(self, user_id: str, at: datetime) -> tuple[int, datetime | None]:
+        """Add one failed sign-in in a single statement (parallel guesses all count) and lock the account as
+        ``domain.accounts.after_failure`` says; return the count and the lock's end."""
+
+    def add_session(self, session: SessionRecord) -> None:
+        """Stage a new session."""
+
+    def session(self, token_hash: str) -> SessionRecord | None:
+        """Return the session with this token hash, or None."""
+
+    def touch_session(self, session_id: str, at: datetime, expires_at: datetime) -> None:
+        """Record activity on a session and move its idle expiry."""
+
+    def end_session(self, session_id: str, at: datetime) -> None:
+        """End a session (sign-out)."""
+
+    def end_sessions_of(self, user_id: str, at: datetime) -> int:
+        """End every open session of a user (password changed, account disabled); return how many."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """A filter over the audit log; every field narrows the result."""
+
+    actor: str | None = None
+    action: str | None = None
+    subject: str | None = None
+    object_id: str | None = None
+    outcome: Outcome | None = None
+    channel: Channel | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after_seq: int | None = None
+    """Only entries after this one: a stable cursor while new entries keep arriving (exports, pages)."""
+    before_seq: int | None = None
+    """Only entries before this one."""
+    oldest_first: bool = False
+    limit: int = 100
+    offset: int = 0
+
+
+class AuditLog(Protocol):
+    """The append-only, hash-chained audit log."""
+
+    def lock_head(self) -> tuple[int, str]:
+        """Take the log's write lock for this transaction; return its head's sequence number and hash."""
+
+    def append(self, entry: AuditEntry) -> None:
+        """Stage an entry that follows the head, and move the head."""
+
+    def entries(self, query: AuditQuery) -> Sequence[AuditEntry]:
+        """Entries matching the query, newest first."""
+
+    def all(self) -> Iterator[AuditEntry]:
+        """Every entry, oldest first (for verification and export)."""
+
+    def head_row(self) -> tuple[int, str]:
+        """The sequence number and hash the head row records."""
+
+
+class PasswordHasher(Protocol):
+    """Stretches passwords (Argon2id) so that a stolen database does not give them away."""
+
+    def hash(self, password: str) -> str:
+        """The encoded hash of a password."""
+
+    def verify(self, encoded: str, password: str) -> bool:
+        """True if the password matches."""
+
+    def needs_rehash(self, encoded: str) -> bool:
+        """True if the hash was made with weaker parameters than today's."""
+
+
 class UnitOfWork(Protocol):
     """A transaction over all repositories: it rolls back unless ``commit()`` is called."""
 
@@ -627,6 +774,14 @@ class UnitOfWork(Protocol):
     @property
     def federation(self) -> FederationStore:
         """Peers, messages, transfers and consents, inside this transaction."""
+
+    @property
+    def accounts(self) -> Accounts:
+        """Users and sessions, inside this transaction."""
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log, inside this transaction."""
 
     def __enter__(self) -> Self: ...
 

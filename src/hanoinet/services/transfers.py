@@ -54,6 +54,7 @@ from hanoinet.domain.federation import (
     check_onward_transfer,
 )
 from hanoinet.domain.requests import Direction
+from hanoinet.services import audit
 from hanoinet.services.evidence import record
 from hanoinet.services.messaging import compose, find_peer, usable_encryption_key
 from hanoinet.services.node import Node, new_id
@@ -502,6 +503,10 @@ def record_receipt(node: Node, uow: UnitOfWork, peer: Peer, transfer_id: str, re
         )
         uow.federation.update_transfer_item(transfer_id, item.idx, state="delivered", chunks_done=item.chunks_total)
     uow.federation.update_transfer(transfer_id, state=TransferState.COMPLETED, at=now, receipt=receipt)
+    done = audit.by_node(
+        peer.entry.node_id, "transfer:receipt", "transfer", transfer_id, items=[i.item_id for i in transfer.items]
+    )
+    audit.record(uow, node, done)
 
 
 def receive_receipt(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> None:
@@ -879,6 +884,10 @@ def complete_transfer(node: Node, transfer_id: str, token: str) -> str:
         }
         receipt = identity.sign(claims, TYP_TRANSFER_RECEIPT)
         uow.federation.update_transfer(transfer.id, state=TransferState.COMPLETED, at=now, receipt=receipt)
+        items = [r["local_item_id"] for r in results]
+        audit.record(
+            uow, node, audit.by_node(peer.entry.node_id, "transfer:receive", "transfer", transfer.id, items=items)
+        )
         compose(
             node,
             uow,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from hanoinet.domain.errors import Issue, ValidationFailed
+from hanoinet.domain.rules import EntryIntoForceRule
 from hanoinet.domain.treaty import (
     DepositEvent,
     DepositRow,
@@ -83,3 +84,57 @@ def deposits(node: Node, instrument: str | None = None) -> Sequence[DepositEvent
     """Return the recorded deposit events, for charts and audits."""
     with node.uow() as uow:
         return uow.deposits.list(instrument)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePoint:
+    """The running totals at the end of a day on which something was deposited."""
+
+    on: date
+    signatures: int
+    instruments_counted: int  # towards entry into force (a REIO's instrument not counted, Art 65(1))
+
+
+@dataclass(frozen=True, slots=True)
+class TreatyOverview:
+    """Everything the treaty dashboard shows about one instrument as of one date, computed in one go."""
+
+    status: InstrumentStatus
+    rule: EntryIntoForceRule
+    records: tuple[PartyStatus, ...]
+    """Every State or organization that had signed or deposited by the date, by name."""
+    timeline: tuple[TimelinePoint, ...]
+    """Running totals per deposit date up to the date, oldest first: the chart of deposits over time."""
+    earliest_entry_into_force: date | None
+    """Before the threshold is reached: the day the instrument would enter into force if the last missing
+    instrument were deposited on the date (Art 65(1): 90 days later); None once the threshold is reached."""
+
+
+def overview(node: Node, instrument: str, on: date | None = None) -> TreatyOverview:
+    """Return an instrument's status, each party's record and the running totals, as of a date (today by default).
+
+    Every figure comes from the same registry as the status used to check a request's legal basis (the running
+    totals are the registry's own count on each deposit date), so the dashboard and the checks cannot disagree.
+    Only acts on or before the date are shown, as the depositary would have reported them then.
+    """
+    pack = node.pack(instrument)
+    day = on or node.clock.now().date()
+    with node.uow() as uow:
+        found = registry(node, uow)
+        events = uow.deposits.list(instrument)
+    status = found.status(instrument, day)
+    parties = sorted({e.party for e in events if e.on <= day})
+    records = sorted((found.party_status(instrument, party, day) for party in parties), key=lambda r: (r.name, r.state))
+    timeline = []
+    for moment in sorted({e.on for e in events if e.on <= day}):
+        then = found.status(instrument, moment)
+        timeline.append(TimelinePoint(moment, len(then.signatories), then.instruments_counted))
+    threshold_reached = status.instruments_missing == 0
+    rule = pack.entry_into_force
+    return TreatyOverview(
+        status=status,
+        rule=rule,
+        records=tuple(records),
+        timeline=tuple(timeline),
+        earliest_entry_into_force=None if threshold_reached else rule.general_period.after(day),
+    )

@@ -1,0 +1,430 @@
+"""The web UI speaks through gettext: no literal English in the templates, an up-to-date .pot, catalogues that
+really reach the page, and the page's language taken from the browser among the languages with a catalogue."""
+
+from __future__ import annotations
+
+import gettext
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import read_mo, write_mo
+from babel.messages.pofile import read_po
+from jinja2 import Environment, nodes
+from starlette.requests import Request
+
+from hanoinet.domain.audit import Channel
+from hanoinet.domain.requests import Direction
+from hanoinet.entrypoints.security import Caller
+from hanoinet.entrypoints.web import pages
+from hanoinet.entrypoints.web import requests as request_pages
+
+ROOT = Path(__file__).resolve().parents[2]
+BABEL_CFG = ROOT / "babel.cfg"
+LOCALE = ROOT / "src" / "hanoinet" / "locale"
+POT = LOCALE / "hanoinet.pot"
+RUN = "run `make messages`"
+
+NOT_WORDS = frozenset({
+    "hanoinet",  # the product's name, the same in every language
+    "VNM",  # placeholder of the inbox's State filter: an ISO 3166 alpha-3 code, the format the field takes
+    "2026-12-24T18:00Z",  # placeholder of the composer's deadline: the ISO 8601 format the field takes
+})  # fmt: skip
+"""Literal tokens with letters that are not English: what the templates may show without gettext."""
+
+ANNOUNCED = frozenset({
+    "alt", "title", "placeholder", "label", "aria-label", "aria-description", "aria-roledescription",
+    "aria-placeholder", "aria-valuetext",
+    "data-confirm",  # hanoinet.js shows it in the confirmation dialog
+})  # fmt: skip
+"""Attributes whose values people read or screen readers announce (plus a button input's ``value``)."""
+
+HOLE = "\ue000"
+"""Stands for an expression's output in the literal text rebuilt from a template (a private-use character)."""
+
+PUNCTUATION = "()[]{}.,;:!?|/\"'«»·\u2014\u2013-"
+
+GETTEXT = frozenset({"_", "gettext", "ngettext", "pgettext", "npgettext"})
+
+DYNAMIC_MSGIDS = {
+    ("case.html", "r.direction.value"): "the values of Direction",
+    ("inbox.html", "r.direction.value"): "the values of Direction",
+    ("request.html", "r.direction.value"): "the values of Direction",
+    ("inbox.html", "label"): "the labels of requests.DUE_FILTERS",
+}
+"""Template calls of gettext with a variable (extraction cannot see those msgids) and where their values live:
+each must be marked for extraction where it is defined (``N_("…")``) — see test_runtime_msgids_are_in_the_pot."""
+
+
+# --- 1. Every visible string of every template goes through gettext ------------------------------------------------
+
+
+def _literals(expr: nodes.Node) -> list[str]:
+    """The string constants an expression may output as they are (``{{ 'x' if a else b }}``), not via a call."""
+    if isinstance(expr, nodes.Const):
+        return [expr.value] if isinstance(expr.value, str) else []
+    if isinstance(expr, nodes.CondExpr):
+        return _literals(expr.expr1) + (_literals(expr.expr2) if expr.expr2 is not None else [])
+    if isinstance(expr, nodes.Or | nodes.And):
+        return _literals(expr.left) + _literals(expr.right)
+    if isinstance(expr, nodes.Concat):
+        return [text for part in expr.nodes for text in _literals(part)]
+    return []
+
+
+def _pieces(node: nodes.Node) -> Iterator[tuple[int, str]]:
+    """The template's output in source order: its literal text, and a HOLE (with any literal) per expression."""
+    if isinstance(node, nodes.Output):
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                yield child.lineno, child.data
+            else:
+                yield child.lineno, HOLE + " ".join(_literals(child)) + HOLE
+        return
+    for inner in node.iter_child_nodes():
+        yield from _pieces(inner)
+
+
+def _english(text: str) -> bool:
+    """Whether text shown as it is contains a word: a token with a letter that is not in NOT_WORDS."""
+    for token in text.replace(HOLE, " ").split():
+        word = token.strip(PUNCTUATION)
+        if word not in NOT_WORDS and any(c.isalpha() for c in word):
+            return True
+    return False
+
+
+class _Literal(HTMLParser):
+    """Reads the HTML rebuilt from a template's pieces; notes text and announced attributes written in English."""
+
+    def __init__(self, name: str, pieces: list[tuple[int, str]]) -> None:
+        super().__init__(convert_charrefs=True)
+        self.name = name
+        self.html = "".join(text for _, text in pieces)
+        self.starts: list[int] = []
+        self.lines: list[int] = []
+        offset = 0
+        for lineno, text in pieces:
+            self.starts.append(offset)
+            self.lines.append(lineno)
+            offset += len(text)
+        self.line_offsets = [0] + [m.end() for m in re.finditer("\n", self.html)]
+        self.raw = ""  # inside <script> or <style>
+        self.found: list[str] = []
+
+    def _line(self, offset: int) -> int:
+        """The template line of a character of the rebuilt HTML."""
+        piece = bisect_right(self.starts, offset) - 1
+        return self.lines[piece] + self.html.count("\n", self.starts[piece], offset)
+
+    def _here(self) -> int:
+        line, column = self.getpos()
+        return self.line_offsets[line - 1] + column
+
+    def _report(self, offset: int, what: str) -> None:
+        self.found.append(f"{self.name}:{self._line(offset)}: {what}")
+
+    def handle_data(self, data: str) -> None:
+        if self.raw or not _english(data):
+            return
+        start = self._here()
+        lead = len(data) - len(data.lstrip())
+        self._report(start + lead, '"' + " ".join(data.replace(HOLE, " ").split()) + '"')
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"script", "style"}:
+            self.raw = tag
+        start, text = self._here(), self.get_starttag_text() or ""
+        button = dict(attrs).get("type") in {"submit", "button", "reset"}
+        for attr, value in attrs:
+            if value is None or not (attr in ANNOUNCED or (attr == "value" and tag == "input" and button)):
+                continue
+            if _english(value):
+                at = text.find(f"{attr}=")
+                self._report(start + max(at, 0), f'{attr}="{value.replace(HOLE, "")}" in <{tag}>')
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self.raw:
+            self.raw = ""
+
+
+def literal_english(env: Environment, source: str, name: str) -> list[str]:
+    """Each text a template shows, and each announced attribute it sets, in English instead of via gettext."""
+    parser = _Literal(name, list(_pieces(env.parse(source, name))))
+    parser.feed(parser.html)
+    parser.close()
+    return parser.found
+
+
+def _templates() -> list[str]:
+    names = [name for name in pages.environment("en").list_templates() if name.endswith(".html")]
+    assert len(names) >= 10
+    return names
+
+
+def _source(env: Environment, name: str) -> str:
+    assert env.loader is not None
+    source, _, _ = env.loader.get_source(env, name)
+    return source
+
+
+def test_every_visible_template_string_goes_through_gettext() -> None:
+    env = pages.environment("en")
+    found = [spot for name in _templates() for spot in literal_english(env, _source(env, name), name)]
+    assert found == [], "literal English in the templates: wrap each in {{ _('…') }}\n" + "\n".join(found)
+
+
+def test_the_check_catches_literal_text_and_attributes() -> None:
+    source = (
+        '<p class="lead">Hello {{ name }}</p>\n'
+        "<title>{{ _('Inbox') }} — hanoinet</title>\n"
+        '<input placeholder="Your name" value="x">\n'
+        "<nav aria-label=\"{{ _('Main') }}\"><a title='Go home' href=\"/\">{{ 'Start' if a else _('End') }}</a></nav>\n"
+        '<input type="submit" value="Send"><img alt="">\n'
+        "<script>var words = 'not shown';</script><!-- a comment -->\n"
+        '<span class="{{ level or \'ok\' }}">{% if a %}Yes{% endif %}</span> <input placeholder="VNM">\n'
+    )
+    assert literal_english(pages.environment("en"), source, "t.html") == [
+        't.html:1: "Hello"',
+        't.html:3: placeholder="Your name" in <input>',
+        't.html:4: title="Go home" in <a>',
+        't.html:4: "Start"',
+        't.html:5: value="Send" in <input>',
+        't.html:7: "Yes"',
+    ]
+
+
+def _dotted(expr: nodes.Node) -> str:
+    if isinstance(expr, nodes.Name):
+        return expr.name
+    if isinstance(expr, nodes.Getattr):
+        return f"{_dotted(expr.node)}.{expr.attr}"
+    if isinstance(expr, nodes.Getitem):
+        return f"{_dotted(expr.node)}[{_dotted(expr.arg)}]"
+    return type(expr).__name__
+
+
+def test_gettext_with_a_variable_is_known() -> None:
+    env = pages.environment("en")
+    dynamic = set()
+    for name in _templates():
+        for call in env.parse(_source(env, name), name).find_all(nodes.Call):
+            called = call.node.name if isinstance(call.node, nodes.Name) else ""
+            if called in GETTEXT and call.args and not isinstance(call.args[0], nodes.Const):
+                dynamic.add((name, _dotted(call.args[0])))
+    unknown = sorted(f"{name}: _({expr})" for name, expr in dynamic - DYNAMIC_MSGIDS.keys())
+    assert unknown == [], (
+        "gettext of a variable, whose msgids extraction cannot see: mark its values with N_() where they are "
+        "defined, check them in test_runtime_msgids_are_in_the_pot and list the call in DYNAMIC_MSGIDS\n"
+        + "\n".join(unknown)
+    )
+
+
+# --- 2. The .pot holds what the code and the templates ask for -----------------------------------------------------
+
+MessageKey = tuple[str | None, str]  # (context, msgid)
+
+
+@cache
+def extracted() -> dict[MessageKey, str]:
+    """Extract as `make messages` does, in-process: each msgid (with its context) and the first file using it."""
+    with BABEL_CFG.open(encoding="utf-8") as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg, str(BABEL_CFG))  # type: ignore[no-untyped-call]
+    found: dict[MessageKey, str] = {}
+
+    def under_src(path: str) -> bool:  # every pattern is under src/: no need to walk the rest of the tree
+        relative = Path(path).relative_to(ROOT)
+        return relative.parts[0] == "src" and not relative.name.startswith((".", "_"))
+
+    for filename, _lineno, message, _comments, context in extract_from_dir(
+        ROOT, method_map, options_map, keywords=DEFAULT_KEYWORDS, directory_filter=under_src
+    ):
+        msgid = message[0] if isinstance(message, tuple) else message
+        if msgid:
+            found.setdefault((context, msgid), filename)
+    return found
+
+
+def in_pot() -> set[MessageKey]:
+    with POT.open("rb") as pot:
+        catalog = read_po(pot)
+    return {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in catalog if m.id}
+
+
+def test_the_pot_is_up_to_date() -> None:
+    found, pot = extracted(), in_pot()
+    assert len(found) >= 100
+    assert any(f.endswith(".html") for f in found.values())
+    missing = sorted(f"{found[key]}: {key[1]!r}" for key in found.keys() - pot)
+    assert missing == [], f"strings missing from {POT.name}: {RUN}\n" + "\n".join(missing)
+    stale = sorted(repr(key[1]) for key in pot - found.keys())
+    assert stale == [], f"strings in {POT.name} that nothing uses any more: {RUN}\n" + "\n".join(stale)
+
+
+def test_runtime_msgids_are_in_the_pot() -> None:
+    """Strings the code hands to gettext from a table are extracted only where they are marked ``N_("…")``."""
+    runtime = {
+        **dict.fromkeys(pages.FLASH.values(), "pages.FLASH"),
+        **dict.fromkeys(request_pages.DUE_FILTERS.values(), "requests.DUE_FILTERS"),
+        **{direction.value: "Direction (_(r.direction.value) in templates)" for direction in Direction},
+    }
+    pot = {msgid for _context, msgid in in_pot()}
+    missing = sorted(f"{where}: {text!r}" for text, where in runtime.items() if text not in pot)
+    assert missing == [], f"mark these with N_() where they are defined, then {RUN}\n" + "\n".join(missing)
+
+
+def test_template_msgids_format_with_newstyle_gettext() -> None:
+    """Newstyle gettext always applies ``%``: a template string may hold only ``%(name)s`` and ``%%``."""
+    bad = [
+        f"{where}: {key[1]!r}"
+        for key, where in extracted().items()
+        if where.endswith(".html") and "%" in re.sub(r"%\(\w+\)s|%%", "", key[1])
+    ]
+    assert bad == []
+
+
+def test_translated_catalogues_are_valid_and_compiled() -> None:
+    """Each translation: a UN language, placeholders kept (Babel's checkers), and its .mo compiled from its .po."""
+    for po_path in sorted(LOCALE.glob("*/LC_MESSAGES/hanoinet.po")):
+        language = po_path.parts[-3]
+        assert language in pages.LANGUAGES, f"{language}: not one of the six UN languages"
+        with po_path.open("rb") as po:
+            catalog = read_po(po, locale=language)
+        problems = [f"{m.id!r}: {e}" for m, errors in catalog.check() for e in errors]
+        assert problems == [], f"{po_path}:\n" + "\n".join(problems)
+        mo_path = po_path.with_suffix(".mo")
+        assert mo_path.exists(), f"{mo_path} missing: run `make translations`"
+        with mo_path.open("rb") as mo:
+            compiled = {m.id: m.string for m in read_mo(mo) if m.id}
+        wanted = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+        assert compiled == wanted, f"{mo_path} is older than its .po: run `make translations`"
+
+
+# --- 3. A catalogue really reaches the page ------------------------------------------------------------------------
+
+
+def pseudo(msgid: str) -> str:
+    return f"⟦{msgid}⟧"
+
+
+@pytest.fixture(scope="module")
+def pseudo_localedir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A locale directory where French and Arabic are the .pot pseudo-translated: ``⟦msgid⟧``, placeholders kept."""
+    localedir = tmp_path_factory.mktemp("locale")
+    with POT.open("rb") as pot:
+        template = read_po(pot)
+    for language in ("fr", "ar"):
+        catalog = Catalog(locale=language, domain="hanoinet")
+        for message in template:
+            if not message.id:
+                continue
+            ids = (message.id,) if isinstance(message.id, str) else tuple(message.id)
+            string = tuple(pseudo(i) for i in ids) if len(ids) > 1 else pseudo(ids[0])
+            catalog.add(message.id, string, context=message.context)
+        target = localedir / language / "LC_MESSAGES"
+        target.mkdir(parents=True)
+        with (target / "hanoinet.mo").open("wb") as mo:
+            write_mo(mo, catalog)
+    return localedir
+
+
+def _catalogues(localedir: Path) -> Callable[[str], gettext.NullTranslations]:
+    """pages.translations over another locale directory (not cached)."""
+
+    def translations(language: str) -> gettext.NullTranslations:
+        return gettext.translation("hanoinet", localedir=str(localedir), languages=[language], fallback=True)
+
+    return translations
+
+
+@pytest.fixture
+def pseudo_pages(monkeypatch: pytest.MonkeyPatch, pseudo_localedir: Path) -> None:
+    """For one test, pages load their catalogues from the pseudo locale directory, in environments built afresh:
+    the module's cached environments and catalogues are left as they were."""
+    monkeypatch.setattr(pages, "translations", _catalogues(pseudo_localedir))
+    monkeypatch.setattr(pages, "environment", pages.environment.__wrapped__)
+
+
+def _stub_request(headers: dict[str, str] | None = None, path: str = "/login", query: str = "") -> Request:
+    """A request as render() reads it: headers, a node with a clock, and no one signed in."""
+    node = SimpleNamespace(
+        clock=SimpleNamespace(now=lambda: datetime(2026, 3, 1, 9, 30, tzinfo=UTC)),
+        name="Hanoi test node",
+        node_state="VNM",
+        identity=None,
+    )
+    request = Request({
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": query.encode(),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        "app": SimpleNamespace(state=SimpleNamespace(node=node)),
+        "state": {},
+    })  # fmt: skip
+    request.state.caller = Caller(None, Channel.WEB, "127.0.0.1")
+    return request
+
+
+@pytest.mark.usefixtures("pseudo_pages")
+def test_a_catalogue_translates_the_page() -> None:
+    env = pages.environment("fr")
+    context = {"request": _stub_request(), "language": "fr", "now": datetime(2026, 3, 1, tzinfo=UTC), "next": "/"}
+    html = env.get_template("login.html").render(context)
+    for msgid in ("Sign in", "User name", "Password", "Skip to content"):
+        assert f">{pseudo(msgid)}<" in html
+        assert f">{msgid}<" not in html
+    assert "<title>⟦Sign in⟧ — hanoinet" in html
+    assert "⟦Accounts are created by this node" in html
+
+
+@pytest.mark.usefixtures("pseudo_pages")
+def test_placeholders_are_filled_and_escaped_in_translations() -> None:
+    env = pages.environment("fr")
+    page = env.from_string('{{ _("Draft the follow-up: %(label)s", label=label) }}|{{ _("%(n)s years", n=4) }}')
+    assert page.render(label="Preservation <b>") == "⟦Draft the follow-up: Preservation &lt;b&gt;⟧|⟦4 years⟧"
+
+
+@pytest.mark.parametrize(
+    ("accept", "language"),
+    [
+        ("fr-CH, fr;q=0.9, en;q=0.8", "fr"),
+        ("de-DE,ar;q=0.5", "ar"),  # German is not a UN language: the next one the browser takes
+        ("ru, en;q=0.5", "en"),  # Russian has no catalogue yet
+        ("zh-Hans", "en"),
+        ("", "en"),
+    ],
+)
+def test_the_language_is_the_browsers_first_with_a_catalogue(
+    monkeypatch: pytest.MonkeyPatch, pseudo_localedir: Path, accept: str, language: str
+) -> None:
+    monkeypatch.setattr(pages, "translations", _catalogues(pseudo_localedir))
+    request = _stub_request({"Accept-Language": accept})
+    assert pages.language_of(request, Caller(None, Channel.WEB, "")) == language
+
+
+@pytest.mark.usefixtures("pseudo_pages")
+@pytest.mark.parametrize(("accept", "lang", "direction"), [("ar", "ar", "rtl"), ("fr", "fr", "ltr"), ("", "en", "ltr")])
+def test_pages_render_in_the_chosen_language_and_direction(accept: str, lang: str, direction: str) -> None:
+    response = pages.render(_stub_request({"Accept-Language": accept}), "login.html", {"next": "/", "username": ""})
+    html = bytes(response.body).decode()
+    assert f'<html lang="{lang}" dir="{direction}"' in html
+    assert (">⟦Sign in⟧<" in html) is (lang != "en")
+
+
+@pytest.mark.usefixtures("pseudo_pages")
+def test_flash_messages_are_translated() -> None:
+    request = _stub_request({"Accept-Language": "fr"}, query="done=sent")
+    assert pages.flash(request) == {"flash": pseudo(pages.FLASH["sent"])}
