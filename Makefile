@@ -64,6 +64,7 @@ bench: setup system-deps ## Run the benchmarks and print their figures
 	$(BIN)/python bench/inbox.py --postgres
 	$(BIN)/python bench/vault.py
 	$(BIN)/python bench/federation.py
+	$(BIN)/python bench/web.py
 
 LOCALE := src/hanoinet/locale
 

@@ -12,7 +12,7 @@ printed per page, and the ratio of the page's p50 to its API baseline's p50.
 Why: a duty officer's inbox at 3 a.m. must come up at once on a node that has kept years of requests.
 
 The fill is not measured: ``--rows`` requests (100,000 by default) and their cases go straight into the tables
-(``bench/inbox.py``'s loader); one account and one API token are made in-process. Figures are printed, never
+(``bench/inbox.py``'s loader); one account and one API token are made with the CLI. Figures are printed, never
 asserted.
 """
 
@@ -33,14 +33,7 @@ import httpx
 from common import environment, percentiles, reproduce, temporary_directory
 from inbox import fill_sqlite
 
-from hanoinet.bootstrap import bootstrap
-from hanoinet.config import Settings
-from hanoinet.domain.audit import Channel
-from hanoinet.domain.evidence import Role
-from hanoinet.services import accounts, tokens
-from hanoinet.services.accounts import Actor
-
-PASSWORD = "a bench operator's long passphrase"  # noqa: S105 - a throwaway account on a throwaway node
+PASSWORD = "a long passphrase for the bench desk"  # noqa: S105 - a throwaway account on a throwaway node
 HANOINET = str(Path(sys.executable).parent / "hanoinet")
 
 
@@ -50,15 +43,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def prepare(data_dir: Path, rows: int, cases: int, seed: int) -> str:
+def prepare(data_dir: Path, rows: int, cases: int, seed: int, env: dict[str, str]) -> str:
     """A node with ``rows`` requests, an operator account, and an API token (returned) with the same roles."""
-    settings = Settings(data_dir=data_dir, node_state="VNM")
-    node = bootstrap(settings)
+
+    def hanoinet(*args: str, stdin: str | None = None) -> str:
+        return subprocess.run(
+            [HANOINET, *args], env=env, input=stdin, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    hanoinet("init")
     fill_sqlite(data_dir / "hanoinet.db", rows, cases, seed, datetime.now(UTC), analyze=False)
-    roles = frozenset({Role.CENTRAL_AUTHORITY, Role.AUDITOR})
-    cli = Actor("bench", frozenset(), Channel.CLI, "local")
-    accounts.add_user(node, username="operator", password=PASSWORD, roles=roles, actor=cli)
-    return tokens.create_token(node, "bench", sorted(roles))
+    roles = ["--role", "central_authority", "--role", "auditor"]
+    hanoinet("user", "add", "operator", *roles, "--password-stdin", stdin=PASSWORD + "\n")
+    return hanoinet("token", "add", "bench", *roles)
 
 
 def timed(call: Callable[[], httpx.Response], count: int) -> list[float]:
@@ -86,12 +83,12 @@ def main() -> None:
     print(environment())
     with temporary_directory("hanoinet-bench-web-") as tmp:
         data_dir = tmp / "node"
-        started = time.perf_counter()
-        token = prepare(data_dir, args.rows, args.cases, args.seed)
-        print(f"node prepared with {args.rows:,} requests in {time.perf_counter() - started:.0f} s")
-        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("HANOINET_")}
         env.update(HANOINET_DATA_DIR=str(data_dir), HANOINET_NODE_STATE="VNM", NO_COLOR="1")
+        started = time.perf_counter()
+        token = prepare(data_dir, args.rows, args.cases, args.seed, env)
+        print(f"node prepared with {args.rows:,} requests in {time.perf_counter() - started:.0f} s")
+        port = free_port()
         log = (tmp / "serve.log").open("wb")
         server = subprocess.Popen(
             [HANOINET, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
