@@ -218,21 +218,26 @@ def prepare(node: Node) -> None:
     for party in PARTIES:
         lines += [f"{party},signature,2025-10-25", f"{party},ratification,2026-01-12"]
     treaty.import_deposits(n, parse_deposit_rows("\n".join(lines) + "\n", "benchmark"), "uncc-2024")
-    node.token = tokens.create_token(n, "bench", [Role.CENTRAL_AUTHORITY])
+    node.token = tokens.create_token(n, "bench", [Role.CENTRAL_AUTHORITY, Role.ADMINISTRATOR])
 
 
 def setup(base: Path) -> tuple[Node, Node]:
     """Two prepared, started nodes that trust each other."""
     a = Node("vnm-ca", "VNM", "central_authority", base)
     b = Node("sgp-247", "SGP", "point_of_contact_24_7,central_authority", base)
-    for node in (a, b):
-        node.data_dir.mkdir(parents=True)
-        prepare(node)
-        node.start()
-    with a.client() as ca, b.client() as cb:
-        entry_a, entry_b = ca.get("/federation/v1/entry").json(), cb.get("/federation/v1/entry").json()
-        cb.post("/api/v1/directory", json=entry_a).raise_for_status()
-        ca.post("/api/v1/directory", json=entry_b).raise_for_status()
+    try:
+        for node in (a, b):
+            node.data_dir.mkdir(parents=True)
+            prepare(node)
+            node.start()
+        with a.client() as ca, b.client() as cb:
+            entry_a, entry_b = ca.get("/federation/v1/entry").json(), cb.get("/federation/v1/entry").json()
+            cb.post("/api/v1/directory", json=entry_a).raise_for_status()
+            ca.post("/api/v1/directory", json=entry_b).raise_for_status()
+    except BaseException:  # a node left running would skew the next run's figures
+        a.stop()
+        b.stop()
+        raise
     return a, b
 
 

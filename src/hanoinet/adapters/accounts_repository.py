@@ -8,7 +8,7 @@ from typing import Any
 
 from argon2 import PasswordHasher as Argon2
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Row, and_, case, func, insert, select, update
+from sqlalchemy import Row, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from hanoinet.adapters.db import affected
@@ -23,6 +23,14 @@ MAX_PAGE = 1000
 _USERS = Base.metadata.tables[UserRow.__tablename__]
 _SESSIONS = Base.metadata.tables[SessionRow.__tablename__]
 _AUDIT = Base.metadata.tables[AuditEntryRow.__tablename__]
+_HEAD = Base.metadata.tables[AuditHeadRow.__tablename__]
+_LOCK_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq).returning(_HEAD.c.seq, _HEAD.c.hash)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1, _HEAD.c.seq == bindparam("old_seq"))
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+_INSERT_ENTRY = insert(_AUDIT)
 
 
 class Argon2Hasher:
@@ -198,40 +206,38 @@ class SqlAuditLog:
         self.session = session
 
     def lock_head(self) -> tuple[int, str]:
-        # The UPDATE first: on SQLite it takes the write lock before anything is read, on PostgreSQL it locks the
-        # row, so two writers never chain onto the same head.
-        self.session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq))
-        row = self.session.execute(select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1)).first()
+        # One UPDATE ... RETURNING: on SQLite it takes the write lock before anything is read, on PostgreSQL it
+        # locks the row, so two writers never chain onto the same head; and it reads the head in the same statement.
+        row = self.session.execute(_LOCK_HEAD).first()
         if row is None:
             raise Conflict("the audit log has no head row: the database was not migrated by hanoinet")
         return int(row.seq), str(row.hash)
 
     def append(self, entry: AuditEntry) -> None:
+        # Statements built once, values as parameters: an append is on the path of every audited call.
         moved = self.session.execute(
-            update(AuditHeadRow)
-            .where(AuditHeadRow.id == 1, AuditHeadRow.seq == entry.seq - 1)
-            .values(seq=entry.seq, hash=entry.hash)
-            .execution_options(synchronize_session=False)
+            _MOVE_HEAD, {"old_seq": entry.seq - 1, "new_seq": entry.seq, "new_hash": entry.hash}
         )
         if affected(moved) != 1:
             raise Conflict("the audit log moved on under this transaction; retry")
         self.session.execute(
-            insert(_AUDIT).values(
-                seq=entry.seq,
-                at=entry.at,
-                actor=entry.actor,
-                roles=list(entry.roles),
-                channel=entry.channel.value,
-                action=entry.action,
-                subject=entry.subject,
-                object_id=entry.object_id,
-                outcome=entry.outcome.value,
-                details=entry.details,
-                remote=entry.remote,
-                prev_hash=entry.prev_hash,
-                hash=entry.hash,
-                signature=entry.signature,
-            )
+            _INSERT_ENTRY,
+            {
+                "seq": entry.seq,
+                "at": entry.at,
+                "actor": entry.actor,
+                "roles": list(entry.roles),
+                "channel": entry.channel.value,
+                "action": entry.action,
+                "subject": entry.subject,
+                "object_id": entry.object_id,
+                "outcome": entry.outcome.value,
+                "details": entry.details,
+                "remote": entry.remote,
+                "prev_hash": entry.prev_hash,
+                "hash": entry.hash,
+                "signature": entry.signature,
+            },
         )
 
     def entries(self, query: AuditQuery) -> Sequence[AuditEntry]:

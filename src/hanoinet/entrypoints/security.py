@@ -12,9 +12,12 @@ field ``csrf_token`` or the ``X-CSRF-Token`` header), so that another site canno
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -26,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from hanoinet.domain.accounts import Forbidden, Permission, may
-from hanoinet.domain.audit import Channel, Outcome
+from hanoinet.domain.audit import Channel, Event, Outcome
 from hanoinet.domain.errors import DomainError, NotFound
 from hanoinet.domain.evidence import AccessDenied, Principal
 from hanoinet.services import accounts, audit
@@ -93,6 +96,62 @@ def _remote(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+TOKEN_TTL_SECONDS = 1.0
+"""How long an API token's holder is remembered in this process. Machines call many times a second, and looking
+the token up each time costs a database read on a worker thread — under load, more than the call itself; the
+price is that a token revoked (at the command line, in another process) is refused at most this long after."""
+
+
+class _TokenCache:
+    """API tokens seen in the last second, by their SHA-256 (never the token itself), with who holds them."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[Principal | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> tuple[bool, Principal | None]:
+        """(known, principal): ``known`` is False when the token must be looked up in the database."""
+        key = hashlib.sha256(token.encode()).hexdigest()
+        with self._lock:
+            found = self._seen.get(key)
+        if found is None or found[1] < time.monotonic():
+            return False, None
+        return True, found[0]
+
+    def put(self, token: str, principal: Principal | None) -> None:
+        """Remember the token's holder (or that it has none) for a second."""
+        key = hashlib.sha256(token.encode()).hexdigest()
+        with self._lock:
+            if len(self._seen) > 10_000:  # a flood of made-up tokens must not grow memory without bound
+                self._seen.clear()
+            self._seen[key] = (principal, time.monotonic() + TOKEN_TTL_SECONDS)
+
+
+_TOKENS = _TokenCache()
+
+
+def _known_token_caller(request: Request) -> Caller | None:
+    """The caller, if an API token seen a moment ago says who it is (no database read, no thread hop)."""
+    token = _bearer(request)
+    if not token:
+        return None
+    known, principal = _TOKENS.get(token)
+    if not known:
+        return None
+    caller = Caller(principal, Channel.API, _remote(request))
+    request.state.caller = caller
+    return caller
+
+
+def _channel(request: Request) -> Channel:
+    return Channel.API if request.url.path.startswith(("/api/", "/federation/")) else Channel.WEB
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 def identify(request: Request) -> Caller:
     """Resolve the caller from an API token or a session cookie (cached on the request)."""
     found: Caller | None = getattr(request.state, "caller", None)
@@ -100,12 +159,10 @@ def identify(request: Request) -> Caller:
         return found
     node = _node(request)
     remote = _remote(request)
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    caller = Caller(
-        None, Channel.API if request.url.path.startswith(("/api/", "/federation/")) else Channel.WEB, remote
-    )
-    if scheme.lower() == "bearer" and token.strip():
-        principal = token_services.authenticate(node, token.strip())
+    caller = Caller(None, _channel(request), remote)
+    if token := _bearer(request):
+        principal = token_services.authenticate(node, token)
+        _TOKENS.put(token, principal)
         if principal is not None:
             caller = Caller(principal, Channel.API, remote)
     elif cookie := request.cookies.get(SESSION_COOKIE):
@@ -134,9 +191,12 @@ def requirement(permission: Permission) -> Callable[[Request], Awaitable[Caller]
     """The dependency every route gets: who is calling, and are they allowed to."""
 
     async def require(request: Request) -> Caller:
-        caller = await run_in_threadpool(identify, request)
         if permission in (Permission.PUBLIC, Permission.PEER):
-            return caller
+            # Nothing to check: the caller is resolved only if the page asks (``identify``), not on every call.
+            return Caller(None, _channel(request), _remote(request))
+        caller = _known_token_caller(request)
+        if caller is None:
+            caller = await run_in_threadpool(identify, request)
         if caller.principal is None:
             raise Unauthenticated("sign in, or present an API token (Authorization: Bearer <token>)")
         await _check_csrf(request, caller)
@@ -187,14 +247,17 @@ def note_for_audit(request: Request, **details: object) -> None:
     request.state.audit_details = noted
 
 
-def current_caller(request: Request) -> Caller:
-    """The caller, as resolved by the route's permission check."""
-    return identify(request)
+async def current_caller(request: Request) -> Caller:
+    """The caller, as resolved by the route's permission check (async: no thread hop for what is already known)."""
+    found: Caller | None = getattr(request.state, "caller", None)
+    if found is not None:
+        return found
+    return await run_in_threadpool(identify, request)
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """The signed-in principal (routes that need one have already refused anonymous callers)."""
-    caller = identify(request)
+    caller = await current_caller(request)
     if caller.principal is None:
         raise Unauthenticated("sign in, or present an API token (Authorization: Bearer <token>)")
     return caller.principal
@@ -226,19 +289,23 @@ class SecureRoute(APIRoute):
         subject, _, verb = spec.partition(":")
 
         async def audited(request: Request) -> Response:
-            try:
-                response = await handler(request)
-            except (Forbidden, AccessDenied, Unauthenticated, CsrfRejected) as exc:
-                if not isinstance(exc, Forbidden):  # a missing permission is recorded where it is found
-                    await _record(request, subject, verb, Outcome.REFUSED, None, reason=str(exc)[:500])
-                raise
-            except (DomainError, ValueError) as exc:
-                outcome = Outcome.FAILED
-                await _record(
-                    request, subject, verb, outcome, None, reason=str(exc)[:500], missing=isinstance(exc, NotFound)
-                )
-                raise
+            entry = audit.RouteEntry(_node(request), lambda object_id: _event(request, subject, verb, object_id))
+            with audit.route_entry(entry):
+                try:
+                    response = await handler(request)
+                except (Forbidden, AccessDenied, Unauthenticated, CsrfRejected) as exc:
+                    if not isinstance(exc, Forbidden):  # a missing permission is recorded where it is found
+                        await _record(request, subject, verb, Outcome.REFUSED, None, reason=str(exc)[:500])
+                    raise
+                except (DomainError, ValueError) as exc:
+                    outcome = Outcome.FAILED
+                    await _record(
+                        request, subject, verb, outcome, None, reason=str(exc)[:500], missing=isinstance(exc, NotFound)
+                    )
+                    raise
             status = response.status_code
+            if status < 400 and entry.written:
+                return response  # written with the change, in its transaction
             outcome = Outcome.OK if status < 400 else Outcome.REFUSED if status in (401, 403) else Outcome.FAILED
             await _record(request, subject, verb, outcome, response)
             return response
@@ -246,17 +313,30 @@ class SecureRoute(APIRoute):
         return audited
 
 
+def _event(
+    request: Request,
+    subject: str,
+    verb: str,
+    object_id: str = "",
+    outcome: Outcome = Outcome.OK,
+    response: Response | None = None,
+    **details: object,
+) -> Event:
+    """The audit event of a call: who (as identified), what, about which object, with the details noted."""
+    caller = getattr(request.state, "caller", None) or Caller(None, Channel.WEB, _remote(request))
+    found = _object_id(request, subject, response) or object_id
+    noted: dict[str, object] = getattr(request.state, "audit_details", {})
+    return caller.actor.event(f"{subject}:{verb}", subject, found, outcome=outcome, **{**noted, **details})
+
+
 async def _record(
     request: Request, subject: str, verb: str, outcome: Outcome, response: Response | None, **details: object
 ) -> None:
-    caller = getattr(request.state, "caller", None) or Caller(None, Channel.WEB, _remote(request))
-    object_id = _object_id(request, subject, response)
-    noted: dict[str, object] = getattr(request.state, "audit_details", {})
-    event = caller.actor.event(f"{subject}:{verb}", subject, object_id, outcome=outcome, **{**noted, **details})
+    event = _event(request, subject, verb, "", outcome, response, **details)
     try:
         await run_in_threadpool(audit.log, _node(request), event)
     except Exception:
-        log.exception("could not record %s:%s by %s in the audit log", subject, verb, caller.actor.name)
+        log.exception("could not record %s:%s by %s in the audit log", subject, verb, event.actor)
         raise
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -37,6 +39,42 @@ def by_node(
 ) -> Event:
     """An event caused by another node (a transmission taken or refused, evidence received)."""
     return Event(peer or "unknown node", (), Channel.NODE, action, subject, object_id, outcome, dict(details))
+
+
+@dataclass
+class RouteEntry:
+    """The audit entry of the call in progress (``entrypoints.security``): the service that makes the call's change
+    writes it in the change's own transaction (``attach``) — atomic with the change, and one commit instead of
+    two — else the route writes it after the call."""
+
+    node: Node
+    event: Callable[[str], Event]
+    """The entry, given the object id if the service names one (a request just created)."""
+    written: bool = False
+
+
+_CURRENT: ContextVar[RouteEntry | None] = ContextVar("hanoinet_route_audit_entry", default=None)
+
+
+@contextmanager
+def route_entry(entry: RouteEntry) -> Iterator[RouteEntry]:
+    """Make ``entry`` the call's pending audit entry while the route runs."""
+    token = _CURRENT.set(entry)
+    try:
+        yield entry
+    finally:
+        _CURRENT.reset(token)
+
+
+def attach(uow: UnitOfWork, object_id: str = "") -> None:
+    """Write the call's pending audit entry (if any, and not yet written) in ``uow``, the transaction of the call's
+    change, about to commit. Services call it only for the change itself — never for a refusal they record — so
+    that an entry saying "ok" stands exactly when the change does."""
+    entry = _CURRENT.get()
+    if entry is None or entry.written:
+        return
+    record(uow, entry.node, entry.event(object_id))
+    entry.written = True
 
 
 def log(node: Node, event: Event) -> AuditEntry:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from hanoinet.domain.cases import Case, check_case
 from hanoinet.domain.errors import Conflict, NotFound
+from hanoinet.services import audit
 from hanoinet.services.node import Node, new_id
 
 
@@ -39,6 +40,7 @@ def open_case(
             created_at=node.clock.now(),
         )
         uow.cases.add(case)
+        audit.attach(uow, case.id)
         uow.commit()
     return case
 

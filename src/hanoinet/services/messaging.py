@@ -34,6 +34,7 @@ from hanoinet.domain.federation import (
     MessageKind,
     MessageStatus,
 )
+from hanoinet.services import audit
 from hanoinet.services.node import Node, new_id
 from hanoinet.services.ports import (
     DeliveryResult,
@@ -199,6 +200,7 @@ def send_messages(node: Node, messages: Sequence[NewMessage], *, actor: str) -> 
                 body["conditions"] = dict(m.conditions)
             sent.append(signed_message(node, m.to, m.kind, body, actor=actor, request_id=m.request_id))
         uow.federation.enqueue(sent)
+        audit.attach(uow, sent[0].id)
         uow.commit()
     node.outbox_changed(*peers)
     return sent

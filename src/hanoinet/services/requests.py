@@ -34,6 +34,7 @@ from hanoinet.domain.requests import (
     request_type,
 )
 from hanoinet.domain.rules import Channel, RequestType, RulePack
+from hanoinet.services import audit
 from hanoinet.services.messaging import MessageView, compose, find_peer, list_messages
 from hanoinet.services.node import Node, new_id
 from hanoinet.services.ports import InboxQuery, MessageQuery, Peer, RequestSummary, UnitOfWork
@@ -167,6 +168,7 @@ def create_request(node: Node, draft: RequestDraft, *, actor: str) -> RequestVie
         clocks = derive_clocks(request, rtype)
         due = next_due(clocks)
         uow.requests.add(request, due.due_at if due else None, due.name if due else None)
+        audit.attach(uow, request.id)
         uow.commit()
     return _view(request, rtype, clocks, issues)
 
@@ -250,6 +252,7 @@ def amend_request(node: Node, request_id: str, items: dict[str, str], *, actor: 
             raise ValidationFailed(hard)
         rtype = request_type(node.pack(request.instrument), request.type)
         clocks = _save(node, uow, request, rtype)
+        audit.attach(uow, request.id)
         uow.commit()
     return _view(request, rtype, clocks, issues)
 
@@ -295,6 +298,7 @@ def act_on_request(
                     "grounds": list(event.data.get("grounds", [])),
                 }
                 compose(node, uow, peer, MessageKind.ACTION, body, actor=actor, request_id=request.id)
+        audit.attach(uow, request.id)
         uow.commit()
     if request.peer is not None and is_shared(action):
         node.outbox_changed(request.peer)
