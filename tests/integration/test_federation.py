@@ -5,17 +5,20 @@ with receipts; what is forged, replayed, stale or from an unknown or revoked sen
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
+from hanoinet.domain.audit import Channel, Event
 from hanoinet.domain.errors import IllegalTransition
 from hanoinet.domain.federation import TYP_BATCH, MessageKind, MessageStatus
 from hanoinet.domain.requests import Action, Direction, RequestState
-from hanoinet.services import cases, directory, messaging, requests
+from hanoinet.services import audit, cases, directory, messaging, requests
 from hanoinet.services.node import Node
 from hanoinet.services.ports import Identity, MessageQuery
 from tests.conftest import new_postgres_database
@@ -217,3 +220,46 @@ def test_stale_and_unknown_and_revoked_senders_are_refused_and_recorded(
     assert title(vnm, id="x-3", **{"from": "vnm-ca"}) == "revoked_key"
     with sgp.uow() as uow:
         assert [r.reason for r in uow.federation.rejections(10)] == ["revoked_key", "stale", "unknown_sender"]
+
+
+def test_concurrent_senders_each_commit_their_message_and_its_audit_entry_once(
+    pair: tuple[Node, Node, LoopbackTransport],
+) -> None:
+    """Calls that send at once may share a commit (GroupCommit); each still gets its own message and the audit
+    entry of its own call, in one unbroken chain, and what it was told was sent is in the outbox."""
+    vnm, sgp, wire = pair
+    threads, per_thread = 6, 8
+    barrier = threading.Barrier(threads)
+
+    def caller(worker: int) -> list[str]:
+        def event(object_id: str) -> Event:
+            return Event(f"clerk{worker}", ("central_authority",), Channel.API, "message:send", "message", object_id)
+
+        barrier.wait()
+        ids = []
+        for n in range(per_thread):
+            entry = audit.RouteEntry(vnm, event)
+            with audit.route_entry(entry):
+                sent = messaging.send_messages(
+                    vnm,
+                    [messaging.NewMessage("sgp-247", MessageKind.SPONTANEOUS_INFORMATION, f"note {worker}-{n}")],
+                    actor=f"clerk{worker}",
+                )
+            assert entry.written
+            ids.append(sent[0].id)
+        return ids
+
+    with ThreadPoolExecutor(threads) as pool:
+        sent_ids = [i for ids in pool.map(caller, range(threads)) for i in ids]
+
+    assert len(set(sent_ids)) == threads * per_thread
+    with vnm.uow() as uow:
+        logged = [e for e in uow.audit.all() if e.action == "message:send"]
+    assert sorted(e.object_id for e in logged) == sorted(sent_ids)
+    assert sorted(e.actor for e in logged) == sorted(f"clerk{w}" for w in range(threads) for _ in range(per_thread))
+    report = audit.verify(vnm)
+    assert report.ok, report.problems
+    deliver_all(wire, vnm, sgp)
+    with sgp.uow() as uow:
+        received = uow.federation.incoming(MessageQuery(kind=MessageKind.SPONTANEOUS_INFORMATION, limit=1000))
+    assert sorted(m.id for m in received) == sorted(sent_ids)

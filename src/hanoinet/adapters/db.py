@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +10,11 @@ from typing import Any
 from sqlalchemy import CursorResult, DateTime, Engine, Result, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: writers of other processes meet SQLite's busy timeout instead
+    fcntl = None  # type: ignore[assignment]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -44,25 +50,66 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 _WRITES = ("insert", "update", "delete", "replace")
 
 
-def _gate_writers(engine: Engine) -> None:
-    """One writing transaction at a time in this process, queued on a lock rather than on SQLite's busy handler.
+class _WriterGate:
+    """One writing transaction at a time on a SQLite database, across the threads and the processes of a node.
 
-    SQLite has one writer at a time anyway; when two threads of a node (an API call and the delivery worker, say)
-    both write, the loser would poll SQLite's lock with sleeps that grow to tens of milliseconds. Here it waits on a
-    lock instead and starts the moment the other transaction ends: the lock is taken at a transaction's first
-    write and given back when its connection returns to the pool (after commit or rollback). Other processes (the
-    command line) still meet SQLite's own lock and busy timeout.
+    SQLite has one writer at a time anyway; but a writer that finds the database locked polls SQLite's lock with
+    sleeps that grow to 100 ms, which is where a node's slowest answers came from. So writers queue here instead:
+    threads of this process on a lock, and the processes that share the database (the server, its delivery worker,
+    the command line) on an advisory ``flock`` of a file beside it (``<database>-writer``), which the kernel hands
+    to the next waiter the moment it is released. Re-entrant within a thread; where ``flock`` is unavailable (not
+    POSIX, or an in-memory database) only the threads of this process are queued, and SQLite's busy timeout does
+    the rest.
     """
-    lock = threading.RLock()
+
+    def __init__(self, path: str | None) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._path = path
+        self._fd = -1
+        self._pid = 0
+
+    def _file(self) -> int:
+        if self._pid != os.getpid():  # a forked child must not share the parent's open file (and so its lock)
+            self._fd = os.open(self._path or "", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def acquire(self) -> None:
+        self._lock.acquire()
+        self._depth += 1
+        if self._depth == 1 and self._path is not None and fcntl is not None:
+            try:
+                fcntl.flock(self._file(), fcntl.LOCK_EX)
+            except BaseException:
+                self._depth -= 1
+                self._lock.release()
+                raise
+
+    def release(self) -> None:
+        try:
+            if self._depth == 1 and self._path is not None and fcntl is not None and self._pid == os.getpid():
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._depth -= 1
+            self._lock.release()
+
+
+def _gate_writers(engine: Engine) -> None:
+    """Queue writing transactions on a ``_WriterGate`` rather than on SQLite's busy handler: the gate is taken at a
+    transaction's first write and given back when its connection returns to the pool (after commit or rollback)."""
+    database = engine.url.database
+    on_disk = bool(database) and database != ":memory:" and not str(database).startswith("file:")
+    gate = _WriterGate(str(database) + "-writer" if on_disk else None)
 
     def before_execute(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if not conn.info.get("hanoinet_writer") and statement.lstrip()[:7].lower().startswith(_WRITES):
-            lock.acquire()
+            gate.acquire()
             conn.info["hanoinet_writer"] = True
 
     def done(_dbapi_connection: Any, record: Any, *_: Any) -> None:
         if record.info.pop("hanoinet_writer", False):
-            lock.release()
+            gate.release()
 
     event.listen(engine, "before_cursor_execute", before_execute)
     event.listen(engine, "checkin", done)
@@ -72,7 +119,9 @@ def _gate_writers(engine: Engine) -> None:
 def make_engine(url: str) -> Engine:
     """Create the engine for a URL, with SQLite set up for durability and concurrent readers."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # Connections kept open for every thread that may use one at once (the server's thread pool): a connection
+        # opened and closed per call, past a smaller pool, costs its setup (WAL, pragmas) on the busiest path.
+        engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=20, max_overflow=20)
         event.listen(engine, "connect", _sqlite_pragmas)
         _gate_writers(engine)
         return engine

@@ -70,11 +70,22 @@ def attach(uow: UnitOfWork, object_id: str = "") -> None:
     """Write the call's pending audit entry (if any, and not yet written) in ``uow``, the transaction of the call's
     change, about to commit. Services call it only for the change itself — never for a refusal they record — so
     that an entry saying "ok" stands exactly when the change does."""
+    entry = pending_entry()
+    if entry is not None:
+        write_entry(uow, entry, object_id)
+        entry.written = True
+
+
+def pending_entry() -> RouteEntry | None:
+    """The call's audit entry if it is still to be written — for a service whose change another thread commits
+    (``GroupCommit``): it writes the entry with ``write_entry`` in that transaction and marks it written after."""
     entry = _CURRENT.get()
-    if entry is None or entry.written:
-        return
+    return None if entry is None or entry.written else entry
+
+
+def write_entry(uow: UnitOfWork, entry: RouteEntry, object_id: str = "") -> None:
+    """Write a call's audit entry in ``uow`` (the caller marks it written once that commits)."""
     record(uow, entry.node, entry.event(object_id))
-    entry.written = True
 
 
 def log(node: Node, event: Event) -> AuditEntry:

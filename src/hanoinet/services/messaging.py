@@ -181,8 +181,8 @@ def send_messages(node: Node, messages: Sequence[NewMessage], *, actor: str) -> 
     if issues:
         raise ValidationFailed(issues)
     sent: list[OutgoingMessage] = []
-    with node.uow() as uow:
-        peers: set[str] = set()
+    peers: set[str] = set()
+    with node.uow() as uow:  # checks and signing outside the write, which may be shared with other calls
         for index, m in enumerate(messages):
             if m.to not in peers:
                 _check_recipient(uow, m.to, f"messages[{index}].to")
@@ -199,9 +199,16 @@ def send_messages(node: Node, messages: Sequence[NewMessage], *, actor: str) -> 
             if m.conditions:
                 body["conditions"] = dict(m.conditions)
             sent.append(signed_message(node, m.to, m.kind, body, actor=actor, request_id=m.request_id))
+    entry = audit.pending_entry()
+
+    def write(uow: UnitOfWork) -> None:
         uow.federation.enqueue(sent)
-        audit.attach(uow, sent[0].id)
-        uow.commit()
+        if entry is not None:
+            audit.write_entry(uow, entry, sent[0].id)
+
+    node.writes.run(node.uow, write)
+    if entry is not None:
+        entry.written = True
     node.outbox_changed(*peers)
     return sent
 
