@@ -478,7 +478,10 @@ def _timeline(view: RequestView) -> list[dict[str, Any]]:
                 "kind": "message",
                 "what": m.kind.value,
                 "direction": m.direction,
-                "actor": m.created_by or m.peer,
+                # Who wrote it: the other node's author (as its signed body says) for what came in, ours for what
+                # went out; for what came in, ``created_by`` is who read it here.
+                "actor": _author(m.body, m.peer) if m.direction == "incoming" else (m.created_by or m.peer),
+                "read_by": m.created_by if m.direction == "incoming" else "",
                 "text": str(m.body.get("text", "")) if isinstance(m.body, Mapping) else "",
                 "subject": str(m.body.get("subject", "")) if isinstance(m.body, Mapping) else "",
                 "status": m.status.value,
@@ -489,6 +492,12 @@ def _timeline(view: RequestView) -> list[dict[str, Any]]:
         )
     entries.sort(key=lambda e: e["at"])
     return entries
+
+
+def _author(body: Mapping[str, Any], peer: str) -> str:
+    """The author of a message received from ``peer``: its signed body names them (correspondence, actions)."""
+    named = body.get("from_actor") or body.get("actor")
+    return f"{named} ({peer})" if isinstance(named, str) and named else peer
 
 
 async def _run_in_thread(fn: Any, *args: Any) -> Response:
