@@ -100,3 +100,32 @@ def test_readers_do_not_take_the_lock(tmp_path: Path) -> None:
         conn.commit()
     assert _free(Path(f"{database}-writer"))
     engine.dispose()
+
+
+def test_disposing_the_engine_closes_the_lock_file_and_a_later_write_opens_it_again(tmp_path: Path) -> None:
+    database = tmp_path / "hanoinet.db"
+    engine = make_engine(f"sqlite:///{database}")
+
+    def open_lock_files() -> int:
+        return sum(1 for fd in Path("/proc/self/fd").iterdir() if _target(fd) == f"{database}-writer")
+
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+        conn.execute(text("INSERT INTO notes (body) VALUES ('first')"))
+    assert open_lock_files() == 1
+    engine.dispose()
+    assert open_lock_files() == 0
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO notes (body) VALUES ('after dispose')"))
+        assert not _free(Path(f"{database}-writer"))
+    assert open_lock_files() == 1
+    assert _free(Path(f"{database}-writer"))
+    engine.dispose()
+    assert open_lock_files() == 0
+
+
+def _target(fd: Path) -> str:
+    try:
+        return str(fd.readlink())
+    except OSError:  # closed meanwhile
+        return ""

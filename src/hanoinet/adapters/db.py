@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,12 +69,21 @@ class _WriterGate:
         self._path = path
         self._fd = -1
         self._pid = 0
+        self._closer: weakref.finalize[[int], _WriterGate] | None = None
 
     def _file(self) -> int:
         if self._pid != os.getpid():  # a forked child must not share the parent's open file (and so its lock)
             self._fd = os.open(self._path or "", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._pid = os.getpid()
+            self._closer = weakref.finalize(self, os.close, self._fd)  # closed with the engine, at the latest
         return self._fd
+
+    def close(self) -> None:
+        """Close the lock file (the engine is disposed); the next write opens it again."""
+        with self._lock:
+            if self._depth == 0 and self._closer is not None and self._pid == os.getpid():
+                self._closer()
+                self._closer, self._fd, self._pid = None, -1, 0
 
     def acquire(self) -> None:
         self._lock.acquire()
@@ -113,6 +123,7 @@ def _gate_writers(engine: Engine) -> None:
 
     event.listen(engine, "before_cursor_execute", before_execute)
     event.listen(engine, "checkin", done)
+    event.listen(engine, "engine_disposed", lambda _engine: gate.close())
     event.listen(engine, "invalidate", done)  # a broken connection gives the lock back too
 
 
