@@ -25,7 +25,7 @@ import psycopg
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
-from hanoinet.domain.rules import RulePack
+from hanoinet.rules.domain import RulePack
 
 ROOT = Path(__file__).resolve().parent.parent
 

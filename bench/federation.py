@@ -55,11 +55,12 @@ from typing import Any
 
 import httpx
 
-from hanoinet import bootstrap as boot
-from hanoinet.adapters.treaty_csv import parse_deposit_rows
-from hanoinet.config import Settings
-from hanoinet.domain.evidence import Role
-from hanoinet.services import tokens, treaty
+from hanoinet.accounts import tokens
+from hanoinet.app import bootstrap as boot
+from hanoinet.platform.permissions import Role
+from hanoinet.platform.settings import Settings
+from hanoinet.treaty import service as treaty
+from hanoinet.treaty.csv_import import parse_deposit_rows
 
 BIN = Path(sys.executable).parent / "hanoinet"
 MIB = 1024 * 1024

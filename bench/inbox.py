@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Inbox queries on a large ``requests`` table, through the service layer.
 
-What is measured: ``hanoinet.services.requests.inbox`` (one unit of work, the repository's inbox statement, rows
+What is measured: ``hanoinet.requests.service.inbox`` (one unit of work, the repository's inbox statement, rows
 mapped to ``RequestSummary``) on a database holding ``--rows`` requests (1,000,000 by default) — the queries a duty
 officer and a case handler run all day: due within 24 h, overdue, by counterpart State and type, by State + type
 due within 7 days, open requests newest first. Each runs ``--queries`` times with varied parameters (random State,
@@ -53,14 +53,14 @@ from common import (
 )
 from sqlalchemy import Engine, event
 
-from hanoinet.adapters import migrations
-from hanoinet.adapters.db import make_engine
-from hanoinet.adapters.rulepacks import load_builtin_packs
-from hanoinet.bootstrap import bootstrap
-from hanoinet.config import Settings
-from hanoinet.domain.requests import OPEN_STATES, Direction, RequestState
-from hanoinet.services.ports import InboxQuery
-from hanoinet.services.requests import inbox
+from hanoinet.app.bootstrap import bootstrap
+from hanoinet.platform import migrations
+from hanoinet.platform.db import make_engine
+from hanoinet.platform.settings import Settings
+from hanoinet.requests.domain import OPEN_STATES, Direction, RequestState
+from hanoinet.requests.ports import InboxQuery
+from hanoinet.requests.service import inbox
+from hanoinet.rules.loader import load_builtin_packs
 
 GOAL_P95_MS = 100.0
 WARMUP = 10

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Durable request creation through the service layer, against the same inserts written by hand.
 
-What is measured: ``hanoinet.services.requests.create_request`` on a node built by ``hanoinet.bootstrap`` — the
+What is measured: ``hanoinet.requests.service.create_request`` on a node built by ``hanoinet.app.bootstrap`` — the
 draft validated against its rule pack, the case looked up, one row written to ``requests`` and one to
 ``request_events``, committed — one durable transaction per request, on a SQLite file in WAL mode with
 synchronous=FULL (``adapters/db.py``). The baseline is the floor any implementation has to pay: Python's
@@ -50,14 +50,14 @@ from common import (
 )
 from sqlalchemy.engine import make_url
 
-from hanoinet.adapters import migrations
-from hanoinet.adapters.db import make_engine
-from hanoinet.adapters.rulepacks import load_builtin_packs
-from hanoinet.bootstrap import bootstrap, open_database
-from hanoinet.config import Settings
-from hanoinet.services.cases import open_case
-from hanoinet.services.node import Node
-from hanoinet.services.requests import RequestDraft, create_request
+from hanoinet.app.bootstrap import bootstrap, open_database
+from hanoinet.app.node import Node
+from hanoinet.cases.service import open_case
+from hanoinet.platform import migrations
+from hanoinet.platform.db import make_engine
+from hanoinet.platform.settings import Settings
+from hanoinet.requests.service import RequestDraft, create_request
+from hanoinet.rules.loader import load_builtin_packs
 
 GOAL = 0.3
 ACTOR = "bench"

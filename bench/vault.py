@@ -54,7 +54,7 @@ from pathlib import Path
 
 import cryptography
 
-from hanoinet.adapters.vault import BlobStore
+from hanoinet.evidence.vault import BlobStore
 
 MIB = 1024 * 1024
 BLOCK = 64 * MIB

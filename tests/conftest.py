@@ -14,8 +14,8 @@ from types import ModuleType
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from hanoinet.adapters import migrations
-from hanoinet.adapters.db import make_engine
+from hanoinet.platform import migrations
+from hanoinet.platform.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from hanoinet.adapters.rulepacks import load_builtin_packs
-from hanoinet.domain.rules import Citation, EntryIntoForceRule, Period
+from hanoinet.rules.domain import Citation, EntryIntoForceRule, Period
+from hanoinet.rules.loader import load_builtin_packs
 
 UN_RULE = EntryIntoForceRule(
     instruments_required=40,

@@ -12,12 +12,13 @@ from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from hanoinet.domain.accounts import User, after_failure
-from hanoinet.domain.audit import AUDIT_GENESIS, AuditEntry
-from hanoinet.domain.cases import Case
-from hanoinet.domain.errors import Conflict
-from hanoinet.domain.evidence import GENESIS, Checkpoint, CustodyEvent, EvidenceItem, Principal, Role
-from hanoinet.domain.federation import (
+from hanoinet.accounts.domain import User, after_failure
+from hanoinet.accounts.ports import SessionRecord
+from hanoinet.audit.domain import AUDIT_GENESIS, AuditEntry
+from hanoinet.audit.ports import AuditQuery
+from hanoinet.cases.domain import Case
+from hanoinet.evidence.domain import GENESIS, Checkpoint, CustodyEvent, EvidenceItem
+from hanoinet.federation.domain import (
     DirectoryEntry,
     EntryStatus,
     KeyStatus,
@@ -26,13 +27,9 @@ from hanoinet.domain.federation import (
     PublicKey,
     entry_from_document,
 )
-from hanoinet.domain.requests import OPEN_STATES, Direction, Request
-from hanoinet.domain.treaty import DepositEvent
-from hanoinet.services.ports import (
-    AuditQuery,
+from hanoinet.federation.ports import (
     ConsentRecord,
     DeliveryResult,
-    InboxQuery,
     IncomingMessage,
     MessageQuery,
     OutgoingMessage,
@@ -42,10 +39,13 @@ from hanoinet.services.ports import (
     PeerKey,
     Receipt,
     Rejection,
-    RequestSummary,
-    SessionRecord,
     TransferRecord,
 )
+from hanoinet.platform.errors import Conflict
+from hanoinet.platform.permissions import Principal, Role
+from hanoinet.requests.domain import OPEN_STATES, Direction, Request
+from hanoinet.requests.ports import InboxQuery, RequestSummary
+from hanoinet.treaty.domain import DepositEvent
 
 
 class FixedClock:
@@ -237,8 +237,8 @@ class FakeRequests:
         self, since: datetime, until: datetime, direction: Direction | None = None, instrument: str | None = None
     ) -> Sequence[Any]:
         """The Art 57 figures per request, computed from the events as the SQL aggregate does."""
-        from hanoinet.domain.requests import EventKind  # noqa: PLC0415 - kept inside the one method added here
-        from hanoinet.services.ports import RequestActivity  # noqa: PLC0415 - likewise
+        from hanoinet.requests.domain import EventKind  # noqa: PLC0415 - kept inside the one method added here
+        from hanoinet.requests.ports import RequestActivity  # noqa: PLC0415 - likewise
 
         def first(r: Request, *kinds: EventKind) -> datetime | None:
             return min((e.at for e in r.events if e.kind in kinds), default=None)

@@ -13,16 +13,18 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from hanoinet import bootstrap as boot
-from hanoinet.adapters.treaty_csv import parse_deposit_rows
-from hanoinet.config import Settings
-from hanoinet.domain.errors import Conflict, NotFound
-from hanoinet.domain.evidence import Principal, Role
-from hanoinet.domain.federation import EnvelopeRejected
-from hanoinet.entrypoints.api_federation import REJECTION_STATUS
-from hanoinet.services import directory, inbound, messaging, transfers, treaty
-from hanoinet.services.node import Node
-from hanoinet.services.ports import ChunkRefused, ContentMismatch, TransportError
+from hanoinet.app import bootstrap as boot
+from hanoinet.app.node import Node
+from hanoinet.evidence.ports import ChunkRefused, ContentMismatch
+from hanoinet.federation import directory, inbound, messaging, transfers
+from hanoinet.federation.api import REJECTION_STATUS
+from hanoinet.federation.domain import EnvelopeRejected
+from hanoinet.federation.ports import TransportError
+from hanoinet.platform.errors import Conflict, NotFound
+from hanoinet.platform.permissions import Principal, Role
+from hanoinet.platform.settings import Settings
+from hanoinet.treaty import service as treaty
+from hanoinet.treaty.csv_import import parse_deposit_rows
 from tests.factories import deposits_csv
 from tests.fakes import FixedClock
 

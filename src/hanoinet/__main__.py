@@ -1,5 +1,5 @@
 """``python -m hanoinet``: the same as the ``hanoinet`` command."""
 
-from hanoinet.entrypoints.cli import main
+from hanoinet.app.cli import main
 
 main()

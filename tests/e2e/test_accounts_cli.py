@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from hanoinet.services.audit import CSV_FIELDS
+from hanoinet.audit.service import CSV_FIELDS
 from tests.e2e.conftest import HANOINET, Run, clean_env
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hanoinet.services.audit import CSV_FIELDS
+from hanoinet.audit.service import CSV_FIELDS
 from tests.e2e.conftest import HANOINET, Server, check_response, clean_env, start_server, stop_server
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's

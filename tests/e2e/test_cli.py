@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hanoinet.adapters import migrations
-from hanoinet.adapters.rulepacks import builtin_pack_paths
+from hanoinet.platform import migrations
+from hanoinet.rules.loader import builtin_pack_paths
 from tests.e2e.conftest import HANOINET, Run
 from tests.factories import UN_PARTIES, complete_items, deposits_csv, reference
 

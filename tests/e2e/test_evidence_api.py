@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import pytest
 
-from hanoinet.entrypoints.security import TOKEN_TTL_SECONDS
+from hanoinet.platform.security import TOKEN_TTL_SECONDS
 from tests.conftest import new_postgres_database
 from tests.e2e.conftest import HANOINET, Server, check_response, clean_env, start_server, stop_server
 from tests.factories import reference

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from hanoinet.adapters.vault import HEADER_SIZE
+from hanoinet.evidence.vault import HEADER_SIZE
 from tests.e2e.conftest import HANOINET, Run
 from tests.factories import reference
 

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hanoinet.adapters.jose import JoseIdentity
-from hanoinet.domain.federation import TYP_BATCH, PublicKey
+from hanoinet.federation.domain import TYP_BATCH, PublicKey
+from hanoinet.federation.jose import JoseIdentity
 from tests.conftest import new_postgres_database
 from tests.e2e.nodes import NodeProcess, network, wait_for
 from tests.factories import complete_items

@@ -24,13 +24,13 @@ from typing import Any
 import httpx
 import pytest
 
-from hanoinet.bootstrap import bootstrap
-from hanoinet.config import Settings
-from hanoinet.domain.audit import Channel
-from hanoinet.domain.evidence import Role
-from hanoinet.entrypoints.api import create_app
-from hanoinet.services.accounts import Actor, add_user
-from hanoinet.services.audit import CSV_FIELDS
+from hanoinet.accounts.service import Actor, add_user
+from hanoinet.app.api import create_app
+from hanoinet.app.bootstrap import bootstrap
+from hanoinet.audit.domain import Channel
+from hanoinet.audit.service import CSV_FIELDS
+from hanoinet.platform.permissions import Role
+from hanoinet.platform.settings import Settings
 from tests.e2e.conftest import (
     HANOINET,
     Server,

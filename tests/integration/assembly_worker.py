@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from hanoinet.adapters.vault import AssemblyBusy, BlobStore
+from hanoinet.evidence.vault import AssemblyBusy, BlobStore
 
 
 def main() -> None:

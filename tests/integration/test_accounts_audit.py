@@ -12,17 +12,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from hanoinet.adapters.accounts_repository import Argon2Hasher
-from hanoinet.bootstrap import bootstrap
-from hanoinet.config import Settings
-from hanoinet.domain.accounts import LOCK_AFTER, LOCK_FOR, SESSION_IDLE, Forbidden, LoginFailed, Permission, User
-from hanoinet.domain.audit import Channel, Outcome
-from hanoinet.domain.errors import ValidationFailed
-from hanoinet.domain.evidence import Role
-from hanoinet.services import accounts, audit
-from hanoinet.services.accounts import Actor
-from hanoinet.services.node import Node
-from hanoinet.services.ports import AuditQuery
+from hanoinet.accounts import service as accounts
+from hanoinet.accounts.domain import LOCK_AFTER, LOCK_FOR, SESSION_IDLE, LoginFailed, User
+from hanoinet.accounts.passwords import Argon2Hasher
+from hanoinet.accounts.service import Actor
+from hanoinet.app.bootstrap import bootstrap
+from hanoinet.app.node import Node
+from hanoinet.audit import service as audit
+from hanoinet.audit.domain import Channel, Outcome
+from hanoinet.audit.ports import AuditQuery
+from hanoinet.platform.errors import ValidationFailed
+from hanoinet.platform.permissions import Forbidden, Permission, Role
+from hanoinet.platform.settings import Settings
 from tests.fakes import FixedClock
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's

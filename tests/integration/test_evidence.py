@@ -26,27 +26,28 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, delete, select, update
 
-from hanoinet.adapters import migrations
-from hanoinet.adapters.court_package import verify_package
-from hanoinet.adapters.db import make_engine
-from hanoinet.adapters.orm import CustodyEventRow, EvidenceItemRow, LedgerCheckpointRow, LedgerHeadRow
-from hanoinet.adapters.vault import HEADER_SIZE, RECORD_OVERHEAD, BlobCorrupt, BlobStore
-from hanoinet.bootstrap import bootstrap
-from hanoinet.config import Settings
-from hanoinet.domain.errors import Conflict, NotFound, ValidationFailed
-from hanoinet.domain.evidence import (
+from hanoinet.app.bootstrap import bootstrap
+from hanoinet.app.node import Node
+from hanoinet.cases import service as cases
+from hanoinet.evidence import exports
+from hanoinet.evidence import service as evidence
+from hanoinet.evidence.court_package import verify_package
+from hanoinet.evidence.domain import (
     AccessDenied,
     CustodyAction,
     CustodyEvent,
     EvidenceItem,
     HandlingConditions,
     ItemDescription,
-    Principal,
-    Role,
     next_event,
 )
-from hanoinet.services import cases, evidence, exports
-from hanoinet.services.node import Node
+from hanoinet.evidence.orm import CustodyEventRow, EvidenceItemRow, LedgerCheckpointRow, LedgerHeadRow
+from hanoinet.evidence.vault import HEADER_SIZE, RECORD_OVERHEAD, BlobCorrupt, BlobStore
+from hanoinet.platform import migrations
+from hanoinet.platform.db import make_engine
+from hanoinet.platform.errors import Conflict, NotFound, ValidationFailed
+from hanoinet.platform.permissions import Principal, Role
+from hanoinet.platform.settings import Settings
 from tests.factories import reference
 from tests.fakes import FixedClock
 

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from hanoinet import bootstrap as boot
-from hanoinet.adapters.vault import DEFAULT_CHUNK_SIZE, HEADER_SIZE, RECORD_OVERHEAD
-from hanoinet.config import Settings
-from hanoinet.services import cases
+from hanoinet.app import bootstrap as boot
+from hanoinet.cases import service as cases
+from hanoinet.evidence.vault import DEFAULT_CHUNK_SIZE, HEADER_SIZE, RECORD_OVERHEAD
+from hanoinet.platform.settings import Settings
 from tests.e2e.conftest import HANOINET
 
 MiB = 1024 * 1024

@@ -14,13 +14,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from hanoinet.domain.audit import Channel, Event
-from hanoinet.domain.errors import IllegalTransition
-from hanoinet.domain.federation import TYP_BATCH, MessageKind, MessageStatus
-from hanoinet.domain.requests import Action, Direction, RequestState
-from hanoinet.services import audit, cases, directory, messaging, requests
-from hanoinet.services.node import Node
-from hanoinet.services.ports import Identity, MessageQuery
+from hanoinet.app.node import Node
+from hanoinet.audit import service as audit
+from hanoinet.audit.domain import Channel, Event
+from hanoinet.cases import service as cases
+from hanoinet.federation import directory, messaging
+from hanoinet.federation.domain import TYP_BATCH, MessageKind, MessageStatus
+from hanoinet.federation.ports import Identity, MessageQuery
+from hanoinet.platform.errors import IllegalTransition
+from hanoinet.requests import service as requests
+from hanoinet.requests.domain import Action, Direction, RequestState
 from tests.conftest import new_postgres_database
 from tests.factories import complete_items
 from tests.fakes import FixedClock

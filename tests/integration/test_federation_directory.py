@@ -18,10 +18,11 @@ from typing import Any, Protocol
 import pytest
 from sqlalchemy import Engine
 
-from hanoinet import bootstrap as boot
-from hanoinet.adapters.rulepacks import builtin_pack_paths, load_builtin_packs, load_packs
-from hanoinet.domain.errors import Conflict, NotFound, ValidationFailed
-from hanoinet.domain.federation import (
+from hanoinet.app import bootstrap as boot
+from hanoinet.app.node import Node
+from hanoinet.cases import service as cases
+from hanoinet.federation import directory, messaging
+from hanoinet.federation.domain import (
     TYP_ENTRY,
     TYP_REGISTER,
     EntryStatus,
@@ -30,10 +31,11 @@ from hanoinet.domain.federation import (
     MessageKind,
     MessageStatus,
 )
-from hanoinet.domain.requests import Action, RequestState
-from hanoinet.services import cases, directory, messaging, requests
-from hanoinet.services.node import Node
-from hanoinet.services.ports import Identity, MessageQuery
+from hanoinet.federation.ports import Identity, MessageQuery
+from hanoinet.platform.errors import Conflict, NotFound, ValidationFailed
+from hanoinet.requests import service as requests
+from hanoinet.requests.domain import Action, RequestState
+from hanoinet.rules.loader import builtin_pack_paths, load_builtin_packs, load_packs
 from tests.conftest import new_postgres_database
 from tests.factories import complete_items
 from tests.fakes import FixedClock

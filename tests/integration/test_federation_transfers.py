@@ -19,27 +19,29 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from hanoinet import bootstrap as boot
-from hanoinet.adapters.keys import load_keys
-from hanoinet.adapters.rulepacks import builtin_pack_paths, load_builtin_packs, load_packs
-from hanoinet.adapters.vault import BlobStore
-from hanoinet.domain.errors import Conflict, ValidationFailed
-from hanoinet.domain.evidence import (
+from hanoinet.app import bootstrap as boot
+from hanoinet.app.node import Node
+from hanoinet.cases import service as cases
+from hanoinet.evidence import service as evidence
+from hanoinet.evidence.domain import (
     AccessDenied,
     CustodyAction,
     EvidenceItem,
     HandlingConditions,
     ItemDescription,
     Origin,
-    Principal,
-    Role,
     metadata_digest,
 )
-from hanoinet.domain.federation import TYP_TRANSFER_RECEIPT, MessageKind, MessageStatus
-from hanoinet.domain.requests import Action
-from hanoinet.services import cases, consents, evidence, messaging, requests, transfers
-from hanoinet.services.node import Node
-from hanoinet.services.ports import ConsentRecord, MessageQuery, TransferRecord, TransportError
+from hanoinet.evidence.vault import BlobStore
+from hanoinet.federation import consents, messaging, transfers
+from hanoinet.federation.domain import TYP_TRANSFER_RECEIPT, MessageKind, MessageStatus
+from hanoinet.federation.ports import ConsentRecord, MessageQuery, TransferRecord, TransportError
+from hanoinet.platform.errors import Conflict, ValidationFailed
+from hanoinet.platform.keys import load_keys
+from hanoinet.platform.permissions import Principal, Role
+from hanoinet.requests import service as requests
+from hanoinet.requests.domain import Action
+from hanoinet.rules.loader import builtin_pack_paths, load_builtin_packs, load_packs
 from tests.conftest import new_postgres_database
 from tests.factories import complete_items
 from tests.fakes import FixedClock

@@ -14,10 +14,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 from hanoinet import migrations as migrations_pkg
-from hanoinet.adapters import migrations
-from hanoinet.adapters.db import make_engine
-from hanoinet.adapters.orm import Base
-from hanoinet.domain.requests import OPEN_STATES
+from hanoinet.platform import migrations
+from hanoinet.platform.db import make_engine
+from hanoinet.platform.orm import Base
+from hanoinet.requests.domain import OPEN_STATES
 from tests.conftest import new_postgres_database
 
 MODEL_TABLES = set(Base.metadata.tables)

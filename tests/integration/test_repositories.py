@@ -12,13 +12,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from hanoinet.adapters.rulepacks import load_builtin_packs
-from hanoinet.adapters.unit_of_work import SqlUnitOfWork
-from hanoinet.domain.cases import Case
-from hanoinet.domain.errors import Conflict
-from hanoinet.domain.requests import Action, Direction, EventKind, Request, RequestEvent, RequestState
-from hanoinet.domain.treaty import DepositAction, DepositEvent
-from hanoinet.services.ports import InboxQuery
+from hanoinet.app.unit_of_work import SqlUnitOfWork
+from hanoinet.cases.domain import Case
+from hanoinet.platform.errors import Conflict
+from hanoinet.requests.domain import Action, Direction, EventKind, Request, RequestEvent, RequestState
+from hanoinet.requests.ports import InboxQuery
+from hanoinet.rules.loader import load_builtin_packs
+from hanoinet.treaty.domain import DepositAction, DepositEvent
 from tests.factories import complete_items, reference
 
 UN = "uncc-2024"

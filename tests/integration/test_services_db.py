@@ -13,15 +13,17 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from hanoinet.adapters.treaty_csv import parse_deposit_rows
-from hanoinet.bootstrap import bootstrap
-from hanoinet.config import Settings
-from hanoinet.domain.clocks import ClockStatus
-from hanoinet.domain.errors import IllegalTransition, NoLegalBasis, ValidationFailed
-from hanoinet.domain.requests import Action, Direction, EventKind, RequestState
-from hanoinet.services import cases, requests, treaty
-from hanoinet.services.node import Node
-from hanoinet.services.ports import InboxQuery, RequestSummary
+from hanoinet.app.bootstrap import bootstrap
+from hanoinet.app.node import Node
+from hanoinet.cases import service as cases
+from hanoinet.platform.errors import IllegalTransition, NoLegalBasis, ValidationFailed
+from hanoinet.platform.settings import Settings
+from hanoinet.requests import service as requests
+from hanoinet.requests.clocks import ClockStatus
+from hanoinet.requests.domain import Action, Direction, EventKind, RequestState
+from hanoinet.requests.ports import InboxQuery, RequestSummary
+from hanoinet.treaty import service as treaty
+from hanoinet.treaty.csv_import import parse_deposit_rows
 from tests.factories import UN_PARTIES, complete_items, deposits_csv, reference
 from tests.fakes import FixedClock
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from hanoinet.adapters.db import make_engine
+from hanoinet.platform.db import make_engine
 
 HOLDER = """
 import sys
 from sqlalchemy import text
-from hanoinet.adapters.db import make_engine
+from hanoinet.platform.db import make_engine
 engine = make_engine(sys.argv[1])
 with engine.connect() as conn:
     conn.execute(text("INSERT INTO notes (body) VALUES ('from the other process')"))

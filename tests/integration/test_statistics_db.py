@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from hanoinet.adapters.countries import load_catalog
-from hanoinet.adapters.rulepacks import load_builtin_packs
-from hanoinet.adapters.unit_of_work import SqlUnitOfWork
-from hanoinet.domain.cases import Case
-from hanoinet.domain.requests import Direction, EventKind, Request, RequestEvent, RequestState
-from hanoinet.services.node import Node
-from hanoinet.services.ports import RequestActivity
-from hanoinet.services.statistics import statistics
+from hanoinet.app.node import Node
+from hanoinet.app.unit_of_work import SqlUnitOfWork
+from hanoinet.cases.domain import Case
+from hanoinet.requests.domain import Direction, EventKind, Request, RequestEvent, RequestState
+from hanoinet.requests.ports import RequestActivity
+from hanoinet.rules.loader import load_builtin_packs
+from hanoinet.statistics.service import statistics
+from hanoinet.treaty.countries import load_catalog
 from tests.factories import complete_items
 from tests.fakes import FakeRequests, FixedClock
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hanoinet.adapters.vault import BlobStore
+from hanoinet.evidence.vault import BlobStore
 
 WORKER = Path(__file__).with_name("vault_worker.py")
 KEY = bytes(range(100, 132))

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from hanoinet.adapters.vault import BlobStore
+from hanoinet.evidence.vault import BlobStore
 
 
 def main() -> None:

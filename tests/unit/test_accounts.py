@@ -10,35 +10,31 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hanoinet.adapters.countries import load_catalog
-from hanoinet.adapters.keys import NodeKeys, ensure_keys
-from hanoinet.domain.accounts import (
+from hanoinet.accounts import service as accounts
+from hanoinet.accounts.domain import (
     LOCK_AFTER,
     LOCK_FOR,
     MAX_PASSWORD,
     MIN_PASSWORD,
-    ROLE_PERMISSIONS,
     SESSION_IDLE,
     SESSION_MAX,
-    Forbidden,
     LoginFailed,
-    Permission,
     User,
     after_failure,
     check_password,
     check_roles,
     check_username,
-    may,
     new_account_issues,
-    permissions_of,
 )
-from hanoinet.domain.audit import AuditEntry, Channel, Outcome
-from hanoinet.domain.errors import Conflict, NotFound, ValidationFailed
-from hanoinet.domain.evidence import Role, canonical
-from hanoinet.domain.treaty import StateCatalog
-from hanoinet.services import accounts
-from hanoinet.services.accounts import Actor
-from hanoinet.services.node import Node
+from hanoinet.accounts.service import Actor
+from hanoinet.app.node import Node
+from hanoinet.audit.domain import AuditEntry, Channel, Outcome
+from hanoinet.evidence.domain import canonical
+from hanoinet.platform.errors import Conflict, NotFound, ValidationFailed
+from hanoinet.platform.keys import NodeKeys, ensure_keys
+from hanoinet.platform.permissions import ROLE_PERMISSIONS, Forbidden, Permission, Role, may, permissions_of
+from hanoinet.treaty.countries import load_catalog
+from hanoinet.treaty.domain import StateCatalog
 from tests.fakes import FakePasswordHasher, FakeUnitOfWork, FixedClock, Store
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)

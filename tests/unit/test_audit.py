@@ -19,15 +19,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from hanoinet.adapters.countries import load_catalog
-from hanoinet.adapters.keys import NodeKeys, ensure_keys
-from hanoinet.domain.audit import AUDIT_GENESIS, AuditEntry, Channel, Event, Outcome, chain, check_log
-from hanoinet.domain.errors import Conflict, ValidationFailed
-from hanoinet.domain.evidence import canonical
-from hanoinet.domain.treaty import StateCatalog
-from hanoinet.services import audit
-from hanoinet.services.node import Node
-from hanoinet.services.ports import AuditQuery
+from hanoinet.app.node import Node
+from hanoinet.audit import service as audit
+from hanoinet.audit.domain import AUDIT_GENESIS, AuditEntry, Channel, Event, Outcome, chain, check_log
+from hanoinet.audit.ports import AuditQuery
+from hanoinet.evidence.domain import canonical
+from hanoinet.platform.errors import Conflict, ValidationFailed
+from hanoinet.platform.keys import NodeKeys, ensure_keys
+from hanoinet.treaty.countries import load_catalog
+from hanoinet.treaty.domain import StateCatalog
 from tests.fakes import FakePasswordHasher, FakeUnitOfWork, FixedClock, Store
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)

@@ -20,8 +20,8 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.query import ResultRow
 
-from hanoinet.adapters.case_uco import NodeInfo, case_bundle
-from hanoinet.domain.evidence import (
+from hanoinet.evidence.case_uco import NodeInfo, case_bundle
+from hanoinet.evidence.domain import (
     CustodyAction,
     CustodyEvent,
     EvidenceItem,

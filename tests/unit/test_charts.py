@@ -8,7 +8,7 @@ from datetime import date
 
 from markupsafe import Markup
 
-from hanoinet.entrypoints.web.charts import LABEL_WIDTH, PLOT_WIDTH, Series, bar_chart, step_chart
+from hanoinet.statistics.charts import LABEL_WIDTH, PLOT_WIDTH, Series, bar_chart, step_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hanoinet.adapters.countries import OrganizationsFileError, iso_states, load_catalog, parse_organizations
+from hanoinet.treaty.countries import OrganizationsFileError, iso_states, load_catalog, parse_organizations
 
 EU_MEMBERS = frozenset(
     {

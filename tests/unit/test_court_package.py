@@ -27,10 +27,9 @@ from typing import Any
 import pytest
 from rdflib import Graph, URIRef
 
-from hanoinet.adapters.case_uco import NodeInfo
-from hanoinet.adapters.court_package import PackageEntry, PackageError, verify_package, write_package
-from hanoinet.adapters.keys import NodeKeys, ensure_keys
-from hanoinet.domain.evidence import (
+from hanoinet.evidence.case_uco import NodeInfo
+from hanoinet.evidence.court_package import PackageEntry, PackageError, verify_package, write_package
+from hanoinet.evidence.domain import (
     Checkpoint,
     CustodyAction,
     CustodyEvent,
@@ -41,6 +40,7 @@ from hanoinet.domain.evidence import (
     metadata_digest,
     next_event,
 )
+from hanoinet.platform.keys import NodeKeys, ensure_keys
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 OPENSSL_OK = "Signature Verified Successfully"

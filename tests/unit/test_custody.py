@@ -12,22 +12,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hanoinet.domain.errors import ValidationFailed
-from hanoinet.domain.evidence import (
+from hanoinet.evidence.domain import (
     GENESIS,
     CustodyAction,
     CustodyEvent,
     EvidenceItem,
     HandlingConditions,
     ItemDescription,
-    Principal,
-    Role,
     check_chain,
     check_description,
     check_item,
     metadata_digest,
     next_event,
 )
+from hanoinet.platform.errors import ValidationFailed
+from hanoinet.platform.permissions import Principal, Role
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 

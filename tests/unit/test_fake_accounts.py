@@ -14,15 +14,17 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from hanoinet.adapters import migrations
-from hanoinet.adapters.db import make_engine
-from hanoinet.adapters.unit_of_work import SqlUnitOfWork
-from hanoinet.bootstrap import session_factory
-from hanoinet.domain.accounts import User
-from hanoinet.domain.audit import AUDIT_GENESIS, AuditEntry, Channel, Event, Outcome, chain, check_log
-from hanoinet.domain.errors import Conflict
-from hanoinet.domain.evidence import Role
-from hanoinet.services.ports import AuditQuery, SessionRecord, UnitOfWork
+from hanoinet.accounts.domain import User
+from hanoinet.accounts.ports import SessionRecord
+from hanoinet.app.bootstrap import session_factory
+from hanoinet.app.node import UnitOfWork
+from hanoinet.app.unit_of_work import SqlUnitOfWork
+from hanoinet.audit.domain import AUDIT_GENESIS, AuditEntry, Channel, Event, Outcome, chain, check_log
+from hanoinet.audit.ports import AuditQuery
+from hanoinet.platform import migrations
+from hanoinet.platform.db import make_engine
+from hanoinet.platform.errors import Conflict
+from hanoinet.platform.permissions import Role
 from tests.fakes import FakeUnitOfWork, Store
 
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)

@@ -11,12 +11,10 @@ from typing import Any
 
 import pytest
 
-from hanoinet.adapters import migrations
-from hanoinet.adapters.db import make_engine
-from hanoinet.adapters.unit_of_work import SqlUnitOfWork
-from hanoinet.bootstrap import session_factory
-from hanoinet.domain.errors import Conflict
-from hanoinet.domain.federation import (
+from hanoinet.app.bootstrap import session_factory
+from hanoinet.app.node import UnitOfWork
+from hanoinet.app.unit_of_work import SqlUnitOfWork
+from hanoinet.federation.domain import (
     Consent,
     DirectoryEntry,
     EntryStatus,
@@ -27,8 +25,7 @@ from hanoinet.domain.federation import (
     PublicKey,
     entry_from_document,
 )
-from hanoinet.domain.requests import Direction
-from hanoinet.services.ports import (
+from hanoinet.federation.ports import (
     ConsentRecord,
     DeliveryResult,
     IncomingMessage,
@@ -41,8 +38,11 @@ from hanoinet.services.ports import (
     Rejection,
     TransferItemRecord,
     TransferRecord,
-    UnitOfWork,
 )
+from hanoinet.platform import migrations
+from hanoinet.platform.db import make_engine
+from hanoinet.platform.errors import Conflict
+from hanoinet.requests.domain import Direction
 from tests.fakes import FakeUnitOfWork, Store
 
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)

@@ -11,16 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hanoinet.domain.errors import ValidationFailed
-from hanoinet.domain.evidence import (
-    EvidenceItem,
-    HandlingConditions,
-    ItemDescription,
-    Origin,
-    Role,
-    metadata_digest,
-)
-from hanoinet.domain.federation import (
+from hanoinet.evidence.domain import EvidenceItem, HandlingConditions, ItemDescription, Origin, metadata_digest
+from hanoinet.federation.domain import (
     ACTION_SIDES,
     Backoff,
     Consent,
@@ -39,7 +31,9 @@ from hanoinet.domain.federation import (
     is_shared,
     message_from_claims,
 )
-from hanoinet.domain.requests import Action, Direction
+from hanoinet.platform.errors import ValidationFailed
+from hanoinet.platform.permissions import Role
+from hanoinet.requests.domain import Action, Direction
 
 PROPERTIES = settings(max_examples=60, deadline=None)
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)

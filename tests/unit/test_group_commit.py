@@ -10,7 +10,7 @@ from typing import Self
 
 import pytest
 
-from hanoinet.services.node import GroupCommit
+from hanoinet.platform.groupcommit import GroupCommit
 
 
 class Journal:

@@ -22,11 +22,11 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment, nodes
 from starlette.requests import Request
 
-from hanoinet.domain.audit import Channel
-from hanoinet.domain.requests import Direction
-from hanoinet.entrypoints.security import Caller
-from hanoinet.entrypoints.web import pages
-from hanoinet.entrypoints.web import requests as request_pages
+from hanoinet.audit.domain import Channel
+from hanoinet.platform import web as pages
+from hanoinet.platform.security import Caller
+from hanoinet.requests import web as request_pages
+from hanoinet.requests.domain import Direction
 
 ROOT = Path(__file__).resolve().parents[2]
 BABEL_CFG = ROOT / "babel.cfg"

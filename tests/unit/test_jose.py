@@ -15,7 +15,17 @@ from hypothesis import strategies as st
 from joserfc import jws
 from joserfc.jwk import OKPKey
 
-from hanoinet.adapters.jose import (
+from hanoinet.federation.domain import (
+    TYP_BATCH,
+    TYP_ENTRY,
+    TYP_MESSAGE,
+    TYP_RECEIPT,
+    TYP_REGISTER,
+    TYP_SEALED,
+    EnvelopeRejected,
+    PublicKey,
+)
+from hanoinet.federation.jose import (
     JoseIdentity,
     document_payload,
     encrypt_to,
@@ -25,7 +35,7 @@ from hanoinet.adapters.jose import (
     verify,
     verify_document,
 )
-from hanoinet.adapters.keys import (
+from hanoinet.platform.keys import (
     FED_ENCRYPTION_FILE,
     FED_SIGNING_FILE,
     FEDERATION_DIR,
@@ -33,16 +43,6 @@ from hanoinet.adapters.keys import (
     ensure_federation_keys,
     ensure_keys,
     load_federation_keys,
-)
-from hanoinet.domain.federation import (
-    TYP_BATCH,
-    TYP_ENTRY,
-    TYP_MESSAGE,
-    TYP_RECEIPT,
-    TYP_REGISTER,
-    TYP_SEALED,
-    EnvelopeRejected,
-    PublicKey,
 )
 
 CLAIMS: dict[str, Any] = {

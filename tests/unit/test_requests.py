@@ -8,10 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hanoinet.adapters.rulepacks import load_builtin_packs
-from hanoinet.domain.cases import Case
-from hanoinet.domain.errors import IllegalTransition, ValidationFailed
-from hanoinet.domain.requests import (
+from hanoinet.cases.domain import Case
+from hanoinet.platform.errors import IllegalTransition, ValidationFailed
+from hanoinet.requests.domain import (
     TRANSITIONS,
     Action,
     Direction,
@@ -23,7 +22,8 @@ from hanoinet.domain.requests import (
     check_refusal_grounds,
     request_type,
 )
-from hanoinet.domain.rules import RulePack, Workflow
+from hanoinet.rules.domain import RulePack, Workflow
+from hanoinet.rules.loader import load_builtin_packs
 from tests.factories import complete_items
 
 PACKS = load_builtin_packs()

@@ -11,14 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hanoinet.adapters.rulepacks import (
-    PackError,
-    builtin_pack_paths,
-    load_builtin_packs,
-    load_pack,
-    load_packs,
-)
-from hanoinet.domain.rules import ClockKind, ClockSource, DualCriminality, RulePack, Workflow
+from hanoinet.rules.domain import ClockKind, ClockSource, DualCriminality, RulePack, Workflow
+from hanoinet.rules.loader import PackError, builtin_pack_paths, load_builtin_packs, load_pack, load_packs
 
 UN = "uncc-2024"
 BUDAPEST = "budapest-ets185"

@@ -8,15 +8,17 @@ from typing import Any
 
 import pytest
 
-from hanoinet.adapters.countries import load_catalog
-from hanoinet.adapters.rulepacks import load_builtin_packs
-from hanoinet.adapters.treaty_csv import parse_deposit_rows
-from hanoinet.domain.clocks import ClockStatus
-from hanoinet.domain.errors import Conflict, IllegalTransition, NoLegalBasis, NotFound, ValidationFailed
-from hanoinet.domain.requests import Action, Direction, RequestState
-from hanoinet.services import cases, requests, treaty
-from hanoinet.services.node import Node
-from hanoinet.services.ports import InboxQuery
+from hanoinet.app.node import Node
+from hanoinet.cases import service as cases
+from hanoinet.platform.errors import Conflict, IllegalTransition, NoLegalBasis, NotFound, ValidationFailed
+from hanoinet.requests import service as requests
+from hanoinet.requests.clocks import ClockStatus
+from hanoinet.requests.domain import Action, Direction, RequestState
+from hanoinet.requests.ports import InboxQuery
+from hanoinet.rules.loader import load_builtin_packs
+from hanoinet.treaty import service as treaty
+from hanoinet.treaty.countries import load_catalog
+from hanoinet.treaty.csv_import import parse_deposit_rows
 from tests.factories import complete_items, deposits_csv
 from tests.fakes import FakeUnitOfWork, FixedClock, Store
 

@@ -13,16 +13,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hanoinet.adapters.countries import load_catalog
-from hanoinet.adapters.rulepacks import load_builtin_packs
-from hanoinet.adapters.treaty_csv import parse_deposit_rows
-from hanoinet.domain.errors import ValidationFailed
-from hanoinet.domain.requests import Action, Direction, RequestState
-from hanoinet.entrypoints.api_statistics import CSV_COLUMNS, to_csv, to_json
-from hanoinet.services import cases, requests, treaty
-from hanoinet.services.node import Node
-from hanoinet.services.ports import RequestActivity
-from hanoinet.services.statistics import (
+from hanoinet.app.node import Node
+from hanoinet.cases import service as cases
+from hanoinet.platform.errors import ValidationFailed
+from hanoinet.requests import service as requests
+from hanoinet.requests.domain import Action, Direction, RequestState
+from hanoinet.requests.ports import RequestActivity
+from hanoinet.rules.loader import load_builtin_packs
+from hanoinet.statistics.api import CSV_COLUMNS, to_csv, to_json
+from hanoinet.statistics.service import (
     Milestone,
     Outcome,
     ReportingPeriod,
@@ -34,6 +33,9 @@ from hanoinet.services.statistics import (
     reporting_period,
     statistics,
 )
+from hanoinet.treaty import service as treaty
+from hanoinet.treaty.countries import load_catalog
+from hanoinet.treaty.csv_import import parse_deposit_rows
 from tests.factories import complete_items, deposits_csv
 from tests.fakes import FakeUnitOfWork, FixedClock, Store
 

@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from hanoinet.domain.errors import NotFound
-from hanoinet.domain.rules import Citation, EntryIntoForceRule, Period
-from hanoinet.domain.treaty import (
+from hanoinet.platform.errors import NotFound
+from hanoinet.rules.domain import Citation, EntryIntoForceRule, Period
+from hanoinet.treaty.domain import (
     CONSENT_ACTIONS,
     DepositAction,
     DepositCheck,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hanoinet.adapters.treaty_csv import CsvFormatError, decode_deposit_rows, parse_deposit_rows, read_deposit_rows
-from hanoinet.domain.treaty import DepositAction, DepositEvent, DepositRow, Organization, StateCatalog, check_deposits
+from hanoinet.treaty.csv_import import CsvFormatError, decode_deposit_rows, parse_deposit_rows, read_deposit_rows
+from hanoinet.treaty.domain import DepositAction, DepositEvent, DepositRow, Organization, StateCatalog, check_deposits
 from tests.factories import UN_RULE
 
 UN = "uncc-2024"

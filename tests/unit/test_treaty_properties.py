@@ -9,7 +9,7 @@ from random import Random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hanoinet.domain.treaty import (
+from hanoinet.treaty.domain import (
     CONSENT_ACTIONS,
     DepositAction,
     DepositEvent,

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hanoinet.adapters.vault import (
+from hanoinet.evidence.vault import (
     HEADER_SIZE,
     MAX_CHUNK_SIZE,
     RECORD_OVERHEAD,
@@ -679,7 +679,7 @@ def test_a_write_failure_is_a_vault_write_error_and_resumes(tmp_path: Path) -> N
         f"""
         import resource, signal, sys
         from pathlib import Path
-        from hanoinet.adapters.vault import BlobStore, VaultError, VaultWriteError
+        from hanoinet.evidence.vault import BlobStore, VaultError, VaultWriteError
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         data = Path({str(source)!r}).read_bytes()
         resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))

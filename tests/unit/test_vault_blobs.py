@@ -26,7 +26,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hanoinet.adapters.vault import (
+from hanoinet.evidence.vault import (
     HEADER_SIZE,
     RECORD_OVERHEAD,
     BlobCorrupt,
@@ -590,7 +590,7 @@ def test_write_errors_from_a_file_size_limit(tmp_path: Path) -> None:
         f"""
         import io, resource, signal, sys
         from pathlib import Path
-        from hanoinet.adapters.vault import BlobStore, VaultWriteError
+        from hanoinet.evidence.vault import BlobStore, VaultWriteError
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
         vault = BlobStore(Path({str(tmp_path)!r}), bytes(range(32)), chunk_size=64 * 1024)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from hanoinet.adapters.db import make_engine
-from hanoinet.adapters.orm import Base
+from hanoinet.platform.db import make_engine
+from hanoinet.platform.orm import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,0 +1,136 @@
+"""``hanoinet user …`` and ``hanoinet audit …``: accounts and the audit log at the command line.
+
+The command line runs on the node itself, by someone who can read its data directory: that is how the first
+administrator is created (there is no default account). Passwords are typed at a prompt (never on the command
+line, where they would stay in the shell's history) or piped with ``--password-stdin``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from hanoinet.accounts import service as account_services
+from hanoinet.accounts.service import Actor
+from hanoinet.audit.domain import Channel
+from hanoinet.platform.cli import JsonOption, emit, errors, node, out, principal
+from hanoinet.platform.permissions import Role
+
+user_app = typer.Typer(help="Accounts: create the first administrator, manage roles, lockouts.", no_args_is_help=True)
+
+
+def cli_actor() -> Actor:
+    """Who acts at the command line (``$HANOINET_ACTOR`` in ``$HANOINET_ROLES``), as the audit log records it."""
+    who = principal()
+    return Actor(who.name, who.roles, Channel.CLI, "local")
+
+
+def _password(from_stdin: bool, prompt: str) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True))
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Sign-in name (lower case).")],
+    role: Annotated[list[Role], typer.Option(help="Role of the account; repeatable.")],
+    name: Annotated[str, typer.Option(help="Full name, as shown on screens and in the audit log.")] = "",
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
+) -> None:
+    """Create an account (the first administrator, or any other); its password is asked for, never shown."""
+    n = node()
+    password = _password(password_stdin, "password (12 characters or more)")
+    with errors():
+        user = account_services.add_user(
+            n, username=username, password=password, roles=frozenset(role), display_name=name, actor=cli_actor()
+        )
+    out.print(f"account {user.username} created with roles {', '.join(sorted(r.value for r in user.roles))}")
+
+
+@user_app.command("list")
+def user_list(as_json: JsonOption = False) -> None:
+    """Every account, its roles, and whether it is locked or disabled."""
+    n = node()
+    with errors():
+        users = account_services.list_users(n)
+    now = n.now_wall()
+    data: list[dict[str, Any]] = [
+        {
+            "username": u.username,
+            "name": u.display_name,
+            "roles": sorted(r.value for r in u.roles),
+            "disabled": u.disabled_at is not None,
+            "locked_until": u.locked_until.isoformat() if u.locked(now) and u.locked_until else None,
+            "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
+        }
+        for u in users
+    ]
+
+    def table() -> Table:
+        t = Table("user", "name", "roles", "state", "last sign-in")
+        for u in data:
+            state = (
+                "disabled" if u["disabled"] else f"locked until {u['locked_until']}" if u["locked_until"] else "active"
+            )
+            t.add_row(u["username"], u["name"], ", ".join(u["roles"]), state, u["last_login_at"] or "")
+        return t
+
+    emit(data, as_json, table)
+
+
+@user_app.command("roles")
+def user_roles(
+    username: str, role: Annotated[list[Role], typer.Option(help="The account's new roles; repeatable.")]
+) -> None:
+    """Replace an account's roles (its sessions end)."""
+    n = node()
+    with errors():
+        user = account_services.set_roles(n, username, frozenset(role), actor=cli_actor())
+    out.print(f"{user.username}: {', '.join(sorted(r.value for r in user.roles))}")
+
+
+@user_app.command("password")
+def user_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
+) -> None:
+    """Set an account's password (its sessions end, a lockout is lifted)."""
+    n = node()
+    password = _password(password_stdin, "new password (12 characters or more)")
+    with errors():
+        account_services.set_password(n, username, password, actor=cli_actor())
+    out.print(f"password of {username} changed")
+
+
+@user_app.command("disable")
+def user_disable(username: str) -> None:
+    """Disable an account: it cannot sign in, its sessions end now."""
+    n = node()
+    with errors():
+        account_services.set_disabled(n, username, True, actor=cli_actor())
+    out.print(f"{username} disabled")
+
+
+@user_app.command("enable")
+def user_enable(username: str) -> None:
+    """Enable a disabled account again."""
+    n = node()
+    with errors():
+        account_services.set_disabled(n, username, False, actor=cli_actor())
+    out.print(f"{username} enabled")
+
+
+@user_app.command("unlock")
+def user_unlock(username: str) -> None:
+    """Lift a lockout after repeated failed sign-ins."""
+    n = node()
+    with errors():
+        account_services.unlock(n, username, actor=cli_actor())
+    out.print(f"{username} unlocked")
+
+
+"""Options given before the command that take a value (the value is not the command's name)."""

@@ -1,0 +1,113 @@
+"""Accounts and what each role may do: least privilege, written down as data.
+
+Every route of the API and of the web UI declares one ``Permission``; a role is a set of permissions. Permissions
+decide what a person may do at all; an evidence item's handling conditions (``domain.evidence``) then decide, item
+by item, who may see its content — so a duty officer may open the evidence page but not an image its sender
+reserved for prosecutors, and the refusal is recorded.
+
+Passwords: at least 12 characters (long passphrases beat composition rules), not the user name, stretched with
+Argon2id by an adapter. Repeated failures lock the account for a while: five in a row, fifteen minutes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hanoinet.platform.errors import DomainError, Issue, ValidationFailed
+from hanoinet.platform.permissions import Role
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
+LOCK_AFTER = 5
+LOCK_FOR = timedelta(minutes=15)
+SESSION_IDLE = timedelta(hours=1)
+SESSION_MAX = timedelta(hours=12)
+"""A duty officer's night shift fits in a session; an unattended screen does not stay signed in."""
+
+
+class LoginFailed(DomainError):  # noqa: N818 - names the outcome
+    """Wrong user name or password, or a locked or disabled account: one message for all, so that it reveals
+    nothing about which accounts exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """An account on this node."""
+
+    id: str
+    username: str
+    display_name: str
+    roles: frozenset[Role]
+    password_hash: str
+    created_at: datetime
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    disabled_at: datetime | None = None
+    last_login_at: datetime | None = None
+    language: str = "en"
+
+    def locked(self, now: datetime) -> bool:
+        """True while a lockout runs."""
+        return self.locked_until is not None and self.locked_until > now
+
+
+def check_username(username: str) -> list[Issue]:
+    """Problems with a new user name."""
+    if not USERNAME_PATTERN.fullmatch(username):
+        return [
+            Issue("username", "must be 2-64 lower-case letters, digits or . _ @ -, starting with a letter or digit")
+        ]
+    return []
+
+
+def check_password(password: str, username: str) -> list[Issue]:
+    """Problems with a new password: length (a passphrase is fine), and not the user name."""
+    issues = []
+    if len(password) < MIN_PASSWORD:
+        issues.append(Issue("password", f"must be at least {MIN_PASSWORD} characters (a few words make a good one)"))
+    if len(password) > MAX_PASSWORD:
+        issues.append(Issue("password", f"must be at most {MAX_PASSWORD} characters"))
+    if username and username.lower() in password.lower():
+        issues.append(Issue("password", "must not contain the user name"))
+    if password.strip() != password:
+        issues.append(Issue("password", "must not begin or end with spaces"))
+    return issues
+
+
+def check_roles(roles: frozenset[Role] | set[Role]) -> list[Issue]:
+    """An account has at least one role."""
+    return [] if roles else [Issue("roles", f"give at least one of {', '.join(r.value for r in Role)}")]
+
+
+def new_account_issues(username: str, password: str, roles: frozenset[Role], display_name: str = "") -> None:
+    """Raise ValidationFailed naming every problem with a new account."""
+    issues = (
+        check_username(username)
+        + check_password(password, username)
+        + check_roles(roles)
+        + check_display_name(display_name)
+    )
+    if issues:
+        raise ValidationFailed(issues)
+
+
+def after_failure(failed_logins: int, locked_until: datetime | None, now: datetime) -> tuple[int, datetime | None]:
+    """The failed-login count and lockout after one more failure. A lockout that has run out starts the count
+    afresh: one more mistake after it must not lock the account again at once."""
+    if locked_until is not None and locked_until <= now:
+        failed_logins, locked_until = 0, None
+    failures = failed_logins + 1
+    return failures, (now + LOCK_FOR if failures >= LOCK_AFTER else locked_until)
+
+
+MAX_DISPLAY_NAME = 256
+
+
+def check_display_name(display_name: str) -> list[Issue]:
+    """A display name fits where it is kept and shown."""
+    if len(display_name) > MAX_DISPLAY_NAME:
+        return [Issue("display_name", f"must be at most {MAX_DISPLAY_NAME} characters")]
+    return []

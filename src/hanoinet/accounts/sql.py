@@ -1,0 +1,174 @@
+"""SQL storage of accounts, sessions and the audit log; and the Argon2id password hasher."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, case, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from hanoinet.accounts.domain import LOCK_AFTER, LOCK_FOR, User
+from hanoinet.accounts.orm import ApiTokenRow, SessionRow, UserRow
+from hanoinet.accounts.ports import SessionRecord
+from hanoinet.platform.db import affected
+from hanoinet.platform.orm import Base
+from hanoinet.platform.permissions import Principal, Role
+
+MAX_PAGE = 1000
+_USERS = Base.metadata.tables[UserRow.__tablename__]
+_SESSIONS = Base.metadata.tables[SessionRow.__tablename__]
+
+
+def _user(row: UserRow | Row[Any]) -> User:
+    return User(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        roles=frozenset(Role(r) for r in row.roles),
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+        failed_logins=row.failed_logins,
+        locked_until=row.locked_until,
+        disabled_at=row.disabled_at,
+        last_login_at=row.last_login_at,
+        language=row.language,
+    )
+
+
+def _session(row: SessionRow | Row[Any]) -> SessionRecord:
+    return SessionRecord(
+        id=row.id,
+        user_id=row.user_id,
+        token_hash=row.token_hash,
+        csrf_token=row.csrf_token,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        expires_at=row.expires_at,
+        remote=row.remote,
+        ended_at=row.ended_at,
+    )
+
+
+class SqlAccounts:
+    """Users and sessions in ``users`` and ``sessions``."""
+
+    def __init__(self, session: Session) -> None:
+        self._db = session
+
+    def add(self, user: User) -> None:
+        self._db.execute(insert(_USERS).values(**_values(user), id=user.id, created_at=user.created_at))
+
+    def get(self, user_id: str) -> User | None:
+        row = self._db.execute(select(_USERS).where(_USERS.c.id == user_id)).first()
+        return _user(row) if row else None
+
+    def by_username(self, username: str) -> User | None:
+        row = self._db.execute(select(_USERS).where(_USERS.c.username == username)).first()
+        return _user(row) if row else None
+
+    def list(self) -> Sequence[User]:
+        return [_user(r) for r in self._db.execute(select(_USERS).order_by(_USERS.c.username))]
+
+    def count(self) -> int:
+        return int(self._db.execute(select(func.count()).select_from(_USERS)).scalar() or 0)
+
+    def update(self, user_id: str, changes: Mapping[str, Any]) -> None:
+        values = {k: sorted(r.value for r in v) if k == "roles" else v for k, v in changes.items()}
+        if values:
+            self._db.execute(update(_USERS).where(_USERS.c.id == user_id).values(**values))
+
+    def count_failure(self, user_id: str, at: datetime) -> tuple[int, datetime | None]:
+        # One statement, so that parallel guesses all count; the same rule as domain.accounts.after_failure.
+        c = _USERS.c
+        expired = and_(c.locked_until.is_not(None), c.locked_until <= at)
+        failures = case((expired, 1), else_=c.failed_logins + 1)
+        lock = case((failures >= LOCK_AFTER, at + LOCK_FOR), (expired, None), else_=c.locked_until)
+        row = self._db.execute(
+            update(_USERS)
+            .where(c.id == user_id)
+            .values(failed_logins=failures, locked_until=lock)
+            .returning(c.failed_logins, c.locked_until)
+        ).first()
+        return (int(row.failed_logins), row.locked_until) if row else (0, None)
+
+    def add_session(self, session: SessionRecord) -> None:
+        self._db.execute(
+            insert(_SESSIONS).values(
+                id=session.id,
+                user_id=session.user_id,
+                token_hash=session.token_hash,
+                csrf_token=session.csrf_token,
+                created_at=session.created_at,
+                last_seen_at=session.last_seen_at,
+                expires_at=session.expires_at,
+                remote=session.remote[:64],
+                ended_at=session.ended_at,
+            )
+        )
+
+    def session(self, token_hash: str) -> SessionRecord | None:
+        row = self._db.execute(select(_SESSIONS).where(_SESSIONS.c.token_hash == token_hash)).first()
+        return _session(row) if row else None
+
+    def touch_session(self, session_id: str, at: datetime, expires_at: datetime) -> None:
+        self._db.execute(
+            update(_SESSIONS).where(_SESSIONS.c.id == session_id).values(last_seen_at=at, expires_at=expires_at)
+        )
+
+    def end_session(self, session_id: str, at: datetime) -> None:
+        self._db.execute(
+            update(_SESSIONS).where(_SESSIONS.c.id == session_id, _SESSIONS.c.ended_at.is_(None)).values(ended_at=at)
+        )
+
+    def end_sessions_of(self, user_id: str, at: datetime) -> int:
+        return affected(
+            self._db.execute(
+                update(_SESSIONS)
+                .where(_SESSIONS.c.user_id == user_id, _SESSIONS.c.ended_at.is_(None))
+                .values(ended_at=at)
+            )
+        )
+
+
+def _values(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "roles": sorted(r.value for r in user.roles),
+        "password_hash": user.password_hash,
+        "failed_logins": user.failed_logins,
+        "locked_until": user.locked_until,
+        "disabled_at": user.disabled_at,
+        "last_login_at": user.last_login_at,
+        "language": user.language,
+    }
+
+
+class SqlTokens:
+    """API tokens, stored as SHA-256 digests."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, token_id: str, name: str, roles: Sequence[Role], token_hash: str, at: datetime) -> None:
+        self.session.execute(
+            insert(ApiTokenRow).values(
+                id=token_id, name=name, roles=[r.value for r in roles], token_hash=token_hash, created_at=at
+            )
+        )
+
+    def principal(self, token_hash: str) -> Principal | None:
+        stmt = select(ApiTokenRow).where(ApiTokenRow.token_hash == token_hash, ApiTokenRow.revoked_at.is_(None))
+        row = self.session.scalars(stmt).first()
+        return Principal(row.name, frozenset(Role(r) for r in row.roles)) if row else None
+
+    def by_name(self, name: str) -> bool:
+        return self.session.scalars(select(ApiTokenRow.id).where(ApiTokenRow.name == name)).first() is not None
+
+    def revoke(self, name: str, at: datetime) -> bool:
+        result = self.session.execute(
+            update(ApiTokenRow).where(ApiTokenRow.name == name, ApiTokenRow.revoked_at.is_(None)).values(revoked_at=at)
+        )
+        return affected(result) > 0

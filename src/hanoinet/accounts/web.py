@@ -1,0 +1,326 @@
+"""The auditor's and the administrator's pages: the audit log (filter, export, verify), accounts, the directory.
+
+The audit pages only read: filtering, exporting and verifying are themselves recorded (``audit:view``,
+``audit:export``, ``audit:verify``), so that reading the log leaves a trace in it. Account changes go through
+``services.accounts``, which records each one itself — the routes add no entry of their own, or every change would
+be logged twice. The directory page only shows: trusting or revoking a node is a decision taken at the command line
+or through the API, where it is recorded with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from hanoinet.accounts import service as account_services
+from hanoinet.accounts.domain import User
+from hanoinet.accounts.service import Actor
+from hanoinet.app.node import Node
+from hanoinet.audit import service as audit_services
+from hanoinet.audit.domain import Outcome
+from hanoinet.audit.ports import AuditQuery
+from hanoinet.federation import directory as directory_services
+from hanoinet.federation import messaging as messaging_services
+from hanoinet.federation.settings import NotOnNetwork
+from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
+from hanoinet.platform.permissions import Permission, Role
+from hanoinet.platform.security import SecureRoute, secured
+from hanoinet.platform.web import actor as current_actor
+from hanoinet.platform.web import by_field, flash, redirect, render
+
+PAGE = 50
+
+
+def details_text(details: Mapping[str, Any]) -> str:
+    """An entry's details on one line, ``key=value; …``: what an auditor scans down a column."""
+    parts = []
+    for key in sorted(details):
+        value = details[key]
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+        parts.append(f"{key}={shown}")
+    return "; ".join(parts)
+
+
+def audit_filters(
+    actor: Annotated[str, Query(max_length=256)] = "",
+    action: Annotated[str, Query(max_length=64)] = "",
+    subject: Annotated[str, Query(max_length=32)] = "",
+    object_id: Annotated[str, Query(max_length=128)] = "",
+    outcome: Annotated[str, Query(max_length=16)] = "",
+    since: Annotated[str, Query(max_length=40)] = "",
+    until: Annotated[str, Query(max_length=40)] = "",
+) -> dict[str, str]:
+    """The audit page's filters as GET fields (those of ``hanoinet audit list``), trimmed: shown back in the form,
+    carried by the pager and the export link."""
+    given = {
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "object_id": object_id,
+        "outcome": outcome,
+        "since": since,
+        "until": until,
+    }
+    return {name: value.strip() for name, value in given.items()}
+
+
+Filters = Annotated[dict[str, str], Depends(audit_filters)]
+
+
+def audit_query(filters: Mapping[str, str], *, limit: int, offset: int = 0) -> AuditQuery:
+    """The service query for the page's filters (ValidationFailed names each bad one)."""
+    return audit_services.filter_query(
+        actor=filters["actor"],
+        action=filters["action"],
+        subject=filters["subject"],
+        object_id=filters["object_id"],
+        outcome=filters["outcome"],
+        since=filters["since"],
+        until=filters["until"],
+        limit=limit,
+        offset=offset,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """An account as the administrator's pages show it: the lockout as of now, never the password hash."""
+
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    last_login_at: datetime | None
+    locked_until: datetime | None
+    failed_logins: int
+    disabled_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User, now: datetime) -> AccountRow:
+        """The row for an account; a lockout that has run out is no lockout."""
+        return cls(
+            username=user.username,
+            display_name=user.display_name,
+            roles=tuple(sorted(r.value for r in user.roles)),
+            last_login_at=user.last_login_at,
+            locked_until=user.locked_until if user.locked(now) else None,
+            failed_logins=user.failed_logins,
+            disabled_at=user.disabled_at,
+        )
+
+
+def _roles(values: Sequence[str]) -> tuple[frozenset[Role], list[Issue]]:
+    """Roles ticked on a form; an unknown one (a forged form) is an issue, not a crash."""
+    known = {r.value: r for r in Role}
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        return frozenset(), [Issue("roles", f"unknown role {unknown[0]!r}: roles are {', '.join(known)}")]
+    return frozenset(known[v] for v in values), []
+
+
+def router(node: Node) -> APIRouter:
+    """The audit log, account administration and directory pages."""
+    web = APIRouter(route_class=SecureRoute, include_in_schema=False)
+
+    # --- the audit log
+    @web.get("/audit", **secured(Permission.AUDIT_READ, audit="audit:view"))
+    def audit_log(request: Request, filters: Filters, offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
+        """The log, newest first, filtered; with the export of what is shown and the chain's verification."""
+        query_string = urlencode({k: v for k, v in filters.items() if v})
+        context: dict[str, Any] = {
+            "filters": filters,
+            "query_string": query_string,
+            "outcomes": [o.value for o in Outcome],
+            "entries": [],
+            "more": False,
+            "offset": offset,
+            "page": PAGE,
+            "errors": {},
+            "issues": [],
+            "details_text": details_text,
+        }
+        try:
+            found = audit_services.entries(node, audit_query(filters, limit=PAGE + 1, offset=offset))
+        except ValidationFailed as exc:
+            context.update(errors=by_field(exc.issues), issues=list(exc.issues))
+            return render(request, "audit.html", context, status=422)
+        context.update(entries=list(found[:PAGE]), more=len(found) > PAGE)
+        return render(request, "audit.html", context)
+
+    @web.get("/audit/export.csv", **secured(Permission.AUDIT_READ, audit="audit:export"))
+    def audit_export(filters: Filters) -> StreamingResponse:
+        """The entries the filters match, oldest first, as CSV with each entry's hash (to check it later)."""
+        query = audit_query(filters, limit=audit_services.MAX_EXPORT)
+        stamp = node.now_wall().strftime("%Y%m%dT%H%M%SZ")
+        return StreamingResponse(
+            audit_services.export_csv(node, query),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="hanoinet-audit-{stamp}.csv"'},
+        )
+
+    @web.post("/audit/verify", **secured(Permission.AUDIT_READ, audit="audit:verify"))
+    def audit_verify(request: Request) -> HTMLResponse:
+        """Recompute every entry's hash, link and signature, and say whether the log is intact."""
+        report = audit_services.verify(node)
+        return render(request, "audit_verify.html", {"report": report})
+
+    # --- accounts
+    @web.get("/users", **secured(Permission.USERS_MANAGE, audit="user:list"))
+    def users(request: Request) -> HTMLResponse:
+        """Every account, and the form to add one."""
+        return _users_page(request, {"username": "", "display_name": "", "roles": []}, {})
+
+    @web.post("/users", **secured(Permission.USERS_MANAGE))
+    def add_user(
+        request: Request,
+        username: Annotated[str, Form(max_length=64)] = "",
+        display_name: Annotated[str, Form(max_length=200)] = "",
+        roles: Annotated[list[str] | None, Form(max_length=len(Role))] = None,
+        password: Annotated[str, Form(max_length=1024)] = "",
+        repeat: Annotated[str, Form(max_length=1024)] = "",
+    ) -> Response:
+        """Create an account with an initial password, which its holder then changes on their account page."""
+        values = {"username": username.strip().lower(), "display_name": display_name.strip(), "roles": roles or []}
+        wanted, issues = _roles(roles or [])
+        if password != repeat:
+            issues.append(Issue("repeat", "does not match the password"))
+        if issues:
+            return _users_page(request, values, by_field(issues), status=422)
+        try:
+            account_services.add_user(
+                node,
+                username=username,
+                password=password,
+                roles=wanted,
+                display_name=display_name,
+                actor=current_actor(request),
+            )
+        except ValidationFailed as exc:
+            return _users_page(request, values, by_field(exc.issues), status=422)
+        except Conflict as exc:
+            return _users_page(request, values, {"username": [Issue("username", str(exc))]}, status=409)
+        return redirect("/users", "user")
+
+    def _users_page(
+        request: Request, values: Mapping[str, Any], errors: dict[str, list[Issue]], *, status: int = 200
+    ) -> HTMLResponse:
+        now = node.now_wall()
+        context = {
+            "accounts": [AccountRow.of(u, now) for u in account_services.list_users(node)],
+            "values": values,
+            "errors": errors,
+            "issues": [i for found in errors.values() for i in found],
+            "all_roles": [r.value for r in Role],
+            **flash(request),
+        }
+        return render(request, "users.html", context, status=status)
+
+    @web.get("/users/{username}", **secured(Permission.USERS_MANAGE, audit="user:view"))
+    def user(request: Request, username: str) -> HTMLResponse:
+        """One account: its roles, a new password, disabling it, lifting a lockout."""
+        return _user_page(request, username, {}, context=flash(request))
+
+    def _user_page(
+        request: Request,
+        username: str,
+        errors: dict[str, list[Issue]],
+        *,
+        status: int = 200,
+        context: Mapping[str, Any] | None = None,
+    ) -> HTMLResponse:
+        name = username.strip().lower()
+        found = next((u for u in account_services.list_users(node) if u.username == name), None)
+        if found is None:
+            raise NotFound(f"no account {username!r}")
+        page = {
+            "account": AccountRow.of(found, node.now_wall()),
+            "errors": errors,
+            "issues": [i for issues in errors.values() for i in issues],
+            "all_roles": [r.value for r in Role],
+            "own": current_actor(request).name == found.username,
+            **(context or {}),
+        }
+        return render(request, "user.html", page, status=status)
+
+    def _change(request: Request, username: str, change: Callable[[Actor], object]) -> Response:
+        """Run one account change; its problems re-render the account's page (422), success goes back to it."""
+        try:
+            change(current_actor(request))
+        except ValidationFailed as exc:
+            return _user_page(request, username, by_field(exc.issues), status=422)
+        return redirect(f"/users/{username.strip().lower()}", "user")
+
+    @web.post("/users/{username}/roles", **secured(Permission.USERS_MANAGE))
+    def set_roles(
+        request: Request, username: str, roles: Annotated[list[str] | None, Form(max_length=len(Role))] = None
+    ) -> Response:
+        """Replace the account's roles; its sessions end, since they carried the old ones."""
+        wanted, issues = _roles(roles or [])
+        if issues:
+            return _user_page(request, username, by_field(issues), status=422)
+        return _change(request, username, lambda who: account_services.set_roles(node, username, wanted, actor=who))
+
+    @web.post("/users/{username}/password", **secured(Permission.USERS_MANAGE))
+    def reset_password(
+        request: Request,
+        username: str,
+        password: Annotated[str, Form(max_length=1024)] = "",
+        repeat: Annotated[str, Form(max_length=1024)] = "",
+    ) -> Response:
+        """Give the account a new password (a forgotten one); its sessions end and a lockout is lifted."""
+        if password != repeat:
+            return _user_page(
+                request, username, {"repeat": [Issue("repeat", "does not match the password")]}, status=422
+            )
+        return _change(
+            request, username, lambda who: account_services.set_password(node, username, password, actor=who)
+        )
+
+    @web.post("/users/{username}/disable", **secured(Permission.USERS_MANAGE))
+    def disable(request: Request, username: str) -> Response:
+        """Disable the account: it cannot sign in, and its sessions end now."""
+        return _change(request, username, lambda who: account_services.set_disabled(node, username, True, actor=who))
+
+    @web.post("/users/{username}/enable", **secured(Permission.USERS_MANAGE))
+    def enable(request: Request, username: str) -> Response:
+        """Enable a disabled account again."""
+        return _change(request, username, lambda who: account_services.set_disabled(node, username, False, actor=who))
+
+    @web.post("/users/{username}/unlock", **secured(Permission.USERS_MANAGE))
+    def unlock(request: Request, username: str) -> Response:
+        """Lift a lockout after repeated failed sign-ins, before it runs out."""
+        return _change(request, username, lambda who: account_services.unlock(node, username, actor=who))
+
+    # --- the directory
+    @web.get("/directory", **secured(Permission.DIRECTORY_READ))
+    def directory(request: Request) -> HTMLResponse:
+        """This node's identity and the nodes it trusts, with how deliveries to each are going."""
+        try:
+            identity, profile, state = node.network()
+        except NotOnNetwork as exc:
+            return render(request, "directory.html", {"offline": str(exc)})
+        status = messaging_services.federation_status(node)
+        deliveries = {p["node_id"]: p for p in status["peers"]}
+        peers = [
+            {"peer": p, "delivery": deliveries.get(p.entry.node_id, {})} for p in directory_services.list_peers(node)
+        ]
+        own = {
+            "node_id": identity.node_id,
+            "state": state,
+            "authority": profile.authority,
+            "roles": [r.value for r in profile.roles],
+            "endpoint": profile.endpoint.rstrip("/"),
+            "signing_key": identity.signing_key.kid,
+            "encryption_key": identity.encryption_key.kid,
+            "custody_key": node.signer.public_key_hex() if node.signer else "",
+        }
+        context = {"offline": "", "own": own, "peers": peers, "rejections": status["rejections"]}
+        return render(request, "directory.html", context)
+
+    return web

@@ -1,0 +1,165 @@
+"""Cli of audit."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from hanoinet.accounts.service import Actor
+from hanoinet.audit import service as audit_services
+from hanoinet.audit.domain import Channel, Outcome
+from hanoinet.audit.ports import AuditQuery
+from hanoinet.platform.cli import JsonOption, actor, built_node, emit, err, errors, fail, node, out, principal
+
+audit_app = typer.Typer(help="The audit log: read it, export it, verify its chain.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit log's chain, hashes and signatures; exit 1 naming every entry that is wrong."""
+    n = node()
+    with errors():
+        report = audit_services.verify(n)
+    if report.ok:
+        out.print(f"audit log intact: {report.entries} entries, chain, hashes and signatures verified")
+        return
+    for problem in report.problems:
+        err.print(f"[red]problem:[/] {problem}", highlight=False)
+    fail(f"the audit log does not verify: {len(report.problems)} problem(s) in {report.entries} entries")
+
+
+def _query(
+    actor_name: str | None,
+    action: str | None,
+    subject: str | None,
+    object_id: str | None,
+    outcome: Outcome | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+) -> AuditQuery:
+    """The same filters as the web UI and the API (``services.audit.filter_query``); times typed without an offset
+    are this machine's local time."""
+    return audit_services.filter_query(
+        actor=actor_name,
+        action=action,
+        subject=subject,
+        object_id=object_id,
+        outcome=outcome,
+        since=since.astimezone() if since else None,
+        until=until.astimezone() if until else None,
+        limit=limit,
+    )
+
+
+ActorOption = Annotated[str | None, typer.Option("--actor", help="Only this actor.")]
+ActionOption = Annotated[str | None, typer.Option(help="Only this action, e.g. evidence:download.")]
+SubjectOption = Annotated[str | None, typer.Option(help="Only this subject: request, evidence, user, session …")]
+ObjectOption = Annotated[str | None, typer.Option("--object", help="Only about this object id.")]
+OutcomeOption = Annotated[Outcome | None, typer.Option(help="ok, refused or failed.")]
+SinceOption = Annotated[datetime | None, typer.Option(help="From this time (ISO 8601).")]
+UntilOption = Annotated[datetime | None, typer.Option(help="Before this time (ISO 8601).")]
+
+
+@audit_app.command("list")
+def audit_list(
+    actor_name: ActorOption = None,
+    action: ActionOption = None,
+    subject: SubjectOption = None,
+    object_id: ObjectOption = None,
+    outcome: OutcomeOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: int = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """The latest entries, newest first, filtered."""
+    n = node()
+    with errors():
+        found = audit_services.entries(n, _query(actor_name, action, subject, object_id, outcome, since, until, limit))
+    data: list[dict[str, Any]] = [
+        {
+            "seq": e.seq,
+            "at": e.at.isoformat(),
+            "actor": e.actor,
+            "roles": list(e.roles),
+            "channel": e.channel.value,
+            "action": e.action,
+            "object_id": e.object_id,
+            "outcome": e.outcome.value,
+            "details": e.details,
+            "remote": e.remote,
+            "hash": e.hash,
+        }
+        for e in found
+    ]
+
+    def table() -> Table:
+        t = Table("seq", "at", "actor", "channel", "action", "object", "outcome")
+        for e in data:
+            t.add_row(
+                str(e["seq"]), e["at"][:19], e["actor"], e["channel"], e["action"], e["object_id"][:36], e["outcome"]
+            )
+        return t
+
+    emit(data, as_json, table)
+
+
+@audit_app.command("export")
+def audit_export(
+    actor_name: ActorOption = None,
+    action: ActionOption = None,
+    subject: SubjectOption = None,
+    object_id: ObjectOption = None,
+    outcome: OutcomeOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: int = 1_000_000,
+) -> None:
+    """The matching entries as CSV on standard output, oldest first, each with its hash."""
+    n = node()
+    with errors():
+        for line in audit_services.export_csv(
+            n, _query(actor_name, action, subject, object_id, outcome, since, until, limit)
+        ):
+            sys.stdout.write(line)
+
+
+GLOBAL_OPTIONS_WITH_VALUE = frozenset({"--data-dir"})
+
+
+def command_words(argv: list[str]) -> list[str]:
+    """The command's name, e.g. ``["user", "list"]`` for ``hanoinet --data-dir /x user list --json``."""
+    start = 0
+    while start < len(argv) and argv[start].startswith("-"):
+        start += 2 if argv[start] in GLOBAL_OPTIONS_WITH_VALUE else 1
+    return [a for a in argv[start:] if not a.startswith("-")][:2]
+
+
+def record_command(argv: list[str], code: int) -> None:
+    """Record a command-line invocation in the audit log (secrets never are on the command line)."""
+    if not argv or argv[0] in ("--help", "--install-completion", "--show-completion") or "--help" in argv:
+        return
+    words = command_words(argv)
+    if not words or words[0] in ("serve", "demo", "init") or (words[0] == "audit" and words[1:2] != ["verify"]):
+        return  # long-running commands audit what they do themselves; reading the log is not a change
+    n = built_node()
+    if n is None:
+        return
+    name = actor()
+    try:
+        roles = principal().roles
+    except (typer.Exit, SystemExit):  # bad $HANOINET_ROLES: the command already said so; record it without roles
+        roles = frozenset()
+    outcome = Outcome.OK if code == 0 else Outcome.REFUSED if code == 5 else Outcome.FAILED
+    event = Actor(name, roles, Channel.CLI, "local").event(
+        f"command:{'-'.join(words)}", "command", " ".join(words), outcome=outcome, argv=argv[:40], exit=code
+    )
+    try:
+        audit_services.log(n, event)
+    except Exception as exc:
+        err.print(f"[yellow]warning:[/] the command could not be recorded in the audit log: {exc}", highlight=False)

@@ -1,0 +1,50 @@
+"""Ports of audit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from hanoinet.audit.domain import AuditEntry, Channel, Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """A filter over the audit log; every field narrows the result."""
+
+    actor: str | None = None
+    action: str | None = None
+    subject: str | None = None
+    object_id: str | None = None
+    outcome: Outcome | None = None
+    channel: Channel | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after_seq: int | None = None
+    """Only entries after this one: a stable cursor while new entries keep arriving (exports, pages)."""
+    before_seq: int | None = None
+    """Only entries before this one."""
+    oldest_first: bool = False
+    limit: int = 100
+    offset: int = 0
+
+
+class AuditLog(Protocol):
+    """The append-only, hash-chained audit log."""
+
+    def lock_head(self) -> tuple[int, str]:
+        """Take the log's write lock for this transaction; return its head's sequence number and hash."""
+
+    def append(self, entry: AuditEntry) -> None:
+        """Stage an entry that follows the head, and move the head."""
+
+    def entries(self, query: AuditQuery) -> Sequence[AuditEntry]:
+        """Entries matching the query, newest first."""
+
+    def all(self) -> Iterator[AuditEntry]:
+        """Every entry, oldest first (for verification and export)."""
+
+    def head_row(self) -> tuple[int, str]:
+        """The sequence number and hash the head row records."""

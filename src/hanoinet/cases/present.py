@@ -1,0 +1,14 @@
+"""Present of cases."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from hanoinet.cases.domain import Case
+from hanoinet.platform.present import _iso
+
+
+def case(c: Case) -> dict[str, Any]:
+    """A case."""
+    return {k: _iso(v) for k, v in asdict(c).items()}

@@ -1,1 +1,0 @@
-"""The domain: pure Python rules of the Convention, requests, clocks and treaty status. No I/O imports here."""

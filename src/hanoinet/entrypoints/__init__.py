@@ -1,1 +1,0 @@
-"""Entry points: the CLI and the HTTP API, thin layers over the services."""

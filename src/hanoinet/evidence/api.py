@@ -1,0 +1,208 @@
+"""Evidence over HTTP: resumable chunked upload, streaming download, verify, custody history, CASE export.
+
+Every route declares its permission (``entrypoints.security``); the caller — an API token's holder or a signed-in
+person — is the principal whose roles the handling conditions are checked against, and whom custody records.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from hanoinet.app.node import Node
+from hanoinet.evidence import exports as export_services
+from hanoinet.evidence import present as evidence_present
+from hanoinet.evidence import service as evidence_services
+from hanoinet.evidence.domain import HandlingConditions, ItemDescription
+from hanoinet.evidence.downloads import content_response
+from hanoinet.evidence.uploads import UploadStore
+from hanoinet.platform.errors import Issue, ValidationFailed
+from hanoinet.platform.permissions import Permission, Role
+from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
+
+UPLOAD_BATCH = 4 * 1024 * 1024
+log = logging.getLogger("hanoinet.api")
+
+
+class EvidenceComplete(BaseModel):
+    """The description and handling conditions of an uploaded item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case: str = Field(description="Case id or reference")
+    exhibit: str = Field(min_length=1, max_length=128)
+    source: str = Field(min_length=1, max_length=2000)
+    acquisition_method: str = Field(min_length=1, max_length=2000)
+    acquisition_tool: str = Field(default="", max_length=2000)
+    acquired_by: str = Field(min_length=1, max_length=256)
+    acquired_at: AwareDatetime
+    description: str = Field(default="", max_length=20_000)
+    file_name: str = Field(default="", max_length=512)
+    allowed_roles: list[Role] = Field(default_factory=lambda: list(HandlingConditions().allowed_roles))
+    allowed_users: list[str] = Field(default_factory=list)
+    purpose: str = Field(default="", max_length=2000)
+    retention_until: date | None = None
+    onward_transfer_allowed: bool = False
+    extra_hashes: list[str] = Field(default_factory=list, description="sha1 and/or md5, for legacy court systems")
+
+
+class UploadCreate(BaseModel):
+    """Start an upload; the declared size lets the node refuse an upload that grows beyond it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    size: int | None = Field(default=None, ge=0)
+
+
+def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
+    """Return the evidence routes bound to a node."""
+    router = APIRouter(prefix="/api/v1", tags=["evidence"], route_class=SecureRoute)
+
+    @router.post("/uploads", status_code=201, **secured(Permission.EVIDENCE_WRITE, audit="upload:start"))
+    def start_upload(who: PrincipalDep, body: UploadCreate) -> dict[str, Any]:
+        """Start a resumable upload."""
+        upload_id = uploads.create(who.name, body.size)
+        return {"id": upload_id, "offset": 0, "size": body.size}
+
+    @router.get("/uploads/{upload_id}", **secured(Permission.EVIDENCE_WRITE))
+    def upload_status(who: PrincipalDep, upload_id: str) -> dict[str, Any]:
+        """How many bytes the node has durably received: resume from there."""
+        offset, size = uploads.status(upload_id, who.name)
+        return {"id": upload_id, "offset": offset, "size": size}
+
+    @router.patch("/uploads/{upload_id}", **secured(Permission.EVIDENCE_WRITE))
+    async def upload_piece(
+        who: PrincipalDep, upload_id: str, request: Request, upload_offset: Annotated[int, Header(ge=0)]
+    ) -> dict[str, Any]:
+        """Append the request body at ``Upload-Offset`` (409 with the right offset if it is not the current size).
+
+        The body is written as it arrives, in batches of a few MiB handed to a worker thread, so memory stays flat
+        whatever the piece size. A piece is all or nothing: if the client goes away, or the piece would exceed the
+        declared size, it is taken back and the client resumes at the offset ``GET /uploads/{id}`` reports. One
+        request at a time writes to an upload; a second one gets 409.
+        """
+        appender = await run_in_threadpool(uploads.appender, upload_id, who.name, upload_offset)
+        batch = bytearray()
+        try:
+            async for piece in request.stream():
+                batch += piece
+                if len(batch) >= UPLOAD_BATCH:
+                    await run_in_threadpool(appender.write, bytes(batch))
+                    batch.clear()
+        except ClientDisconnect:
+            # What resumable uploads are for: the piece is taken back whole, the client asks for the offset and
+            # sends it again. Not an error of the node's, so no stack trace.
+            await run_in_threadpool(appender.abort)
+            log.info("upload %s: piece at offset %d interrupted by the client; resume there", upload_id, upload_offset)
+            return {"id": upload_id, "offset": upload_offset}
+        except BaseException:
+            await run_in_threadpool(appender.abort)
+            raise
+        if batch:
+            await run_in_threadpool(appender.write, bytes(batch))
+        offset = await run_in_threadpool(appender.finish)
+        return {"id": upload_id, "offset": offset}
+
+    @router.delete("/uploads/{upload_id}", status_code=204, **secured(Permission.EVIDENCE_WRITE, audit="upload:cancel"))
+    def cancel_upload(who: PrincipalDep, upload_id: str) -> None:
+        """Abandon an upload and delete its bytes."""
+        uploads.delete(upload_id, who.name)
+
+    @router.post(
+        "/uploads/{upload_id}/complete", status_code=201, **secured(Permission.EVIDENCE_WRITE, audit="evidence:ingest")
+    )
+    def complete_upload(who: PrincipalDep, upload_id: str, body: EvidenceComplete) -> dict[str, Any]:
+        """Ingest the uploaded file into the vault as a new item, then delete the upload."""
+        from hanoinet.cases import service as case_services  # noqa: PLC0415 - only needed here
+
+        path = uploads.path(upload_id, who.name)
+        try:
+            case_id = case_services.get_case(node, body.case).id
+        except Exception:
+            raise ValidationFailed([Issue("case", f"no case {body.case!r}")]) from None
+        described = ItemDescription(
+            case_id=case_id,
+            exhibit=body.exhibit,
+            source=body.source,
+            acquisition_method=body.acquisition_method,
+            acquisition_tool=body.acquisition_tool,
+            acquired_by=body.acquired_by,
+            acquired_at=body.acquired_at,
+            description=body.description,
+            file_name=body.file_name,
+        )
+        conditions = HandlingConditions(
+            allowed_roles=tuple(body.allowed_roles),
+            allowed_users=tuple(body.allowed_users),
+            purpose=body.purpose,
+            retention_until=body.retention_until,
+            onward_transfer_allowed=body.onward_transfer_allowed,
+        )
+        with path.open("rb") as source:
+            item = evidence_services.ingest(
+                node, source, described, conditions, actor=who, extra_hashes=body.extra_hashes
+            )
+        uploads.delete(upload_id, who.name)
+        return evidence_present.evidence_item(item)
+
+    @router.get("/evidence", **secured(Permission.EVIDENCE_READ, audit="evidence:list"))
+    def list_evidence(
+        who: PrincipalDep,
+        case_id: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[dict[str, Any]]:
+        """Items (records, never content), newest first."""
+        return [
+            evidence_present.evidence_item(i)
+            for i in evidence_services.list_items(node, case_id=case_id, limit=limit, offset=offset)
+        ]
+
+    @router.get("/evidence/{item_id}", **secured(Permission.EVIDENCE_READ, audit="evidence:view"))
+    def get_evidence(who: PrincipalDep, item_id: str) -> dict[str, Any]:
+        """An item's record."""
+        item, _ = evidence_services.get_item(node, item_id)
+        return evidence_present.evidence_item(item)
+
+    @router.get("/evidence/{item_id}/custody", **secured(Permission.EVIDENCE_READ, audit="evidence:custody"))
+    def custody(who: PrincipalDep, item_id: str) -> list[dict[str, Any]]:
+        """An item's custody history, each event with its place in the hash chain."""
+        _, history = evidence_services.get_item(node, item_id)
+        return [evidence_present.custody_event(e) for e in history]
+
+    @router.get("/evidence/{item_id}/content", **secured(Permission.EVIDENCE_CONTENT, audit="evidence:download"))
+    def content(
+        who: PrincipalDep, item_id: str, reason: Annotated[str, Query(min_length=1, max_length=2000)]
+    ) -> StreamingResponse:
+        """Stream the decrypted content, verified on the fly; the download is a custody event.
+
+        ``Repr-Digest`` carries the SHA-256 so that the client can check what it received; if the vault finds
+        corruption mid-stream the connection is aborted rather than completed.
+        """
+        item, stream = evidence_services.read_content(node, item_id, who, reason)
+        return content_response(item, stream)
+
+    @router.post("/evidence/{item_id}/verify", **secured(Permission.EVIDENCE_READ, audit="evidence:verify"))
+    def verify(who: PrincipalDep, item_id: str) -> dict[str, Any]:
+        """Recompute the item's content hashes and the custody chain; say exactly what is wrong."""
+        report = evidence_services.verify(node, item_id, who)
+        return {"ok": report.ok, "items": report.items, "events": report.events, "problems": report.problems}
+
+    @router.get("/cases/{case}/evidence.jsonld", **secured(Permission.EVIDENCE_EXPORT, audit="evidence:export"))
+    def case_export(
+        who: PrincipalDep,
+        case: str,
+        reason: Annotated[str, Query(min_length=1, max_length=2000)],
+        item: Annotated[list[str] | None, Query(description="Only these items")] = None,
+    ) -> dict[str, Any]:
+        """A case's items and custody as CASE/UCO JSON-LD (records, no content); recorded in each item's custody."""
+        return export_services.export_case_graph(node, case, principal=who, reason=reason, item_ids=item or ())
+
+    return router

@@ -1,0 +1,327 @@
+"""Use cases of the evidence vault: ingest, read, verify, export, dispose — each one a custody event.
+
+Content goes into the vault first (durably, outside any database transaction: it may take minutes); the item row
+and its acquisition event are then committed together. A crash in between leaves content that no item refers to,
+which is not evidence (``verify`` starts from the items and the ledger) and is reused by the next ingest of the same
+content. Every custody event is appended under the ledger's lock and followed by a checkpoint signed by the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from hanoinet.app.node import Node, UnitOfWork
+from hanoinet.evidence.domain import (
+    HASH_NAMES,
+    AccessDenied,
+    Checkpoint,
+    CustodyAction,
+    CustodyEvent,
+    EvidenceItem,
+    HandlingConditions,
+    ItemDescription,
+    check_chain,
+    check_description,
+    check_item,
+    metadata_digest,
+    next_event,
+)
+from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
+from hanoinet.platform.ids import new_id
+from hanoinet.platform.permissions import Principal, Role
+from hanoinet.platform.ports import Signer
+
+
+def record(
+    uow: UnitOfWork,
+    signer: Signer,
+    *,
+    item_id: str,
+    action: CustodyAction,
+    actor: str,
+    at: datetime,
+    reason: str,
+    details: dict[str, Any] | None = None,
+) -> CustodyEvent:
+    """Append one custody event after the ledger's head, and sign a checkpoint of the new head."""
+    head = uow.ledger.lock_head()
+    event = next_event(head, item_id=item_id, action=action, actor=actor, at=at, reason=reason, details=details)
+    uow.ledger.append(event)
+    unsigned = Checkpoint(event.seq, event.hash, at, b"")
+    uow.ledger.add_checkpoint(Checkpoint(event.seq, event.hash, at, signer.sign(unsigned.message())))
+    return event
+
+
+def ingest(
+    node: Node,
+    source: BinaryIO,
+    described: ItemDescription,
+    conditions: HandlingConditions,
+    *,
+    actor: Principal,
+    extra_hashes: Sequence[str] = (),
+    progress: Callable[[int], None] | None = None,
+) -> EvidenceItem:
+    """Store new evidence and record its acquisition; running the same ingest again returns the same item."""
+    vault, signer = node.evidence_store()
+    now = node.clock.now()
+    check_description(described, conditions, now)
+    unknown = [h for h in extra_hashes if h not in HASH_NAMES]
+    if unknown:
+        raise ValidationFailed([Issue("hashes", f"unknown hash {', '.join(unknown)}; known: {', '.join(HASH_NAMES)}")])
+    with node.uow() as uow:
+        if uow.cases.get(described.case_id) is None:
+            raise ValidationFailed([Issue("case", f"no case {described.case_id!r}")])
+    stored = vault.ingest(source, extra_hashes=tuple(h for h in extra_hashes if h != "sha256"), progress=progress)
+    with node.uow() as uow:
+        existing = uow.evidence.by_exhibit(described.case_id, described.exhibit)
+        if existing is not None:
+            if existing.sha256 == stored.sha256:
+                return existing  # the same ingest, run again (e.g. after a crash before it answered)
+            raise Conflict(f"exhibit {described.exhibit!r} of this case already holds other content ({existing.id})")
+        item = EvidenceItem(
+            id=new_id(),
+            sha256=stored.sha256,
+            size=stored.size,
+            hashes=dict(stored.hashes),
+            described=described,
+            conditions=conditions,
+            created_at=now,
+        )
+        uow.evidence.add(item)
+        record(
+            uow,
+            signer,
+            item_id=item.id,
+            action=CustodyAction.ACQUIRE,
+            actor=actor.name,
+            at=now,
+            reason=f"acquired by {described.acquired_by} from {described.source}",
+            details={
+                "hashes": item.hashes,
+                "size": item.size,
+                "metadata_digest": metadata_digest(item),
+                "stored_once": stored.deduplicated,
+            },
+        )
+        uow.commit()
+    return item
+
+
+def _get(uow: UnitOfWork, item_id: str) -> EvidenceItem:
+    item = uow.evidence.get(item_id)
+    if item is None:
+        raise NotFound(f"no evidence item {item_id!r}")
+    return item
+
+
+def get_item(node: Node, item_id: str) -> tuple[EvidenceItem, Sequence[CustodyEvent]]:
+    """Return an item's record and custody history (metadata, not content: no custody event)."""
+    with node.uow() as uow:
+        item = _get(uow, item_id)
+        return item, uow.ledger.history(item_id)
+
+
+def list_items(node: Node, *, case_id: str | None = None, limit: int = 100, offset: int = 0) -> Sequence[EvidenceItem]:
+    """Return items, newest first."""
+    with node.uow() as uow:
+        return uow.evidence.list(case_id=case_id, limit=limit, offset=offset)
+
+
+def authorise(
+    node: Node,
+    item_id: str,
+    *,
+    principal: Principal,
+    action: CustodyAction,
+    reason: str,
+    details: dict[str, Any] | None = None,
+) -> EvidenceItem:
+    """Check the handling conditions for an access, and record it: granted as ``action``, refused as a refusal.
+
+    The refusal is committed before AccessDenied is raised, so that it stays in the ledger.
+    """
+    _, signer = node.evidence_store()
+    now = node.clock.now()
+    if not reason.strip():
+        raise ValidationFailed([Issue("reason", "say why you need this item (it is recorded in its custody)")])
+    with node.uow() as uow:
+        item = _get(uow, item_id)
+        if item.disposed_at is not None:
+            raise NotFound(
+                f"item {item_id} was disposed of on {item.disposed_at.date().isoformat()}: no content is left"
+            )
+        allowed = item.conditions.permits(principal)
+        if not allowed:
+            record(
+                uow,
+                signer,
+                item_id=item.id,
+                action=CustodyAction.ACCESS_REFUSED,
+                actor=principal.name,
+                at=now,
+                reason=reason,
+                details={"attempted": action.value, "roles": sorted(r.value for r in principal.roles)},
+            )
+            uow.commit()
+            roles = ", ".join(r.value for r in item.conditions.allowed_roles) or "none"
+            raise AccessDenied(
+                f"{principal.name} may not {action.value} item {item.id}: its handling conditions allow roles {roles}"
+                + (f" and users {', '.join(item.conditions.allowed_users)}" if item.conditions.allowed_users else "")
+                + "; the refusal is recorded in its custody"
+            )
+        record(
+            uow, signer, item_id=item.id, action=action, actor=principal.name, at=now, reason=reason, details=details
+        )
+        uow.commit()
+    return item
+
+
+def read_content(
+    node: Node, item_id: str, principal: Principal, reason: str, *, view: bool = False
+) -> tuple[EvidenceItem, Iterator[bytes]]:
+    """Authorise and record a download (or view), then stream the decrypted content, verified on the fly."""
+    vault, _ = node.evidence_store()
+    action = CustodyAction.VIEW if view else CustodyAction.DOWNLOAD
+    item = authorise(node, item_id, principal=principal, action=action, reason=reason)
+    return item, vault.open_stream(item.sha256)
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify`` found: the number of items and events checked, and every problem, precisely."""
+
+    items: int = 0
+    events: int = 0
+    checkpoints: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True if nothing is wrong."""
+        return not self.problems
+
+
+def _check_ledger(uow: UnitOfWork, signer: Signer, report: VerifyReport) -> list[CustodyEvent]:
+    events = list(uow.ledger.events())
+    report.events = len(events)
+    report.problems += check_chain(events)
+    by_seq = {e.seq: e for e in events}
+    head_seq, head_hash = uow.ledger.head_row()
+    last = events[-1] if events else None
+    if (last.seq if last else 0) != head_seq or (last and last.hash != head_hash):
+        report.problems.append(
+            f"the ledger head records event {head_seq}, but the last event is {last.seq if last else 0}"
+        )
+    checkpoints = uow.ledger.checkpoints()
+    report.checkpoints = len(checkpoints)
+    for cp in checkpoints:
+        event = by_seq.get(cp.seq)
+        if not signer.verify(cp.signature, cp.message()):
+            report.problems.append(f"checkpoint {cp.seq}: the node's signature does not match")
+        elif event is None:
+            report.problems.append(f"checkpoint {cp.seq}: the signed event is missing from the ledger")
+        elif event.hash != cp.head_hash:
+            report.problems.append(f"checkpoint {cp.seq}: event {cp.seq} differs from what the node signed")
+    signed = {cp.seq for cp in checkpoints}
+    report.problems += [
+        f"custody event {e.seq} has no signed checkpoint (every event gets one: it was removed)"
+        for e in events
+        if e.seq not in signed
+    ]
+    return events
+
+
+def verify(
+    node: Node, item_id: str | None, principal: Principal, progress: Callable[[int], None] | None = None
+) -> VerifyReport:
+    """Recompute content hashes, the ledger's chain and signatures, and each item's metadata against its custody.
+
+    Each item checked gets a ``verify`` custody event with the outcome.
+    """
+    vault, signer = node.evidence_store()
+    report = VerifyReport()
+    with node.uow() as uow:
+        events = _check_ledger(uow, signer, report)
+        items = [_get(uow, item_id)] if item_id else list(uow.evidence.all())
+        histories = {i.id: uow.ledger.history(i.id) for i in items}
+    if item_id is None:
+        known = {i.id for i in items}
+        orphans: dict[str, int] = {}
+        for e in events:
+            if e.item_id not in known:
+                orphans.setdefault(e.item_id, e.seq)
+        report.problems += [
+            f"item {i}: the custody ledger records it (event {seq}) but its record is missing (deleted?)"
+            for i, seq in orphans.items()
+        ]
+    outcomes: dict[str, list[str]] = {}
+    for item in items:
+        found = check_item(item, histories[item.id])
+        if item.disposed_at is None:
+            check = vault.verify(item.sha256, size=item.size, progress=progress)
+            found += [f"item {item.id} ({item.described.exhibit}): {p}" for p in check.problems]
+        outcomes[item.id] = found
+        report.problems += found
+    report.items = len(items)
+    now = node.clock.now()
+    with node.uow() as uow:
+        for item in items:
+            problems = outcomes[item.id]
+            record(
+                uow,
+                signer,
+                item_id=item.id,
+                action=CustodyAction.VERIFY,
+                actor=principal.name,
+                at=now,
+                reason="integrity check",
+                details={"ok": not problems, "problems": problems[:20], "sha256": item.sha256},
+            )
+        uow.commit()
+    return report
+
+
+def dispose(node: Node, item_id: str, principal: Principal, reason: str) -> EvidenceItem:
+    """Destroy an item's content once its retention has ended; the record and a dispose event are kept."""
+    vault, signer = node.evidence_store()
+    now = node.clock.now()
+    with node.uow() as uow:
+        item = _get(uow, item_id)
+        if item.disposed_at is not None:
+            raise Conflict(f"item {item_id} was already disposed of")
+        until = item.conditions.retention_until
+        if until is None or until >= now.date():
+            when = until.isoformat() if until else "no retention end"
+            raise ValidationFailed(
+                [Issue("retention_until", f"the item may be kept until {when}; it cannot be disposed of yet")]
+            )
+        if Role.ADMINISTRATOR not in principal.roles and not item.conditions.permits(principal):
+            raise AccessDenied(f"{principal.name} may not dispose of item {item_id}")
+        uow.evidence.mark_disposed(item.id, now)
+        record(
+            uow,
+            signer,
+            item_id=item.id,
+            action=CustodyAction.DISPOSE,
+            actor=principal.name,
+            at=now,
+            reason=reason,
+            details={"retention_until": until.isoformat(), "sha256": item.sha256},
+        )
+        shared = uow.evidence.live_with_content(item.sha256) > 0
+        uow.commit()
+    if not shared:
+        vault.destroy(item.sha256)  # after the commit: a crash here leaves content that no live item refers to
+    item.disposed_at = now
+    return item
+
+
+def dispose_expired(node: Node, principal: Principal) -> list[EvidenceItem]:
+    """Dispose of every item whose retention has ended."""
+    with node.uow() as uow:
+        expired = uow.evidence.expired(node.clock.now().date())
+    return [dispose(node, i.id, principal, "retention period ended") for i in expired]

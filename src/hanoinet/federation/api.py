@@ -1,0 +1,448 @@
+"""Federation over HTTP: what other nodes call (``/federation/v1``), and what operators use (``/api/v1``).
+
+Node-to-node routes carry no API token: a transmission authenticates itself (a JWS by a key in this node's
+directory, inside a JWE to this node's key), an entry by its own signatures, and evidence chunks by the transfer's
+bearer token, which only the receiver of the offer could read, and by the chunks' own authentication. Refusals get
+a status and a stable reason code (``{"title": reason, "detail": …}``) and are recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from hanoinet.app.node import Node
+from hanoinet.evidence.ports import ChunkRefused
+from hanoinet.federation import consents as consent_services
+from hanoinet.federation import directory as directory_services
+from hanoinet.federation import inbound
+from hanoinet.federation import messaging as messaging_services
+from hanoinet.federation import present as federation_present
+from hanoinet.federation import transfers as transfer_services
+from hanoinet.federation.domain import EnvelopeRejected, MessageKind
+from hanoinet.federation.ports import MessageQuery
+from hanoinet.federation.transport import HttpTransport
+from hanoinet.platform.errors import Issue, ValidationFailed
+from hanoinet.platform.permissions import Permission
+from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
+
+JOSE = "application/jose"
+MAX_TRANSMISSION = 64 * 1024 * 1024
+RECORD_HEAD = struct.Struct(">IB")
+RECORD_TAG = 16
+
+REJECTION_STATUS = {
+    "malformed": 400,
+    "undecryptable": 400,
+    "unknown_sender": 401,
+    "bad_signature": 401,
+    "retired_key": 401,
+    "stale": 401,
+    "revoked_key": 403,
+    "revoked_sender": 403,
+    "misdirected": 421,
+    "replay": 409,
+    "entry_refused": 409,
+}
+
+
+def rejection_response(exc: EnvelopeRejected) -> JSONResponse:
+    """The answer to a refused transmission: its reason code and detail, never more."""
+    return JSONResponse(
+        status_code=REJECTION_STATUS.get(exc.reason, 400), content={"title": exc.reason, "detail": exc.detail}
+    )
+
+
+class Strict(BaseModel):
+    """Bodies refuse unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class OutgoingMessageIn(Strict):
+    """A message to queue: correspondence on a request, or spontaneous information."""
+
+    to: str = Field(description="Node id of the recipient")
+    kind: MessageKind = MessageKind.CORRESPONDENCE
+    text: str = Field(max_length=100_000)
+    subject: str = Field(default="", max_length=500)
+    request_id: str | None = None
+    conditions: dict[str, Any] | None = Field(default=None, description="Conditions of use (Art 40, spontaneous)")
+
+
+class MessagesIn(Strict):
+    """Messages to queue, all or none."""
+
+    messages: list[OutgoingMessageIn] = Field(max_length=5000)
+
+
+class Correspondence(Strict):
+    """A message about a request, to the node it is exchanged with."""
+
+    text: str = Field(max_length=100_000)
+    subject: str = Field(default="", max_length=500)
+
+
+class Revocation(Strict):
+    """Why a node or key is no longer trusted."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Rotation(Strict):
+    """Rotate this node's keys; ``revoke_old`` if they may be compromised."""
+
+    revoke_old: bool = False
+
+
+class SyncIn(Strict):
+    """Where a directory node publishes its register."""
+
+    url: str = Field(description="Base URL of the directory node, e.g. https://directory.example")
+
+
+class TransferIn(Strict):
+    """Evidence to send to another node, in answer to a request exchanged with it."""
+
+    to: str
+    items: list[str] = Field(min_length=1, max_length=1000)
+    request_id: str
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ConsentIn(Strict):
+    """Ask the originator whether an item may go on to a third node (Art 36)."""
+
+    destination: str
+    purpose: str = Field(min_length=1, max_length=2000)
+
+
+class DecisionIn(Strict):
+    """The originator's decision on a consent request."""
+
+    grant: bool
+    note: str = Field(default="", max_length=2000)
+
+
+def fetch_register(url: str) -> dict[str, Any]:
+    """GET a directory node's signed register."""
+    transport = HttpTransport(timeout=30.0)
+    try:
+        code, body = transport.fetch(f"{url.rstrip('/')}/federation/v1/register")
+    finally:
+        transport.close()
+    if code != 200:
+        raise ValidationFailed([Issue("url", f"{url} answered HTTP {code}: {body[:200].decode(errors='replace')}")])
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise ValidationFailed([Issue("url", f"{url} did not answer with a JSON register")]) from None
+    if not isinstance(data, dict):
+        raise ValidationFailed([Issue("url", f"{url} did not answer with a JSON register")])
+    return data
+
+
+def _remote(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _bearer(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def node_router(node: Node) -> APIRouter:
+    """The routes other nodes call."""
+    router = APIRouter(prefix="/federation/v1", tags=["federation (node to node)"], route_class=SecureRoute)
+
+    @router.post("/transmissions", response_class=Response, **secured(Permission.PEER))
+    async def transmission(request: Request) -> Response:
+        """Take a sealed transmission of signed messages; answer with a sealed, signed receipt."""
+        body = await request.body()
+        if len(body) > MAX_TRANSMISSION:
+            return rejection_response(EnvelopeRejected("malformed", "the transmission is too large"))
+        try:
+            envelope = body.decode("ascii")
+        except UnicodeDecodeError:
+            return rejection_response(EnvelopeRejected("malformed", "a transmission is a compact JWE (ASCII)"))
+        try:
+            receipt = await run_in_threadpool(inbound.receive_transmission, node, envelope.strip(), _remote(request))
+        except EnvelopeRejected as exc:
+            return rejection_response(exc)
+        return Response(receipt, media_type=JOSE)
+
+    @router.post("/entries", **secured(Permission.PEER))
+    async def entry(request: Request) -> JSONResponse:
+        """Take a known node's newer signed entry (a key rotation, a new endpoint)."""
+        try:
+            signed = json.loads(await request.body())
+        except ValueError:
+            return rejection_response(EnvelopeRejected("malformed", "an entry is a JWS in JSON serialization"))
+        if not isinstance(signed, dict):
+            return rejection_response(EnvelopeRejected("malformed", "an entry is a JSON object"))
+        try:
+            result = await run_in_threadpool(inbound.receive_entry, node, signed, _remote(request))
+        except EnvelopeRejected as exc:
+            return rejection_response(exc)
+        except directory_services.EntryRefused as exc:
+            return rejection_response(EnvelopeRejected("entry_refused", str(exc)))
+        return JSONResponse(
+            {"node_id": result.peer.entry.node_id, "verdict": result.verdict.value, "reason": result.reason}
+        )
+
+    @router.get("/entry", **secured(Permission.PEER))
+    def own_entry() -> dict[str, Any]:
+        """This node's signed directory entry."""
+        return dict(directory_services.publish_own_entry(node).signed)
+
+    @router.get("/register", **secured(Permission.PEER))
+    def register() -> dict[str, Any]:
+        """This node's signed register of the entries it trusts (for nodes that trust it as a directory)."""
+        return directory_services.register(node)
+
+    @router.get("/transfers/{transfer_id}", **secured(Permission.PEER))
+    def transfer_status(transfer_id: str, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        """How many verified chunks of each item this node holds: the sender resumes from there."""
+        return transfer_services.transfer_status(node, transfer_id, _bearer(authorization))
+
+    @router.put("/transfers/{transfer_id}/items/{idx}", **secured(Permission.PEER))
+    async def records(
+        transfer_id: str,
+        idx: int,
+        request: Request,
+        start: Annotated[int, Query(ge=0)],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        """Take an item's records from ``start`` on, streamed; each authenticated before it is written.
+
+        Reading the network and checking/writing records overlap: a reader task frames records into a small queue,
+        and the writer takes them in a worker thread. If the sender goes away mid-stream, every whole record that
+        arrived is kept; the sender asks for the status and resumes there.
+        """
+        writer = await run_in_threadpool(
+            transfer_services.chunk_writer, node, transfer_id, idx, start, _bearer(authorization)
+        )
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=2)
+        cut = False
+
+        async def reader() -> None:
+            nonlocal cut
+            buffer = bytearray()
+            try:
+                async for piece in request.stream():
+                    buffer += piece
+                    while len(buffer) >= RECORD_HEAD.size:
+                        length, _ = RECORD_HEAD.unpack_from(buffer)
+                        whole = RECORD_HEAD.size + length + RECORD_TAG
+                        if len(buffer) < whole:
+                            break
+                        await queue.put(bytes(buffer[:whole]))
+                        del buffer[:whole]
+            except ClientDisconnect:
+                cut = True
+            finally:
+                await queue.put(None)
+
+        task = asyncio.create_task(reader())
+        try:
+            while (record := await queue.get()) is not None:
+                await run_in_threadpool(writer.take, record)
+        except ChunkRefused as exc:
+            task.cancel()
+            return JSONResponse(
+                status_code=422,
+                content={"title": "chunk rejected", "detail": str(exc), "chunks_done": writer.chunks_done},
+            )
+        except transfer_services.OffsetMismatch as exc:
+            task.cancel()
+            return JSONResponse(
+                status_code=409, content={"title": "offset", "detail": str(exc), "chunks_done": exc.expected}
+            )
+        finally:
+            await run_in_threadpool(writer.release)
+        await task
+        return JSONResponse({"chunks_done": writer.chunks_done, "cut": cut})
+
+    @router.post("/transfers/{transfer_id}/complete", **secured(Permission.PEER))
+    def complete(transfer_id: str, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        """Check every item whole against the manifest, store it, and return the signed receipt."""
+        return {"receipt": transfer_services.complete_transfer(node, transfer_id, _bearer(authorization))}
+
+    return router
+
+
+def operator_router(node: Node) -> APIRouter:
+    """The routes operators and their systems use for the directory, messages, transfers and consents."""
+    router = APIRouter(prefix="/api/v1", route_class=SecureRoute)
+
+    @router.get("/node", tags=["directory"], **secured(Permission.DIRECTORY_READ))
+    def own_node() -> dict[str, Any]:
+        """This node's entry as published (its keys' ids and its custody key)."""
+        own = directory_services.publish_own_entry(node)
+        return {"entry": own.entry.document(), "signed": dict(own.signed)}
+
+    @router.post(
+        "/node/rotate-keys", tags=["directory"], **secured(Permission.DIRECTORY_WRITE, audit="node:rotate-keys")
+    )
+    def rotate(who: PrincipalDep, body: Rotation) -> dict[str, Any]:
+        """Replace this node's federation keys; the new entry goes to every peer, signed by the old key too."""
+        own = directory_services.rotate_keys(node, revoke_old=body.revoke_old, actor=who.name)
+        return {"entry": own.entry.document()}
+
+    @router.get("/directory", tags=["directory"], **secured(Permission.DIRECTORY_READ))
+    def directory() -> list[dict[str, Any]]:
+        """The nodes this node knows, with how deliveries to each are going."""
+        return [federation_present.peer(p) for p in directory_services.list_peers(node)]
+
+    @router.post(
+        "/directory",
+        status_code=201,
+        tags=["directory"],
+        **secured(Permission.DIRECTORY_WRITE, audit="directory:import"),
+    )
+    def import_entry(
+        signed: Annotated[dict[str, Any], Body(description="A node's signed entry (JWS JSON serialization)")],
+        replace: bool = False,
+    ) -> dict[str, Any]:
+        """Import another node's signed entry: an operator's decision to trust it."""
+        result = directory_services.import_entry(node, signed, replace_entry=replace)
+        return {"verdict": result.verdict.value, "reason": result.reason, "peer": federation_present.peer(result.peer)}
+
+    @router.post("/directory/sync", tags=["directory"], **secured(Permission.DIRECTORY_WRITE, audit="directory:sync"))
+    def sync(body: SyncIn) -> dict[str, Any]:
+        """Import the register a trusted directory node publishes (each entry checked on its own signature)."""
+        result = directory_services.import_register(node, fetch_register(body.url))
+        return {
+            "publisher": result.publisher,
+            "imported": [{"node_id": r.peer.entry.node_id, "verdict": r.verdict.value} for r in result.imported],
+            "refused": list(result.refused),
+            "revoked": list(result.revoked),
+        }
+
+    @router.get("/directory/{node_id}", tags=["directory"], **secured(Permission.DIRECTORY_READ))
+    def peer(node_id: str) -> dict[str, Any]:
+        """One node with all its keys."""
+        found, keys = directory_services.get_peer(node, node_id)
+        return federation_present.peer(found, keys)
+
+    @router.post(
+        "/directory/{target}/revoke",
+        tags=["directory"],
+        **secured(Permission.DIRECTORY_WRITE, audit="directory:revoke"),
+    )
+    def revoke(who: PrincipalDep, target: str, body: Revocation) -> dict[str, Any]:
+        """Revoke a node or one of its keys: refused from now on."""
+        return {"revoked": directory_services.revoke(node, target, reason=body.reason, actor=who.name)}
+
+    @router.get("/federation/status", tags=["messages"], **secured(Permission.DIRECTORY_READ))
+    def status() -> dict[str, Any]:
+        """Deliveries per peer, the outbox by status, and the latest refused transmissions."""
+        return messaging_services.federation_status(node)
+
+    @router.get("/messages", tags=["messages"], **secured(Permission.REQUESTS_READ, audit="message:list"))
+    def messages(
+        direction: Annotated[str | None, Query(pattern="^(incoming|outgoing)$")] = None,
+        peer: str | None = None,
+        kind: MessageKind | None = None,
+        request_id: str | None = None,
+        unread: bool = False,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[dict[str, Any]]:
+        """Messages sent and received, newest first."""
+        query = MessageQuery(peer=peer, request_id=request_id, kind=kind, unread=unread, limit=limit, offset=offset)
+        return [
+            federation_present.message(m) for m in messaging_services.list_messages(node, query, direction=direction)
+        ]
+
+    @router.post(
+        "/messages", status_code=201, tags=["messages"], **secured(Permission.REQUESTS_WRITE, audit="message:send")
+    )
+    def send(who: PrincipalDep, body: MessagesIn) -> list[dict[str, Any]]:
+        """Queue correspondence or spontaneous information for delivery (all or none)."""
+        new = [
+            messaging_services.NewMessage(m.to, m.kind, m.text, m.subject, m.request_id, m.conditions)
+            for m in body.messages
+        ]
+        sent = messaging_services.send_messages(node, new, actor=who.name)
+        return [{"id": m.id, "to": m.peer, "kind": m.kind.value, "status": m.status.value} for m in sent]
+
+    @router.get("/messages/{message_id}", tags=["messages"], **secured(Permission.REQUESTS_READ, audit="message:view"))
+    def message(message_id: str) -> dict[str, Any]:
+        """One message either way."""
+        return federation_present.message(messaging_services.get_message(node, message_id))
+
+    @router.post(
+        "/requests/{request_id}/correspondence",
+        status_code=201,
+        tags=["messages"],
+        **secured(Permission.REQUESTS_WRITE, audit="message:send"),
+    )
+    def correspondence(who: PrincipalDep, request_id: str, body: Correspondence) -> dict[str, Any]:
+        """Write to the node a request is exchanged with, about it."""
+        view = messaging_services.correspond(node, request_id, body.text, subject=body.subject, actor=who.name)
+        return {"id": view.id, "to": view.peer, "status": view.status.value}
+
+    @router.post(
+        "/transfers",
+        status_code=201,
+        tags=["transfers"],
+        **secured(Permission.EVIDENCE_TRANSFER, audit="transfer:start"),
+    )
+    def start(who: PrincipalDep, body: TransferIn) -> dict[str, Any]:
+        """Send evidence items to another node (resumable, verified on arrival, custody on both sides)."""
+        transfer = transfer_services.start_transfer(
+            node, to=body.to, item_ids=body.items, principal=who, reason=body.reason, request_id=body.request_id
+        )
+        return federation_present.transfer(transfer)
+
+    @router.get("/transfers", tags=["transfers"], **secured(Permission.EVIDENCE_READ, audit="transfer:list"))
+    def transfers(who: PrincipalDep) -> list[dict[str, Any]]:
+        """Transfers either way, newest first."""
+        return [federation_present.transfer(t) for t in transfer_services.list_transfers(node)]
+
+    @router.get(
+        "/transfers/{transfer_id}", tags=["transfers"], **secured(Permission.EVIDENCE_READ, audit="transfer:view")
+    )
+    def transfer(who: PrincipalDep, transfer_id: str) -> dict[str, Any]:
+        """One transfer and how far each item got."""
+        return federation_present.transfer(transfer_services.get_transfer(node, transfer_id))
+
+    @router.post(
+        "/evidence/{item_id}/consents",
+        status_code=201,
+        tags=["transfers"],
+        **secured(Permission.EVIDENCE_TRANSFER, audit="consent:request"),
+    )
+    def ask_consent(who: PrincipalDep, item_id: str, body: ConsentIn) -> dict[str, Any]:
+        """Ask the originator of a received item for consent to pass it on (Art 36)."""
+        consent = consent_services.request_consent(
+            node, item_id, destination=body.destination, purpose=body.purpose, principal=who
+        )
+        return federation_present.consent(consent)
+
+    @router.get("/consents", tags=["transfers"], **secured(Permission.EVIDENCE_READ, audit="consent:list"))
+    def consents(who: PrincipalDep, item_id: str | None = None) -> list[dict[str, Any]]:
+        """Consent requests either way, newest first."""
+        return [federation_present.consent(c) for c in consent_services.list_consents(node, item_id)]
+
+    @router.post(
+        "/consents/{consent_id}/decision",
+        tags=["transfers"],
+        **secured(Permission.EVIDENCE_TRANSFER, audit="consent:decide"),
+    )
+    def decide(who: PrincipalDep, consent_id: str, body: DecisionIn) -> dict[str, Any]:
+        """Grant or refuse onward transfer of an item of this node's."""
+        return federation_present.consent(
+            consent_services.decide(node, consent_id, grant=body.grant, note=body.note, principal=who)
+        )
+
+    return router

@@ -1,0 +1,362 @@
+"""The directory: this node's own signed entry, the entries of other nodes, key rotation and revocation.
+
+Trust is an operator's decision: an entry enters the directory because someone imported it (from a file handed
+over by the other authority, or from a directory node's register the operator chose to trust). After that, a node
+may change its own entry, and rotate its keys if the new entry is signed by the key it replaces. Revoking a key
+(or a whole node) is immediate and final: what it signs is refused from then on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from hanoinet.app.node import Node, UnitOfWork
+from hanoinet.federation.domain import (
+    TYP_ENTRY,
+    TYP_REGISTER,
+    DirectoryEntry,
+    EntryDecision,
+    EntryStatus,
+    EntryVerdict,
+    KeyStatus,
+    MessageKind,
+    PublicKey,
+    decide_entry,
+    entry_from_document,
+)
+from hanoinet.federation.ports import FederationStore, OutgoingMessage, OwnEntry, Peer
+from hanoinet.platform.errors import Conflict, DomainError, Issue, NotFound, ValidationFailed
+from hanoinet.platform.ids import new_id
+
+
+class EntryRefused(DomainError):  # noqa: N818 - names the outcome
+    """An offered directory entry is not accepted; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What importing an entry did."""
+
+    peer: Peer
+    verdict: EntryVerdict
+    reason: str
+
+
+def _candidate(node: Node, stored: OwnEntry | None, revoked: tuple[str, ...] = ()) -> DirectoryEntry:
+    identity, profile, state = node.network()
+    custody = node.signer.public_key_hex() if node.signer else "0" * 64
+    return DirectoryEntry(
+        node_id=identity.node_id,
+        state=state,
+        authority=profile.authority,
+        roles=profile.roles,
+        languages=profile.languages,
+        hours=profile.hours,
+        endpoint=profile.endpoint.rstrip("/"),
+        signing_key=identity.signing_key,
+        encryption_key=identity.encryption_key,
+        custody_key=custody,
+        serial=(stored.entry.serial if stored else 0) + 1,
+        issued_at=node.now_wall(),
+        revoked_kids=tuple(dict.fromkeys([*(stored.entry.revoked_kids if stored else ()), *revoked])),
+    )
+
+
+def _push_to_peers(node: Node, store: FederationStore, signed: Mapping[str, Any], actor: str) -> int:
+    """Queue this node's new entry for every trusted peer, ahead of anything signed with its new key."""
+    identity, _, _ = node.network()
+    now = node.now_wall()
+    messages = [
+        OutgoingMessage(
+            id=new_id(),
+            peer=p.entry.node_id,
+            kind=MessageKind.ENTRY,
+            request_id=None,
+            jws=_json(signed),
+            created_at=now,
+            created_by=actor,
+        )
+        for p in store.peers()
+        if p.status is EntryStatus.ACTIVE and p.entry.node_id != identity.node_id
+    ]
+    store.enqueue(messages)
+    return len(messages)
+
+
+def _json(data: Mapping[str, Any]) -> str:
+    import json  # noqa: PLC0415 - only for this small serialisation
+
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def publish_own_entry(node: Node, *, actor: str = "node") -> OwnEntry:
+    """Return this node's signed entry, re-signing it (serial + 1) if its profile or keys changed since last time.
+
+    A changed entry is queued for every peer, so that a new endpoint or new hours reach them without an operator.
+    """
+    with node.uow() as uow:
+        store = uow.federation
+        stored = store.own_entry()
+        candidate = _candidate(node, stored)
+        if stored is not None and stored.entry.same_profile(candidate):
+            return stored
+        identity, _, _ = node.network()
+        own = OwnEntry(candidate, identity.sign_document(candidate.document(), TYP_ENTRY), candidate.issued_at)
+        store.save_own_entry(own)
+        if stored is not None:
+            _push_to_peers(node, store, own.signed, actor)
+        uow.commit()
+    node.outbox_changed()
+    return own
+
+
+def rotate_keys(node: Node, *, revoke_old: bool = False, actor: str) -> OwnEntry:
+    """Replace this node's federation keys and publish the new entry, signed by the new and the old key.
+
+    With ``revoke_old`` (a compromised key), the entry also declares the old keys revoked, so that peers refuse
+    anything they sign from now on; without it, messages signed before the rotation are still accepted.
+    """
+    identity, _, _ = node.network()
+    with node.uow() as uow:
+        stored = uow.federation.own_entry()
+    old = (identity.signing_key.kid, identity.encryption_key.kid)
+    holder: dict[str, DirectoryEntry] = {}
+
+    def build(signing: PublicKey, encryption: PublicKey) -> dict[str, Any]:
+        entry = replace(
+            _candidate(node, stored, old if revoke_old else ()),
+            signing_key=signing,
+            encryption_key=encryption,
+        )
+        holder["entry"] = entry
+        return entry.document()
+
+    signed = identity.rotate(build, TYP_ENTRY)
+    own = OwnEntry(holder["entry"], signed, node.now_wall())
+    with node.uow() as uow:
+        uow.federation.save_own_entry(own)
+        _push_to_peers(node, uow.federation, signed, actor)
+        uow.commit()
+    node.outbox_changed()
+    return own
+
+
+def _verify(node: Node, store: FederationStore, signed: Mapping[str, Any]) -> tuple[DirectoryEntry, frozenset[str]]:
+    identity, _, _ = node.network()
+    claimed, _ = identity.verify_document(signed, ())
+    entry = entry_from_document(claimed, node.catalog.is_known)
+    candidates = [entry.signing_key, *(k.key for k in store.peer_keys(entry.node_id) if k.use == "sig")]
+    payload, kids = identity.verify_document(signed, candidates)
+    if payload != claimed:
+        raise ValidationFailed([Issue("entry", "the entry changed while being read")])
+    return entry, kids
+
+
+def _apply(
+    node: Node, uow: UnitOfWork, signed: Mapping[str, Any], *, replace_entry: bool, known_only: bool
+) -> tuple[Peer, EntryDecision]:
+    identity, _, _ = node.network()
+    store = uow.federation
+    entry, kids = _verify(node, store, signed)
+    if entry.node_id == identity.node_id:
+        raise EntryRefused(f"{entry.node_id} is this node's own id: an entry of this node cannot be imported here")
+    current = store.peer(entry.node_id)
+    if current is None and known_only:
+        raise EntryRefused(
+            f"node {entry.node_id} is not in this node's directory: an operator must import its entry first"
+        )
+    if current is not None and current.status is EntryStatus.REVOKED and not replace_entry:
+        raise EntryRefused(
+            f"node {entry.node_id} was revoked here ({current.status_reason}); only an operator can "
+            "restore it, with --replace"
+        )
+    offered = (entry.signing_key.kid, entry.encryption_key.kid)
+    revoked = {k.key.kid for k in store.peer_keys(entry.node_id) if k.status is KeyStatus.REVOKED}
+    revoked |= {kid for kid in offered if (k := store.peer_key(kid)) is not None and k.status is KeyStatus.REVOKED}
+    decision = decide_entry(current.entry if current else None, entry, kids, revoked, replace=replace_entry)
+    if decision.verdict is EntryVerdict.REFUSED:
+        raise EntryRefused(f"entry of {entry.node_id} refused: {decision.reason}")
+    if decision.verdict is EntryVerdict.UNCHANGED:
+        assert current is not None
+        return current, decision
+    now = node.now_wall()
+    for kid in offered:
+        owner = store.peer_key(kid)
+        if owner is not None and owner.node_id != entry.node_id:
+            raise EntryRefused(f"key {kid} already belongs to node {owner.node_id}")
+    store.save_peer(entry, signed, now)
+    if current is not None and current.status is EntryStatus.REVOKED:
+        store.set_peer_status(entry.node_id, EntryStatus.ACTIVE, "restored by an operator", now)
+    store.save_key(entry.node_id, entry.signing_key, use="sig", status=KeyStatus.CURRENT, at=now)
+    store.save_key(entry.node_id, entry.encryption_key, use="enc", status=KeyStatus.CURRENT, at=now)
+    for kid in decision.retire:
+        retired = store.peer_key(kid)
+        if retired is not None:
+            store.save_key(
+                entry.node_id,
+                retired.key,
+                use=retired.use,
+                status=KeyStatus.RETIRED,
+                at=now,
+                reason="replaced by a rotation",
+            )
+    for kid in decision.revoke:
+        known = store.peer_key(kid)
+        if known is None or known.node_id != entry.node_id:
+            # A node revokes only its own keys: a revocation of another node's key (or of a key nobody has shown
+            # us yet) would let one node silence another. Directories revoke for others (import_register).
+            continue
+        key = known.key
+        store.save_key(
+            entry.node_id,
+            key,
+            use=known.use,
+            status=KeyStatus.REVOKED,
+            at=now,
+            reason="revoked by its node",
+        )
+    peer = store.peer(entry.node_id)
+    assert peer is not None
+    return peer, decision
+
+
+def import_entry(node: Node, signed: Mapping[str, Any], *, replace_entry: bool = False) -> ImportResult:
+    """Import another node's signed entry (an operator's decision to trust it), or a newer one of a known node."""
+    with node.uow() as uow:
+        peer, decision = _apply(node, uow, signed, replace_entry=replace_entry, known_only=False)
+        uow.commit()
+    return ImportResult(peer, decision.verdict, decision.reason)
+
+
+def accept_pushed_entry(node: Node, signed: Mapping[str, Any]) -> ImportResult:
+    """Take an entry a known node pushed to us (after a rotation or a change of endpoint); unknown nodes cannot
+    enter the directory this way."""
+    with node.uow() as uow:
+        peer, decision = _apply(node, uow, signed, replace_entry=False, known_only=True)
+        uow.commit()
+    return ImportResult(peer, decision.verdict, decision.reason)
+
+
+def list_peers(node: Node) -> Sequence[Peer]:
+    """Every node in the directory."""
+    with node.uow() as uow:
+        return uow.federation.peers()
+
+
+def get_peer(node: Node, node_id: str) -> tuple[Peer, Sequence[Any]]:
+    """A peer and all its keys; raise NotFound."""
+    with node.uow() as uow:
+        peer = uow.federation.peer(node_id)
+        if peer is None:
+            raise NotFound(f"no node {node_id!r} in this node's directory")
+        return peer, uow.federation.peer_keys(node_id)
+
+
+def revoke(node: Node, target: str, *, reason: str, actor: str) -> str:
+    """Revoke a peer's key (by key id) or a whole node (by node id): refused from now on. Return what was revoked."""
+    if not reason.strip():
+        raise ValidationFailed([Issue("reason", "say why (it is recorded, and shown when the node is refused)")])
+    now = node.now_wall()
+    with node.uow() as uow:
+        store = uow.federation
+        peer = store.peer(target)
+        if peer is not None:
+            store.set_peer_status(target, EntryStatus.REVOKED, f"{reason} ({actor})", now)
+            keys = store.peer_keys(target)
+            for each in keys:
+                store.save_key(target, each.key, use=each.use, status=KeyStatus.REVOKED, at=now, reason=reason)
+            uow.commit()
+            return f"node {target} and its {len(keys)} key(s)"
+        key = store.peer_key(target)
+        if key is None:
+            raise NotFound(f"no node or key {target!r} in this node's directory")
+        if key.status is KeyStatus.REVOKED:
+            raise Conflict(f"key {target} is already revoked")
+        store.save_key(
+            key.node_id, key.key, use=key.use, status=KeyStatus.REVOKED, at=now, reason=f"{reason} ({actor})"
+        )
+        uow.commit()
+        return f"key {target} of node {key.node_id}"
+
+
+def register(node: Node) -> dict[str, Any]:
+    """This node's register: its own entry and the entries of every trusted peer, signed by this node (Art 41:
+    a directory node publishes the register of points of contact, as the Secretary-General keeps it)."""
+    identity, _, _ = node.network()
+    own = publish_own_entry(node)
+    with node.uow() as uow:
+        peers = uow.federation.peers()
+        revoked = [
+            k.key.kid for p in peers for k in uow.federation.peer_keys(p.entry.node_id) if k.status is KeyStatus.REVOKED
+        ]
+    document = {
+        "hanoinet_register": 1,
+        "publisher": identity.node_id,
+        "issued_at": node.now_wall().isoformat(),
+        "entries": [dict(own.signed), *(dict(p.signed) for p in peers if p.status is EntryStatus.ACTIVE)],
+        "revoked_kids": sorted(set(revoked)),
+    }
+    return identity.sign_document(document, TYP_REGISTER)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What a register brought."""
+
+    publisher: str
+    imported: tuple[ImportResult, ...]
+    refused: tuple[str, ...]
+    revoked: tuple[str, ...]
+
+
+def import_register(node: Node, signed: Mapping[str, Any]) -> SyncResult:
+    """Import a register published by a directory node this node already trusts: each entry is checked on its
+    own signature and trust rules; revocations the publisher lists are applied."""
+    identity, _, _ = node.network()
+    claimed, _ = identity.verify_document(signed, ())
+    publisher_id = str(claimed.get("publisher", ""))
+    with node.uow() as uow:
+        publisher = uow.federation.peer(publisher_id)
+        keys = [
+            k.key for k in uow.federation.peer_keys(publisher_id) if k.use == "sig" and k.status is KeyStatus.CURRENT
+        ]
+    if publisher is None or publisher.status is not EntryStatus.ACTIVE:
+        raise EntryRefused(
+            f"the register's publisher {publisher_id!r} is not a trusted node here: import its entry first"
+        )
+    document, kids = identity.verify_document(signed, keys)
+    if not kids:
+        raise EntryRefused(f"the register is not signed by {publisher_id}'s current key")
+    entries = document.get("entries")
+    if not isinstance(entries, list):
+        raise ValidationFailed([Issue("register.entries", "must be a list of signed entries")])
+    imported: list[ImportResult] = []
+    refused: list[str] = []
+    for index, entry in enumerate(entries):
+        try:
+            if not isinstance(entry, dict):
+                raise ValidationFailed([Issue(f"register.entries[{index}]", "is not a signed entry")])
+            payload, _ = identity.verify_document(entry, ())
+            if payload.get("node_id") == identity.node_id:
+                continue
+            imported.append(import_entry(node, entry))
+        except (DomainError, ValueError) as exc:
+            refused.append(f"entries[{index}]: {exc}")
+    revoked: list[str] = []
+    for kid in document.get("revoked_kids", []) or []:
+        with node.uow() as uow:
+            key = uow.federation.peer_key(str(kid))
+            if key is not None and key.status is not KeyStatus.REVOKED:
+                uow.federation.save_key(
+                    key.node_id,
+                    key.key,
+                    use=key.use,
+                    status=KeyStatus.REVOKED,
+                    at=node.now_wall(),
+                    reason=f"revoked in {publisher_id}'s register",
+                )
+                uow.commit()
+                revoked.append(str(kid))
+    return SyncResult(publisher_id, tuple(imported), tuple(refused), tuple(revoked))

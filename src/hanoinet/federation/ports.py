@@ -1,0 +1,440 @@
+"""Ports: what the services need from the outside world, as Protocols.
+
+Each has a real adapter (each capability's ``sql`` module) and an in-memory fake (``tests/fakes.py``) for fast unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from hanoinet.federation.domain import (
+    Consent,
+    DirectoryEntry,
+    EntryStatus,
+    KeyStatus,
+    MessageKind,
+    MessageStatus,
+    PublicKey,
+)
+from hanoinet.requests.domain import Direction
+
+# --------------------------------------------------------------------------------------------------------------
+# Federation
+
+
+@dataclass(frozen=True, slots=True)
+class PeerDelivery:
+    """How deliveries to a peer are going: when to try next, and what went wrong last."""
+
+    next_attempt_at: datetime | None = None
+    failures: int = 0
+    last_error: str | None = None
+    last_attempt_at: datetime | None = None
+    last_delivery_at: datetime | None = None
+    lease_owner: str | None = None
+    """Which deliverer (host:pid:tag) holds the peer; read only: ``claim_peer``/``release_peer`` change it."""
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Another node: its entry as signed, whether it is trusted, and how deliveries to it are going."""
+
+    entry: DirectoryEntry
+    signed: Mapping[str, Any]
+    status: EntryStatus
+    status_reason: str
+    imported_at: datetime
+    updated_at: datetime
+    delivery: PeerDelivery = PeerDelivery()
+
+
+@dataclass(frozen=True, slots=True)
+class PeerKey:
+    """A peer's public key and whether it may still be used."""
+
+    node_id: str
+    use: str  # "sig" or "enc"
+    key: PublicKey
+    status: KeyStatus
+    added_at: datetime
+    changed_at: datetime | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OwnEntry:
+    """This node's own directory entry, as signed and published."""
+
+    entry: DirectoryEntry
+    signed: Mapping[str, Any]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A message in the outbox, signed when composed; ``seq`` orders deliveries to its peer."""
+
+    id: str
+    peer: str
+    kind: MessageKind
+    request_id: str | None
+    jws: str
+    created_at: datetime
+    created_by: str
+    status: MessageStatus = MessageStatus.PENDING
+    attempts: int = 0
+    first_sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
+    receipt_id: str | None = None
+    error: str | None = None
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """A message received from a peer, kept as signed; its id makes a second delivery a no-op."""
+
+    id: str
+    peer: str
+    kind: MessageKind
+    request_id: str | None
+    jws: str
+    created_at: datetime
+    received_at: datetime
+    batch_id: str
+    status: MessageStatus
+    reason: str | None = None
+    read_at: datetime | None = None
+    read_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What a peer's signed receipt says of one message."""
+
+    id: str
+    status: MessageStatus
+    at: datetime
+    receipt_id: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A signed delivery receipt, issued (``out``) or received (``in``)."""
+
+    id: str
+    batch_id: str
+    peer: str
+    direction: str
+    jws: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A transmission refused as a whole, and why."""
+
+    at: datetime
+    reason: str
+    detail: str
+    claimed_sender: str | None = None
+    remote: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageQuery:
+    """A filter over outgoing or incoming messages; every field narrows the result."""
+
+    peer: str | None = None
+    request_id: str | None = None
+    kind: MessageKind | None = None
+    status: MessageStatus | None = None
+    unread: bool = False
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TransferItemRecord:
+    """One item of an evidence transfer and how far it got."""
+
+    idx: int
+    item_id: str
+    sha256: str
+    size: int
+    chunk_size: int
+    chunks_total: int
+    chunks_done: int = 0
+    state: str = "pending"
+    local_item_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRecord:
+    """An evidence transfer, either way."""
+
+    id: str
+    direction: Direction
+    peer: str
+    request_id: str | None
+    case_id: str | None
+    state: str
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    reason: str
+    offer_id: str
+    offer: Mapping[str, Any]
+    items: tuple[TransferItemRecord, ...]
+    token_hash: str | None = None
+    receipt: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    """A request for, or decision on, onward transfer of an item (Art 36)."""
+
+    id: str
+    role: str  # "holder" (we asked) or "originator" (we were asked)
+    item_id: str
+    peer: str
+    destination: str
+    purpose: str
+    status: str  # requested, granted, refused
+    requested_at: datetime
+    requested_by: str
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    note: str = ""
+
+    def as_consent(self) -> Consent:
+        """The authorization this record amounts to (only meaningful when granted)."""
+        return Consent(self.item_id, self.destination, self.peer, self.decided_at or self.requested_at, self.purpose)
+
+
+class FederationStore(Protocol):
+    """The directory, the outbox and inbound messages, receipts and replay protection, transfers and consents."""
+
+    # -- directory
+    def peer(self, node_id: str) -> Peer | None:
+        """Return the peer with this node id, or None."""
+
+    def peers(self) -> Sequence[Peer]:
+        """Every peer, by State then node id."""
+
+    def peer_status(self, node_id: str) -> EntryStatus | None:
+        """Whether a peer is trusted (None: unknown), without reading its entry."""
+
+    def save_peer(self, entry: DirectoryEntry, signed: Mapping[str, Any], at: datetime) -> None:
+        """Record a new peer, or a newer entry of a known one (its delivery state is kept)."""
+
+    def set_peer_status(self, node_id: str, status: EntryStatus, reason: str, at: datetime) -> None:
+        """Trust or stop trusting a peer."""
+
+    def peer_key(self, kid: str) -> PeerKey | None:
+        """Return the key with this id, or None."""
+
+    def peer_keys(self, node_id: str) -> Sequence[PeerKey]:
+        """Every key known for a node, current, retired or revoked."""
+
+    def save_key(
+        self, node_id: str, key: PublicKey, *, use: str, status: KeyStatus, at: datetime, reason: str = ""
+    ) -> None:
+        """Record a key, or change its status; a revoked key stays revoked."""
+
+    def own_entry(self) -> OwnEntry | None:
+        """This node's signed entry, or None before it is first made."""
+
+    def save_own_entry(self, own: OwnEntry) -> None:
+        """Replace this node's signed entry."""
+
+    # -- delivery scheduling
+    def peers_due(self, now: datetime) -> Sequence[str]:
+        """Peers with pending messages and no backoff running (``next_attempt_at`` passed or unset)."""
+
+    def claim_peer(self, node_id: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Take the peer's delivery lease if it is free or expired; True if taken. One deliverer per peer."""
+
+    def release_peer(
+        self, node_id: str, owner: str, delivery: PeerDelivery, *, keep_until: datetime | None = None
+    ) -> None:
+        """Record how the delivery went; give the lease back, or keep it until ``keep_until`` (more to deliver)."""
+
+    # -- outbox
+    def enqueue(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Stage messages for delivery."""
+
+    def pending(self, peer: str, limit: int) -> Sequence[OutgoingMessage]:
+        """What goes to a peer next: a pending directory entry of this node, alone (it must reach the peer before
+        anything signed with the key it introduces), else the oldest pending messages, in order."""
+
+    def record_attempt(self, ids: Sequence[str], at: datetime) -> None:
+        """Count a delivery attempt of these messages (the first one dates ``first_sent_at``)."""
+
+    def record_results(self, results: Sequence[DeliveryResult]) -> None:
+        """Record what the peer's receipt says of each message."""
+
+    def mark_outgoing_read(self, peer: str, ids: Sequence[str], at: datetime) -> int:
+        """Record that the peer's people opened these messages; return how many were newly marked."""
+
+    def outgoing(self, query: MessageQuery) -> Sequence[OutgoingMessage]:
+        """Outgoing messages, newest first."""
+
+    def outbox_counts(self) -> Mapping[tuple[str, str], int]:
+        """Outgoing messages by (peer, status)."""
+
+    def outgoing_message(self, message_id: str) -> OutgoingMessage | None:
+        """One outgoing message, or None."""
+
+    def incoming_message(self, message_id: str) -> IncomingMessage | None:
+        """One incoming message, or None."""
+
+    # -- inbound
+    def incoming_known(self, ids: Sequence[str]) -> Mapping[str, IncomingMessage]:
+        """The messages among ``ids`` already received."""
+
+    def receive(self, messages: Sequence[IncomingMessage]) -> None:
+        """Stage received messages."""
+
+    def incoming(self, query: MessageQuery) -> Sequence[IncomingMessage]:
+        """Incoming messages, newest first."""
+
+    def mark_incoming_read(self, ids: Sequence[str], at: datetime, by: str) -> None:
+        """Record that someone here opened these messages."""
+
+    # -- receipts, replays, rejections
+    def add_receipt(self, receipt: Receipt) -> None:
+        """Keep a signed receipt."""
+
+    def seen(self, transmission_id: str) -> bool:
+        """True if a transmission with this id was already taken."""
+
+    def add_seen(self, transmission_id: str, peer: str, at: datetime) -> None:
+        """Remember a transmission's id (a second one with it is a replay)."""
+
+    def forget_seen(self, before: datetime) -> int:
+        """Forget ids seen before ``before`` (older transmissions fail the freshness check anyway)."""
+
+    def add_rejection(self, rejection: Rejection) -> None:
+        """Record a refused transmission."""
+
+    def rejections(self, limit: int) -> Sequence[Rejection]:
+        """The latest refusals, newest first."""
+
+    # -- transfers
+    def add_transfer(self, transfer: TransferRecord) -> None:
+        """Stage a new transfer with its items."""
+
+    def transfer(self, transfer_id: str) -> TransferRecord | None:
+        """Return a transfer with its items, or None."""
+
+    def transfers(self, *, state: str | None = None, direction: Direction | None = None) -> Sequence[TransferRecord]:
+        """Transfers, newest first."""
+
+    def update_transfer(
+        self, transfer_id: str, *, state: str, at: datetime, receipt: str | None = None, error: str | None = None
+    ) -> None:
+        """Change a transfer's state (and keep its receipt or error)."""
+
+    def update_transfer_item(
+        self,
+        transfer_id: str,
+        idx: int,
+        *,
+        chunks_done: int | None = None,
+        state: str | None = None,
+        local_item_id: str | None = None,
+    ) -> None:
+        """Record an item's progress."""
+
+    # -- consents
+    def add_consent(self, consent: ConsentRecord) -> None:
+        """Stage a consent request."""
+
+    def consent(self, consent_id: str) -> ConsentRecord | None:
+        """Return a consent record, or None."""
+
+    def consents(self, *, item_id: str | None = None, role: str | None = None) -> Sequence[ConsentRecord]:
+        """Consent records, newest first."""
+
+    def decide_consent(self, consent_id: str, *, status: str, at: datetime, by: str, note: str) -> None:
+        """Record a decision on a consent request."""
+
+
+class TransportError(Exception):
+    """The peer could not be reached (connection refused, timeout, cut): try again later."""
+
+
+class Transport(Protocol):
+    """HTTP between nodes: transmissions, directory entries and evidence chunks. Each call returns the HTTP status
+    and body; a peer that cannot be reached raises ``services.messaging.TransportError``."""
+
+    def transmit(self, endpoint: str, envelope: str) -> tuple[int, bytes]:
+        """POST a sealed transmission (a sealed receipt comes back on 200)."""
+
+    def push_entry(self, endpoint: str, signed: str) -> tuple[int, bytes]:
+        """POST this node's signed directory entry (JSON text)."""
+
+    def transfer_status(self, endpoint: str, transfer_id: str, token: str) -> tuple[int, bytes]:
+        """GET how far the receiver got with each item."""
+
+    def send_records(
+        self, endpoint: str, transfer_id: str, idx: int, *, start: int, token: str, records: Iterable[bytes]
+    ) -> tuple[int, bytes]:
+        """PUT an item's records from ``start`` on, streamed."""
+
+    def complete_transfer(self, endpoint: str, transfer_id: str, token: str) -> tuple[int, bytes]:
+        """POST: check the whole and answer with the signed receipt."""
+
+
+class Identity(Protocol):
+    """The node's federation keys: it signs, seals to other nodes, and opens what was sealed to it."""
+
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def signing_key(self) -> PublicKey: ...
+    @property
+    def encryption_key(self) -> PublicKey: ...
+
+    def sign(self, claims: Mapping[str, Any], typ: str) -> str:
+        """A compact JWS by the current signing key."""
+
+    def seal(self, claims: Mapping[str, Any], typ: str, recipient: PublicKey) -> str:
+        """Sign, then encrypt to ``recipient``."""
+
+    def open(self, token: str) -> str:
+        """Decrypt a transmission sent to this node; return the JWS inside."""
+
+    def decrypt(self, token: str) -> bytes:
+        """Decrypt a JWE sent to this node."""
+
+    def sign_document(self, document: Mapping[str, Any], typ: str, also: Sequence[bytes] = ()) -> dict[str, Any]:
+        """A General JSON JWS by the current key (and any extra private keys)."""
+
+    def rotate(self, build: Callable[[PublicKey, PublicKey], Mapping[str, Any]], typ: str) -> dict[str, Any]:
+        """Replace the keys; return ``build(new signing, new encryption)`` signed by the new and the old key."""
+
+    def verify(self, token: str, key: PublicKey, typ: str) -> dict[str, Any]:
+        """Verify a compact JWS with ``key`` and return its payload; raise EnvelopeRejected if it does not."""
+
+    def peek(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A compact JWS's header and payload, unverified: only to find the key that must verify it."""
+
+    def verify_document(
+        self, document: Mapping[str, Any], candidates: Sequence[PublicKey]
+    ) -> tuple[dict[str, Any], frozenset[str]]:
+        """A General JSON JWS's payload and the ids of the candidate keys whose signatures hold."""
+
+    def encrypt_to(self, plaintext: bytes, recipient: PublicKey, typ: str, cty: str | None = None) -> str:
+        """Encrypt to another node's key."""
+
+    def verify_ed25519(self, public_key_hex: str, signature: bytes, message: bytes) -> bool:
+        """True if ``signature`` is the Ed25519 signature of ``message`` by ``public_key_hex`` (custody keys)."""

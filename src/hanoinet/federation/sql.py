@@ -1,0 +1,726 @@
+"""SQL storage of the federation: the directory, the outbox and inbound messages, receipts, replay protection,
+refusals, transfers and consents. Core statements, batched: a delivery of hundreds of messages is a handful of
+statements and one commit on each side (see ``bench/federation.py``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hanoinet.federation.domain import (
+    DirectoryEntry,
+    EntryStatus,
+    KeyStatus,
+    MessageKind,
+    MessageStatus,
+    PublicKey,
+    entry_from_document,
+)
+from hanoinet.federation.orm import (
+    ConsentRow,
+    InboundMessageRow,
+    OutboxRow,
+    OwnEntryRow,
+    PeerKeyRow,
+    PeerRow,
+    ReceiptRow,
+    RejectionRow,
+    SeenTransmissionRow,
+    TransferItemRow,
+    TransferRow,
+)
+from hanoinet.federation.ports import (
+    ConsentRecord,
+    DeliveryResult,
+    IncomingMessage,
+    MessageQuery,
+    OutgoingMessage,
+    OwnEntry,
+    Peer,
+    PeerDelivery,
+    PeerKey,
+    Receipt,
+    Rejection,
+    TransferItemRecord,
+    TransferRecord,
+)
+from hanoinet.platform.db import affected
+from hanoinet.platform.errors import Conflict
+from hanoinet.platform.orm import Base
+from hanoinet.requests.domain import Direction
+
+MAX_PAGE = 1000
+
+
+_ENTRIES: dict[str, DirectoryEntry] = {}
+"""Parsed entries by their document's text: reading a peer (several times a delivery round) does not re-check the
+same document each time, and a changed document is a different key."""
+
+
+def _entry(row: PeerRow | Row[Any]) -> DirectoryEntry:
+    key = json.dumps(row.document, sort_keys=True)
+    found = _ENTRIES.get(key)
+    if found is None:
+        if len(_ENTRIES) > 1000:
+            _ENTRIES.clear()
+        found = _ENTRIES[key] = entry_from_document(row.document)
+    return found
+
+
+def _peer(row: PeerRow | Row[Any]) -> Peer:
+    return Peer(
+        entry=_entry(row),
+        signed=row.entry,
+        status=EntryStatus(row.status),
+        status_reason=row.status_reason,
+        imported_at=row.imported_at,
+        updated_at=row.updated_at,
+        delivery=PeerDelivery(
+            next_attempt_at=row.next_attempt_at,
+            failures=row.failures,
+            last_error=row.last_error,
+            last_attempt_at=row.last_attempt_at,
+            last_delivery_at=row.last_delivery_at,
+            lease_owner=row.lease_owner,
+            lease_until=row.lease_until,
+        ),
+    )
+
+
+def _key(row: PeerKeyRow) -> PeerKey:
+    return PeerKey(
+        node_id=row.node_id,
+        use=row.use,
+        key=PublicKey(row.kid, dict(row.jwk)),
+        status=KeyStatus(row.status),
+        added_at=row.added_at,
+        changed_at=row.changed_at,
+        reason=row.reason,
+    )
+
+
+def _outgoing(row: OutboxRow | Row[Any]) -> OutgoingMessage:
+    return OutgoingMessage(
+        id=row.id,
+        peer=row.peer,
+        kind=MessageKind(row.kind),
+        request_id=row.request_id,
+        jws=row.jws,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        status=MessageStatus(row.status),
+        attempts=row.attempts,
+        first_sent_at=row.first_sent_at,
+        delivered_at=row.delivered_at,
+        read_at=row.read_at,
+        receipt_id=row.receipt_id,
+        error=row.error,
+        seq=row.seq,
+    )
+
+
+def _incoming(row: InboundMessageRow | Row[Any]) -> IncomingMessage:
+    return IncomingMessage(
+        id=row.id,
+        peer=row.peer,
+        kind=MessageKind(row.kind),
+        request_id=row.request_id,
+        jws=row.jws,
+        created_at=row.created_at,
+        received_at=row.received_at,
+        batch_id=row.batch_id,
+        status=MessageStatus(row.status),
+        reason=row.reason,
+        read_at=row.read_at,
+        read_by=row.read_by,
+    )
+
+
+def _consent(row: ConsentRow) -> ConsentRecord:
+    return ConsentRecord(
+        id=row.id,
+        role=row.role,
+        item_id=row.item_id,
+        peer=row.peer,
+        destination=row.destination,
+        purpose=row.purpose,
+        status=row.status,
+        requested_at=row.requested_at,
+        requested_by=row.requested_by,
+        decided_at=row.decided_at,
+        decided_by=row.decided_by,
+        note=row.note,
+    )
+
+
+_PEERS = Base.metadata.tables[PeerRow.__tablename__]
+_OUTBOX = Base.metadata.tables[OutboxRow.__tablename__]
+_INBOUND = Base.metadata.tables[InboundMessageRow.__tablename__]
+
+
+class SqlFederationStore:
+    """The federation's tables, inside one session (one transaction)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- directory ------------------------------------------------------------------------------------------
+
+    def peer(self, node_id: str) -> Peer | None:
+        row = self.session.execute(select(_PEERS).where(_PEERS.c.node_id == node_id)).first()
+        return _peer(row) if row else None
+
+    def peer_status(self, node_id: str) -> EntryStatus | None:
+        status = self.session.execute(select(_PEERS.c.status).where(_PEERS.c.node_id == node_id)).scalar()
+        return EntryStatus(status) if status else None
+
+    def peers(self) -> Sequence[Peer]:
+        rows = self.session.scalars(select(PeerRow).order_by(PeerRow.state, PeerRow.node_id))
+        return [_peer(r) for r in rows]
+
+    def save_peer(self, entry: Any, signed: Mapping[str, Any], at: datetime) -> None:
+        values = {
+            "state": entry.state,
+            "authority": entry.authority,
+            "roles": [r.value for r in entry.roles],
+            "endpoint": entry.endpoint,
+            "serial": entry.serial,
+            "document": entry.document(),
+            "entry": dict(signed),
+            "updated_at": at,
+        }
+        row = self.session.get(PeerRow, entry.node_id)
+        if row is None:
+            self.session.execute(
+                insert(PeerRow).values(
+                    node_id=entry.node_id,
+                    status=EntryStatus.ACTIVE.value,
+                    status_reason="",
+                    imported_at=at,
+                    failures=0,
+                    **values,
+                )
+            )
+        else:
+            self.session.execute(
+                update(PeerRow)
+                .where(PeerRow.node_id == entry.node_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+
+    def set_peer_status(self, node_id: str, status: EntryStatus, reason: str, at: datetime) -> None:
+        self.session.execute(
+            update(PeerRow)
+            .where(PeerRow.node_id == node_id)
+            .values(status=status.value, status_reason=reason, updated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    def peer_key(self, kid: str) -> PeerKey | None:
+        row = self.session.get(PeerKeyRow, kid, populate_existing=True)
+        return _key(row) if row else None
+
+    def peer_keys(self, node_id: str) -> Sequence[PeerKey]:
+        rows = self.session.scalars(
+            select(PeerKeyRow).where(PeerKeyRow.node_id == node_id).order_by(PeerKeyRow.added_at, PeerKeyRow.kid)
+        )
+        return [_key(r) for r in rows]
+
+    def save_key(
+        self, node_id: str, key: PublicKey, *, use: str, status: KeyStatus, at: datetime, reason: str = ""
+    ) -> None:
+        row = self.session.get(PeerKeyRow, key.kid, populate_existing=True)
+        if row is None:
+            self.session.execute(
+                insert(PeerKeyRow).values(
+                    kid=key.kid,
+                    node_id=node_id,
+                    use=use,
+                    jwk=dict(key.jwk),
+                    status=status.value,
+                    added_at=at,
+                    changed_at=None,
+                    reason=reason,
+                )
+            )
+            return
+        if row.status in (KeyStatus.REVOKED.value, status.value):
+            return  # revocation is final; an unchanged status is no change
+        values: dict[str, Any] = {"status": status.value, "changed_at": at, "reason": reason}
+        if key.jwk and not row.jwk:
+            values["jwk"] = dict(key.jwk)
+        if row.node_id != node_id and not row.node_id:
+            values["node_id"] = node_id
+        self.session.execute(
+            update(PeerKeyRow)
+            .where(PeerKeyRow.kid == key.kid)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    def own_entry(self) -> OwnEntry | None:
+        row = self.session.get(OwnEntryRow, 1, populate_existing=True)
+        if row is None:
+            return None
+        return OwnEntry(entry_from_document(row.document), row.entry, row.updated_at)
+
+    def save_own_entry(self, own: OwnEntry) -> None:
+        values = {
+            "node_id": own.entry.node_id,
+            "serial": own.entry.serial,
+            "document": own.entry.document(),
+            "entry": dict(own.signed),
+            "revoked_kids": list(own.entry.revoked_kids),
+            "updated_at": own.updated_at,
+        }
+        if self.session.get(OwnEntryRow, 1) is None:
+            self.session.execute(insert(OwnEntryRow).values(id=1, **values))
+        else:
+            self.session.execute(
+                update(OwnEntryRow)
+                .where(OwnEntryRow.id == 1)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+
+    # -- delivery scheduling --------------------------------------------------------------------------------
+
+    def peers_due(self, now: datetime) -> Sequence[str]:
+        # Peers are few and the outbox may be long: one indexed probe (peer, status) per due peer, never a scan.
+        waiting = (
+            select(OutboxRow.seq)
+            .where(OutboxRow.peer == PeerRow.node_id, OutboxRow.status == MessageStatus.PENDING.value)
+            .exists()
+        )
+        stmt = (
+            select(PeerRow.node_id)
+            .where(
+                PeerRow.status == EntryStatus.ACTIVE.value,
+                or_(PeerRow.next_attempt_at.is_(None), PeerRow.next_attempt_at <= now),
+                waiting,
+            )
+            .order_by(PeerRow.node_id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def claim_peer(self, node_id: str, owner: str, now: datetime, until: datetime) -> bool:
+        result = self.session.execute(
+            update(PeerRow)
+            .where(
+                PeerRow.node_id == node_id,
+                or_(PeerRow.lease_until.is_(None), PeerRow.lease_until < now, PeerRow.lease_owner == owner),
+            )
+            .values(lease_owner=owner, lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return affected(result) == 1
+
+    def release_peer(
+        self, node_id: str, owner: str, delivery: PeerDelivery, *, keep_until: datetime | None = None
+    ) -> None:
+        self.session.execute(
+            update(PeerRow)
+            .where(PeerRow.node_id == node_id, PeerRow.lease_owner == owner)
+            .values(
+                lease_owner=owner if keep_until else None,
+                lease_until=keep_until,
+                next_attempt_at=delivery.next_attempt_at,
+                failures=delivery.failures,
+                last_error=delivery.last_error,
+                last_attempt_at=delivery.last_attempt_at,
+                last_delivery_at=delivery.last_delivery_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    # -- outbox ---------------------------------------------------------------------------------------------
+
+    def enqueue(self, messages: Sequence[OutgoingMessage]) -> None:
+        if not messages:
+            return
+        self.session.execute(
+            insert(_OUTBOX),
+            [
+                {
+                    "id": m.id,
+                    "peer": m.peer,
+                    "kind": m.kind.value,
+                    "request_id": m.request_id,
+                    "jws": m.jws,
+                    "created_at": m.created_at,
+                    "created_by": m.created_by,
+                    "status": m.status.value,
+                    "attempts": 0,
+                }
+                for m in messages
+            ],
+        )
+
+    def pending(self, peer: str, limit: int) -> Sequence[OutgoingMessage]:
+        entry = self.session.execute(
+            select(_OUTBOX)
+            .where(
+                _OUTBOX.c.peer == peer,
+                _OUTBOX.c.kind == MessageKind.ENTRY.value,
+                _OUTBOX.c.status == MessageStatus.PENDING.value,
+            )
+            .order_by(_OUTBOX.c.seq)
+            .limit(1)
+        ).first()
+        if entry is not None:
+            return [_outgoing(entry)]
+        # Plain rows, not ORM entities: a delivery round reads hundreds of them (see bench/federation.py).
+        stmt = (
+            select(_OUTBOX)
+            .where(_OUTBOX.c.peer == peer, _OUTBOX.c.status == MessageStatus.PENDING.value)
+            .order_by(_OUTBOX.c.seq)
+            .limit(limit)
+        )
+        return [_outgoing(r) for r in self.session.execute(stmt)]
+
+    def record_attempt(self, ids: Sequence[str], at: datetime) -> None:
+        if not ids:
+            return
+        self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(ids))
+            .values(attempts=OutboxRow.attempts + 1, first_sent_at=func.coalesce(OutboxRow.first_sent_at, at))
+            .execution_options(synchronize_session=False)
+        )
+
+    def record_results(self, results: Sequence[DeliveryResult]) -> None:
+        # One UPDATE per distinct outcome (usually one: all delivered under one receipt), not one per message.
+        groups: dict[tuple[MessageStatus, datetime, str, str | None], list[str]] = {}
+        for r in results:
+            groups.setdefault((r.status, r.at, r.receipt_id, r.error), []).append(r.id)
+        for (status, at, receipt, error), ids in groups.items():
+            self.session.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id.in_(ids), _OUTBOX.c.status == MessageStatus.PENDING.value)
+                .values(status=status.value, delivered_at=at, receipt_id=receipt, error=error)
+            )
+
+    def mark_outgoing_read(self, peer: str, ids: Sequence[str], at: datetime) -> int:
+        if not ids:
+            return 0
+        result = self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.peer == peer, OutboxRow.id.in_(ids), OutboxRow.read_at.is_(None))
+            .values(read_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return affected(result)
+
+    def outgoing(self, query: MessageQuery) -> Sequence[OutgoingMessage]:
+        stmt = select(OutboxRow)
+        if query.peer is not None:
+            stmt = stmt.where(OutboxRow.peer == query.peer)
+        if query.request_id is not None:
+            stmt = stmt.where(OutboxRow.request_id == query.request_id)
+        if query.kind is not None:
+            stmt = stmt.where(OutboxRow.kind == query.kind.value)
+        if query.status is not None:
+            stmt = stmt.where(OutboxRow.status == query.status.value)
+        if query.unread:
+            stmt = stmt.where(OutboxRow.read_at.is_(None))
+        stmt = stmt.order_by(OutboxRow.seq.desc()).limit(min(query.limit, MAX_PAGE)).offset(query.offset)
+        return [_outgoing(r) for r in self.session.scalars(stmt.execution_options(populate_existing=True))]
+
+    def outbox_counts(self) -> Mapping[tuple[str, str], int]:
+        stmt = select(OutboxRow.peer, OutboxRow.status, func.count()).group_by(OutboxRow.peer, OutboxRow.status)
+        return {(peer, status): int(count) for peer, status, count in self.session.execute(stmt)}
+
+    def outgoing_message(self, message_id: str) -> OutgoingMessage | None:
+        row = self.session.scalars(
+            select(OutboxRow).where(OutboxRow.id == message_id).execution_options(populate_existing=True)
+        ).first()
+        return _outgoing(row) if row else None
+
+    def incoming_message(self, message_id: str) -> IncomingMessage | None:
+        row = self.session.get(InboundMessageRow, message_id, populate_existing=True)
+        return _incoming(row) if row else None
+
+    # -- inbound --------------------------------------------------------------------------------------------
+
+    def incoming_known(self, ids: Sequence[str]) -> Mapping[str, IncomingMessage]:
+        if not ids:
+            return {}
+        stmt = select(_INBOUND).where(_INBOUND.c.id.in_(list(ids)))
+        return {r.id: _incoming(r) for r in self.session.execute(stmt)}
+
+    def receive(self, messages: Sequence[IncomingMessage]) -> None:
+        if not messages:
+            return
+        try:
+            self._insert_incoming(messages)
+        except IntegrityError:
+            raise Conflict("a message of this transmission was taken meanwhile by another worker") from None
+
+    def _insert_incoming(self, messages: Sequence[IncomingMessage]) -> None:
+        self.session.execute(
+            insert(_INBOUND),
+            [
+                {
+                    "id": m.id,
+                    "peer": m.peer,
+                    "kind": m.kind.value,
+                    "request_id": m.request_id,
+                    "jws": m.jws,
+                    "created_at": m.created_at,
+                    "received_at": m.received_at,
+                    "batch_id": m.batch_id,
+                    "status": m.status.value,
+                    "reason": m.reason,
+                }
+                for m in messages
+            ],
+        )
+
+    def incoming(self, query: MessageQuery) -> Sequence[IncomingMessage]:
+        stmt = select(InboundMessageRow)
+        if query.peer is not None:
+            stmt = stmt.where(InboundMessageRow.peer == query.peer)
+        if query.request_id is not None:
+            stmt = stmt.where(InboundMessageRow.request_id == query.request_id)
+        if query.kind is not None:
+            stmt = stmt.where(InboundMessageRow.kind == query.kind.value)
+        if query.status is not None:
+            stmt = stmt.where(InboundMessageRow.status == query.status.value)
+        if query.unread:
+            stmt = stmt.where(InboundMessageRow.read_at.is_(None))
+        stmt = (
+            stmt.order_by(InboundMessageRow.received_at.desc(), InboundMessageRow.id)
+            .limit(min(query.limit, MAX_PAGE))
+            .offset(query.offset)
+        )
+        return [_incoming(r) for r in self.session.scalars(stmt.execution_options(populate_existing=True))]
+
+    def mark_incoming_read(self, ids: Sequence[str], at: datetime, by: str) -> None:
+        if ids:
+            self.session.execute(
+                update(InboundMessageRow)
+                .where(InboundMessageRow.id.in_(list(ids)), InboundMessageRow.read_at.is_(None))
+                .values(read_at=at, read_by=by)
+                .execution_options(synchronize_session=False)
+            )
+
+    # -- receipts, replays, rejections ----------------------------------------------------------------------
+
+    def add_receipt(self, receipt: Receipt) -> None:
+        self.session.execute(
+            insert(ReceiptRow).values(
+                id=receipt.id,
+                batch_id=receipt.batch_id,
+                peer=receipt.peer,
+                direction=receipt.direction,
+                jws=receipt.jws,
+                at=receipt.at,
+            )
+        )
+
+    def seen(self, transmission_id: str) -> bool:
+        return self.session.get(SeenTransmissionRow, transmission_id) is not None
+
+    def add_seen(self, transmission_id: str, peer: str, at: datetime) -> None:
+        try:
+            self.session.execute(insert(SeenTransmissionRow).values(id=transmission_id, peer=peer, seen_at=at))
+        except IntegrityError:
+            raise Conflict(f"transmission {transmission_id} is being taken by another worker") from None
+
+    def forget_seen(self, before: datetime) -> int:
+        return affected(self.session.execute(delete(SeenTransmissionRow).where(SeenTransmissionRow.seen_at < before)))
+
+    def add_rejection(self, rejection: Rejection) -> None:
+        self.session.execute(
+            insert(RejectionRow).values(
+                at=rejection.at,
+                reason=rejection.reason,
+                detail=rejection.detail[:2000],
+                claimed_sender=(rejection.claimed_sender or "")[:64] or None,
+                remote=(rejection.remote or "")[:64] or None,
+            )
+        )
+
+    def rejections(self, limit: int) -> Sequence[Rejection]:
+        stmt = select(RejectionRow).order_by(RejectionRow.id.desc()).limit(min(limit, MAX_PAGE))
+        return [Rejection(r.at, r.reason, r.detail, r.claimed_sender, r.remote) for r in self.session.scalars(stmt)]
+
+    # -- transfers ------------------------------------------------------------------------------------------
+
+    def add_transfer(self, transfer: TransferRecord) -> None:
+        self.session.execute(
+            insert(TransferRow).values(
+                id=transfer.id,
+                direction=transfer.direction.value,
+                peer=transfer.peer,
+                request_id=transfer.request_id,
+                case_id=transfer.case_id,
+                state=transfer.state,
+                created_at=transfer.created_at,
+                updated_at=transfer.updated_at,
+                created_by=transfer.created_by,
+                reason=transfer.reason,
+                offer_id=transfer.offer_id,
+                offer=dict(transfer.offer),
+                token_hash=transfer.token_hash,
+                receipt=transfer.receipt,
+                error=transfer.error,
+            )
+        )
+        if not transfer.items:
+            return
+        self.session.execute(
+            insert(TransferItemRow),
+            [
+                {
+                    "transfer_id": transfer.id,
+                    "idx": i.idx,
+                    "item_id": i.item_id,
+                    "local_item_id": i.local_item_id,
+                    "sha256": i.sha256,
+                    "size": i.size,
+                    "chunk_size": i.chunk_size,
+                    "chunks_total": i.chunks_total,
+                    "chunks_done": i.chunks_done,
+                    "state": i.state,
+                }
+                for i in transfer.items
+            ],
+        )
+
+    def _transfer(self, row: TransferRow) -> TransferRecord:
+        items = self.session.scalars(
+            select(TransferItemRow)
+            .where(TransferItemRow.transfer_id == row.id)
+            .order_by(TransferItemRow.idx)
+            .execution_options(populate_existing=True)
+        )
+        return TransferRecord(
+            id=row.id,
+            direction=Direction(row.direction),
+            peer=row.peer,
+            request_id=row.request_id,
+            case_id=row.case_id,
+            state=row.state,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            created_by=row.created_by,
+            reason=row.reason,
+            offer_id=row.offer_id,
+            offer=dict(row.offer),
+            items=tuple(
+                TransferItemRecord(
+                    idx=i.idx,
+                    item_id=i.item_id,
+                    sha256=i.sha256,
+                    size=i.size,
+                    chunk_size=i.chunk_size,
+                    chunks_total=i.chunks_total,
+                    chunks_done=i.chunks_done,
+                    state=i.state,
+                    local_item_id=i.local_item_id,
+                )
+                for i in items
+            ),
+            token_hash=row.token_hash,
+            receipt=row.receipt,
+            error=row.error,
+        )
+
+    def transfer(self, transfer_id: str) -> TransferRecord | None:
+        row = self.session.get(TransferRow, transfer_id, populate_existing=True)
+        return self._transfer(row) if row else None
+
+    def transfers(self, *, state: str | None = None, direction: Direction | None = None) -> Sequence[TransferRecord]:
+        stmt = select(TransferRow)
+        if state is not None:
+            stmt = stmt.where(TransferRow.state == state)
+        if direction is not None:
+            stmt = stmt.where(TransferRow.direction == direction.value)
+        stmt = stmt.order_by(TransferRow.created_at.desc(), TransferRow.id).execution_options(populate_existing=True)
+        return [self._transfer(r) for r in self.session.scalars(stmt)]
+
+    def update_transfer(
+        self, transfer_id: str, *, state: str, at: datetime, receipt: str | None = None, error: str | None = None
+    ) -> None:
+        values: dict[str, Any] = {"state": state, "updated_at": at, "error": error}
+        if receipt is not None:
+            values["receipt"] = receipt
+        self.session.execute(
+            update(TransferRow)
+            .where(TransferRow.id == transfer_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    def update_transfer_item(
+        self,
+        transfer_id: str,
+        idx: int,
+        *,
+        chunks_done: int | None = None,
+        state: str | None = None,
+        local_item_id: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {}
+        if chunks_done is not None:
+            values["chunks_done"] = chunks_done
+        if state is not None:
+            values["state"] = state
+        if local_item_id is not None:
+            values["local_item_id"] = local_item_id
+        if values:
+            self.session.execute(
+                update(TransferItemRow)
+                .where(and_(TransferItemRow.transfer_id == transfer_id, TransferItemRow.idx == idx))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+
+    # -- consents -------------------------------------------------------------------------------------------
+
+    def add_consent(self, consent: ConsentRecord) -> None:
+        self.session.execute(
+            insert(ConsentRow).values(
+                id=consent.id,
+                role=consent.role,
+                item_id=consent.item_id,
+                peer=consent.peer,
+                destination=consent.destination,
+                purpose=consent.purpose,
+                status=consent.status,
+                requested_at=consent.requested_at,
+                requested_by=consent.requested_by,
+                decided_at=consent.decided_at,
+                decided_by=consent.decided_by,
+                note=consent.note,
+            )
+        )
+
+    def consent(self, consent_id: str) -> ConsentRecord | None:
+        row = self.session.get(ConsentRow, consent_id, populate_existing=True)
+        return _consent(row) if row else None
+
+    def consents(self, *, item_id: str | None = None, role: str | None = None) -> Sequence[ConsentRecord]:
+        stmt = select(ConsentRow)
+        if item_id is not None:
+            stmt = stmt.where(ConsentRow.item_id == item_id)
+        if role is not None:
+            stmt = stmt.where(ConsentRow.role == role)
+        stmt = stmt.order_by(ConsentRow.requested_at.desc(), ConsentRow.id).execution_options(populate_existing=True)
+        return [_consent(r) for r in self.session.scalars(stmt)]
+
+    def decide_consent(self, consent_id: str, *, status: str, at: datetime, by: str, note: str) -> None:
+        self.session.execute(
+            update(ConsentRow)
+            .where(ConsentRow.id == consent_id)
+            .values(status=status, decided_at=at, decided_by=by, note=note)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,28 @@
+"""Ports of platform."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+MAX_PAGE = 500
+
+
+class Signer(Protocol):
+    """The node's signing key."""
+
+    def sign(self, message: bytes) -> bytes:
+        """Return the node's signature of ``message``."""
+
+    def public_key_hex(self) -> str:
+        """The node's public key, hex."""
+
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        """True if ``signature`` is this node's signature of ``message``."""
+
+
+class Clock(Protocol):
+    """The current time; a port so that tests and training exercises can control it."""
+
+    def now(self) -> datetime:
+        """Return the current time, timezone-aware UTC."""

@@ -1,0 +1,195 @@
+"""What every page shares: the template environment (autoescaped, gettext), the common context, rendering."""
+
+from __future__ import annotations
+
+import gettext
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from hanoinet import __version__
+from hanoinet.accounts.service import Actor
+from hanoinet.app.node import Node
+from hanoinet.platform.errors import Issue
+from hanoinet.platform.permissions import Permission, Principal, permissions_of
+from hanoinet.platform.security import CSRF_FIELD, Caller, Unauthenticated, identify
+from hanoinet.requests import present as requests_present
+
+LANGUAGES = ("en", "fr", "es", "ru", "zh", "ar")
+"""The six UN languages; English is the source, the others follow as their catalogues are translated."""
+RTL = frozenset({"ar"})
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name for gettext_noop
+    """Mark a string for extraction into the catalogue; it is translated where it is shown."""
+    return message
+
+
+DIRECTIONS = (N_("incoming"), N_("outgoing"))
+"""Direction's values, shown translated (``_(r.direction.value)``): marked here so that extraction sees them."""
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def translations(language: str) -> gettext.NullTranslations:
+    """The catalogue for a language (``locale/<lang>/LC_MESSAGES/hanoinet.mo``), or the English source strings."""
+    localedir = str(resources.files("hanoinet") / "locale")
+    return gettext.translation("hanoinet", localedir=localedir, languages=[language], fallback=True)
+
+
+def language_of(request: Request, caller: Caller) -> str:
+    """The page's language: the browser's first UN language that has a catalogue, else English."""
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES and (code == "en" or isinstance(translations(code), gettext.GNUTranslations)):
+            return code
+    return "en"
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def environment(language: str) -> Environment:
+    """A Jinja environment with autoescaping and the language's gettext installed (``{{ _("…") }}``)."""
+    env = Environment(
+        loader=PackageLoader("hanoinet.platform", "templates"),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["time_left"] = requests_present.time_left
+    env.filters["urgency"] = requests_present.urgency
+    env.filters["when"] = _when
+    env.filters["label"] = lambda value: str(value).replace("_", " ")
+    return env
+
+
+def _when(value: datetime | str | None) -> str:
+    """A time as operators read it: UTC, to the minute."""
+    if value is None or value == "":
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+DEFAULT_INSTRUMENT = "uncc-2024"
+
+
+def default_instrument(node: Node) -> str:
+    """The Hanoi Convention if this node has its pack (the instrument the node is for), else the first pack."""
+    return DEFAULT_INSTRUMENT if DEFAULT_INSTRUMENT in node.packs else next(iter(node.packs), "")
+
+
+def _state_name(node: Node, code: str) -> str:
+    try:
+        return f"{node.catalog.name(code)} ({code})"
+    except KeyError:
+        return code
+
+
+def render(
+    request: Request, template: str, context: Mapping[str, Any] | None = None, *, status: int = 200
+) -> HTMLResponse:
+    """Render a page with what every page needs: who is signed in, what they may do, the CSRF token, the time."""
+    caller = identify(request)
+    node: Node = request.app.state.node
+    language = language_of(request, caller)
+    granted = permissions_of(caller.principal.roles) if caller.principal else frozenset({Permission.PUBLIC})
+    session = caller.session
+    base = {
+        "request": request,
+        "caller": caller,
+        "user": session.user if session else None,
+        "can": {p.name.lower(): p in granted for p in Permission},
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": session.session.csrf_token if session else "",
+        "now": node.clock.now(),
+        "node_name": node.name,
+        "node_state": node.node_state or "",
+        "node_id": node.identity.node_id if node.identity else "",
+        "language": language,
+        "direction": "rtl" if language in RTL else "ltr",
+        "version": __version__,
+        "exercise": getattr(node.clock, "speed", 1.0) != 1.0,
+        "state_name": lambda code: _state_name(node, code),
+        "instrument_title": lambda key: node.packs[key].short_title if key in node.packs else key,
+    }
+    html = environment(language).get_template(template).render({**base, **(context or {})})
+    return HTMLResponse(html, status_code=status)
+
+
+FLASH: dict[str, str] = {
+    "signed_out": N_("You are signed out."),
+    "password": N_("Your password is changed. Sign in again with the new one."),
+    "draft": N_("The draft is saved; it has not been sent."),
+    "sent": N_("The request is sent."),
+    "acted": N_("Done."),
+    "message": N_("The message is queued for the other node."),
+    "case": N_("The case is open."),
+    "user": N_("The account is saved."),
+    "verified": N_("Verification finished."),
+    "transfer": N_("The transfer is queued."),
+}
+"""Messages shown after a form's redirect, by key: the URL carries a key, never text (nothing to inject)."""
+
+
+def flash(request: Request) -> dict[str, str]:
+    """The context for the message a redirect asked for with ``?done=KEY`` (translated), if any."""
+    key = request.query_params.get("done", "")
+    if key not in FLASH:
+        return {}
+    language = language_of(request, identify(request))
+    return {"flash": translations(language).gettext(FLASH[key])}
+
+
+def redirect(url: str, done: str | None = None) -> RedirectResponse:
+    """Post/redirect/get: after a form, show the result page (with a flash message by key)."""
+    if done is not None:
+        if done not in FLASH:
+            raise ValueError(f"no flash message {done!r}")
+        url += ("&" if "?" in url else "?") + urlencode({"done": done})
+    return RedirectResponse(url, status_code=303)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A local path to return to after signing in — never another site (``//evil``, ``https://…``)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def actor(request: Request) -> Actor:
+    """The signed-in caller as the audit log records them."""
+    return identify(request).actor
+
+
+def principal(request: Request) -> Principal:
+    """The signed-in caller as handling conditions see them (routes reached here have one)."""
+    found = identify(request).principal
+    if found is None:
+        raise Unauthenticated("sign in")
+    return found
+
+
+def by_field(issues: Sequence[Issue]) -> dict[str, list[Issue]]:
+    """Issues grouped by the form field they concern, for messages next to each field."""
+    grouped: dict[str, list[Issue]] = {}
+    for issue in issues:
+        grouped.setdefault(issue.field, []).append(issue)
+    return grouped
+
+
+def error_page(request: Request, status: int, title: str, detail: Any) -> HTMLResponse:
+    """An error as a page: what went wrong in words, the issues one per line, and a way back."""
+    if isinstance(detail, list):
+        lines = [str(d.get("text", d)) if isinstance(d, dict) else str(d) for d in detail]
+    else:
+        lines = [str(detail)]
+    heading = title[:1].upper() + title[1:]
+    return render(request, "error.html", {"title": heading, "lines": lines, "status": status}, status=status)

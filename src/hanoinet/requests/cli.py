@@ -1,0 +1,286 @@
+"""Cli of requests."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hanoinet.federation import messaging as messaging_services
+from hanoinet.platform.cli import (
+    InstrumentOption,
+    JsonOption,
+    actor,
+    emit,
+    err,
+    errors,
+    fail,
+    node,
+    out,
+)
+from hanoinet.requests import present as requests_present
+from hanoinet.requests import service as request_services
+from hanoinet.requests.domain import Action, Direction, RequestState
+from hanoinet.requests.ports import InboxQuery
+
+request_app = typer.Typer(help="Requests of Chapter V.", no_args_is_help=True)
+
+
+# --- requests -----------------------------------------------------------------------------------------------
+
+
+def parse_deadline(text: str | None) -> datetime | None:
+    """Parse an ISO 8601 instant; the offset is required (checked by the domain, which names the field)."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--deadline {text!r}: expected ISO 8601, e.g. 2026-12-01T12:00:00+07:00")
+
+
+def parse_items(pairs: list[str], items_file: Path | None) -> dict[str, str]:
+    """Read request items from KEY=VALUE options and/or a JSON object file."""
+    items: dict[str, str] = {}
+    if items_file is not None:
+        try:
+            loaded = json.loads(items_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            fail(f"--items-file: {exc}")
+        if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+            fail("--items-file: must be a JSON object of item keys to text")
+        items.update(loaded)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            fail(f"--item {pair!r}: expected KEY=VALUE")
+        items[key.strip()] = value
+    return items
+
+
+ItemOption = Annotated[list[str], typer.Option("--item", help="KEY=VALUE, repeatable.")]
+ItemsFileOption = Annotated[Path | None, typer.Option("--items-file", help="JSON object of items.")]
+
+
+def draft_from(
+    *,
+    case: str,
+    instrument: str,
+    type_: str,
+    to: str,
+    from_: str | None,
+    incoming: bool,
+    item: list[str],
+    items_file: Path | None,
+    emergency: bool,
+    deadline: str | None,
+    follows_up: str | None,
+    peer: str | None = None,
+) -> request_services.RequestDraft:
+    """Build a draft from command-line options."""
+    return request_services.RequestDraft(
+        case=case,
+        instrument=instrument,
+        type=type_,
+        requested_state=to.upper(),
+        requesting_state=from_.upper() if from_ else None,
+        direction=Direction.INCOMING if incoming else Direction.OUTGOING,
+        items=parse_items(item, items_file),
+        emergency=emergency,
+        deadline=parse_deadline(deadline),
+        follows_up=follows_up,
+        peer=peer,
+    )
+
+
+@request_app.command("new")
+def request_new(
+    case: Annotated[str, typer.Option(help="Case id or reference.")],
+    type_: Annotated[str, typer.Option("--type", help="Request type, e.g. preservation, mla, emergency.")],
+    to: Annotated[str, typer.Option("--to", help="Requested State (ISO alpha-3).")],
+    instrument: InstrumentOption = "uncc-2024",
+    from_: Annotated[str | None, typer.Option("--from", help="Requesting State (default: the node's).")] = None,
+    incoming: Annotated[bool, typer.Option(help="Register a request received by other means.")] = False,
+    item: ItemOption | None = None,
+    items_file: ItemsFileOption = None,
+    emergency: Annotated[bool, typer.Option(help="Flag as an emergency (Art 41).")] = False,
+    deadline: Annotated[str | None, typer.Option(help="Requester's deadline, ISO 8601 with offset.")] = None,
+    follows_up: Annotated[str | None, typer.Option(help="Id of the request this one follows up.")] = None,
+    peer: Annotated[
+        str | None, typer.Option(help="Node to send it to (default: chosen from the directory when sent).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Draft an outgoing request, or register an incoming one."""
+    n = node()
+    draft = draft_from(
+        case=case,
+        instrument=instrument,
+        type_=type_,
+        to=to,
+        from_=from_,
+        incoming=incoming,
+        item=item or [],
+        items_file=items_file,
+        emergency=emergency,
+        deadline=deadline,
+        follows_up=follows_up,
+        peer=peer,
+    )
+    with errors():
+        view = request_services.create_request(n, draft, actor=actor())
+    if as_json:
+        emit(requests_present.request_view(view, n.clock.now()), True)
+        return
+    out.print(f"request {view.request.id} ({view.request.state.value})")
+    for issue in view.issues:
+        out.print(f"  [yellow]to complete before sending:[/] {issue}", highlight=False)
+
+
+@request_app.command("validate")
+def request_validate(
+    request_id: Annotated[str | None, typer.Argument(help="A saved request's id (or give the options).")] = None,
+    case: Annotated[str | None, typer.Option(help="Case id or reference.")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Request type.")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Requested State.")] = None,
+    instrument: InstrumentOption = "uncc-2024",
+    from_: Annotated[str | None, typer.Option("--from", help="Requesting State.")] = None,
+    item: ItemOption | None = None,
+    items_file: ItemsFileOption = None,
+    emergency: bool = False,
+    deadline: Annotated[str | None, typer.Option(help="Requester's deadline, ISO 8601 with offset.")] = None,
+) -> None:
+    """Check a request's contents against its rule pack without saving anything; exit 2 if incomplete."""
+    n = node()
+    with errors():
+        if request_id is not None:
+            issues = list(request_services.get_request(n, request_id).issues)
+        elif case and type_ and to:
+            draft = draft_from(
+                case=case,
+                instrument=instrument,
+                type_=type_,
+                to=to,
+                from_=from_,
+                incoming=False,
+                item=item or [],
+                items_file=items_file,
+                emergency=emergency,
+                deadline=deadline,
+                follows_up=None,
+            )
+            issues = request_services.validate_request(n, draft)
+        else:
+            fail("give a request id, or --case, --type and --to")
+    if issues:
+        for issue in issues:
+            err.print(f"[red]invalid:[/] {issue}", highlight=False)
+        raise typer.Exit(2)
+    out.print("complete: every required item is present")
+
+
+@request_app.command("amend")
+def request_amend(
+    request_id: str,
+    item: ItemOption | None = None,
+    items_file: ItemsFileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Replace the items of a draft (the ones given are merged into the existing ones)."""
+    n = node()
+    with errors():
+        current = request_services.get_request(n, request_id).request.items
+        view = request_services.amend_request(
+            n, request_id, {**current, **parse_items(item or [], items_file)}, actor=actor()
+        )
+    emit(requests_present.request_view(view, n.clock.now()), True) if as_json else out.print(
+        f"request {request_id} amended"
+    )
+
+
+@request_app.command("show")
+def request_show(request_id: str) -> None:
+    """Show a request with its history, clocks, allowed actions and messages, as JSON; the sending node learns
+    that its messages were read."""
+    n = node()
+    with errors():
+        messaging_services.mark_read(n, request_id, actor=actor())
+        emit(requests_present.request_view(request_services.get_request(n, request_id), n.clock.now()), True)
+
+
+@request_app.command("transition")
+def request_transition(
+    request_id: str,
+    action: Annotated[Action, typer.Argument(help="What to do.")],
+    ground: Annotated[list[str] | None, typer.Option("--ground", help="Refusal ground key, repeatable.")] = None,
+    note: Annotated[str, typer.Option(help="Reason, information asked or given.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Act on a request: send, acknowledge, preserve, refuse (with grounds), execute, withdraw, close ..."""
+    n = node()
+    with errors():
+        view = request_services.act_on_request(
+            n, request_id, action, actor=actor(), grounds=tuple(ground or ()), note=note
+        )
+    if as_json:
+        emit(requests_present.request_view(view, n.clock.now()), True)
+    else:
+        out.print(f"request {request_id}: {view.request.state.value}")
+
+
+def parse_duration(text: str) -> int:
+    """Parse 24h, 3d, 90m into seconds."""
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        fail(f"--due-within {text!r}: expected a number and a unit, e.g. 24h, 3d, 90m")
+    return int(text[:-1]) * units[text[-1]]
+
+
+@request_app.command("list")
+def request_list(
+    due_within: Annotated[str | None, typer.Option(help="Due within, e.g. 24h or 3d.")] = None,
+    overdue: Annotated[bool, typer.Option(help="Only requests with a clock past due.")] = False,
+    state: Annotated[RequestState | None, typer.Option(help="Only in this state.")] = None,
+    counterpart: Annotated[str | None, typer.Option("--state-code", help="Only with this other State.")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Only of this type.")] = None,
+    direction: Annotated[Direction | None, typer.Option(help="incoming or outgoing.")] = None,
+    case: Annotated[str | None, typer.Option(help="Only for this case (id).")] = None,
+    limit: int = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """The inbox: requests with their next clock, soonest due first when a due filter is given."""
+    n = node()
+    now = n.clock.now()
+    query = InboxQuery(
+        now=now,
+        direction=direction,
+        state=state,
+        counterpart_state=counterpart.upper() if counterpart else None,
+        type=type_,
+        case_id=case,
+        due_within_seconds=parse_duration(due_within) if due_within else None,
+        overdue=overdue,
+        limit=limit,
+    )
+    with errors():
+        rows = request_services.inbox(n, query)
+
+    def table() -> Table:
+        t = Table("id", "type", "dir", "State", "state", "next clock", "due")
+        for r in rows:
+            t.add_row(
+                r.id[:8],
+                r.type + (" [red]EMERGENCY[/]" if r.emergency else ""),
+                r.direction.value[:3],
+                r.counterpart_state,
+                r.state.value,
+                r.next_clock or "",
+                requests_present.time_left(r.next_due_at, now),
+            )
+        return t
+
+    emit([requests_present.summary(r, now) for r in rows], as_json, table)

@@ -1,0 +1,390 @@
+"""Requests of Chapter V: an aggregate with a closed state machine, driven by the rule pack of its instrument.
+
+The state machine is closed: every action names the states it may start from and the state it leads to; anything
+else raises ``IllegalTransition``. Every change is an event, and the events are the request's history, from which
+its clocks are derived (``domain.clocks``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from hanoinet.cases.domain import Case
+from hanoinet.platform.errors import IllegalTransition, Issue, ValidationFailed
+from hanoinet.rules.domain import OTHER_SERIOUS_CRIME, RequestType, RulePack, Workflow
+
+MAX_ITEM_LENGTH = 20_000
+
+
+class Direction(StrEnum):
+    """Whether this node's State is the requesting or the requested one."""
+
+    OUTGOING = "outgoing"
+    INCOMING = "incoming"
+
+
+class RequestState(StrEnum):
+    """Where a request stands."""
+
+    DRAFT = "draft"
+    SENT = "sent"
+    RECEIVED = "received"
+    ACKNOWLEDGED = "acknowledged"
+    MORE_INFORMATION_REQUESTED = "more_information_requested"
+    POSTPONED = "postponed"
+    IN_EXECUTION = "in_execution"
+    PRESERVED = "preserved"
+    EXECUTED = "executed"
+    RELEASED = "released"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
+
+
+S = RequestState
+OPEN_STATES = frozenset(
+    {
+        S.SENT,
+        S.RECEIVED,
+        S.ACKNOWLEDGED,
+        S.MORE_INFORMATION_REQUESTED,
+        S.POSTPONED,
+        S.IN_EXECUTION,
+        S.PRESERVED,
+    }
+)
+"""States in which the requested State still owes something: clocks run only here (and in drafts, never)."""
+
+DECIDED_STATES = frozenset({S.EXECUTED, S.RELEASED, S.REFUSED, S.WITHDRAWN, S.CLOSED})
+"""States in which the request has been decided; a follow-up in one of these no longer holds a preservation."""
+
+
+class Action(StrEnum):
+    """What a user (or, later, the other node) does to a request."""
+
+    SEND = "send"
+    ACKNOWLEDGE = "acknowledge"
+    REQUEST_INFORMATION = "request_information"
+    PROVIDE_INFORMATION = "provide_information"
+    POSTPONE = "postpone"
+    RESUME = "resume"
+    BEGIN_EXECUTION = "begin_execution"
+    PRESERVE = "preserve"
+    EXTEND = "extend"
+    RELEASE = "release"
+    EXECUTE = "execute"
+    REFUSE = "refuse"
+    WITHDRAW = "withdraw"
+    CLOSE = "close"
+
+
+class EventKind(StrEnum):
+    """What happened; past tense, one per action plus the request's creation."""
+
+    CREATED = "created"
+    RECEIVED = "received"
+    AMENDED = "amended"
+    SENT = "sent"
+    ACKNOWLEDGED = "acknowledged"
+    INFORMATION_REQUESTED = "information_requested"
+    INFORMATION_PROVIDED = "information_provided"
+    POSTPONED = "postponed"
+    RESUMED = "resumed"
+    EXECUTION_BEGUN = "execution_begun"
+    PRESERVED = "preserved"
+    EXTENDED = "extended"
+    RELEASED = "released"
+    EXECUTED = "executed"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One edge of the state machine: the states an action may start from and the state it leads to."""
+
+    sources: frozenset[RequestState]
+    target: RequestState | None  # None: the state does not change (an extension)
+    event: EventKind
+
+
+_ANSWERABLE = frozenset({S.RECEIVED, S.SENT, S.ACKNOWLEDGED, S.IN_EXECUTION})
+_WITHDRAWABLE = OPEN_STATES | {S.DRAFT}
+_REFUSABLE = frozenset({S.SENT, S.RECEIVED, S.ACKNOWLEDGED, S.MORE_INFORMATION_REQUESTED, S.POSTPONED, S.IN_EXECUTION})
+
+_COMMON: dict[Action, Transition] = {
+    Action.SEND: Transition(frozenset({S.DRAFT}), S.SENT, EventKind.SENT),
+    Action.ACKNOWLEDGE: Transition(frozenset({S.SENT, S.RECEIVED}), S.ACKNOWLEDGED, EventKind.ACKNOWLEDGED),
+    Action.WITHDRAW: Transition(_WITHDRAWABLE, S.WITHDRAWN, EventKind.WITHDRAWN),
+}
+_REQUEST: dict[Action, Transition] = {
+    Action.REQUEST_INFORMATION: Transition(
+        _ANSWERABLE | {S.POSTPONED}, S.MORE_INFORMATION_REQUESTED, EventKind.INFORMATION_REQUESTED
+    ),
+    Action.PROVIDE_INFORMATION: Transition(
+        frozenset({S.MORE_INFORMATION_REQUESTED}), S.ACKNOWLEDGED, EventKind.INFORMATION_PROVIDED
+    ),
+    Action.REFUSE: Transition(_REFUSABLE, S.REFUSED, EventKind.REFUSED),
+}
+TRANSITIONS: dict[Workflow, dict[Action, Transition]] = {
+    Workflow.STANDARD: {
+        **_COMMON,
+        **_REQUEST,
+        Action.POSTPONE: Transition(frozenset({S.ACKNOWLEDGED, S.IN_EXECUTION}), S.POSTPONED, EventKind.POSTPONED),
+        Action.RESUME: Transition(frozenset({S.POSTPONED}), S.IN_EXECUTION, EventKind.RESUMED),
+        Action.BEGIN_EXECUTION: Transition(frozenset({S.ACKNOWLEDGED}), S.IN_EXECUTION, EventKind.EXECUTION_BEGUN),
+        Action.EXECUTE: Transition(frozenset({S.ACKNOWLEDGED, S.IN_EXECUTION}), S.EXECUTED, EventKind.EXECUTED),
+        Action.CLOSE: Transition(frozenset({S.EXECUTED, S.REFUSED, S.WITHDRAWN}), S.CLOSED, EventKind.CLOSED),
+    },
+    Workflow.PRESERVATION: {
+        **_COMMON,
+        **_REQUEST,
+        Action.PRESERVE: Transition(frozenset({S.RECEIVED, S.ACKNOWLEDGED}), S.PRESERVED, EventKind.PRESERVED),
+        Action.EXTEND: Transition(frozenset({S.PRESERVED}), None, EventKind.EXTENDED),
+        Action.RELEASE: Transition(frozenset({S.PRESERVED}), S.RELEASED, EventKind.RELEASED),
+        Action.CLOSE: Transition(frozenset({S.RELEASED, S.REFUSED, S.WITHDRAWN}), S.CLOSED, EventKind.CLOSED),
+    },
+    Workflow.NOTIFICATION: {
+        **_COMMON,
+        Action.CLOSE: Transition(frozenset({S.ACKNOWLEDGED, S.WITHDRAWN}), S.CLOSED, EventKind.CLOSED),
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEvent:
+    """One entry of a request's history."""
+
+    seq: int
+    kind: EventKind
+    at: datetime
+    actor: str
+    state_from: RequestState | None
+    state_to: RequestState
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Request:
+    """A request of Chapter V between two States, under one instrument, for one case."""
+
+    id: str
+    case_id: str
+    instrument: str
+    type: str
+    direction: Direction
+    requesting_state: str
+    requested_state: str
+    items: dict[str, str]
+    emergency: bool
+    deadline: datetime | None
+    follows_up: str | None
+    state: RequestState
+    created_at: datetime
+    events: list[RequestEvent] = field(default_factory=list)
+    version: int = 0
+    peer: str | None = None
+    """The node this request is exchanged with (None: handled outside the network, by other means)."""
+
+    @property
+    def counterpart_state(self) -> str:
+        """The other State: the one this node's inbox files the request under."""
+        return self.requested_state if self.direction is Direction.OUTGOING else self.requesting_state
+
+    def last_event(self, *kinds: EventKind) -> RequestEvent | None:
+        """Return the most recent event of one of these kinds, or None."""
+        return next((e for e in reversed(self.events) if e.kind in kinds), None)
+
+    def allowed_actions(self, rtype: RequestType) -> list[Action]:
+        """Return the actions the state machine allows now, in a stable order (for UIs and error messages)."""
+        table = TRANSITIONS[rtype.workflow]
+        return [a for a in Action if a in table and self.state in table[a].sources]
+
+    def _record(
+        self, kind: EventKind, at: datetime, actor: str, to: RequestState, data: dict[str, Any]
+    ) -> RequestEvent:
+        event = RequestEvent(len(self.events) + 1, kind, at, actor, self.state if self.events else None, to, data)
+        self.events.append(event)
+        self.state = to
+        return event
+
+    def apply(
+        self,
+        action: Action,
+        pack: RulePack,
+        *,
+        at: datetime,
+        actor: str,
+        grounds: tuple[str, ...] = (),
+        note: str = "",
+    ) -> RequestEvent:
+        """Carry out an action: check it is allowed now and its data is lawful, then record the event."""
+        rtype = request_type(pack, self.type)
+        table = TRANSITIONS[rtype.workflow]
+        transition = table.get(action)
+        if transition is None:
+            raise IllegalTransition(
+                f"{action.value} does not apply to {rtype.label.lower()} requests ({rtype.citation})"
+            )
+        if self.state not in transition.sources:
+            allowed = ", ".join(a.value for a in self.allowed_actions(rtype)) or "none"
+            raise IllegalTransition(
+                f"cannot {action.value} a request that is {self.state.value}; allowed now: {allowed}"
+            )
+        data: dict[str, Any] = {}
+        if note:
+            data["note"] = note
+        if action is Action.REFUSE:
+            data["grounds"] = list(check_refusal_grounds(rtype, grounds, pack))
+        elif grounds:
+            raise ValidationFailed([Issue("grounds", f"grounds are given only when refusing, not to {action.value}")])
+        if action in (Action.POSTPONE, Action.REQUEST_INFORMATION, Action.PROVIDE_INFORMATION) and not note.strip():
+            raise ValidationFailed(
+                [Issue("note", f"{action.value.replace('_', ' ')} needs a note saying what and why")]
+            )
+        if action is Action.EXTEND:
+            extension = next((c.extension for c in rtype.clocks if c.extension is not None), None)
+            if extension is None:
+                raise IllegalTransition(f"{rtype.label} under this instrument cannot be extended")
+            data["extension"] = str(extension)
+        return self._record(transition.event, at, actor, transition.target or self.state, data)
+
+    def amend(self, items: dict[str, str], *, at: datetime, actor: str) -> RequestEvent:
+        """Change the contents of a draft; once sent, contents change only through information provided."""
+        if self.state is not RequestState.DRAFT:
+            raise IllegalTransition(f"only a draft can be amended; this request is {self.state.value}")
+        changed = sorted(k for k in set(items) | set(self.items) if items.get(k) != self.items.get(k))
+        self.items = dict(items)
+        return self._record(EventKind.AMENDED, at, actor, self.state, {"changed": changed})
+
+
+def request_type(pack: RulePack, key: str) -> RequestType:
+    """Return the pack's request type with this key; raise ValidationFailed naming the field if there is none."""
+    rtype = pack.request_type(key)
+    if rtype is None:
+        known = ", ".join(t.key for t in pack.request_types)
+        raise ValidationFailed([Issue("type", f"the {pack.short_title} provides no {key!r} request; types: {known}")])
+    return rtype
+
+
+def check_refusal_grounds(
+    rtype: RequestType, grounds: tuple[str, ...], pack: RulePack | None = None
+) -> tuple[str, ...]:
+    """Return the grounds if the instrument allows every one of them for this type; raise ValidationFailed if not.
+
+    Refusal must give reasons (Art 40): at least one ground, each one the pack allows for this request type.
+    """
+    if not grounds:
+        allowed = ", ".join(g.key for g in rtype.refusal_grounds) or "none: this type cannot be refused"
+        raise ValidationFailed(
+            [Issue("grounds", f"a refusal must state its grounds; allowed: {allowed}", str(rtype.citation))]
+        )
+    issues = []
+    for index, key in enumerate(grounds):
+        if rtype.ground(key) is None:
+            allowed = ", ".join(g.key for g in rtype.refusal_grounds) or "none"
+            never = pack is not None and key in pack.never_grounds
+            reason = "is never a ground for refusal" if never else "is not a ground for refusal of this type"
+            issues.append(Issue(f"grounds[{index}]", f"{key!r} {reason}; allowed: {allowed}", str(rtype.citation)))
+    if issues:
+        raise ValidationFailed(issues)
+    return tuple(dict.fromkeys(grounds))
+
+
+def check_contents(
+    pack: RulePack,
+    rtype: RequestType,
+    *,
+    items: dict[str, str],
+    case: Case,
+    emergency: bool,
+    requesting_state: str,
+    requested_state: str,
+    deadline: datetime | None,
+    now: datetime,
+) -> list[Issue]:
+    """Return every problem with a request's contents, each citing the article that requires the item."""
+    issues: list[Issue] = []
+    for item in rtype.required_items:
+        if item.required and not items.get(item.key, "").strip():
+            issues.append(Issue(f"items.{item.key}", f"{item.label} is missing", str(item.citation)))
+    for key, value in items.items():
+        if rtype.item(key) is None:
+            known = ", ".join(i.key for i in rtype.required_items)
+            issues.append(Issue(f"items.{key}", f"is not an item of a {rtype.label.lower()} request; items: {known}"))
+        elif len(value) > MAX_ITEM_LENGTH:
+            issues.append(Issue(f"items.{key}", f"is longer than {MAX_ITEM_LENGTH} characters"))
+    if emergency and not rtype.emergency_allowed:
+        issues.append(
+            Issue("emergency", f"{rtype.label} requests cannot be flagged as emergencies", str(rtype.citation))
+        )
+    if requesting_state == requested_state:
+        issues.append(Issue("requested_state", "must differ from the requesting State"))
+    if deadline is not None and deadline.tzinfo is None:
+        issues.append(Issue("deadline", "must carry a time zone (ISO 8601 with offset, e.g. 2026-12-01T12:00:00Z)"))
+    elif deadline is not None and deadline <= now:
+        issues.append(Issue("deadline", "is in the past"))
+    issues.extend(check_scope(pack, rtype, case))
+    return issues
+
+
+def check_scope(pack: RulePack, rtype: RequestType, case: Case) -> list[Issue]:
+    """Return problems with the case's offence for this instrument and type (Art 35 scope, Art 37 penalty)."""
+    issues: list[Issue] = []
+    in_catalogue = pack.offence(case.offence) is not None
+    if not in_catalogue:
+        minimum = pack.serious_crime_min_years
+        citation = str(pack.serious_crime_citation) if pack.serious_crime_citation else None
+        if case.offence != OTHER_SERIOUS_CRIME and minimum is None:
+            issues.append(
+                Issue(
+                    "case.offence",
+                    f"{case.offence!r} is not an offence established by the {pack.short_title}",
+                )
+            )
+        elif minimum is not None and (case.max_penalty_years is None or case.max_penalty_years < minimum):
+            issues.append(
+                Issue(
+                    "case.max_penalty_years",
+                    f"{case.offence!r} is not an offence of the {pack.short_title}, so it must be a serious crime "
+                    f"punishable by at least {minimum} years; the case records {case.max_penalty_years}",
+                    citation,
+                )
+            )
+    if rtype.minimum_penalty_years is not None and (
+        case.max_penalty_years is None or case.max_penalty_years < rtype.minimum_penalty_years
+    ):
+        issues.append(
+            Issue(
+                "case.max_penalty_years",
+                f"{rtype.label} needs a maximum penalty of at least {rtype.minimum_penalty_years} year(s); "
+                f"the case records {case.max_penalty_years}",
+                str(rtype.dual_criminality_citation or rtype.citation),
+            )
+        )
+    return issues
+
+
+def check_follow_up(rtype: RequestType, request: Request, earlier: Request) -> list[Issue]:
+    """Return problems with linking a request to the one it follows up (an MLA request after a preservation)."""
+    issues: list[Issue] = []
+    if earlier.type not in rtype.follow_up_of:
+        allowed = ", ".join(rtype.follow_up_of) or "none"
+        issues.append(
+            Issue(
+                "follows_up",
+                f"a {rtype.label.lower()} request cannot follow up {earlier.type}; it may follow: {allowed}",
+            )
+        )
+    if earlier.case_id != request.case_id:
+        issues.append(Issue("follows_up", "the earlier request belongs to another case"))
+    if {earlier.requesting_state, earlier.requested_state} != {
+        request.requesting_state,
+        request.requested_state,
+    }:
+        issues.append(Issue("follows_up", "the earlier request is between other States"))
+    return issues

@@ -1,0 +1,315 @@
+"""SQL repositories: map table rows to domain objects and back.
+
+Writes use SQLAlchemy Core statements rather than ORM instance tracking: a request is an aggregate saved as one
+row plus its new events, so there is nothing for an identity map to do, and every user action is one durable
+transaction whose cost we keep small (see ``bench/requests.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from hanoinet.cases.orm import CaseRow
+from hanoinet.platform.db import affected
+from hanoinet.platform.errors import Conflict
+from hanoinet.platform.orm import Base
+from hanoinet.platform.ports import MAX_PAGE
+from hanoinet.requests.domain import OPEN_STATES, Direction, EventKind, Request, RequestEvent, RequestState
+from hanoinet.requests.orm import RequestEventRow, RequestRow
+from hanoinet.requests.ports import InboxQuery, RequestActivity, RequestSummary
+
+_INSERT_REQUEST = insert(Base.metadata.tables[RequestRow.__tablename__])
+_INSERT_EVENTS = insert(Base.metadata.tables[RequestEventRow.__tablename__])
+
+
+def _event_values(request_id: str, event: RequestEvent) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "seq": event.seq,
+        "kind": event.kind.value,
+        "at": event.at,
+        "actor": event.actor,
+        "state_from": event.state_from.value if event.state_from else None,
+        "state_to": event.state_to.value,
+        "data": event.data,
+    }
+
+
+def _request_values(request: Request) -> dict[str, Any]:
+    return {
+        "state": request.state.value,
+        "is_open": request.state in OPEN_STATES,
+        "items": request.items,
+        "emergency": request.emergency,
+        "deadline": request.deadline,
+        "updated_at": request.events[-1].at if request.events else request.created_at,
+        "peer_node": request.peer,
+    }
+
+
+class SqlRequestRepository:
+    """Requests in ``requests`` with their history in ``request_events``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._loaded: dict[str, tuple[int, int]] = {}  # id -> (version, number of events) when loaded
+
+    def add(self, request: Request, next_due_at: datetime | None, next_clock: str | None) -> None:
+        self.session.execute(
+            _INSERT_REQUEST,
+            {
+                "id": request.id,
+                "case_id": request.case_id,
+                "instrument": request.instrument,
+                "type": request.type,
+                "direction": request.direction.value,
+                "requesting_state": request.requesting_state,
+                "requested_state": request.requested_state,
+                "counterpart_state": request.counterpart_state,
+                "follows_up": request.follows_up,
+                "created_at": request.created_at,
+                "version": request.version,
+                "next_due_at": next_due_at,
+                "next_clock": next_clock,
+                **_request_values(request),
+            },
+        )
+        self._insert_events(request, 0)
+        self._loaded[request.id] = (request.version, len(request.events))
+
+    def _insert_events(self, request: Request, already: int) -> None:
+        new = [_event_values(request.id, e) for e in request.events[already:]]
+        if new:
+            self.session.execute(_INSERT_EVENTS, new)
+
+    def get(self, request_id: str) -> Request | None:
+        # populate_existing: rows updated with Core statements in this session must be read back fresh.
+        row = self.session.get(RequestRow, request_id, populate_existing=True)
+        if row is None:
+            return None
+        request = self._request(row, self._events(request_id))
+        self._loaded[request.id] = (request.version, len(request.events))
+        return request
+
+    def _events(self, request_id: str) -> list[RequestEvent]:
+        stmt = select(RequestEventRow).where(RequestEventRow.request_id == request_id).order_by(RequestEventRow.seq)
+        return [
+            RequestEvent(
+                seq=e.seq,
+                kind=EventKind(e.kind),
+                at=e.at,
+                actor=e.actor,
+                state_from=RequestState(e.state_from) if e.state_from else None,
+                state_to=RequestState(e.state_to),
+                data=e.data,
+            )
+            for e in self.session.scalars(stmt)
+        ]
+
+    @staticmethod
+    def _request(row: RequestRow, events: list[RequestEvent]) -> Request:
+        return Request(
+            id=row.id,
+            case_id=row.case_id,
+            instrument=row.instrument,
+            type=row.type,
+            direction=Direction(row.direction),
+            requesting_state=row.requesting_state,
+            requested_state=row.requested_state,
+            items=dict(row.items),
+            emergency=row.emergency,
+            deadline=row.deadline,
+            follows_up=row.follows_up,
+            state=RequestState(row.state),
+            created_at=row.created_at,
+            events=events,
+            version=row.version,
+            peer=row.peer_node,
+        )
+
+    def save(self, request: Request, next_due_at: datetime | None, next_clock: str | None) -> None:
+        version, known_events = self._loaded.get(request.id, (request.version, len(request.events)))
+        result = self.session.execute(
+            update(RequestRow)
+            .where(and_(RequestRow.id == request.id, RequestRow.version == version))
+            .values(
+                version=version + 1,
+                next_due_at=next_due_at,
+                next_clock=next_clock,
+                **_request_values(request),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if affected(result) != 1:
+            raise Conflict(f"request {request.id} was changed by someone else; reload it and try again")
+        self._insert_events(request, known_events)
+        request.version = version + 1
+        self._loaded[request.id] = (request.version, len(request.events))
+
+    def follow_ups(self, request_id: str) -> Sequence[Request]:
+        stmt = select(RequestRow).where(RequestRow.follows_up == request_id).execution_options(populate_existing=True)
+        rows = self.session.scalars(stmt).all()
+        return [self._request(r, self._events(r.id)) for r in rows]
+
+    def inbox(self, query: InboxQuery) -> Sequence[RequestSummary]:
+        stmt = _inbox_statement(query)
+        return [
+            RequestSummary(
+                id=r.id,
+                case_id=r.case_id,
+                instrument=r.instrument,
+                type=r.type,
+                direction=Direction(r.direction),
+                counterpart_state=r.counterpart_state,
+                state=RequestState(r.state),
+                emergency=r.emergency,
+                created_at=r.created_at,
+                next_due_at=r.next_due_at,
+                next_clock=r.next_clock,
+                case_reference=r.reference,
+            )
+            for r in self.session.execute(stmt)
+        ]
+
+    def activity(
+        self, since: datetime, until: datetime, direction: Direction | None = None, instrument: str | None = None
+    ) -> Sequence[RequestActivity]:
+        found = [
+            RequestActivity(
+                id=r.id,
+                instrument=r.instrument,
+                type=r.type,
+                direction=Direction(r.direction),
+                counterpart_state=r.counterpart_state,
+                state=RequestState(r.state),
+                emergency=r.emergency,
+                started_at=r.started_at,
+                acknowledged_at=r.acknowledged_at,
+                executed_at=r.executed_at,
+                refused_at=r.refused_at,
+                withdrawn_at=r.withdrawn_at,
+            )
+            for r in self.session.execute(_activity_statement(since, until, direction, instrument))
+        ]
+        refused = [a.id for a in found if a.refused_at is not None]
+        grounds: dict[str, tuple[str, ...]] = {}
+        for start in range(0, len(refused), _IN_CHUNK):  # only refused requests: few, read by primary key
+            stmt = select(RequestEventRow.request_id, RequestEventRow.data).where(
+                RequestEventRow.request_id.in_(refused[start : start + _IN_CHUNK]),
+                RequestEventRow.kind == EventKind.REFUSED.value,
+            )
+            for request_id, data in self.session.execute(stmt):
+                grounds.setdefault(request_id, tuple(str(g) for g in (data or {}).get("grounds", [])))
+        return [replace(a, grounds=grounds.get(a.id, ())) for a in found]
+
+
+_IN_CHUNK = 500
+"""Ids per ``IN (…)`` list: well under every backend's limit on bound parameters."""
+
+
+def _first(condition: ColumnElement[bool]) -> ColumnElement[datetime]:
+    """The time of a request's first event meeting ``condition`` (NULL if none): MIN over a CASE, one pass."""
+    return func.min(case((condition, RequestEventRow.at)))
+
+
+def _activity_statement(
+    since: datetime, until: datetime, direction: Direction | None, instrument: str | None
+) -> Select[*tuple[Any, ...]]:
+    """One row per request sent or received in ``[since, until)``, with the first time of each milestone.
+
+    The database aggregates the events (``MIN(CASE …)`` grouped by request) so that a year of history is not
+    loaded event by event; the same SQL runs on SQLite and PostgreSQL. A request cannot be sent before it was
+    created, so ``created_at < until`` narrows the scan through its index before grouping.
+    """
+    event = RequestEventRow
+    started = _first(
+        or_(
+            and_(RequestRow.direction == Direction.OUTGOING.value, event.kind == EventKind.SENT.value),
+            and_(RequestRow.direction == Direction.INCOMING.value, event.kind == EventKind.RECEIVED.value),
+        )
+    )
+    columns = (
+        RequestRow.id,
+        RequestRow.instrument,
+        RequestRow.type,
+        RequestRow.direction,
+        RequestRow.counterpart_state,
+        RequestRow.state,
+        RequestRow.emergency,
+    )
+    stmt = (
+        select(
+            *columns,
+            started.label("started_at"),
+            _first(event.kind == EventKind.ACKNOWLEDGED.value).label("acknowledged_at"),
+            _first(event.kind.in_([EventKind.EXECUTED.value, EventKind.PRESERVED.value])).label("executed_at"),
+            _first(event.kind == EventKind.REFUSED.value).label("refused_at"),
+            _first(event.kind == EventKind.WITHDRAWN.value).label("withdrawn_at"),
+        )
+        .join(event, event.request_id == RequestRow.id)
+        .where(RequestRow.created_at < until)
+        .group_by(*columns)
+        .having(and_(started >= since, started < until))
+        .order_by(RequestRow.id)
+    )
+    if direction is not None:
+        stmt = stmt.where(RequestRow.direction == direction.value)
+    if instrument is not None:
+        stmt = stmt.where(RequestRow.instrument == instrument)
+    return stmt
+
+
+_SUMMARY_COLUMNS = (
+    RequestRow.id,
+    RequestRow.case_id,
+    RequestRow.instrument,
+    RequestRow.type,
+    RequestRow.direction,
+    RequestRow.counterpart_state,
+    RequestRow.state,
+    RequestRow.emergency,
+    RequestRow.created_at,
+    RequestRow.next_due_at,
+    RequestRow.next_clock,
+)
+
+
+def _inbox_statement(query: InboxQuery) -> Select[*tuple[Any, ...]]:
+    """Build the inbox query so that each common filter is served by one of the ``requests`` indexes."""
+    stmt = select(*_SUMMARY_COLUMNS, CaseRow.reference).join(CaseRow, CaseRow.id == RequestRow.case_id)
+    for column, value in (
+        (RequestRow.direction, query.direction.value if query.direction else None),
+        (RequestRow.state, query.state.value if query.state else None),
+        (RequestRow.counterpart_state, query.counterpart_state),
+        (RequestRow.type, query.type),
+        (RequestRow.instrument, query.instrument),
+        (RequestRow.case_id, query.case_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if query.open_only:
+        stmt = stmt.where(RequestRow.is_open.is_(True))
+    if query.search:
+        term = query.search.strip()
+        stmt = stmt.where(
+            or_(
+                RequestRow.id.startswith(term.lower(), autoescape=True),
+                func.lower(CaseRow.reference).contains(term.lower(), autoescape=True),
+            )
+        )
+    by_due = query.overdue or query.due_within_seconds is not None
+    if query.overdue:
+        stmt = stmt.where(RequestRow.next_due_at < query.now)
+    if query.due_within_seconds is not None:
+        stmt = stmt.where(
+            RequestRow.next_due_at >= query.now,
+            RequestRow.next_due_at < query.now + timedelta(seconds=query.due_within_seconds),
+        )
+    order = (RequestRow.next_due_at, RequestRow.id) if by_due else (RequestRow.created_at.desc(), RequestRow.id)
+    return stmt.order_by(*order).limit(min(query.limit, MAX_PAGE)).offset(query.offset)

@@ -1,0 +1,507 @@
+"""The casework pages: the inbox with its clocks, the guided composer, a request's page with its actions, cases.
+
+The composer is built from the rule pack, not written per type: each required item appears with its article and
+help, the legal basis between the two States is looked up in the treaty's status for today, and nothing leaves
+until the pack's completeness check passes — the problems are listed with the article that requires each item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from hanoinet.app.node import Node
+from hanoinet.cases import service as case_services
+from hanoinet.cases.domain import known_offences
+from hanoinet.federation import messaging as messaging_services
+from hanoinet.platform.errors import DomainError, Issue, NotFound, ValidationFailed
+from hanoinet.platform.permissions import Permission
+from hanoinet.platform.ports import MAX_PAGE
+from hanoinet.platform.security import SecureRoute, secured
+from hanoinet.platform.web import N_, actor, by_field, default_instrument, flash, redirect, render
+from hanoinet.requests import service as request_services
+from hanoinet.requests.domain import OPEN_STATES, Action, Direction, RequestState
+from hanoinet.requests.ports import InboxQuery
+from hanoinet.requests.service import RequestDraft, RequestView
+from hanoinet.rules.domain import Channel, RequestType, RulePack
+from hanoinet.treaty import service as treaty_services
+
+PAGE = 50
+ITEM_PREFIX = "items."
+DUE_FILTERS = {"overdue": N_("overdue"), "24h": N_("due within 24 hours"), "7d": N_("due within 7 days")}
+ACTION_ORDER = tuple(Action)
+
+
+@dataclass(frozen=True, slots=True)
+class Basis:
+    """What the treaty's status says about two States today: the instruments binding both, and each one's
+    standing under the chosen instrument."""
+
+    on: str
+    instruments: tuple[str, ...]
+    ours: str
+    theirs: str
+    parties: dict[str, bool]
+    titles: tuple[str, ...] = ()
+    """The instruments' short titles, as operators know them."""
+
+    @property
+    def ok(self) -> bool:
+        """True if at least one instrument binds both States today."""
+        return bool(self.instruments)
+
+
+def _basis(node: Node, instrument: str, requested: str) -> Basis | None:
+    """The legal basis between this node's State and ``requested`` today, if both are known."""
+    ours = node.node_state or ""
+    if not ours or not requested or node.check_state(requested, "requested_state") is not None:
+        return None
+    today = node.clock.now().date()
+    parties = {code: treaty_services.party_status(node, instrument, code, today).party for code in (ours, requested)}
+    return Basis(today.isoformat(), treaty_services.legal_basis(node, ours, requested, today), ours, requested, parties)
+
+
+def _types(node: Node) -> list[tuple[RulePack, str, list[RequestType]]]:
+    """Request types by instrument and channel: the 24/7 network's first (they are the urgent ones)."""
+    grouped = []
+    for pack in node.packs.values():
+        for channel in (Channel.POINT_OF_CONTACT, Channel.CENTRAL_AUTHORITY):
+            types = [t for t in pack.request_types if t.channel is channel]
+            if types:
+                grouped.append((pack, channel.value, types))
+    return grouped
+
+
+def _items(form: FormData | Mapping[str, Any]) -> dict[str, str]:
+    """The request's items from a form: fields named ``items.<key>``, blank ones left out (so they show as
+    missing, with their article, rather than as present and empty)."""
+    return {
+        key.removeprefix(ITEM_PREFIX): str(value).strip()
+        for key, value in form.items()
+        if key.startswith(ITEM_PREFIX) and str(value).strip()
+    }
+
+
+def _draft(form: FormData, instrument: str, rtype: str) -> RequestDraft:
+    deadline_text = str(form.get("deadline", "")).strip()
+    deadline = None
+    if deadline_text:
+        try:
+            deadline = datetime.fromisoformat(deadline_text)
+        except ValueError:
+            raise ValidationFailed([Issue("deadline", "is not a date and time (YYYY-MM-DDTHH:MM)")]) from None
+        if deadline.tzinfo is None:
+            raise ValidationFailed([Issue("deadline", "needs a time zone: give it in UTC, e.g. 2026-12-24T18:00Z")])
+    follows_up = str(form.get("follows_up", "")).strip() or None
+    return RequestDraft(
+        case=str(form.get("case", "")).strip(),
+        instrument=instrument,
+        type=rtype,
+        requested_state=str(form.get("requested_state", "")).strip().upper(),
+        items=_items(form),
+        emergency=form.get("emergency") == "on",
+        deadline=deadline,
+        follows_up=follows_up,
+    )
+
+
+def router(node: Node) -> APIRouter:
+    """The inbox, composer, request and case pages."""
+    web = APIRouter(route_class=SecureRoute, include_in_schema=False)
+
+    # --- inbox
+    @web.get("/inbox", **secured(Permission.REQUESTS_READ, audit="request:list"))
+    def inbox(
+        request: Request,
+        direction: Annotated[str, Query(max_length=10)] = "",
+        state: Annotated[str, Query(max_length=40)] = "",
+        counterpart: Annotated[str, Query(max_length=8)] = "",
+        type: Annotated[str, Query(max_length=64)] = "",
+        due: Annotated[str, Query(max_length=8)] = "",
+        q: Annotated[str, Query(max_length=64)] = "",
+        open: bool = False,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> HTMLResponse:
+        """Incoming and outgoing requests, each with its running clock; filters, search, soonest due first when
+        a due filter is set."""
+        now = node.clock.now()
+        states = {s.value: s for s in RequestState}
+        directions = {d.value: d for d in Direction}
+        query = InboxQuery(
+            now=now,
+            direction=directions.get(direction),
+            state=states.get(state),
+            counterpart_state=counterpart.strip().upper() or None,
+            type=type or None,
+            due_within_seconds={"24h": 86400, "7d": 7 * 86400}.get(due),
+            overdue=due == "overdue",
+            open_only=open,
+            search=q.strip() or None,
+            limit=PAGE + 1,
+            offset=offset,
+        )
+        rows = list(request_services.inbox(node, query))
+        filters = {
+            "direction": direction if direction in directions else "",
+            "state": state if state in states else "",
+            "counterpart": counterpart.strip().upper(),
+            "type": type,
+            "due": due if due in DUE_FILTERS else "",
+            "q": q.strip(),
+            "open": open,
+        }
+        context = {
+            "rows": rows[:PAGE],
+            "more": len(rows) > PAGE,
+            "offset": offset,
+            "page": PAGE,
+            "filters": filters,
+            "query_string": _query_string(filters),
+            "states": [s.value for s in RequestState],
+            "open_states": {s.value for s in OPEN_STATES},
+            "types": sorted({(t.key, t.label) for p in node.packs.values() for t in p.request_types}),
+            "due_filters": DUE_FILTERS,
+            "type_labels": {t.key: t.label for p in node.packs.values() for t in p.request_types},
+            **flash(request),
+        }
+        return render(request, "inbox.html", context)
+
+    # --- composer
+    @web.get("/compose", **secured(Permission.REQUESTS_WRITE))
+    def compose(
+        request: Request,
+        instrument: Annotated[str, Query(max_length=64)] = "",
+        type: Annotated[str, Query(max_length=64)] = "",
+        kind: Annotated[str, Query(max_length=130)] = "",
+        requested_state: Annotated[str, Query(max_length=8)] = "",
+        case: Annotated[str, Query(max_length=64)] = "",
+        follows_up: Annotated[str, Query(max_length=64)] = "",
+    ) -> HTMLResponse:
+        """Choose the type (``kind`` = instrument:type, from the first step's list), the requested State and the
+        case; then the type's form with every item and its article."""
+        if kind:
+            instrument, _, type = kind.partition(":")
+        values: dict[str, Any] = {
+            "instrument": instrument or default_instrument(node),
+            "type": type,
+            "requested_state": requested_state.strip().upper(),
+            "case": case,
+            "follows_up": follows_up,
+        }
+        return _composer(request, values, {}, [])
+
+    @web.post("/compose", **secured(Permission.REQUESTS_WRITE, audit="request:create"))
+    async def submit(request: Request) -> Response:
+        """Save as a draft, or check and send: if anything is missing nothing is saved, and each problem is
+        shown with the article that requires it."""
+        form = await request.form()
+        return await _run_in_thread(_submit, request, form)
+
+    def _submit(request: Request, form: FormData) -> Response:
+        instrument = str(form.get("instrument", ""))
+        rtype_key = str(form.get("type", ""))
+        intent = str(form.get("intent", "check"))
+        values: dict[str, Any] = {
+            "instrument": instrument,
+            "type": rtype_key,
+            "requested_state": str(form.get("requested_state", "")).strip().upper(),
+            "case": str(form.get("case", "")).strip(),
+            "follows_up": str(form.get("follows_up", "")).strip(),
+            "deadline": str(form.get("deadline", "")).strip(),
+            "emergency": form.get("emergency") == "on",
+            "items": _items(form),
+        }
+        try:
+            draft = _draft(form, instrument, rtype_key)
+            issues = request_services.validate_request(node, draft)
+            if intent == "send":
+                basis = _basis(node, instrument, draft.requested_state)
+                if basis is not None and instrument not in basis.instruments:
+                    issues.append(_no_basis_issue(node, instrument, basis))
+            if intent == "check" or (issues and intent != "draft"):
+                status = 422 if issues else 200
+                return _composer(request, values, by_field(issues), issues, status=status, checked=True)
+            view = request_services.create_request(node, draft, actor=actor(request).name)
+        except ValidationFailed as exc:
+            return _composer(request, values, by_field(exc.issues), list(exc.issues), status=422, checked=True)
+        if intent == "draft":
+            return redirect(f"/requests/{view.request.id}", "draft")
+        try:
+            request_services.act_on_request(node, view.request.id, Action.SEND, actor=actor(request).name)
+        except DomainError as exc:  # saved as a draft: the page says why it did not go
+            return _request_page(request, view.request.id, error=str(exc), status=_status(exc))
+        return redirect(f"/requests/{view.request.id}", "sent")
+
+    def _composer(
+        request: Request,
+        values: dict[str, Any],
+        errors: dict[str, list[Issue]],
+        issues: Sequence[Issue],
+        *,
+        status: int = 200,
+        checked: bool = False,
+    ) -> HTMLResponse:
+        pack = node.packs.get(values["instrument"])
+        rtype = pack.request_type(values["type"]) if pack and values["type"] else None
+        basis = _basis(node, values["instrument"], values["requested_state"]) if pack else None
+        context = {
+            "values": values,
+            "errors": errors,
+            "issues": issues,
+            "groups": _types(node),
+            "pack": pack,
+            "rtype": rtype,
+            "basis": basis,
+            "cases": case_services.list_cases(node, limit=MAX_PAGE),
+            "states": sorted(node.catalog.states.items(), key=lambda kv: kv[1]),
+            "own_state": node.node_state or "",
+            "checked": checked,
+            **flash(request),
+        }
+        return render(request, "compose.html", context, status=status)
+
+    # --- a request
+    @web.get("/requests/{request_id}", **secured(Permission.REQUESTS_READ, audit="request:view"))
+    def show(request: Request, request_id: str) -> HTMLResponse:
+        """The request: what it asks, its clocks, its timeline of events and messages, what may be done now.
+        Opening an incoming request tells its sender it was read."""
+        messaging_services.mark_read(node, request_id, actor=actor(request).name)
+        return _request_page(request, request_id, context=flash(request))
+
+    @web.post("/requests/{request_id}/actions", **secured(Permission.REQUESTS_WRITE, audit="request:act"))
+    async def act(request: Request, request_id: str) -> Response:
+        """Carry out one action; a refusal names its grounds (each from the rule pack, with its article)."""
+        form = await request.form()
+        return await _run_in_thread(_act, request, request_id, form)
+
+    def _act(request: Request, request_id: str, form: FormData) -> Response:
+        try:
+            action = Action(str(form.get("action", "")))
+        except ValueError:
+            return _request_page(request, request_id, error=f"unknown action {form.get('action')!r}", status=422)
+        grounds = tuple(str(g) for g in form.getlist("grounds"))
+        note = str(form.get("note", "")).strip()
+        if len(note) > 20_000:
+            return _request_page(request, request_id, error="note: at most 20,000 characters", status=422)
+        try:
+            request_services.act_on_request(
+                node, request_id, action, actor=actor(request).name, grounds=grounds, note=note
+            )
+        except DomainError as exc:
+            return _request_page(request, request_id, error=str(exc), status=_status(exc))
+        return redirect(f"/requests/{request_id}", "sent" if action is Action.SEND else "acted")
+
+    @web.post("/requests/{request_id}/items", **secured(Permission.REQUESTS_WRITE, audit="request:amend"))
+    async def amend(request: Request, request_id: str) -> Response:
+        """Complete or correct a draft's items."""
+        form = await request.form()
+        return await _run_in_thread(_amend, request, request_id, form)
+
+    def _amend(request: Request, request_id: str, form: FormData) -> Response:
+        try:
+            request_services.amend_request(node, request_id, _items(form), actor=actor(request).name)
+        except DomainError as exc:
+            return _request_page(request, request_id, error=str(exc), status=_status(exc))
+        return redirect(f"/requests/{request_id}", "draft")
+
+    @web.post("/requests/{request_id}/messages", **secured(Permission.REQUESTS_WRITE, audit="message:send"))
+    def correspond(
+        request: Request,
+        request_id: str,
+        text: Annotated[str, Form(max_length=messaging_services.MAX_TEXT)] = "",
+        subject: Annotated[str, Form(max_length=200)] = "",
+    ) -> Response:
+        """Write to the other authority about this request (signed, encrypted, delivered by the worker)."""
+        try:
+            messaging_services.correspond(node, request_id, text, subject=subject, actor=actor(request).name)
+        except DomainError as exc:
+            return _request_page(request, request_id, error=str(exc), status=_status(exc))
+        return redirect(f"/requests/{request_id}#messages", "message")
+
+    def _request_page(
+        request: Request,
+        request_id: str,
+        *,
+        error: str = "",
+        status: int = 200,
+        context: Mapping[str, Any] | None = None,
+    ) -> HTMLResponse:
+        view = request_services.get_request(node, request_id)
+        case = case_services.get_case(node, view.request.case_id)
+        follow_up_types = [
+            t
+            for p in [node.packs[view.request.instrument]]
+            for t in p.request_types
+            if view.rtype.key in t.follow_up_of
+        ]
+        page = {
+            "view": view,
+            "r": view.request,
+            "case": case,
+            "timeline": _timeline(view),
+            "actions": sorted(view.allowed_actions, key=ACTION_ORDER.index),
+            "follow_up_types": follow_up_types,
+            "error": error,
+            "errors": by_field(view.issues),
+            **(context or {}),
+        }
+        return render(request, "request.html", page, status=status)
+
+    # --- cases
+    @web.get("/cases", **secured(Permission.REQUESTS_READ, audit="case:list"))
+    def cases(request: Request, offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
+        """Cases, newest first."""
+        found = case_services.list_cases(node, limit=PAGE + 1, offset=offset)
+        context = {"cases": found[:PAGE], "more": len(found) > PAGE, "offset": offset, "page": PAGE}
+        return render(request, "cases.html", {**context, **flash(request)})
+
+    @web.get("/cases/new", **secured(Permission.REQUESTS_WRITE))
+    def new_case(request: Request) -> HTMLResponse:
+        """The form to open a case."""
+        return _case_form(request, {}, {})
+
+    @web.post("/cases/new", **secured(Permission.REQUESTS_WRITE, audit="case:create"))
+    def create_case(
+        request: Request,
+        reference: Annotated[str, Form(max_length=64)] = "",
+        offence: Annotated[str, Form(max_length=64)] = "",
+        max_penalty_years: Annotated[str, Form(max_length=4)] = "",
+        summary: Annotated[str, Form(max_length=20_000)] = "",
+        legal_qualification: Annotated[str, Form(max_length=2_000)] = "",
+    ) -> Response:
+        """Open a case, then go on to draft its first request."""
+        values = {
+            "reference": reference.strip(),
+            "offence": offence,
+            "max_penalty_years": max_penalty_years.strip(),
+            "summary": summary.strip(),
+            "legal_qualification": legal_qualification.strip(),
+        }
+        try:
+            penalty = _penalty(values["max_penalty_years"])
+            case = case_services.open_case(
+                node,
+                reference=values["reference"],
+                offence=offence,
+                max_penalty_years=penalty,
+                summary=values["summary"],
+                legal_qualification=values["legal_qualification"],
+            )
+        except ValidationFailed as exc:
+            return _case_form(request, values, by_field(exc.issues), status=422)
+        except DomainError as exc:
+            return _case_form(request, values, {"reference": [Issue("reference", str(exc))]}, status=409)
+        return redirect(f"/compose?case={case.id}", "case")
+
+    def _case_form(
+        request: Request, values: Mapping[str, Any], errors: dict[str, list[Issue]], *, status: int = 200
+    ) -> HTMLResponse:
+        context = {"values": values, "errors": errors, "offences": known_offences(node.packs)}
+        return render(request, "case_new.html", context, status=status)
+
+    @web.get("/cases/{case_id}", **secured(Permission.REQUESTS_READ, audit="case:view"))
+    def show_case(request: Request, case_id: str) -> HTMLResponse:
+        """A case and its requests."""
+        case = case_services.get_case(node, case_id)
+        rows = request_services.inbox(node, InboxQuery(now=node.clock.now(), case_id=case.id, limit=MAX_PAGE))
+        offences = known_offences(node.packs)
+        context = {
+            "case": case,
+            "rows": rows,
+            "offence": offences.get(case.offence, case.offence),
+            "type_labels": {t.key: t.label for p in node.packs.values() for t in p.request_types},
+        }
+        return render(request, "case.html", context)
+
+    return web
+
+
+def _penalty(text: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or int(text) > 100:
+        raise ValidationFailed([Issue("max_penalty_years", "must be a whole number of years from 0 to 100")])
+    return int(text)
+
+
+def _no_basis_issue(node: Node, instrument: str, basis: Basis) -> Issue:
+    title = node.packs[instrument].short_title
+    outside = [code for code, party in basis.parties.items() if not party]
+    who = " and ".join(outside)
+    rule = node.packs[instrument].entry_into_force
+    return Issue(
+        "requested_state",
+        f"{title} does not bind both States on {basis.on}: {who} {'is' if len(outside) == 1 else 'are'} not a Party "
+        "on that date",
+        str(rule.later_party_citation),
+    )
+
+
+def _status(exc: DomainError) -> int:
+    """The HTTP status of a page that shows a refused action: 422 for input, 404 unknown, 409 otherwise."""
+    if isinstance(exc, ValidationFailed):
+        return 422
+    return 404 if isinstance(exc, NotFound) else 409
+
+
+def _query_string(filters: Mapping[str, Any]) -> str:
+    return urlencode({k: ("1" if v is True else v) for k, v in filters.items() if v})
+
+
+def _timeline(view: RequestView) -> list[dict[str, Any]]:
+    """Events and messages in one list, oldest first: what an operator reads to know where a request stands."""
+    entries: list[dict[str, Any]] = [
+        {
+            "at": e.at,
+            "kind": "event",
+            "what": e.kind.value,
+            "actor": e.actor,
+            "from": e.state_from.value if e.state_from else "",
+            "to": e.state_to.value,
+            "note": str(e.data.get("note", "")),
+            "grounds": list(e.data.get("grounds", [])),
+            "data": e.data,
+        }
+        for e in view.request.events
+    ]
+    for m in view.messages:
+        entries.append(
+            {
+                "at": m.created_at if isinstance(m.created_at, datetime) else datetime.fromisoformat(str(m.created_at)),
+                "kind": "message",
+                "what": m.kind.value,
+                "direction": m.direction,
+                # Who wrote it: the other node's author (as its signed body says) for what came in, ours for what
+                # went out; for what came in, ``created_by`` is who read it here.
+                "actor": _author(m.body, m.peer) if m.direction == "incoming" else (m.created_by or m.peer),
+                "read_by": m.created_by if m.direction == "incoming" else "",
+                "text": str(m.body.get("text", "")) if isinstance(m.body, Mapping) else "",
+                "subject": str(m.body.get("subject", "")) if isinstance(m.body, Mapping) else "",
+                "status": m.status.value,
+                "delivered_at": m.delivered_at,
+                "read_at": m.read_at,
+                "error": m.error,
+            }
+        )
+    entries.sort(key=lambda e: e["at"])
+    return entries
+
+
+def _author(body: Mapping[str, Any], peer: str) -> str:
+    """The author of a message received from ``peer``: its signed body names them (correspondence, actions)."""
+    named = body.get("from_actor") or body.get("actor")
+    return f"{named} ({peer})" if isinstance(named, str) and named else peer
+
+
+async def _run_in_thread(fn: Any, *args: Any) -> Response:
+    """Run a page's synchronous work off the event loop (the services block on the database)."""
+    result: Response = await run_in_threadpool(fn, *args)
+    return result

@@ -1,1 +1,0 @@
-"""Service layer: one function per user action, each run inside a unit of work."""

@@ -1,0 +1,99 @@
+"""Cli of treaty."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hanoinet.platform.cli import (
+    InstrumentOption,
+    JsonOption,
+    OnOption,
+    emit,
+    errors,
+    node,
+    out,
+)
+from hanoinet.treaty import present as treaty_present
+from hanoinet.treaty import service as treaty_services
+from hanoinet.treaty.csv_import import read_deposit_rows
+
+treaty_app = typer.Typer(help="Treaty status: deposits, Parties, entry into force, legal basis.", no_args_is_help=True)
+
+
+# --- treaty -------------------------------------------------------------------------------------------------
+
+
+@treaty_app.command("import")
+def treaty_import(
+    file: Annotated[Path, typer.Argument(help="CSV with columns state,action,date.", exists=True, dir_okay=False)],
+    instrument: InstrumentOption = "uncc-2024",
+) -> None:
+    """Record deposits from a CSV file: every row, or none if any row is bad."""
+    n = node()
+    with errors():
+        result = treaty_services.import_deposits(n, read_deposit_rows(file), instrument)
+    out.print(f"{instrument}: {result.recorded} event(s) recorded, {result.unchanged} already recorded")
+
+
+@treaty_app.command("status")
+def treaty_status(instrument: InstrumentOption = "uncc-2024", on: OnOption = None, as_json: JsonOption = False) -> None:
+    """Whether an instrument is in force on a date, and who its Parties and signatories are."""
+    n = node()
+    with errors():
+        status = treaty_services.instrument_status(n, instrument, on.date() if on else None)
+    data = treaty_present.instrument_status(status)
+
+    def table() -> Table:
+        t = Table(title=f"{instrument} on {status.on}", show_header=False)
+        for key in ("in_force", "entry_into_force", "instruments_counted", "instruments_missing"):
+            t.add_row(key, str(data[key]))
+        t.add_row("parties", f"{len(status.parties)}: {' '.join(status.parties)}")
+        t.add_row("signatories", f"{len(status.signatories)}: {' '.join(status.signatories)}")
+        return t
+
+    emit(data, as_json, table)
+
+
+@treaty_app.command("party")
+def treaty_party(
+    state: Annotated[str, typer.Argument(help="ISO 3166 alpha-3 code, or EU.")],
+    instrument: InstrumentOption = "uncc-2024",
+    on: OnOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Whether a State is a Party on a date, and since when."""
+    n = node()
+    with errors():
+        status = treaty_services.party_status(n, instrument, state.upper(), on.date() if on else None)
+    data = treaty_present.party_status(status)
+
+    def table() -> Table:
+        t = Table(title=f"{status.state} ({status.name}) and {instrument} on {status.on}", show_header=False)
+        for key, value in data.items():
+            t.add_row(key, str(value))
+        return t
+
+    emit(data, as_json, table)
+
+
+@treaty_app.command("basis")
+def treaty_basis(
+    a: Annotated[str, typer.Argument(help="First State.")],
+    b: Annotated[str, typer.Argument(help="Second State.")],
+    on: OnOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Which instruments bind both States on a date."""
+    n = node()
+    with errors():
+        basis = treaty_services.legal_basis(n, a.upper(), b.upper(), on.date() if on else None)
+    day = (on.date() if on else n.clock.now().date()).isoformat()
+    data = {"a": a.upper(), "b": b.upper(), "on": day, "instruments": list(basis)}
+    if as_json:
+        emit(data, True)
+    else:
+        out.print(", ".join(basis) if basis else f"no instrument known here binds {a.upper()} and {b.upper()} on {day}")

@@ -1,0 +1,34 @@
+"""Orm of treaty."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hanoinet.platform.db import UTCDateTime
+from hanoinet.platform.orm import Base
+
+
+class DepositEventRow(Base):
+    """A treaty action deposited with the depositary (signature, ratification ... denunciation).
+
+    Only the events are stored; entry into force and party status are always computed from them.
+    """
+
+    __tablename__ = "deposit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instrument: Mapped[str] = mapped_column(String(32))
+    party: Mapped[str] = mapped_column(String(8))
+    action: Mapped[str] = mapped_column(String(16))
+    on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("instrument", "party", "action", "on", name="uq_deposit_events_event"),)

@@ -1,0 +1,19 @@
+"""Present of treaty."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from hanoinet.platform.present import _iso
+from hanoinet.treaty.domain import InstrumentStatus, PartyStatus
+
+
+def instrument_status(status: InstrumentStatus) -> dict[str, Any]:
+    """Where an instrument stands on a date."""
+    return {k: _iso(v) if not isinstance(v, tuple) else list(v) for k, v in asdict(status).items()}
+
+
+def party_status(status: PartyStatus) -> dict[str, Any]:
+    """One State's relation to an instrument on a date."""
+    return {k: _iso(v) for k, v in asdict(status).items()}

@@ -1,0 +1,139 @@
+"""Use cases for treaty status: import the depositary's records, and ask who is bound on which date."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from hanoinet.app.node import Node, UnitOfWork
+from hanoinet.platform.errors import Issue, ValidationFailed
+from hanoinet.rules.domain import EntryIntoForceRule
+from hanoinet.treaty.domain import (
+    DepositEvent,
+    DepositRow,
+    InstrumentStatus,
+    PartyStatus,
+    TreatyRegistry,
+    check_deposits,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What an import recorded."""
+
+    instrument: str
+    recorded: int
+    unchanged: int
+
+
+def registry(node: Node, uow: UnitOfWork) -> TreatyRegistry:
+    """Return the treaty registry computed from every recorded deposit event and the packs' rules."""
+    rules = {key: pack.entry_into_force for key, pack in node.packs.items()}
+    return TreatyRegistry(rules, node.catalog, uow.deposits.list())
+
+
+def import_deposits(node: Node, rows: Sequence[DepositRow], instrument: str) -> ImportResult:
+    """Record deposit events from an imported file: all of them, or none if any row is bad."""
+    pack = node.pack(instrument)
+    with node.uow() as uow:
+        check = check_deposits(
+            rows,
+            uow.deposits.list(instrument),
+            instrument,
+            pack.entry_into_force,
+            node.catalog,
+            today=node.clock.now().date(),
+        )
+        if not check.ok:
+            raise ValidationFailed([Issue(f"line {e.line}", e.reason) for e in check.errors])
+        uow.deposits.add_all(check.events, node.clock.now())
+        uow.commit()
+    return ImportResult(instrument=instrument, recorded=len(check.events), unchanged=check.unchanged)
+
+
+def instrument_status(node: Node, instrument: str, on: date | None = None) -> InstrumentStatus:
+    """Return where an instrument stands on a date (today by default)."""
+    node.pack(instrument)
+    with node.uow() as uow:
+        return registry(node, uow).status(instrument, on or node.clock.now().date())
+
+
+def party_status(node: Node, instrument: str, state: str, on: date | None = None) -> PartyStatus:
+    """Return one State's relation to an instrument on a date (today by default)."""
+    node.pack(instrument)
+    issue = node.check_state(state, "state")
+    if issue:
+        raise ValidationFailed([issue])
+    with node.uow() as uow:
+        return registry(node, uow).party_status(instrument, state, on or node.clock.now().date())
+
+
+def legal_basis(node: Node, a: str, b: str, on: date | None = None) -> tuple[str, ...]:
+    """Return the instruments that bind both States on a date."""
+    issues = [i for i in (node.check_state(a, "a"), node.check_state(b, "b")) if i]
+    if issues:
+        raise ValidationFailed(issues)
+    with node.uow() as uow:
+        return registry(node, uow).legal_basis(a, b, on or node.clock.now().date())
+
+
+def deposits(node: Node, instrument: str | None = None) -> Sequence[DepositEvent]:
+    """Return the recorded deposit events, for charts and audits."""
+    with node.uow() as uow:
+        return uow.deposits.list(instrument)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePoint:
+    """The running totals at the end of a day on which something was deposited."""
+
+    on: date
+    signatures: int
+    instruments_counted: int  # towards entry into force (a REIO's instrument not counted, Art 65(1))
+
+
+@dataclass(frozen=True, slots=True)
+class TreatyOverview:
+    """Everything the treaty dashboard shows about one instrument as of one date, computed in one go."""
+
+    status: InstrumentStatus
+    rule: EntryIntoForceRule
+    records: tuple[PartyStatus, ...]
+    """Every State or organization that had signed or deposited by the date, by name."""
+    timeline: tuple[TimelinePoint, ...]
+    """Running totals per deposit date up to the date, oldest first: the chart of deposits over time."""
+    earliest_entry_into_force: date | None
+    """Before the threshold is reached: the day the instrument would enter into force if the last missing
+    instrument were deposited on the date (Art 65(1): 90 days later); None once the threshold is reached."""
+
+
+def overview(node: Node, instrument: str, on: date | None = None) -> TreatyOverview:
+    """Return an instrument's status, each party's record and the running totals, as of a date (today by default).
+
+    Every figure comes from the same registry as the status used to check a request's legal basis (the running
+    totals are the registry's own count on each deposit date), so the dashboard and the checks cannot disagree.
+    Only acts on or before the date are shown, as the depositary would have reported them then.
+    """
+    pack = node.pack(instrument)
+    day = on or node.clock.now().date()
+    with node.uow() as uow:
+        found = registry(node, uow)
+        events = uow.deposits.list(instrument)
+    status = found.status(instrument, day)
+    parties = sorted({e.party for e in events if e.on <= day})
+    records = sorted((found.party_status(instrument, party, day) for party in parties), key=lambda r: (r.name, r.state))
+    timeline = []
+    for moment in sorted({e.on for e in events if e.on <= day}):
+        then = found.status(instrument, moment)
+        timeline.append(TimelinePoint(moment, len(then.signatories), then.instruments_counted))
+    threshold_reached = status.instruments_missing == 0
+    rule = pack.entry_into_force
+    return TreatyOverview(
+        status=status,
+        rule=rule,
+        records=tuple(records),
+        timeline=tuple(timeline),
+        earliest_entry_into_force=None if threshold_reached else rule.general_period.after(day),
+    )
