@@ -52,6 +52,7 @@ lint: setup ## ruff (lint and format check) and mypy --strict
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 .PHONY: format
 format: setup ## Format the code with ruff
