@@ -1,1 +1,1 @@
-"""accounts."""
+"""Accounts: users, roles, sessions, passwords and API tokens."""

@@ -1,4 +1,4 @@
-"""Cli tokens of accounts."""
+"""API tokens for machines, at the command line: issue one (its secret shown once) or revoke it."""
 
 from __future__ import annotations
 

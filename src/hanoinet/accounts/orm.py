@@ -1,4 +1,4 @@
-"""Orm of accounts."""
+"""The tables of accounts: users, their sessions, and API tokens (stored as SHA-256 digests only)."""
 
 from __future__ import annotations
 

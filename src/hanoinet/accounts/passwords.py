@@ -1,4 +1,4 @@
-"""Passwords of accounts."""
+"""Argon2id password hashing: the one place the node's password parameters are chosen."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ports of accounts."""
+"""What the accounts services need from storage: users, sessions, API tokens, and a password hasher."""
 
 from __future__ import annotations
 

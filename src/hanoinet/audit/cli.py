@@ -1,4 +1,4 @@
-"""Cli of audit."""
+"""The audit log at the command line: verify its chain, list and export entries, and record each command run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Orm of audit."""
+"""The tables of the audit log: its append-only, hash-chained entries and the row holding the chain's head."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ports of audit."""
+"""What the audit service needs from storage: an append-only log whose head is locked while an entry is chained."""
 
 from __future__ import annotations
 

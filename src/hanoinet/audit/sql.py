@@ -1,4 +1,4 @@
-"""Sql of audit."""
+"""The SQL audit log: entries chained under a locked head row, in the caller's transaction."""
 
 from __future__ import annotations
 

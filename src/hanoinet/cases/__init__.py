@@ -1,1 +1,1 @@
-"""cases."""
+"""Cases: the investigations requests are made for."""

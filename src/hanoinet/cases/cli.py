@@ -1,4 +1,4 @@
-"""Cli of cases."""
+"""Cases at the command line: open one, list them, show one by id or reference."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Orm of cases."""
+"""The table of cases: the investigations that requests are made for."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ports of cases."""
+"""What the cases service needs from storage."""
 
 from __future__ import annotations
 

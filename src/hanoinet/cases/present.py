@@ -1,4 +1,4 @@
-"""Present of cases."""
+"""The JSON shape of a case, shared by the API and the CLI's --json so the two never disagree."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sql of cases."""
+"""The SQL repository of cases."""
 
 from __future__ import annotations
 

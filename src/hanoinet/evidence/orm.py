@@ -1,4 +1,4 @@
-"""Orm of evidence."""
+"""The tables of the evidence vault: items, the custody ledger, its signed checkpoints and its head."""
 
 from __future__ import annotations
 

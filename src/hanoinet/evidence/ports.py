@@ -1,4 +1,4 @@
-"""Ports of evidence."""
+"""What the evidence services need: item records, the custody ledger, the blob vault and its sealed form, exporters."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Present of evidence."""
+"""The JSON shapes of evidence items and custody events, shared by the API and the CLI."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Orm of federation."""
+"""The tables of federation: peers and their keys, this node's entry, outbox, inbound messages, receipts, replay
+guard, rejections, transfers, consents."""
 
 from __future__ import annotations
 

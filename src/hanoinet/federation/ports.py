@@ -1,6 +1,7 @@
-"""Ports: what the services need from the outside world, as Protocols.
+"""What the federation services need: the peer directory, outbox and inbox, transfers, consents, transport, identity.
 
-Each has a real adapter (each capability's ``sql`` module) and an in-memory fake (``tests/fakes.py``) for fast unit tests.
+Each has a real adapter (``federation.sql``, ``federation.transport``, ``federation.jose``) and an in-memory fake
+(``tests/fakes.py``) for fast unit tests.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Present of federation."""
+"""The JSON shapes of peers, messages, transfers and consents, shared by the API and the CLI."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings of federation."""
+"""How this node presents itself to and talks with other nodes, and the error when it was built without them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Groupcommit of platform."""
+"""Group commit: concurrent small writes share one transaction, so a busy node commits less often per call."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ids of platform."""
+"""Identifiers that nodes can create without coordinating."""
 
 from __future__ import annotations
 

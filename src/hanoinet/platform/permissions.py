@@ -1,4 +1,4 @@
-"""Permissions of platform."""
+"""Roles, permissions and the principal: the kernel of least privilege that every capability's routes declare."""
 
 from __future__ import annotations
 

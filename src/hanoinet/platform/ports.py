@@ -1,4 +1,4 @@
-"""Ports of platform."""
+"""Ports every capability may need: a clock, a signer for the node's checkpoints, the page-size limit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Present of platform."""
+"""Presentation helpers shared by every capability's JSON: ISO dates, validation issues."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""requests."""
+"""Requests of Chapter V: their contents, state machine, clocks and inbox."""

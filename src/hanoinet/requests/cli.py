@@ -1,4 +1,4 @@
-"""Cli of requests."""
+"""Requests of Chapter V at the command line: draft, validate, amend, show, act on, list."""
 
 from __future__ import annotations
 

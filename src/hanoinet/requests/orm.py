@@ -1,4 +1,4 @@
-"""Orm of requests."""
+"""The tables of requests: each request's current state and its events (the history clocks are derived from)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ports of requests."""
+"""What the requests services need from storage: requests with their stored next clock, the inbox, activity."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Cli of rules."""
+"""Rule packs at the command line: list them, check a pack file before it is installed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Present of rules."""
+"""The JSON shapes of rule packs, their request types and citations."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""statistics."""
+"""Art 57 statistics for the Conference of the States Parties."""

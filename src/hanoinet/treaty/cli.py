@@ -1,4 +1,4 @@
-"""Cli of treaty."""
+"""Treaty status at the command line: import deposits, who is a Party on a date, the legal basis between two States."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Orm of treaty."""
+"""The table of deposit events (signatures, ratifications, withdrawals) the treaty's status is derived from."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ports of treaty."""
+"""What the treaty service needs from storage: the deposit events."""
 
 from __future__ import annotations
 

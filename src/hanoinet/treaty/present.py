@@ -1,4 +1,4 @@
-"""Present of treaty."""
+"""The JSON shapes of an instrument's status and a State's party status."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sql of treaty."""
+"""The SQL repository of deposit events."""
 
 from __future__ import annotations
 
