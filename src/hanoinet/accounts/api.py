@@ -20,6 +20,7 @@ from hanoinet.app.node import Node
 from hanoinet.audit import service as audit_services
 from hanoinet.audit.domain import AuditEntry
 from hanoinet.platform.errors import NotFound
+from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission, Role
 from hanoinet.platform.ports import MAX_PAGE
 from hanoinet.platform.security import CallerDep, SecureRoute, secured
@@ -97,7 +98,7 @@ def admin_router(node: Node) -> APIRouter:
             str | None, Query(max_length=40, description="Before this time; a date includes its whole day")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: OffsetQuery = 0,
     ) -> list[dict[str, Any]]:
         """Entries of the audit log, newest first, filtered."""
         query = audit_services.filter_query(

@@ -30,6 +30,7 @@ from hanoinet.federation import directory as directory_services
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.federation.settings import NotOnNetwork
 from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
+from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission, Role
 from hanoinet.platform.security import SecureRoute, secured
 from hanoinet.platform.web import actor as current_actor
@@ -130,7 +131,7 @@ def router(node: Node) -> APIRouter:
 
     # --- the audit log
     @web.get("/audit", **secured(Permission.AUDIT_READ, audit="audit:view"))
-    def audit_log(request: Request, filters: Filters, offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
+    def audit_log(request: Request, filters: Filters, offset: OffsetQuery = 0) -> HTMLResponse:
         """The log, newest first, filtered; with the export of what is shown and the chain's verification."""
         query_string = urlencode({k: v for k, v in filters.items() if v})
         context: dict[str, Any] = {

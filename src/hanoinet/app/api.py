@@ -42,6 +42,7 @@ from hanoinet.federation.transfers import TransferUnauthorized
 from hanoinet.federation.worker import WorkerProcess
 from hanoinet.platform import present as platform_present
 from hanoinet.platform.errors import Conflict, DomainError, IllegalTransition, NoLegalBasis, NotFound, ValidationFailed
+from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Forbidden, Permission
 from hanoinet.platform.ports import MAX_PAGE
 from hanoinet.platform.security import CsrfRejected, PrincipalDep, SecureRoute, Unauthenticated, check_routes, secured
@@ -344,7 +345,7 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
 
     @app.get("/api/v1/cases", tags=["cases"], **secured(Permission.REQUESTS_READ, audit="case:list"))
     def list_cases(
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50, offset: Annotated[int, Query(ge=0)] = 0
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50, offset: OffsetQuery = 0
     ) -> list[dict[str, Any]]:
         """Cases, newest first."""
         return [cases_present.case(c) for c in case_services.list_cases(node, limit=limit, offset=offset)]
@@ -385,7 +386,7 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
         overdue: bool = False,
         open_only: bool = False,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: OffsetQuery = 0,
     ) -> list[dict[str, Any]]:
         """The inbox; with due_within_hours or overdue, soonest due first."""
         now = node.clock.now()

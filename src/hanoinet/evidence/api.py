@@ -24,6 +24,7 @@ from hanoinet.evidence.domain import HandlingConditions, ItemDescription
 from hanoinet.evidence.downloads import content_response
 from hanoinet.evidence.uploads import UploadStore
 from hanoinet.platform.errors import Issue, ValidationFailed
+from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission, Role
 from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
 
@@ -157,7 +158,7 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
         who: PrincipalDep,
         case_id: str | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: OffsetQuery = 0,
     ) -> list[dict[str, Any]]:
         """Items (records, never content), newest first."""
         return [

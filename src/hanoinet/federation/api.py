@@ -31,6 +31,7 @@ from hanoinet.federation.domain import EnvelopeRejected, MessageKind
 from hanoinet.federation.ports import MessageQuery
 from hanoinet.federation.transport import HttpTransport
 from hanoinet.platform.errors import Issue, ValidationFailed
+from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
 
@@ -355,7 +356,7 @@ def operator_router(node: Node) -> APIRouter:
         request_id: str | None = None,
         unread: bool = False,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: OffsetQuery = 0,
     ) -> list[dict[str, Any]]:
         """Messages sent and received, newest first."""
         query = MessageQuery(peer=peer, request_id=request_id, kind=kind, unread=unread, limit=limit, offset=offset)
