@@ -469,3 +469,26 @@ def test_a_page_offset_past_any_list_is_refused_naming_the_field(client: httpx.C
     assert fields(refused) == ["query.offset"]
     assert problem(client.get(path, params={"offset": "-1"}), 422)
     assert client.get(path, params={"offset": str(2**31 - 1)}).status_code == 200
+
+
+DEEP_TARGETS = [
+    ("/api/v1/cases", '{{"reference": "deep", "offence": "illegal_access", "summary": {nested}}}'),
+    ("/api/v1/directory", '{{"payload": {nested}, "signatures": []}}'),
+    ("/api/v1/messages", '{{"messages": [{{"to": "nowhere-node", "text": "x", "conditions": {{"c": {nested}}}}}]}}'),
+]
+
+
+@pytest.mark.parametrize("depth", [64, 500, 900, 2_000, 100_000])
+@pytest.mark.parametrize(("path", "template"), DEEP_TARGETS)
+def test_deeply_nested_json_is_a_bad_request_and_saves_nothing(
+    client: httpx.Client, path: str, template: str, depth: int
+) -> None:
+    # Nesting deeper than any body needs used to answer 500; now it is refused before anything reads it.
+    before = ok(client.get("/api/v1/cases", params={"limit": 500}))
+    body = template.format(nested="[" * depth + "]" * depth)
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500, response.text
+    if depth > 64:
+        assert response.status_code == 400, response.text
+        assert "nest" in response.text
+    assert ok(client.get("/api/v1/cases", params={"limit": 500})) == before

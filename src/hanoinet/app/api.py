@@ -45,7 +45,15 @@ from hanoinet.platform.errors import Conflict, DomainError, IllegalTransition, N
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Forbidden, Permission
 from hanoinet.platform.ports import MAX_PAGE
-from hanoinet.platform.security import CsrfRejected, PrincipalDep, SecureRoute, Unauthenticated, check_routes, secured
+from hanoinet.platform.security import (
+    BodyTooDeep,
+    CsrfRejected,
+    PrincipalDep,
+    SecureRoute,
+    Unauthenticated,
+    check_routes,
+    secured,
+)
 from hanoinet.platform.web import error_page
 from hanoinet.requests import present as requests_present
 from hanoinet.requests import service as request_services
@@ -135,6 +143,11 @@ def _problem(request: Request, status: int, title: str, detail: Any) -> Response
     return JSONResponse(status_code=status, content={"title": title, "detail": detail})
 
 
+def _body_issue(message: str) -> dict[str, Any]:
+    """An error about the body as a whole, in the shape of every other field error."""
+    return {"field": "body", "message": message, "article": None, "text": f"body: {message}"}
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ValidationFailed)
     async def invalid(request: Request, exc: ValidationFailed) -> Response:
@@ -148,6 +161,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             field = "body" if e["type"] == "json_invalid" or not where else ".".join(where)
             detail.append({"field": field, "message": e["msg"], "article": None, "text": f"{field}: {e['msg']}"})
         return _problem(request, 422, "invalid input", detail)
+
+    @app.exception_handler(BodyTooDeep)
+    async def too_deep(request: Request, exc: BodyTooDeep) -> Response:
+        return _problem(request, 400, "bad request", [_body_issue(str(exc))])
 
     @app.exception_handler(Unauthenticated)
     async def unauthorized(request: Request, exc: Unauthenticated) -> Response:

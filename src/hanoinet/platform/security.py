@@ -36,6 +36,7 @@ from hanoinet.audit import service as audit
 from hanoinet.audit.domain import Channel, Event, Outcome
 from hanoinet.evidence.domain import AccessDenied
 from hanoinet.platform.errors import DomainError, NotFound
+from hanoinet.platform.jsonbody import MAX_JSON_DEPTH, nesting_exceeds
 from hanoinet.platform.permissions import Forbidden, Permission, Principal, may
 
 log = logging.getLogger("hanoinet.security")
@@ -283,7 +284,7 @@ class SecureRoute(APIRoute):
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+        handler = _depth_guarded(super().get_route_handler())
         spec = self.hn_audit
         if spec is None:
             return handler
@@ -312,6 +313,25 @@ class SecureRoute(APIRoute):
             return response
 
         return audited
+
+
+class BodyTooDeep(ValueError):  # noqa: N818 - names the outcome, like the domain's errors
+    """A JSON body nests deeper than any body of the API may (``jsonbody.MAX_JSON_DEPTH``): a 400."""
+
+
+def _depth_guarded(
+    handler: Callable[[Request], Coroutine[Any, Any, Response]],
+) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    """Refuse a JSON body that nests too deeply before FastAPI parses it (the body is read once and kept)."""
+
+    async def guarded(request: Request) -> Response:
+        if request.method in UNSAFE and "json" in request.headers.get("content-type", ""):
+            body = await request.body()
+            if nesting_exceeds(body):
+                raise BodyTooDeep(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+        return await handler(request)
+
+    return guarded
 
 
 def _event(
