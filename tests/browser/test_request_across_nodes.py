@@ -137,6 +137,10 @@ def test_a_request_from_composing_to_closing_across_two_nodes(desks: tuple[Page,
     expect(sgp.locator("#request-state")).to_have_text("received")
     expect(sgp.get_by_text(NECESSITY_TEXT)).to_be_visible()
     expect(sgp.get_by_role("button", name="Withdraw")).to_have_count(0)  # the requesting State's, not Singapore's
+    # Opening it told Viet Nam nothing; reading it is the duty officer's own act.
+    sgp.get_by_role("button", name="Mark as read").click()
+    expect(sgp).to_have_url(re.compile(re.escape(request_path) + r"\?done=read$"))
+    expect(sgp.get_by_role("button", name="Mark as read")).to_have_count(0)
     _act(sgp, "Acknowledge receipt", "acknowledged")
     _act(sgp, "Confirm the data are preserved", "preserved", note="Snapshot of the hosting account taken 02:10 UTC")
 
@@ -147,6 +151,8 @@ def test_a_request_from_composing_to_closing_across_two_nodes(desks: tuple[Page,
     expect(timeline).to_contain_text("Snapshot of the hosting account taken 02:10 UTC")
     received = timeline.locator("li").filter(has_text="Message received").filter(has_text=f"{DUTY.username} (sgp-247)")
     expect(received.first).to_be_visible()  # the other node's author, as its signed message names them
+    sent = timeline.locator("li").filter(has_text="Message sent").filter(has_text="read")
+    expect(sent.first).to_be_visible()  # Singapore's read notice came back
     expect(vnm.get_by_role("button", name="Release the preserved data")).to_have_count(0)
     expect(vnm.get_by_role("button", name="Close", exact=True)).to_have_count(0)  # not before the data are released
 

@@ -60,9 +60,9 @@ def _open_request(vnm: NodeProcess, type_: str = "mla_stored_data") -> str:
     return str(created["id"])
 
 
-def _view(node: NodeProcess, request_id: str, mark_read: bool = True) -> dict[str, Any] | None:
+def _view(node: NodeProcess, request_id: str) -> dict[str, Any] | None:
     with node.client() as http:
-        response = http.get(f"/api/v1/requests/{request_id}", params={"mark_read": mark_read})
+        response = http.get(f"/api/v1/requests/{request_id}")
     return response.json() if response.status_code == 200 else None
 
 
@@ -79,6 +79,8 @@ def test_a_request_goes_out_and_every_answer_comes_back(pair: list[NodeProcess])
     arrived = wait_for("the request at Singapore", lambda: _view(sgp, request_id))
     assert arrived["state"] == "received"
     assert arrived["direction"] == "incoming"
+    assert sgp.call("POST", f"/api/v1/requests/{request_id}/read") == {"marked": 1}
+    assert sgp.call("POST", f"/api/v1/requests/{request_id}/read") == {"marked": 0}
     for action in ("acknowledge", "begin_execution", "execute"):
         sgp.call("POST", f"/api/v1/requests/{request_id}/actions", json={"action": action, "note": "done"})
     seen = wait_for(
@@ -87,13 +89,10 @@ def test_a_request_goes_out_and_every_answer_comes_back(pair: list[NodeProcess])
     assert [e["kind"] for e in seen["events"]] == ["created", "sent", "acknowledged", "execution_begun", "executed"]
     sent = [m for m in seen["messages"] if m["direction"] == "outgoing" and m["kind"] == "request"]
     assert sent[0]["status"] == "delivered"
-    # Singapore opened the request: Viet Nam learns it was read, and when.
+    # Singapore marked the request read: Viet Nam learns it was read, and when.
     wait_for(
         "the read notice",
-        lambda: (
-            (v := _view(vnm, request_id, False))
-            and [m for m in v["messages"] if m["kind"] == "request" and m["read_at"]]
-        ),
+        lambda: (v := _view(vnm, request_id)) and [m for m in v["messages"] if m["kind"] == "request" and m["read_at"]],
     )
 
 

@@ -426,12 +426,21 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
     @app.get(
         "/api/v1/requests/{request_id}", tags=["requests"], **secured(Permission.REQUESTS_READ, audit="request:view")
     )
-    def get_request(who: PrincipalDep, request_id: str, mark_read: bool = True) -> dict[str, Any]:
-        """A request with its history, clocks, allowed actions, missing items and messages; opening it tells the
-        sending node it was read (unless ``mark_read=false``)."""
-        if mark_read:
-            messaging_services.mark_read(node, request_id, actor=who.name)
+    def get_request(request_id: str) -> dict[str, Any]:
+        """A request with its history, clocks, allowed actions, missing items and messages. Reading changes
+        nothing: telling the sending node its messages were read is ``POST …/read``."""
         return requests_present.request_view(request_services.get_request(node, request_id), node.clock.now())
+
+    @app.post(
+        "/api/v1/requests/{request_id}/read",
+        tags=["requests"],
+        **secured(Permission.REQUESTS_WRITE, audit="request:read"),
+    )
+    def mark_request_read(who: PrincipalDep, request_id: str) -> dict[str, Any]:
+        """Record that the caller read the request's incoming messages, and send each sender a signed read notice.
+        Returns how many messages were newly marked (0 when all were read already)."""
+        request_services.get_request(node, request_id)  # 404 for an unknown request
+        return {"marked": messaging_services.mark_read(node, request_id, actor=who.name)}
 
     @app.patch(
         "/api/v1/requests/{request_id}", tags=["requests"], **secured(Permission.REQUESTS_WRITE, audit="request:amend")

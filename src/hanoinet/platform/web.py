@@ -130,6 +130,7 @@ FLASH: dict[str, str] = {
     "draft": N_("The draft is saved; it has not been sent."),
     "sent": N_("The request is sent."),
     "acted": N_("Done."),
+    "read": N_("Marked as read; the other State is told."),
     "message": N_("The message is queued for the other node."),
     "case": N_("The case is open."),
     "user": N_("The account is saved."),

@@ -204,12 +204,20 @@ def request_amend(
 
 @request_app.command("show")
 def request_show(request_id: str) -> None:
-    """Show a request with its history, clocks, allowed actions and messages, as JSON; the sending node learns
-    that its messages were read."""
+    """Show a request with its history, clocks, allowed actions and messages, as JSON (changes nothing)."""
     n = node()
     with errors():
-        messaging_services.mark_read(n, request_id, actor=actor())
         emit(requests_present.request_view(request_services.get_request(n, request_id), n.clock.now()), True)
+
+
+@request_app.command("read")
+def request_read(request_id: str) -> None:
+    """Mark a request's incoming messages as read by you, and tell the sending node (a signed read notice)."""
+    n = node()
+    with errors():
+        request_services.get_request(n, request_id)
+        marked = messaging_services.mark_read(n, request_id, actor=actor())
+    out.print(f"{marked} message(s) marked as read" if marked else "nothing unread")
 
 
 @request_app.command("transition")

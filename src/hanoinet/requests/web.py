@@ -272,9 +272,17 @@ def router(node: Node) -> APIRouter:
     @web.get("/requests/{request_id}", **secured(Permission.REQUESTS_READ, audit="request:view"))
     def show(request: Request, request_id: str) -> HTMLResponse:
         """The request: what it asks, its clocks, its timeline of events and messages, what may be done now.
-        Opening an incoming request tells its sender it was read."""
-        messaging_services.mark_read(node, request_id, actor=actor(request).name)
+        Opening it changes nothing (an auditor may read it): telling the sender it was read is the button below."""
         return _request_page(request, request_id, context=flash(request))
+
+    @web.post("/requests/{request_id}/read", **secured(Permission.REQUESTS_WRITE, audit="request:read"))
+    def mark_read(request: Request, request_id: str) -> Response:
+        """Record that the signed-in user read the request's incoming messages, and tell the sending node."""
+        try:
+            messaging_services.mark_read(node, request_id, actor=actor(request).name)
+        except DomainError as exc:
+            return _request_page(request, request_id, error=str(exc), status=_status(exc))
+        return redirect(f"/requests/{request_id}", "read")
 
     @web.post("/requests/{request_id}/actions", **secured(Permission.REQUESTS_WRITE, audit="request:act"))
     async def act(request: Request, request_id: str) -> Response:
@@ -347,6 +355,7 @@ def router(node: Node) -> APIRouter:
             "r": view.request,
             "case": case,
             "timeline": _timeline(view),
+            "unread": any(m.direction == "incoming" and m.read_at is None for m in view.messages),
             "actions": sorted(view.allowed_actions, key=ACTION_ORDER.index),
             "follow_up_types": follow_up_types,
             "error": error,
