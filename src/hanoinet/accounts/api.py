@@ -1,35 +1,25 @@
-"""The audit log and accounts over the API, for an auditor's tools and an administrator's scripts.
+"""Accounts over the API, for an administrator's scripts (the audit log's routes are ``audit.api``).
 
-The same services, filters and rules as the web UI's pages and ``hanoinet audit …`` / ``hanoinet user …``: reading,
-exporting and verifying the log are recorded in it; account changes are recorded by ``services.accounts`` itself,
-so their routes add no entry of their own. An account is never returned with its password hash.
+The same services and rules as the web UI's pages and ``hanoinet user …``: account changes are recorded by
+``accounts.service`` itself, so these routes add no audit entry of their own. An account is never returned with
+its password hash.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter
+from pydantic import Field
 
 from hanoinet.accounts import service as account_services
 from hanoinet.accounts.domain import MAX_PASSWORD, User
 from hanoinet.app.node import Node
-from hanoinet.audit import service as audit_services
-from hanoinet.audit.domain import AuditEntry
+from hanoinet.platform.api import Strict
 from hanoinet.platform.errors import NotFound
-from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission, Role
-from hanoinet.platform.ports import MAX_PAGE
 from hanoinet.platform.security import CallerDep, SecureRoute, secured
-
-
-class Strict(BaseModel):
-    """Bodies refuse unknown fields, so a typo is an error rather than silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class UserCreate(Strict):
@@ -45,25 +35,6 @@ class RolesIn(Strict):
     """An account's new roles (its sessions end)."""
 
     roles: list[Role] = Field(max_length=len(Role))
-
-
-def entry_json(e: AuditEntry) -> dict[str, Any]:
-    """An audit entry with its hashes, so that a copy can be checked against the node's log later."""
-    return {
-        "seq": e.seq,
-        "at": e.at.isoformat(),
-        "actor": e.actor,
-        "roles": list(e.roles),
-        "channel": e.channel.value,
-        "action": e.action,
-        "subject": e.subject,
-        "object_id": e.object_id,
-        "outcome": e.outcome.value,
-        "details": e.details,
-        "remote": e.remote,
-        "prev_hash": e.prev_hash,
-        "hash": e.hash,
-    }
 
 
 def user_json(u: User, now: datetime) -> dict[str, Any]:
@@ -82,79 +53,8 @@ def user_json(u: User, now: datetime) -> dict[str, Any]:
 
 
 def admin_router(node: Node) -> APIRouter:
-    """Audit and account routes."""
+    """The account routes (USERS_MANAGE)."""
     router = APIRouter(prefix="/api/v1", route_class=SecureRoute)
-
-    @router.get("/audit", tags=["audit"], **secured(Permission.AUDIT_READ, audit="audit:view"))
-    def audit_entries(
-        actor: Annotated[str | None, Query(max_length=256, description="Only this actor")] = None,
-        action: Annotated[str | None, Query(max_length=64, description="e.g. evidence:download")] = None,
-        subject: Annotated[str | None, Query(max_length=32, description="request, evidence, user …")] = None,
-        object_id: Annotated[str | None, Query(max_length=128)] = None,
-        outcome: Annotated[str | None, Query(max_length=16, description="ok, refused or failed")] = None,
-        channel: Annotated[str | None, Query(max_length=16, description="web, api, cli or node")] = None,
-        since: Annotated[str | None, Query(max_length=40, description="From this date or time (ISO 8601)")] = None,
-        until: Annotated[
-            str | None, Query(max_length=40, description="Before this time; a date includes its whole day")
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-        offset: OffsetQuery = 0,
-    ) -> list[dict[str, Any]]:
-        """Entries of the audit log, newest first, filtered."""
-        query = audit_services.filter_query(
-            actor=actor,
-            action=action,
-            subject=subject,
-            object_id=object_id,
-            outcome=outcome,
-            channel=channel,
-            since=since,
-            until=until,
-            limit=limit,
-            offset=offset,
-        )
-        return [entry_json(e) for e in audit_services.entries(node, query)]
-
-    @router.get(
-        "/audit.csv",
-        tags=["audit"],
-        response_class=StreamingResponse,
-        **secured(Permission.AUDIT_READ, audit="audit:export"),
-    )
-    def audit_export(
-        actor: Annotated[str | None, Query(max_length=256)] = None,
-        action: Annotated[str | None, Query(max_length=64)] = None,
-        subject: Annotated[str | None, Query(max_length=32)] = None,
-        object_id: Annotated[str | None, Query(max_length=128)] = None,
-        outcome: Annotated[str | None, Query(max_length=16)] = None,
-        channel: Annotated[str | None, Query(max_length=16)] = None,
-        since: Annotated[str | None, Query(max_length=40)] = None,
-        until: Annotated[str | None, Query(max_length=40)] = None,
-    ) -> StreamingResponse:
-        """The matching entries as CSV, oldest first, each with its hash."""
-        query = audit_services.filter_query(
-            actor=actor,
-            action=action,
-            subject=subject,
-            object_id=object_id,
-            outcome=outcome,
-            channel=channel,
-            since=since,
-            until=until,
-            limit=audit_services.MAX_EXPORT,
-        )
-        stamp = node.now_wall().strftime("%Y%m%dT%H%M%SZ")
-        return StreamingResponse(
-            audit_services.export_csv(node, query),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="hanoinet-audit-{stamp}.csv"'},
-        )
-
-    @router.post("/audit/verify", tags=["audit"], **secured(Permission.AUDIT_READ, audit="audit:verify"))
-    def audit_verify() -> dict[str, Any]:
-        """Recompute the whole chain: every entry's hash, its link to the one before, the node's signature."""
-        report = audit_services.verify(node)
-        return {"ok": report.ok, "entries": report.entries, "problems": list(report.problems)}
 
     @router.get("/users", tags=["accounts"], **secured(Permission.USERS_MANAGE, audit="user:list"))
     def users() -> list[dict[str, Any]]:

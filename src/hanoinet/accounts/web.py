@@ -1,93 +1,34 @@
-"""The auditor's and the administrator's pages: the audit log (filter, export, verify), accounts, the directory.
+"""The administrator's pages: accounts and the directory (the audit log's pages are ``audit.web``).
 
-The audit pages only read: filtering, exporting and verifying are themselves recorded (``audit:view``,
-``audit:export``, ``audit:verify``), so that reading the log leaves a trace in it. Account changes go through
-``services.accounts``, which records each one itself — the routes add no entry of their own, or every change would
-be logged twice. The directory page only shows: trusting or revoking a node is a decision taken at the command line
-or through the API, where it is recorded with its reason.
+Account changes go through ``accounts.service``, which records each one itself — the routes add no entry of their
+own, or every change would be logged twice. The directory page only shows: trusting or revoking a node is a
+decision taken at the command line or through the API, where it is recorded with its reason.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
 
 from hanoinet.accounts import service as account_services
 from hanoinet.accounts.domain import User
 from hanoinet.accounts.service import Actor
 from hanoinet.app.node import Node
-from hanoinet.audit import service as audit_services
-from hanoinet.audit.domain import Outcome
-from hanoinet.audit.ports import AuditQuery
 from hanoinet.federation import directory as directory_services
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.federation.settings import NotOnNetwork
 from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
-from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission, Role
 from hanoinet.platform.security import SecureRoute, secured
 from hanoinet.platform.web import actor as current_actor
 from hanoinet.platform.web import by_field, flash, redirect, render
 
 PAGE = 50
-
-
-def details_text(details: Mapping[str, Any]) -> str:
-    """An entry's details on one line, ``key=value; …``: what an auditor scans down a column."""
-    parts = []
-    for key in sorted(details):
-        value = details[key]
-        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
-        parts.append(f"{key}={shown}")
-    return "; ".join(parts)
-
-
-def audit_filters(
-    actor: Annotated[str, Query(max_length=256)] = "",
-    action: Annotated[str, Query(max_length=64)] = "",
-    subject: Annotated[str, Query(max_length=32)] = "",
-    object_id: Annotated[str, Query(max_length=128)] = "",
-    outcome: Annotated[str, Query(max_length=16)] = "",
-    since: Annotated[str, Query(max_length=40)] = "",
-    until: Annotated[str, Query(max_length=40)] = "",
-) -> dict[str, str]:
-    """The audit page's filters as GET fields (those of ``hanoinet audit list``), trimmed: shown back in the form,
-    carried by the pager and the export link."""
-    given = {
-        "actor": actor,
-        "action": action,
-        "subject": subject,
-        "object_id": object_id,
-        "outcome": outcome,
-        "since": since,
-        "until": until,
-    }
-    return {name: value.strip() for name, value in given.items()}
-
-
-Filters = Annotated[dict[str, str], Depends(audit_filters)]
-
-
-def audit_query(filters: Mapping[str, str], *, limit: int, offset: int = 0) -> AuditQuery:
-    """The service query for the page's filters (ValidationFailed names each bad one)."""
-    return audit_services.filter_query(
-        actor=filters["actor"],
-        action=filters["action"],
-        subject=filters["subject"],
-        object_id=filters["object_id"],
-        outcome=filters["outcome"],
-        since=filters["since"],
-        until=filters["until"],
-        limit=limit,
-        offset=offset,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,50 +67,8 @@ def _roles(values: Sequence[str]) -> tuple[frozenset[Role], list[Issue]]:
 
 
 def router(node: Node) -> APIRouter:
-    """The audit log, account administration and directory pages."""
+    """The account administration and directory pages."""
     web = APIRouter(route_class=SecureRoute, include_in_schema=False)
-
-    # --- the audit log
-    @web.get("/audit", **secured(Permission.AUDIT_READ, audit="audit:view"))
-    def audit_log(request: Request, filters: Filters, offset: OffsetQuery = 0) -> HTMLResponse:
-        """The log, newest first, filtered; with the export of what is shown and the chain's verification."""
-        query_string = urlencode({k: v for k, v in filters.items() if v})
-        context: dict[str, Any] = {
-            "filters": filters,
-            "query_string": query_string,
-            "outcomes": [o.value for o in Outcome],
-            "entries": [],
-            "more": False,
-            "offset": offset,
-            "page": PAGE,
-            "errors": {},
-            "issues": [],
-            "details_text": details_text,
-        }
-        try:
-            found = audit_services.entries(node, audit_query(filters, limit=PAGE + 1, offset=offset))
-        except ValidationFailed as exc:
-            context.update(errors=by_field(exc.issues), issues=list(exc.issues))
-            return render(request, "audit.html", context, status=422)
-        context.update(entries=list(found[:PAGE]), more=len(found) > PAGE)
-        return render(request, "audit.html", context)
-
-    @web.get("/audit/export.csv", **secured(Permission.AUDIT_READ, audit="audit:export"))
-    def audit_export(filters: Filters) -> StreamingResponse:
-        """The entries the filters match, oldest first, as CSV with each entry's hash (to check it later)."""
-        query = audit_query(filters, limit=audit_services.MAX_EXPORT)
-        stamp = node.now_wall().strftime("%Y%m%dT%H%M%SZ")
-        return StreamingResponse(
-            audit_services.export_csv(node, query),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="hanoinet-audit-{stamp}.csv"'},
-        )
-
-    @web.post("/audit/verify", **secured(Permission.AUDIT_READ, audit="audit:verify"))
-    def audit_verify(request: Request) -> HTMLResponse:
-        """Recompute every entry's hash, link and signature, and say whether the log is intact."""
-        report = audit_services.verify(node)
-        return render(request, "audit_verify.html", {"report": report})
 
     # --- accounts
     @web.get("/users", **secured(Permission.USERS_MANAGE, audit="user:list"))

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hanoinet.accounts import web as admin
 from hanoinet.accounts import web_session as session
 from hanoinet.app.node import Node
+from hanoinet.audit import web as audit
 from hanoinet.evidence import web as evidence
 from hanoinet.requests import web as requests
 from hanoinet.statistics import web as dashboards
@@ -61,7 +62,7 @@ class SecurityHeaders:
 def install(app: FastAPI, node: Node) -> None:
     """Add the web UI's pages, its static files and the security headers to the node's application."""
     app.mount("/static", StaticFiles(packages=[("hanoinet.platform", "static")]), name="static")
-    for module in (session, requests, dashboards, admin):
+    for module in (session, requests, dashboards, audit, admin):
         app.include_router(module.router(node))
     if node.vault is not None:
         app.include_router(evidence.router(node))

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -30,6 +30,7 @@ from hanoinet.federation import transfers as transfer_services
 from hanoinet.federation.domain import EnvelopeRejected, MessageKind
 from hanoinet.federation.ports import MessageQuery
 from hanoinet.federation.transport import HttpTransport
+from hanoinet.platform.api import Strict
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission
@@ -60,12 +61,6 @@ def rejection_response(exc: EnvelopeRejected) -> JSONResponse:
     return JSONResponse(
         status_code=REJECTION_STATUS.get(exc.reason, 400), content={"title": exc.reason, "detail": exc.detail}
     )
-
-
-class Strict(BaseModel):
-    """Bodies refuse unknown fields."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class OutgoingMessageIn(Strict):

@@ -1,0 +1,51 @@
+"""Cases over the API: a case groups the requests of one investigation under a national reference."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from hanoinet.app.node import Node
+from hanoinet.cases import present as cases_present
+from hanoinet.cases import service as case_services
+from hanoinet.platform.api import Strict
+from hanoinet.platform.paging import OffsetQuery
+from hanoinet.platform.permissions import Permission
+from hanoinet.platform.ports import MAX_PAGE
+from hanoinet.platform.security import SecureRoute, secured
+
+
+class CaseCreate(Strict):
+    """A new case."""
+
+    reference: str = Field(max_length=64)
+    offence: str = Field(max_length=64, description="Offence category key, e.g. illegal_access")
+    max_penalty_years: int | None = Field(default=None, ge=0, le=100)
+    summary: str = Field(max_length=20_000)
+    legal_qualification: str = Field(default="", max_length=2_000)
+
+
+def router(node: Node) -> APIRouter:
+    """The case routes: casework permissions, every call audited."""
+    api = APIRouter(prefix="/api/v1/cases", route_class=SecureRoute, tags=["cases"])
+
+    @api.post("", status_code=201, **secured(Permission.REQUESTS_WRITE, audit="case:create"))
+    def create_case(body: CaseCreate) -> dict[str, Any]:
+        """Open a case."""
+        return cases_present.case(case_services.open_case(node, **body.model_dump()))
+
+    @api.get("", **secured(Permission.REQUESTS_READ, audit="case:list"))
+    def list_cases(
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50, offset: OffsetQuery = 0
+    ) -> list[dict[str, Any]]:
+        """Cases, newest first."""
+        return [cases_present.case(c) for c in case_services.list_cases(node, limit=limit, offset=offset)]
+
+    @api.get("/{case_id}", **secured(Permission.REQUESTS_READ, audit="case:view"))
+    def get_case(case_id: str) -> dict[str, Any]:
+        """A case by id or reference."""
+        return cases_present.case(case_services.get_case(node, case_id))
+
+    return api

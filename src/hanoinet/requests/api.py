@@ -1,0 +1,157 @@
+"""Requests of Chapter V over the API: draft or register, check against the rule pack, list the inbox, act.
+
+Reading changes nothing (``GET``); marking read, amending and acting are writes, each audited.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, Field
+
+from hanoinet.app.node import Node
+from hanoinet.federation import messaging as messaging_services
+from hanoinet.platform import present as platform_present
+from hanoinet.platform.api import Strict
+from hanoinet.platform.paging import OffsetQuery
+from hanoinet.platform.permissions import Permission
+from hanoinet.platform.ports import MAX_PAGE
+from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
+from hanoinet.requests import present as requests_present
+from hanoinet.requests import service as request_services
+from hanoinet.requests.domain import Action, Direction, RequestState
+from hanoinet.requests.ports import InboxQuery
+
+
+class RequestCreate(Strict):
+    """A new outgoing draft, or an incoming request registered as received."""
+
+    case: str = Field(description="Case id or reference")
+    instrument: str = "uncc-2024"
+    type: str
+    requested_state: str = Field(min_length=2, max_length=8)
+    requesting_state: str | None = Field(default=None, min_length=2, max_length=8)
+    direction: Direction = Direction.OUTGOING
+    items: dict[str, str] = Field(default_factory=dict)
+    emergency: bool = False
+    deadline: AwareDatetime | None = None
+    follows_up: str | None = None
+
+    def draft(self) -> request_services.RequestDraft:
+        """The service-layer draft."""
+        return request_services.RequestDraft(
+            case=self.case,
+            instrument=self.instrument,
+            type=self.type,
+            requested_state=self.requested_state.upper(),
+            requesting_state=self.requesting_state.upper() if self.requesting_state else None,
+            direction=self.direction,
+            items=self.items,
+            emergency=self.emergency,
+            deadline=self.deadline,
+            follows_up=self.follows_up,
+        )
+
+
+class RequestAmend(Strict):
+    """New items for a draft (replacing the old ones)."""
+
+    items: dict[str, str]
+
+
+class RequestAction(Strict):
+    """An action on a request."""
+
+    action: Action
+    grounds: list[str] = Field(default_factory=list, description="Refusal grounds (keys from the rule pack)")
+    note: str = Field(default="", max_length=20_000)
+
+
+def router(node: Node) -> APIRouter:
+    """The request routes: casework permissions, every call audited."""
+    api = APIRouter(prefix="/api/v1/requests", route_class=SecureRoute, tags=["requests"])
+
+    @api.post(
+        "",
+        status_code=201,
+        **secured(Permission.REQUESTS_WRITE, audit="request:create"),
+    )
+    def create_request(who: PrincipalDep, body: RequestCreate) -> dict[str, Any]:
+        """Draft an outgoing request (items may be completed later) or register an incoming one."""
+        return requests_present.request_view(
+            request_services.create_request(node, body.draft(), actor=who.name), node.clock.now()
+        )
+
+    @api.post("/validate", **secured(Permission.REQUESTS_WRITE))
+    def validate_request(body: RequestCreate) -> dict[str, Any]:
+        """Check a request's contents against its rule pack without saving anything."""
+        issues = request_services.validate_request(node, body.draft())
+        return {"complete": not issues, "issues": [platform_present.issue(i) for i in issues]}
+
+    @api.get("", **secured(Permission.REQUESTS_READ, audit="request:list"))
+    def list_requests(
+        direction: Direction | None = None,
+        state: RequestState | None = None,
+        counterpart_state: str | None = None,
+        type: str | None = None,
+        instrument: str | None = None,
+        case_id: str | None = None,
+        due_within_hours: Annotated[float | None, Query(gt=0, le=24 * 366)] = None,
+        overdue: bool = False,
+        open_only: bool = False,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        offset: OffsetQuery = 0,
+    ) -> list[dict[str, Any]]:
+        """The inbox; with due_within_hours or overdue, soonest due first."""
+        now = node.clock.now()
+        query = InboxQuery(
+            now=now,
+            direction=direction,
+            state=state,
+            counterpart_state=counterpart_state.upper() if counterpart_state else None,
+            type=type,
+            instrument=instrument,
+            case_id=case_id,
+            due_within_seconds=int(due_within_hours * 3600) if due_within_hours else None,
+            overdue=overdue,
+            open_only=open_only,
+            limit=limit,
+            offset=offset,
+        )
+        return [requests_present.summary(r, now) for r in request_services.inbox(node, query)]
+
+    @api.get("/{request_id}", **secured(Permission.REQUESTS_READ, audit="request:view"))
+    def get_request(request_id: str) -> dict[str, Any]:
+        """A request with its history, clocks, allowed actions, missing items and messages. Reading changes
+        nothing: telling the sending node its messages were read is ``POST …/read``."""
+        return requests_present.request_view(request_services.get_request(node, request_id), node.clock.now())
+
+    @api.post(
+        "/{request_id}/read",
+        **secured(Permission.REQUESTS_WRITE, audit="request:read"),
+    )
+    def mark_request_read(who: PrincipalDep, request_id: str) -> dict[str, Any]:
+        """Record that the caller read the request's incoming messages, and send each sender a signed read notice.
+        Returns how many messages were newly marked (0 when all were read already)."""
+        request_services.get_request(node, request_id)  # 404 for an unknown request
+        return {"marked": messaging_services.mark_read(node, request_id, actor=who.name)}
+
+    @api.patch("/{request_id}", **secured(Permission.REQUESTS_WRITE, audit="request:amend"))
+    def amend_request(who: PrincipalDep, request_id: str, body: RequestAmend) -> dict[str, Any]:
+        """Replace a draft's items."""
+        view = request_services.amend_request(node, request_id, body.items, actor=who.name)
+        return requests_present.request_view(view, node.clock.now())
+
+    @api.post(
+        "/{request_id}/actions",
+        **secured(Permission.REQUESTS_WRITE, audit="request:act"),
+    )
+    def act(who: PrincipalDep, request_id: str, body: RequestAction) -> dict[str, Any]:
+        """Act on a request: send, acknowledge, preserve, refuse with grounds, execute, withdraw, close ..."""
+        view = request_services.act_on_request(
+            node, request_id, body.action, actor=who.name, grounds=tuple(body.grounds), note=body.note
+        )
+        return requests_present.request_view(view, node.clock.now())
+
+    return api

@@ -1,0 +1,59 @@
+"""Treaty status over the API: in force on a date, Parties and since when, the legal basis between two States,
+and deposits recorded from CSV (all rows or none)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+
+from hanoinet.app.node import Node
+from hanoinet.platform.errors import NotFound
+from hanoinet.platform.permissions import Permission
+from hanoinet.platform.security import SecureRoute, secured
+from hanoinet.treaty import present as treaty_present
+from hanoinet.treaty import service as treaty_services
+from hanoinet.treaty.csv_import import parse_deposit_rows
+
+
+def router(node: Node) -> APIRouter:
+    """The treaty routes: reading needs TREATY_READ, recording deposits TREATY_WRITE (and is audited)."""
+    api = APIRouter(prefix="/api/v1/treaty", route_class=SecureRoute, tags=["treaty"])
+
+    def known(instrument: str) -> str:
+        if instrument not in node.packs:
+            raise NotFound(f"no rule pack {instrument!r}")
+        return instrument
+
+    @api.get("/{instrument}/status", **secured(Permission.TREATY_READ))
+    def treaty_status(instrument: str, on: date | None = None) -> dict[str, Any]:
+        """Whether the instrument is in force on a date; its Parties and signatories."""
+        return treaty_present.instrument_status(treaty_services.instrument_status(node, known(instrument), on))
+
+    @api.get("/{instrument}/parties/{state}", **secured(Permission.TREATY_READ))
+    def treaty_party(instrument: str, state: str, on: date | None = None) -> dict[str, Any]:
+        """Whether a State is a Party on a date, and since when."""
+        return treaty_present.party_status(treaty_services.party_status(node, known(instrument), state.upper(), on))
+
+    @api.get("/basis", **secured(Permission.TREATY_READ))
+    def treaty_basis(a: str, b: str, on: date | None = None) -> dict[str, Any]:
+        """The instruments that bind both States on a date."""
+        basis = treaty_services.legal_basis(node, a.upper(), b.upper(), on)
+        return {
+            "a": a.upper(),
+            "b": b.upper(),
+            "on": (on or node.clock.now().date()).isoformat(),
+            "instruments": list(basis),
+        }
+
+    @api.post("/{instrument}/deposits", **secured(Permission.TREATY_WRITE, audit="treaty:import"))
+    def treaty_import(
+        instrument: str, body: Annotated[str, Body(media_type="text/csv", description="state,action,date")]
+    ) -> dict[str, Any]:
+        """Record deposits from CSV text: all rows, or none if any row is bad (each reported with its line)."""
+        rows = parse_deposit_rows(body, "upload")
+        result = treaty_services.import_deposits(node, rows, instrument)
+        return {"instrument": result.instrument, "recorded": result.recorded, "unchanged": result.unchanged}
+
+    return api
