@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -31,7 +32,16 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.e2e.conftest import HANOINET, Server, clean_env, start_server, stop_server
+from tests.e2e.conftest import (
+    HANOINET,
+    Server,
+    add_peer,
+    check_response,
+    clean_env,
+    peer_entry,
+    start_server,
+    stop_server,
+)
 from tests.factories import UN_PARTIES, deposits_csv, reference
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +58,11 @@ CHROMIUM_ARGS = [
 PASSWORD = "lotus-blossom-harbour-2026"  # noqa: S105 - exercise accounts on a throwaway node
 ACTOR = "Officer Nguyễn Văn Bình"
 REQUESTED_STATE = "FRA"
-"""A Party to the Hanoi Convention in the deposits the node imports, as Viet Nam (the node's State) is."""
+"""A Party to the Hanoi Convention in the deposits the node imports, as Viet Nam (the node's State) is, with a node in
+the directory (``REQUESTED_NODE``)."""
+REQUESTED_NODE = "fra-test"
+"""France's node (central authority and 24/7 point of contact), known only by the signed entry its operator
+exported: requests sent to France go to it and wait in the outbox, since nothing listens where it says it does."""
 CSP_WATCH = """
 document.addEventListener("securitypolicyviolation", function (e) {
   console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline"));
@@ -132,7 +146,7 @@ def cli(data_dir: Path, *commands: Command) -> list[str]:
 def web_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebNode]:
     """A node on SQLite whose treaty data make the Hanoi Convention bind Viet Nam and France today, with a duty
     officer and an auditor account, a case, and an evidence item only prosecutors may open — all made at its
-    command line, as an operator would."""
+    command line, as an operator would — and France's node in its directory (imported through the API)."""
     base = tmp_path_factory.mktemp("browser")
     data_dir = base / "data"
     case_reference = reference("LOTUS")
@@ -155,14 +169,21 @@ def web_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebNode]:
         (("user", "add", a.username, "--role", a.role, "--name", a.display_name, "--password-stdin"), a.password + "\n")
         for a in ACCOUNTS
     ]
-    with ThreadPoolExecutor(max_workers=1) as pool:  # the node starts serving while the rest is set up
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the node starts serving while the rest is set up
         starting = pool.submit(start_server, data_dir, "sqlite")
+        france = pool.submit(peer_entry, base, REQUESTED_STATE)
         try:
             *_, ingested = cli(data_dir, (("treaty", "import", str(deposits)), None), *users, (ingest, None))
+            server = starting.result()
+            with httpx.Client(
+                base_url=server.base_url,
+                headers={"Authorization": f"Bearer {server.token}"},
+                event_hooks={"response": [check_response]},
+            ) as api:
+                assert add_peer(api, france.result()) == REQUESTED_NODE
         except BaseException:
             stop_server(starting.result())
             raise
-        server = starting.result()
     item_id = str(json.loads(ingested)["id"])
     yield WebNode(server, data_dir, case_reference, case_summary, item_id, exhibit)
     stop_server(server)

@@ -11,7 +11,16 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import AUDITOR, OFFICER, REQUESTED_STATE, Profiles, Watch, WebNode, screenshot
+from tests.browser.conftest import (
+    AUDITOR,
+    OFFICER,
+    REQUESTED_NODE,
+    REQUESTED_STATE,
+    Profiles,
+    Watch,
+    WebNode,
+    screenshot,
+)
 
 PRESERVATION = "Preservation (Art 42)"
 """The Hanoi Convention's type in the composer's list (the Budapest Convention's is "Preservation (Art 29)")."""
@@ -110,6 +119,7 @@ def test_a_request_with_a_missing_item_is_not_sent_then_goes_with_its_clock(
     expect(page).to_have_url(re.compile(r"/requests/[0-9a-f-]+\?done=sent$"))
     expect(page.get_by_role("status")).to_have_text("The request is sent.")
     expect(page.locator("#request-state")).to_have_text("sent")
+    expect(page.locator("dl.facts")).to_contain_text(REQUESTED_NODE)  # it went to France's node, not nowhere
     clocks = page.get_by_role("region", name="Clocks")
     running = clocks.get_by_role("row").filter(has_text="running")
     expect(running.first).to_be_visible()

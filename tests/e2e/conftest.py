@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +130,86 @@ def client(server: Server) -> Iterator[httpx.Client]:
         event_hooks={"response": [check_response]},
     ) as http:
         yield http
+
+
+PEER_ENDPOINT = "http://127.0.0.1:9"
+"""Where the peers of ``peer_entry`` say they listen: nothing does (the discard port, refused at once), so what is
+sent to them stays in the outbox, and the node under test retries now and then, logging a warning (never a stack
+trace)."""
+PEER_ROLES = "central_authority,point_of_contact_24_7"
+"""A peer's roles: one authority for every channel, so that preservation and emergencies (24/7 point of contact,
+Art 41) and MLA requests (central authority, Art 40(8)) all go to it."""
+
+
+@dataclass(frozen=True)
+class PeerEntry:
+    """The signed directory entry of a node of another State, as its operator hands it over (a JSON file)."""
+
+    state: str
+    node_id: str
+    file: Path
+
+    @property
+    def signed(self) -> dict[str, Any]:
+        """The entry as JSON, for ``POST /api/v1/directory``."""
+        entry: dict[str, Any] = json.loads(self.file.read_text(encoding="utf-8"))
+        return entry
+
+
+def peer_entry(base: Path, state: str) -> PeerEntry:
+    """A node of ``state`` that exists only as its signed entry: ``hanoinet init`` on a data directory of its own,
+    then ``hanoinet node export``, as that State's operator would do. Its node id is ``<state>-test``, its endpoint
+    ``PEER_ENDPOINT``, its roles ``PEER_ROLES``. Import it into the node under test to give it a peer in ``state``
+    (``add_peer``, or ``hanoinet directory import FILE``)."""
+    node_id = f"{state.lower()}-test"
+    data_dir = base / node_id
+    env = clean_env(
+        data_dir,
+        HANOINET_NODE_STATE=state,
+        HANOINET_NODE_ID=node_id,
+        HANOINET_NODE_NAME=f"{state} central authority and 24/7 point of contact (test)",
+        HANOINET_NODE_ROLES=PEER_ROLES,
+        HANOINET_NODE_ENDPOINT=PEER_ENDPOINT,
+    )
+    file = base / f"{node_id}.json"
+    for args in (["init"], ["node", "export", "--output", str(file)]):
+        done = subprocess.run([HANOINET, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, f"hanoinet {' '.join(args)} for {state}:\n{done.stdout}\n{done.stderr}"
+    return PeerEntry(state, node_id, file)
+
+
+@pytest.fixture(scope="session")
+def peer_entries(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], PeerEntry]:
+    """``peer_entries("THA")``: the signed entry of a node of that State, made on first use and shared by every
+    module of the test process (an entry can be imported by any number of nodes)."""
+    base = tmp_path_factory.mktemp("peers")
+    made: dict[str, PeerEntry] = {}
+
+    def entry(state: str) -> PeerEntry:
+        if state not in made:
+            made[state] = peer_entry(base, state)
+        return made[state]
+
+    return entry
+
+
+def add_peer(api: httpx.Client, peer: PeerEntry) -> str:
+    """Import a peer's signed entry into the node through its API (an administrator's decision to trust it);
+    the peer's node id. Requests to its State then go to it: they wait in the outbox (``outbox_for``)."""
+    imported = api.post("/api/v1/directory", json=peer.signed)
+    assert imported.status_code == 201, imported.text
+    node_id: str = imported.json()["peer"]["node_id"]
+    assert node_id == peer.node_id
+    return node_id
+
+
+def outbox_for(api: httpx.Client, node_id: str, request_id: str) -> list[dict[str, Any]]:
+    """The outgoing messages about a request addressed to ``node_id`` that are not delivered (nothing listens
+    where the test peers say they do)."""
+    listed = api.get("/api/v1/messages", params={"direction": "outgoing", "peer": node_id, "request_id": request_id})
+    assert listed.status_code == 200, listed.text
+    messages: list[dict[str, Any]] = listed.json()
+    return [m for m in messages if m["status"] == "pending"]
 
 
 @dataclass(frozen=True)

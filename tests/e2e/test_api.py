@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.e2e.conftest import PeerEntry, add_peer, outbox_for
 from tests.factories import UN_PARTIES, complete_items, deposits_csv, reference
 
 UN = "uncc-2024"
@@ -28,6 +30,14 @@ def in_force(client: httpx.Client) -> Json:
     assert response.status_code == 200, response.text
     body: Json = response.json()
     return body
+
+
+@pytest.fixture(scope="module")
+def tha(client: httpx.Client, peer_entries: Callable[[str], PeerEntry]) -> str:
+    """Thailand's node in the directory (its central authority and 24/7 point of contact), so that requests to
+    Thailand have a node to carry them; its node id. Nothing listens where it says it does: what is sent to it
+    waits in the outbox."""
+    return add_peer(client, peer_entries("THA"))
 
 
 def ok(response: httpx.Response, status: int = 200) -> Json:
@@ -202,7 +212,9 @@ def test_treaty_unknown_instrument_and_state(client: httpx.Client) -> None:
 # --- the request lifecycle --------------------------------------------------------------------------------------
 
 
-def test_whole_lifecycle_of_a_preservation_and_its_mla_request(client: httpx.Client, in_force: Json) -> None:
+def test_a_sent_request_goes_to_the_requested_states_node(client: httpx.Client, in_force: Json, tha: str) -> None:
+    """Viet Nam asks Thailand: the request goes to Thailand's node and waits in the outbox until that node takes
+    it; Thailand's answers arrive from that node as signed messages, they are never typed in here."""
     case = new_case(client)
     assert ok(client.get(f"/api/v1/cases/{case['reference']}"))["id"] == case["id"]
 
@@ -215,7 +227,32 @@ def test_whole_lifecycle_of_a_preservation_and_its_mla_request(client: httpx.Cli
 
     sent = ok(act(client, pid, "send"))
     assert sent["state"] == "sent"
+    assert sent["peer"] == tha
     (ack,) = sent["clocks"]
+    assert (ack["name"], ack["status"], ack["urgency"]) == ("acknowledge", "running", "due_soon")
+    (waiting,) = outbox_for(client, tha, pid)
+    assert waiting["kind"] == "request"
+    assert [m["id"] for m in ok(client.get(f"/api/v1/requests/{pid}"))["messages"]] == [waiting["id"]]
+
+    refused = problem(act(client, pid, "acknowledge"), 409)
+    detail = refused["detail"]
+    assert f"acknowledge is for the requested State to do; on this request it arrives from node {tha}" in detail
+    assert [e["kind"] for e in ok(client.get(f"/api/v1/requests/{pid}"))["events"]] == ["created", "sent"]
+
+
+def test_whole_lifecycle_of_a_preservation_and_its_mla_request(client: httpx.Client, in_force: Json) -> None:
+    """The requested State's side, where every step is this node's: Thailand's preservation request and its MLA
+    request reached Viet Nam by other means and are registered as received."""
+    case = new_case(client)
+    from_tha = {"direction": "incoming", "requesting_state": "THA", "requested_state": "VNM"}
+
+    preservation = new_request(client, case["id"], **from_tha)
+    pid = preservation["id"]
+    assert preservation["state"] == "received"
+    assert (preservation["requesting_state"], preservation["requested_state"]) == ("THA", "VNM")
+    assert preservation["issues"] == []
+    assert "send" not in preservation["allowed_actions"]
+    (ack,) = preservation["clocks"]
     assert (ack["name"], ack["status"], ack["urgency"]) == ("acknowledge", "running", "due_soon")
 
     assert ok(act(client, pid, "acknowledge"))["state"] == "acknowledged"
@@ -226,10 +263,10 @@ def test_whole_lifecycle_of_a_preservation_and_its_mla_request(client: httpx.Cli
     assert datetime.fromisoformat(clock["due_at"]) == preserved_at + timedelta(days=60)
     assert {"extend", "release"} <= set(preserved["allowed_actions"])
 
-    mla = new_request(client, case["id"], "mla", follows_up=pid)
+    mla = new_request(client, case["id"], "mla", follows_up=pid, **from_tha)
     mid = mla["id"]
     assert mla["follows_up"] == pid
-    ok(act(client, mid, "send"))
+    assert mla["state"] == "received"
 
     held = ok(client.get(f"/api/v1/requests/{pid}"))
     (clock,) = [c for c in held["clocks"] if c["name"] == "preservation"]
@@ -254,19 +291,19 @@ def test_whole_lifecycle_of_a_preservation_and_its_mla_request(client: httpx.Cli
     assert closed["state"] == "closed"
     assert closed["allowed_actions"] == []
     assert [(e["seq"], e["kind"]) for e in closed["events"]] == [
-        (1, "created"),
-        (2, "sent"),
-        (3, "acknowledged"),
-        (4, "preserved"),
-        (5, "released"),
-        (6, "closed"),
+        (1, "received"),
+        (2, "acknowledged"),
+        (3, "preserved"),
+        (4, "released"),
+        (5, "closed"),
     ]
     assert all(e["actor"].startswith("tests-") for e in closed["events"])  # the token holder acted
+    assert closed["messages"] == []  # registered by hand: nothing goes over the network
     reloaded = ok(client.get(f"/api/v1/requests/{pid}"))
     assert {k: v for k, v in reloaded.items() if k != "clocks"} == {k: v for k, v in closed.items() if k != "clocks"}
 
 
-def test_missing_item_is_reported_with_its_article(client: httpx.Client, in_force: Json) -> None:
+def test_missing_item_is_reported_with_its_article(client: httpx.Client, in_force: Json, tha: str) -> None:
     case = new_case(client)
     items = complete_items(UN, "preservation")
     del items["necessity"]
@@ -277,7 +314,8 @@ def test_missing_item_is_reported_with_its_article(client: httpx.Client, in_forc
             json={"case": case["id"], "type": "preservation", "requested_state": "THA", "items": items},
         )
     )
-    assert checked["complete"] is False
+    assert (checked["complete"], checked["ready"], checked["node"]) == (False, False, tha)
+    assert checked["legal_basis"]["holds"] is True
     assert [i["text"] for i in checked["issues"]] == ["Art 42(2)(e): the necessity of the preservation is missing"]
 
     draft = new_request(client, case["id"], items=items)
@@ -294,7 +332,10 @@ def test_missing_item_is_reported_with_its_article(client: httpx.Client, in_forc
     amended = ok(client.patch(f"/api/v1/requests/{draft['id']}", json={"items": complete_items(UN, "preservation")}))
     assert amended["issues"] == []
     assert amended["events"][-1]["data"] == {"changed": ["necessity"]}
+    assert outbox_for(client, tha, draft["id"]) == []  # nothing went while it was refused
     assert ok(act(client, draft["id"], "send"))["state"] == "sent"
+    (waiting,) = outbox_for(client, tha, draft["id"])
+    assert waiting["kind"] == "request"
 
 
 def test_unknown_fields_are_refused(client: httpx.Client, in_force: Json) -> None:
@@ -419,7 +460,7 @@ def test_unknown_ids_are_404(client: httpx.Client) -> None:
 # --- the inbox --------------------------------------------------------------------------------------------------
 
 
-def test_inbox_due_within_hours_and_overdue(client: httpx.Client, in_force: Json) -> None:
+def test_inbox_due_within_hours_and_overdue(client: httpx.Client, in_force: Json, tha: str) -> None:
     case = new_case(client)
     deadline = datetime.now(UTC) + timedelta(seconds=2)
     urgent = new_request(client, case["id"], "mla", deadline=deadline.isoformat())
@@ -429,19 +470,19 @@ def test_inbox_due_within_hours_and_overdue(client: httpx.Client, in_force: Json
     draft = new_request(client, case["id"], requested_state="KHM")
 
     # before the deadline: both sent requests fall due within 25 hours, soonest first; the draft runs no clock
-    soon = inbox(client, case_id=case["id"], due_within_hours=25)
+    soon = inbox(client, case_id=case["id"], due_within="25h")
     assert [r["id"] for r in soon] == [urgent["id"], preservation["id"]]
     assert soon[0]["next_clock"] == "requester_deadline"
     assert soon[1]["next_clock"] == "acknowledge"
-    assert [r["id"] for r in inbox(client, case_id=case["id"], due_within_hours=23)] == [urgent["id"]]
-    assert draft["id"] not in {r["id"] for r in inbox(client, case_id=case["id"], due_within_hours=24 * 366)}
+    assert [r["id"] for r in inbox(client, case_id=case["id"], due_within="23h")] == [urgent["id"]]
+    assert draft["id"] not in {r["id"] for r in inbox(client, case_id=case["id"], due_within="366d")}
 
     time.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.3)
 
     overdue = inbox(client, case_id=case["id"], overdue="true")
     assert [r["id"] for r in overdue] == [urgent["id"]]
     assert overdue[0]["urgency"] == "overdue"
-    assert [r["id"] for r in inbox(client, case_id=case["id"], due_within_hours=25)] == [preservation["id"]]
+    assert [r["id"] for r in inbox(client, case_id=case["id"], due_within="25h")] == [preservation["id"]]
 
     everything = inbox(client, case_id=case["id"])
     assert [r["id"] for r in everything] == [draft["id"], preservation["id"], urgent["id"]]  # newest first
@@ -453,11 +494,18 @@ def test_inbox_due_within_hours_and_overdue(client: httpx.Client, in_force: Json
     # what the inbox marks overdue must read as overdue, even less than a second after the deadline
     assert overdue[0]["time_left"].startswith("overdue"), (overdue[0]["time_left"], overdue[0]["next_due_at"])
 
+    # both sent requests wait in the outbox for Thailand's node; Cambodia is bound, but no node of it is known
+    # here: the draft says it could not be sent
+    assert [len(outbox_for(client, tha, r["id"])) for r in (urgent, preservation)] == [1, 1]
+    (no_node,) = ok(client.get(f"/api/v1/requests/{draft['id']}"))["issues"]
+    assert no_node["field"] == "requested_state"
+    assert no_node["message"].startswith("no active node of KHM (Cambodia) is in this node's directory")
+
 
 def test_inbox_refuses_bad_filters(client: httpx.Client) -> None:
-    assert fields(problem(client.get("/api/v1/requests", params={"due_within_hours": 0}), 422)) == [
-        "query.due_within_hours"
-    ]
+    for bad in ("0h", "24x", "367d", "h"):
+        refused = problem(client.get("/api/v1/requests", params={"due_within": bad}), 422)
+        assert fields(refused) == ["query.due_within"], bad
     assert fields(problem(client.get("/api/v1/requests", params={"state": "lost"}), 422)) == ["query.state"]
     assert fields(problem(client.get("/api/v1/requests", params={"limit": 100_000}), 422)) == ["query.limit"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from hanoinet.platform import migrations
 from hanoinet.rules.loader import builtin_pack_paths
-from tests.e2e.conftest import HANOINET, Run
+from tests.e2e.conftest import HANOINET, PeerEntry, Run
 from tests.factories import UN_PARTIES, complete_items, deposits_csv, reference
 
 UN = "uncc-2024"
@@ -86,6 +87,16 @@ def case_ref(node_dir: Path) -> str:
     assert case["reference"] == ref
     assert case["summary"] == "Tấn công mã độc tống tiền vào bệnh viện"
     return ref
+
+
+@pytest.fixture(scope="module")
+def tha(node_dir: Path, peer_entries: Callable[[str], PeerEntry]) -> str:
+    """Thailand's node, trusted at the command line from the entry its operator exported; its node id. Nothing
+    listens where it says it does, and no node is serving here: what is sent to it waits in the outbox."""
+    peer = peer_entries("THA")
+    imported = succeeds(node_dir, "directory", "import", str(peer.file))
+    assert f"{peer.node_id} (" in imported.out
+    return peer.node_id
 
 
 def test_init_creates_the_data_directory_and_schema(tmp_path: Path) -> None:
@@ -185,7 +196,7 @@ def test_a_file_that_is_not_a_deposit_table(tmp_path: Path) -> None:
     assert f"error: {bad}:1: the header must be exactly the columns state,action,date" in run.err
 
 
-def test_request_new_validate_send_and_list(node_dir: Path, case_ref: str) -> None:
+def test_request_new_validate_send_and_list(node_dir: Path, case_ref: str, tha: str) -> None:
     items = complete_items(UN, "preservation")
     necessity = items.pop("necessity")
 
@@ -233,12 +244,21 @@ def test_request_new_validate_send_and_list(node_dir: Path, case_ref: str) -> No
 
     succeeds(node_dir, "request", "amend", rid, "--item", f"necessity={necessity}")
     complete = succeeds(node_dir, "request", "validate", rid)
-    assert "complete" in complete.out
+    assert complete.out.startswith("ready: every required item is present, the legal basis holds")
+    assert "a node will carry it" in complete.out
 
     sent = succeeds(node_dir, "request", "transition", rid, "send", "--json").json()
     assert sent["state"] == "sent"
     assert [e["kind"] for e in sent["events"]] == ["created", "amended", "sent"]
     assert sent["events"][-1]["actor"] == "duty officer"
+    assert sent["peer"] == tha
+    (waiting,) = succeeds(node_dir, "message", "list", "--request", rid, "--json").json()
+    assert (waiting["direction"], waiting["peer"], waiting["kind"], waiting["status"]) == (
+        "outgoing",
+        tha,
+        "request",
+        "pending",
+    )
 
     due_today = succeeds(node_dir, "request", "list", "--due-within", "24h", "--json").json()
     (line,) = [r for r in due_today if r["id"] == rid]
@@ -246,9 +266,12 @@ def test_request_new_validate_send_and_list(node_dir: Path, case_ref: str) -> No
     within_hour = succeeds(node_dir, "request", "list", "--due-within", "1h", "--json").json()
     assert rid not in {r["id"] for r in within_hour}
 
-    illegal = hanoinet(node_dir, "request", "transition", rid, "preserve")
+    illegal = hanoinet(node_dir, "request", "transition", rid, "send")
     assert illegal.code == 3
-    assert "cannot preserve a request that is sent" in illegal.err
+    assert "cannot send a request that is sent" in illegal.err
+    theirs = hanoinet(node_dir, "request", "transition", rid, "preserve")
+    assert theirs.code == 3
+    assert f"preserve is for the requested State to do; on this request it arrives from node {tha}" in theirs.err
     assert succeeds(node_dir, "request", "show", rid).json()["state"] == "sent"
 
 
@@ -280,6 +303,20 @@ def test_sending_without_legal_basis(node_dir: Path, case_ref: str) -> None:
     assert shown["state"] == "draft"
     assert shown["deadline"] == "2030-03-01T05:00:00+00:00"  # an offset is accepted, and stored as UTC
     assert len(shown["events"]) == 1
+
+
+def test_a_request_no_node_can_carry_is_not_sent(node_dir: Path, case_ref: str) -> None:
+    """Cambodia is bound, but no node of it is in the directory: the request is not reported as sent (exit 3)."""
+    items = complete_items(UN, "mla")
+    new = ("request", "new", "--case", case_ref, "--type", "mla", "--to", "KHM", *item_options(items), "--json")
+    rid = succeeds(node_dir, *new).json()["id"]
+
+    refused = hanoinet(node_dir, "request", "transition", rid, "send")
+    assert refused.code == 3
+    assert "not sent: no active node of KHM (Cambodia) is in this node's directory" in refused.err
+    shown = succeeds(node_dir, "request", "show", rid).json()
+    assert (shown["state"], len(shown["events"]), shown["peer"]) == ("draft", 1, None)
+    assert [i["field"] for i in shown["issues"]] == ["requested_state"]
 
 
 def test_a_bad_duration_is_reported(node_dir: Path) -> None:

@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,11 +18,23 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Server, check_response, cli, ok, start_server, stop_server
+from tests.e2e.conftest import (
+    PeerEntry,
+    Server,
+    add_peer,
+    check_response,
+    cli,
+    ok,
+    outbox_for,
+    start_server,
+    stop_server,
+)
 from tests.factories import complete_items, deposits_csv, reference
 
 PASSWORD = "a long passphrase for the statistics desk"  # noqa: S105 - a test account's
 UN = "uncc-2024"
+THA_NODE = "tha-test"
+"""Thailand's node in the directory (``peer_entries``): the outgoing request sent here goes to it."""
 Json = dict[str, Any]
 
 
@@ -38,7 +50,7 @@ class Desk:
 
 def _requests(api: httpx.Client) -> None:
     """Three incoming requests (one refused, one preserved after acknowledgement, one emergency still open) and
-    two outgoing ones (one sent, one only drafted)."""
+    two outgoing ones (one sent to Thailand's node, one only drafted)."""
     body = {"reference": reference("STATS"), "offence": "system_interference", "summary": "Ransomware, Hà Nội"}
     case: Json = ok(api.post("/api/v1/cases", json=body), 201)
 
@@ -57,12 +69,14 @@ def _requests(api: httpx.Client) -> None:
     act(preserved, "acknowledge")
     act(preserved, "preserve")
     make("preservation", **{**incoming, "requesting_state": "KHM"}, emergency=True)
-    act(make("preservation", requested_state="THA"), "send")
+    sent = make("preservation", requested_state="THA")
+    act(sent, "send")
+    assert len(outbox_for(api, THA_NODE, sent)) == 1  # for Thailand's node, which the module never runs
     make("mla", requested_state="THA")  # a draft: not counted
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+def desk(tmp_path_factory: pytest.TempPathFactory, peer_entries: Callable[[str], PeerEntry]) -> Iterator[Desk]:
     base = tmp_path_factory.mktemp("web-dashboards")
     data_dir = base / "data"
     server = start_server(data_dir, "sqlite")
@@ -86,6 +100,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     )
     web = httpx.Client(base_url=server.base_url, timeout=30.0, event_hooks={"response": [check_response]})
     try:
+        assert add_peer(api, peer_entries("THA")) == THA_NODE
         _requests(api)
         signed = web.post("/login", data={"username": "stats.pham", "password": PASSWORD, "next": "/treaty"})
         assert signed.status_code == 303, signed.text

@@ -1,11 +1,15 @@
 """The services over a real database (SQLite and PostgreSQL), with a clock the test controls.
 
 The Lotus case: Viet Nam asks Thailand to preserve the data of a ransomware attack, then sends the MLA request for
-them. The preservation clock is held while that request is pending and runs again once it is decided.
+them. The request really goes to Thailand's node (in this process, on its own database, joined by the loopback
+transport), which acknowledges, preserves and executes; the preservation clock is held while the MLA request is
+pending and runs again once it is decided — on both sides.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +20,8 @@ from sqlalchemy import Engine
 from hanoinet.app.bootstrap import bootstrap
 from hanoinet.app.node import Node
 from hanoinet.cases import service as cases
-from hanoinet.platform.errors import IllegalTransition, NoLegalBasis, ValidationFailed
+from hanoinet.federation.domain import MessageKind, MessageStatus
+from hanoinet.platform.errors import Conflict, IllegalTransition, NoLegalBasis, ValidationFailed
 from hanoinet.platform.settings import Settings
 from hanoinet.requests import service as requests
 from hanoinet.requests.clocks import ClockStatus
@@ -24,22 +29,69 @@ from hanoinet.requests.domain import Action, Direction, EventKind, RequestState
 from hanoinet.requests.ports import InboxQuery, RequestSummary
 from hanoinet.treaty import service as treaty
 from hanoinet.treaty.csv_import import parse_deposit_rows
+from tests.conftest import new_postgres_database
 from tests.factories import UN_PARTIES, complete_items, deposits_csv, reference
 from tests.fakes import FixedClock
+from tests.federation_support import LoopbackTransport, connect, deliver_all, endpoint_of, make_node
 
 UN = "uncc-2024"
+THA_NODE = "tha-ca"
+"""Thailand's node: its central authority, also its 24/7 point of contact (Art 41)."""
 
 
 @pytest.fixture
 def clock(now: datetime) -> FixedClock:
+    """One clock for the test and every node of it (their transmissions' times must agree)."""
     return FixedClock(now)
 
 
 @pytest.fixture
 def node(tmp_path: Path, database_url: str, engine: Engine, clock: FixedClock) -> Node:
-    """A node wired by bootstrap on the test database, but with the test's clock instead of the system's."""
-    wired = bootstrap(Settings(data_dir=tmp_path, database_url=database_url), engine=engine)
-    return Node(uow=wired.uow, packs=wired.packs, catalog=wired.catalog, clock=clock, node_state="VNM")
+    """Viet Nam's node, wired by bootstrap on the test database with its keys (a network identity), but with the
+    test's clock instead of the system's."""
+    settings = Settings(
+        data_dir=tmp_path / "vnm-ca",
+        database_url=database_url,
+        node_state="VNM",
+        node_id="vnm-ca",
+        node_name="VNM central authority (test)",
+        node_endpoint=endpoint_of("vnm-ca"),
+        federation_retry_max_seconds=1.0,
+    )
+    return replace(bootstrap(settings, engine=engine), clock=clock, wall_clock=clock)
+
+
+@pytest.fixture
+def tha(
+    request: pytest.FixtureRequest, tmp_path: Path, database_url: str, clock: FixedClock, node: Node
+) -> Iterator[Node]:
+    """Thailand's node on the same backend (its own SQLite file, or its own PostgreSQL database), with the treaty
+    in force; it and Viet Nam's node trust each other's signed entries."""
+    url = None
+    if database_url.startswith("postgresql"):
+        url = new_postgres_database(
+            request.getfixturevalue("postgres_server"), request.getfixturevalue("postgres_template")
+        )
+    engines: list[Engine] = []
+    peer = make_node(
+        tmp_path,
+        "THA",
+        THA_NODE,
+        roles="central_authority,point_of_contact_24_7",
+        database_url=url,
+        clock=clock,
+        engines=engines,
+    )
+    connect(node, peer)
+    yield peer
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture
+def wire(node: Node, tha: Node) -> LoopbackTransport:
+    """What carries messages between the two nodes."""
+    return LoopbackTransport(node, tha)
 
 
 @pytest.fixture
@@ -80,6 +132,11 @@ def inbox_line(node: Node, request_id: str, case_id: str) -> RequestSummary:
     return line
 
 
+def case_id_on(node: Node, request_id: str) -> str:
+    """The case a request is filed under on ``node`` (a node receiving a request files it under a case of its own)."""
+    return requests.get_request(node, request_id).request.case_id
+
+
 def overdue_ids(node: Node) -> list[str]:
     return [r.id for r in requests.inbox(node, InboxQuery(now=node.clock.now(), overdue=True))]
 
@@ -97,7 +154,10 @@ def test_treaty_status_comes_from_the_imported_deposits(node: Node, in_force: No
     assert len(treaty.deposits(node, UN)) == 2 * len(UN_PARTIES)
 
 
-def test_lotus_preservation_then_mla(node: Node, clock: FixedClock, in_force: None, case_id: str) -> None:
+@pytest.mark.usefixtures("in_force")
+def test_lotus_preservation_then_mla(
+    node: Node, tha: Node, wire: LoopbackTransport, clock: FixedClock, case_id: str
+) -> None:
     preservation_draft = draft(case_id)
     assert requests.validate_request(node, preservation_draft) == []
 
@@ -107,20 +167,34 @@ def test_lotus_preservation_then_mla(node: Node, clock: FixedClock, in_force: No
     assert inbox_line(node, pid, case_id).next_due_at is None  # a draft runs no clock
 
     sent_at = clock.now()
-    act(node, pid, Action.SEND)
+    sent = act(node, pid, Action.SEND)
+    assert sent.request.peer == THA_NODE  # preservation is 24/7 business (Art 41(3))
     line = inbox_line(node, pid, case_id)
     assert (line.state, line.next_clock, line.next_due_at) == (
         RequestState.SENT,
         "acknowledge",
         sent_at + timedelta(hours=24),
     )
+    (waiting,) = requests.get_request(node, pid).messages
+    assert (waiting.peer, waiting.kind, waiting.status) == (THA_NODE, MessageKind.REQUEST, MessageStatus.PENDING)
+    assert deliver_all(wire, node, tha) == 1
+    received = requests.get_request(tha, pid).request
+    assert (received.direction, received.state, received.requesting_state) == (
+        Direction.INCOMING,
+        RequestState.RECEIVED,
+        "VNM",
+    )
 
+    # Thailand acts; each action reaches Viet Nam's node at once (it records them when they arrive)
     clock.advance(hours=3)
-    act(node, pid, Action.ACKNOWLEDGE)
+    act(tha, pid, Action.ACKNOWLEDGE)
+    deliver_all(wire, node, tha)
     clock.advance(hours=5)
     preserved_at = clock.now()
-    preserved = act(node, pid, Action.PRESERVE)
+    preserved = act(tha, pid, Action.PRESERVE)
     assert preserved.request.state is RequestState.PRESERVED
+    deliver_all(wire, node, tha)
+    assert requests.get_request(node, pid).request.state is RequestState.PRESERVED
     line = inbox_line(node, pid, case_id)
     assert (line.next_clock, line.next_due_at) == ("preservation", preserved_at + timedelta(days=60))
 
@@ -131,26 +205,33 @@ def test_lotus_preservation_then_mla(node: Node, clock: FixedClock, in_force: No
     assert mla.request.follows_up == pid
     assert inbox_line(node, pid, case_id).next_due_at == preserved_at + timedelta(days=60)
 
-    # ... sending it does: the projection is NULL while the MLA request is pending
-    act(node, mid, Action.SEND)
+    # ... sending it does: the projection is NULL while the MLA request is pending, here and in Thailand
+    assert act(node, mid, Action.SEND).request.peer == THA_NODE  # to the node holding the preservation
     held = inbox_line(node, pid, case_id)
     assert (held.next_due_at, held.next_clock) == (None, None)
     view = requests.get_request(node, pid)
     (preservation_clock,) = [c for c in view.clocks if c.name == "preservation"]
     assert preservation_clock.status is ClockStatus.HELD
     assert preservation_clock.due_at is None
+    assert deliver_all(wire, node, tha) == 1
+    assert requests.get_request(tha, mid).request.follows_up == pid
+    assert inbox_line(tha, pid, case_id_on(tha, pid)).next_due_at is None
 
     # past the original 60 days, a held preservation is not overdue
     clock.advance(days=60)
     assert clock.now() > preserved_at + timedelta(days=60)
     assert pid not in overdue_ids(node)
+    assert pid not in overdue_ids(tha)
     assert mid in overdue_ids(node)  # the MLA request's own acknowledgement target (10 days) has passed
 
-    act(node, mid, Action.ACKNOWLEDGE)
+    act(tha, mid, Action.ACKNOWLEDGE)
+    deliver_all(wire, node, tha)
     clock.advance(days=5)
     executed_at = clock.now()
-    executed = act(node, mid, Action.EXECUTE)
+    executed = act(tha, mid, Action.EXECUTE)
     assert executed.request.state is RequestState.EXECUTED
+    deliver_all(wire, node, tha)
+    assert requests.get_request(node, mid).request.state is RequestState.EXECUTED
 
     due_again = inbox_line(node, pid, case_id)
     assert due_again.next_clock == "preservation"
@@ -160,6 +241,7 @@ def test_lotus_preservation_then_mla(node: Node, clock: FixedClock, in_force: No
     (running,) = [c for c in requests.get_request(node, pid).clocks if c.name == "preservation"]
     assert running.status is ClockStatus.RUNNING
     assert running.due_at == due_again.next_due_at
+    assert inbox_line(tha, pid, case_id_on(tha, pid)).next_due_at == due_again.next_due_at
 
     assert pid not in overdue_ids(node)
     clock.advance(minutes=1)
@@ -177,22 +259,26 @@ def test_lotus_preservation_then_mla(node: Node, clock: FixedClock, in_force: No
     ]
     assert [e.at for e in history][1:] == [sent_at, sent_at + timedelta(hours=3), preserved_at]
 
-    released = act(node, pid, Action.RELEASE)
+    released = act(tha, pid, Action.RELEASE)
     assert released.request.state is RequestState.RELEASED
+    deliver_all(wire, node, tha)
+    assert requests.get_request(node, pid).request.state is RequestState.RELEASED
     assert pid not in overdue_ids(node)
 
 
 def test_preservation_due_date_is_never_before_sixty_days(
     node: Node, clock: FixedClock, in_force: None, case_id: str
 ) -> None:
-    """An MLA request decided quickly does not shorten the minimum preservation period."""
-    pid = requests.create_request(node, draft(case_id), actor="duty officer").request.id
-    act(node, pid, Action.SEND)
+    """An MLA request decided quickly does not shorten the minimum preservation period: here Viet Nam is the
+    requested State, handling requests from Thailand that reached it by other means and were registered."""
+    from_tha = {"direction": Direction.INCOMING, "requesting_state": "THA", "requested_state": "VNM"}
+    pid = requests.create_request(node, draft(case_id, **from_tha), actor="duty officer").request.id
     act(node, pid, Action.ACKNOWLEDGE)
     preserved_at = clock.now()
     act(node, pid, Action.PRESERVE)
-    mid = requests.create_request(node, draft(case_id, "mla", follows_up=pid), actor="case handler").request.id
-    act(node, mid, Action.SEND)
+    mla = draft(case_id, "mla", follows_up=pid, **from_tha)
+    mid = requests.create_request(node, mla, actor="case handler").request.id
+    assert inbox_line(node, pid, case_id).next_due_at is None  # held while the MLA request is pending
     clock.advance(days=2)
     act(node, mid, Action.ACKNOWLEDGE)
     act(node, mid, Action.EXECUTE)
@@ -222,7 +308,9 @@ def test_no_legal_basis_before_the_convention_is_in_force(node: Node, case_id: s
     assert requests.get_request(node, rid).request.state is RequestState.DRAFT
 
 
-def test_an_incomplete_draft_cannot_be_sent_and_stays_unchanged(node: Node, in_force: None, case_id: str) -> None:
+def test_an_incomplete_draft_cannot_be_sent_and_stays_unchanged(
+    node: Node, tha: Node, wire: LoopbackTransport, in_force: None, case_id: str
+) -> None:
     items = complete_items(UN, "preservation")
     del items["necessity"]
     created = requests.create_request(node, draft(case_id, items=items), actor="duty officer")
@@ -236,6 +324,28 @@ def test_an_incomplete_draft_cannot_be_sent_and_stays_unchanged(node: Node, in_f
 
     requests.amend_request(node, created.request.id, complete_items(UN, "preservation"), actor="duty officer")
     assert act(node, created.request.id, Action.SEND).request.state is RequestState.SENT
+    (waiting,) = requests.get_request(node, created.request.id).messages
+    assert (waiting.peer, waiting.status) == (THA_NODE, MessageStatus.PENDING)  # in the outbox, for Thailand
+    assert deliver_all(wire, node, tha) == 1
+    assert requests.get_request(tha, created.request.id).request.state is RequestState.RECEIVED
+
+
+def test_a_request_no_node_can_carry_is_refused_and_stays_a_draft(node: Node, in_force: None, case_id: str) -> None:
+    """Cambodia is bound, but no node of it is in the directory: nothing would carry the request, so it is not
+    reported as sent; the draft says why, and nothing waits in the outbox."""
+    created = requests.create_request(node, draft(case_id, requested_state="KHM"), actor="duty officer")
+    rid = created.request.id
+    (issue,) = requests.get_request(node, rid).issues
+    assert issue.field == "requested_state"
+    assert "no active node of KHM (Cambodia)" in issue.message
+
+    with pytest.raises(Conflict, match=r"^not sent: no active node of KHM \(Cambodia\)"):
+        act(node, rid, Action.SEND)
+    reloaded = requests.get_request(node, rid)
+    assert reloaded.request.state is RequestState.DRAFT
+    assert [e.kind for e in reloaded.request.events] == [EventKind.CREATED]
+    assert reloaded.request.version == created.request.version
+    assert reloaded.messages == ()
 
 
 def test_refusal_on_a_bad_ground_leaves_the_request_unchanged(node: Node, in_force: None, case_id: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from hanoinet.treaty.countries import load_catalog
 from hanoinet.treaty.csv_import import parse_deposit_rows
 from tests.factories import complete_items, deposits_csv
 from tests.fakes import FakeUnitOfWork, FixedClock, Store
+from tests.unit.network import add_peer, on_network
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -107,13 +109,56 @@ def test_sending_needs_the_instrument_to_bind_both_states(node: Node, case_id: s
     assert store.commits == commits
 
 
-def test_sending_once_both_are_parties_starts_the_clocks(node: Node, case_id: str, in_force: None) -> None:
+def received(case_id: str, type_: str = "preservation", **changes: Any) -> requests.RequestDraft:
+    """A request THA sent to this node (VNM) by other means, registered as received: this node is the requested
+    State and takes the actions itself."""
+    return draft(case_id, type_, requesting_state="THA", requested_state="VNM", direction=Direction.INCOMING, **changes)
+
+
+def test_a_request_no_node_can_carry_is_refused_and_stays_a_draft(
+    node: Node, case_id: str, in_force: None, store: Store
+) -> None:
     view = requests.create_request(node, draft(case_id), actor="tester")
+    commits = store.commits
+    with pytest.raises(Conflict, match=r"^not sent: this node has no network identity"):
+        act(node, view.request.id, Action.SEND)
+    assert store.commits == commits
+    shown = requests.get_request(node, view.request.id)
+    assert shown.request.state is RequestState.DRAFT
+    assert [i.field for i in shown.issues] == ["requested_state"]  # what Send would find, said before sending
+    assert not requests.preflight(node, draft(case_id)).ready
+
+
+def test_sending_once_both_are_parties_starts_the_clocks_and_queues_it_for_the_states_node(
+    node: Node, case_id: str, in_force: None, tmp_path: Path
+) -> None:
+    node = on_network(node, tmp_path)
+    peer = add_peer(node, tmp_path, "THA")
+    view = requests.create_request(node, draft(case_id), actor="tester")
+    checked = requests.preflight(node, draft(case_id))
+    assert checked.ready
+    assert checked.route is not None
+    assert checked.route.peer == peer
     sent = act(node, view.request.id, Action.SEND)
     assert sent.request.state is RequestState.SENT
+    assert sent.request.peer == peer
     acknowledge = next(c for c in sent.clocks if c.name == "acknowledge")
     assert acknowledge.status is ClockStatus.RUNNING
     assert acknowledge.due_at == START + timedelta(hours=24)
+    [queued] = requests.get_request(node, view.request.id).messages
+    assert (queued.peer, queued.kind.value) == (peer, "request")
+
+
+def test_the_preflight_names_the_instrument_and_who_is_not_bound(node: Node, case_id: str) -> None:
+    checked = requests.preflight(node, draft(case_id))
+    assert checked.basis is not None
+    assert not checked.basis.holds
+    assert checked.basis.parties == (False, False)
+    [basis] = [i for i in checked.problems if i.field == "instrument"]
+    assert basis.message.startswith(
+        "the Hanoi Convention is not a legal basis between VNM and THA: VNM (Viet Nam) is not"
+    )
+    assert basis.citation == "Art 65(2)"
 
 
 def test_a_state_not_yet_bound_gets_the_30_day_delay(
@@ -125,26 +170,30 @@ def test_a_state_not_yet_bound_gets_the_30_day_delay(
     with pytest.raises(NoLegalBasis, match=r"DEU .* is not a Party on 2027-03-01"):
         act(node, view.request.id, Action.SEND)
     clock.advance(days=21)  # 2027-03-22: the 30th day after 2027-02-20 (Art 65(2))
-    assert act(node, view.request.id, Action.SEND).request.state is RequestState.SENT
+    checked = requests.preflight(node, draft(case_id, requested_state="DEU"))
+    assert checked.basis is not None
+    assert checked.basis.holds
+    assert [i.field for i in checked.problems] == ["requested_state"]  # only a node to carry it is missing now
 
 
 def test_preservation_clock_is_held_while_the_mla_follow_up_is_pending(
-    node: Node, case_id: str, in_force: None, clock: FixedClock, store: Store
+    node: Node, case_id: str, clock: FixedClock, store: Store
 ) -> None:
-    preservation = requests.create_request(node, draft(case_id), actor="t").request.id
-    act(node, preservation, Action.SEND, Action.ACKNOWLEDGE, Action.PRESERVE)
+    preservation = requests.create_request(node, received(case_id), actor="t").request.id
+    act(node, preservation, Action.ACKNOWLEDGE, Action.PRESERVE)
     view = requests.get_request(node, preservation)
     [kept] = [c for c in view.clocks if c.name == "preservation"]
     assert kept.due_at == START + timedelta(days=60)
     assert store.requests[preservation][1] == START + timedelta(days=60)
 
-    clock.advance(days=12)
-    mla = requests.create_request(node, draft(case_id, "mla", follows_up=preservation), actor="t").request.id
-    act(node, mla, Action.SEND)
+    clock.advance(days=12)  # the follow-up MLA request arrives by other means and is registered here
+    mla = requests.create_request(node, received(case_id, "mla", follows_up=preservation), actor="t").request.id
     [held] = [c for c in requests.get_request(node, preservation).clocks if c.name == "preservation"]
     assert held.status is ClockStatus.HELD
     assert held.due_at is None
-    assert store.requests[preservation][1] is None  # the inbox projection follows
+    assert store.requests[preservation][1] is None  # the inbox projection follows, on registering already
+    within_61_days = requests.inbox(node, InboxQuery(now=clock.now(), due_within_seconds=61 * 86400))
+    assert [r.id for r in within_61_days] == [mla]  # the held preservation no longer shows as falling due
 
     clock.advance(days=60)  # day 72: past the 60 days, still held
     act(node, mla, Action.ACKNOWLEDGE, Action.EXECUTE)
@@ -155,17 +204,16 @@ def test_preservation_clock_is_held_while_the_mla_follow_up_is_pending(
     assert [r.id for r in overdue] == [preservation]
 
 
-def test_extensions_add_their_period(node: Node, case_id: str, in_force: None) -> None:
-    request_id = requests.create_request(node, draft(case_id), actor="t").request.id
-    view = act(node, request_id, Action.SEND, Action.ACKNOWLEDGE, Action.PRESERVE, Action.EXTEND)
+def test_extensions_add_their_period(node: Node, case_id: str) -> None:
+    request_id = requests.create_request(node, received(case_id), actor="t").request.id
+    view = act(node, request_id, Action.ACKNOWLEDGE, Action.PRESERVE, Action.EXTEND)
     [kept] = [c for c in view.clocks if c.name == "preservation"]
     assert kept.due_at == START + timedelta(days=120)
 
 
-def test_emergency_requests_are_clocked_in_hours(node: Node, case_id: str, in_force: None) -> None:
-    view = requests.create_request(node, draft(case_id, "emergency", emergency=True), actor="t")
-    sent = act(node, view.request.id, Action.SEND)
-    due = {c.name: c.due_at for c in sent.clocks}
+def test_emergency_requests_are_clocked_in_hours(node: Node, case_id: str) -> None:
+    view = requests.create_request(node, received(case_id, "emergency", emergency=True), actor="t")
+    due = {c.name: c.due_at for c in view.clocks}
     assert due["acknowledge"] == START + timedelta(hours=1)
     assert due["respond"] == START + timedelta(hours=8)
     soon = requests.inbox(node, InboxQuery(now=START, due_within_seconds=2 * 3600))
@@ -175,14 +223,44 @@ def test_emergency_requests_are_clocked_in_hours(node: Node, case_id: str, in_fo
     assert statuses == {"acknowledge": ClockStatus.MET, "respond": ClockStatus.RUNNING}
 
 
-def test_the_requesters_deadline_is_a_clock(node: Node, case_id: str, in_force: None) -> None:
+@pytest.mark.parametrize("direction", [Direction.INCOMING, Direction.OUTGOING])
+def test_an_emergency_type_is_an_emergency_without_the_box(node: Node, case_id: str, direction: Direction) -> None:
+    given = received(case_id, "emergency") if direction is Direction.INCOMING else draft(case_id, "emergency")
+    view = requests.create_request(node, replace(given, emergency=False), actor="t")
+    assert view.request.emergency
+    assert {c.name for c in view.clocks} >= ({"acknowledge", "respond"} if direction is Direction.INCOMING else set())
+    assert [r.emergency for r in requests.inbox(node, InboxQuery(now=START))] == [True]
+
+
+def test_the_requesters_deadline_is_a_clock(node: Node, case_id: str) -> None:
     deadline = START + timedelta(days=5)
-    view = requests.create_request(node, draft(case_id, "mla", deadline=deadline), actor="t")
-    sent = act(node, view.request.id, Action.SEND)
-    assert {c.name: c.due_at for c in sent.clocks}["requester_deadline"] == deadline
+    view = requests.create_request(node, received(case_id, "mla", deadline=deadline), actor="t")
+    assert {c.name: c.due_at for c in view.clocks}["requester_deadline"] == deadline
     executed = act(node, view.request.id, Action.ACKNOWLEDGE, Action.EXECUTE)
     assert all(c.status is not ClockStatus.RUNNING for c in executed.clocks)
     assert requests.inbox(node, InboxQuery(now=START, due_within_seconds=30 * 86400)) == []
+
+
+def test_amending_sets_removes_and_keeps_items_in_one_change(node: Node, case_id: str, store: Store) -> None:
+    items = complete_items("uncc-2024", "preservation")
+    view = requests.create_request(node, draft(case_id, items=items), actor="t")
+    commits = store.commits
+    amended = requests.amend_request(node, view.request.id, {"necessity": "", "intended_mla": "  new  "}, actor="t")
+    assert store.commits == commits + 1
+    assert "necessity" not in amended.request.items
+    assert amended.request.items["intended_mla"] == "new"
+    assert {k: v for k, v in amended.request.items.items() if k not in ("necessity", "intended_mla")} == {
+        k: v for k, v in items.items() if k not in ("necessity", "intended_mla")
+    }
+    assert amended.request.events[-1].data == {"changed": ["intended_mla", "necessity"]}
+
+
+def test_a_note_longer_than_the_limit_is_refused_at_the_service(node: Node, case_id: str, store: Store) -> None:
+    request_id = requests.create_request(node, received(case_id, "mla"), actor="t").request.id
+    before = store.requests[request_id][0]
+    with pytest.raises(ValidationFailed, match="note"):
+        act(node, request_id, Action.ACKNOWLEDGE, note="x" * 20_001)
+    assert store.requests[request_id][0] == before
 
 
 def test_an_incoming_request_is_registered_as_received_with_its_clocks(node: Node, case_id: str) -> None:

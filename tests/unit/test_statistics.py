@@ -8,6 +8,7 @@ import io
 import statistics as stdlib_statistics
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -38,6 +39,7 @@ from hanoinet.treaty.countries import load_catalog
 from hanoinet.treaty.csv_import import parse_deposit_rows
 from tests.factories import complete_items, deposits_csv
 from tests.fakes import FakeUnitOfWork, FixedClock, Store
+from tests.unit.network import add_peer, on_network
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 UN = "uncc-2024"
@@ -277,7 +279,9 @@ def test_csv_has_one_row_per_figure(node: Node) -> None:
 # --- through the services, over the fakes -------------------------------------------------------------------------
 
 
-def test_figures_from_requests_handled_on_the_node(node: Node, clock: FixedClock) -> None:
+def test_figures_from_requests_handled_on_the_node(node: Node, clock: FixedClock, tmp_path: Path) -> None:
+    node = on_network(node, tmp_path)
+    add_peer(node, tmp_path, "THA")
     treaty.import_deposits(node, parse_deposit_rows(deposits_csv(), "t.csv"), UN)
     case_id = cases.open_case(
         node, reference="LOTUS-1", offence="system_interference", max_penalty_years=10, summary="Ransomware"
@@ -324,7 +328,7 @@ def test_figures_from_requests_handled_on_the_node(node: Node, clock: FixedClock
     act(c, Action.PRESERVE, 3)
     clock.current = START - timedelta(days=5)
     d = outgoing("preservation")
-    act(d, Action.WITHDRAW, 1)
+    act(d, Action.WITHDRAW, 1)  # the requesting State's own action: taken here, sent to THA's node
     outgoing("mla", send=False)  # a draft is no request of one State to another
     outgoing("mla")  # sent: still open
     clock.current = START

@@ -10,6 +10,7 @@ from pydantic import Field
 from hanoinet.app.node import Node
 from hanoinet.cases import present as cases_present
 from hanoinet.cases import service as case_services
+from hanoinet.cases.domain import MAX_QUALIFICATION, MAX_SUMMARY
 from hanoinet.platform.api import Strict
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission
@@ -23,8 +24,8 @@ class CaseCreate(Strict):
     reference: str = Field(max_length=64)
     offence: str = Field(max_length=64, description="Offence category key, e.g. illegal_access")
     max_penalty_years: int | None = Field(default=None, ge=0, le=100)
-    summary: str = Field(max_length=20_000)
-    legal_qualification: str = Field(default="", max_length=2_000)
+    summary: str = Field(max_length=MAX_SUMMARY)
+    legal_qualification: str = Field(default="", max_length=MAX_QUALIFICATION)
 
 
 def router(node: Node) -> APIRouter:

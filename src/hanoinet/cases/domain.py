@@ -17,6 +17,10 @@ from hanoinet.rules.domain import OTHER_SERIOUS_CRIME, RulePack
 
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./_-]{0,63}$")
 MAX_PENALTY_LIMIT = 100  # life imprisonment is recorded as 100 years
+MAX_SUMMARY = 20_000
+MAX_QUALIFICATION = 2_000
+"""Lengths of a case's texts, checked here so that every way in (API, web, CLI, a peer's request) has the same
+limits; the entry points declare the same numbers to their parsers so that a form or a schema says them too."""
 
 
 @dataclass(slots=True)
@@ -46,6 +50,7 @@ def check_case(
     max_penalty_years: int | None,
     summary: str,
     packs: dict[str, RulePack],
+    legal_qualification: str = "",
 ) -> None:
     """Raise ValidationFailed naming every field of a new case that is missing or invalid."""
     issues: list[Issue] = []
@@ -66,5 +71,9 @@ def check_case(
         )
     if not summary.strip():
         issues.append(Issue("summary", "is missing"))
+    elif len(summary.strip()) > MAX_SUMMARY:
+        issues.append(Issue("summary", f"is longer than {MAX_SUMMARY:,} characters"))
+    if len(legal_qualification.strip()) > MAX_QUALIFICATION:
+        issues.append(Issue("legal_qualification", f"is longer than {MAX_QUALIFICATION:,} characters"))
     if issues:
         raise ValidationFailed(issues)

@@ -27,6 +27,7 @@ def open_case(
         max_penalty_years=max_penalty_years,
         summary=summary,
         packs=dict(node.packs),
+        legal_qualification=legal_qualification,
     )
     with node.uow() as uow:
         if uow.cases.by_reference(reference) is not None:

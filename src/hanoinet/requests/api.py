@@ -12,15 +12,15 @@ from pydantic import AwareDatetime, Field
 
 from hanoinet.app.node import Node
 from hanoinet.federation import messaging as messaging_services
-from hanoinet.platform import present as platform_present
 from hanoinet.platform.api import Strict
+from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.ports import MAX_PAGE
 from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
 from hanoinet.requests import present as requests_present
 from hanoinet.requests import service as request_services
-from hanoinet.requests.domain import Action, Direction, RequestState
+from hanoinet.requests.domain import MAX_NOTE_LENGTH, Action, Direction, RequestState, parse_due_within
 from hanoinet.requests.ports import InboxQuery
 
 
@@ -55,9 +55,10 @@ class RequestCreate(Strict):
 
 
 class RequestAmend(Strict):
-    """New items for a draft (replacing the old ones)."""
+    """Changes to a draft's items: each item given is set, null or "" removes it, items not given stay (as a JSON
+    merge patch, RFC 7396)."""
 
-    items: dict[str, str]
+    items: dict[str, str | None]
 
 
 class RequestAction(Strict):
@@ -65,7 +66,17 @@ class RequestAction(Strict):
 
     action: Action
     grounds: list[str] = Field(default_factory=list, description="Refusal grounds (keys from the rule pack)")
-    note: str = Field(default="", max_length=20_000)
+    note: str = Field(default="", max_length=MAX_NOTE_LENGTH)
+
+
+def _seconds(due_within: str | None) -> int | None:
+    """``due_within`` in the grammar of ``parse_due_within``; a bad one is a 422 naming the parameter."""
+    if due_within is None:
+        return None
+    try:
+        return int(parse_due_within(due_within).total_seconds())
+    except ValueError as exc:
+        raise ValidationFailed([Issue("query.due_within", str(exc))]) from None
 
 
 def router(node: Node) -> APIRouter:
@@ -85,9 +96,9 @@ def router(node: Node) -> APIRouter:
 
     @api.post("/validate", **secured(Permission.REQUESTS_WRITE))
     def validate_request(body: RequestCreate) -> dict[str, Any]:
-        """Check a request's contents against its rule pack without saving anything."""
-        issues = request_services.validate_request(node, body.draft())
-        return {"complete": not issues, "issues": [platform_present.issue(i) for i in issues]}
+        """Check a request as Send would — contents against its rule pack, the legal basis under its instrument
+        today, a node of the requested State to carry it — without saving anything."""
+        return requests_present.preflight(request_services.preflight(node, body.draft()))
 
     @api.get("", **secured(Permission.REQUESTS_READ, audit="request:list"))
     def list_requests(
@@ -97,13 +108,15 @@ def router(node: Node) -> APIRouter:
         type: str | None = None,
         instrument: str | None = None,
         case_id: str | None = None,
-        due_within_hours: Annotated[float | None, Query(gt=0, le=24 * 366)] = None,
+        due_within: Annotated[
+            str | None, Query(max_length=16, description="e.g. 90m, 24h, 3d, 2w (at most 366d)")
+        ] = None,
         overdue: bool = False,
         open_only: bool = False,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         offset: OffsetQuery = 0,
     ) -> list[dict[str, Any]]:
-        """The inbox; with due_within_hours or overdue, soonest due first."""
+        """The inbox; with due_within or overdue, soonest due first."""
         now = node.clock.now()
         query = InboxQuery(
             now=now,
@@ -113,7 +126,7 @@ def router(node: Node) -> APIRouter:
             type=type,
             instrument=instrument,
             case_id=case_id,
-            due_within_seconds=int(due_within_hours * 3600) if due_within_hours else None,
+            due_within_seconds=_seconds(due_within),
             overdue=overdue,
             open_only=open_only,
             limit=limit,
@@ -139,7 +152,7 @@ def router(node: Node) -> APIRouter:
 
     @api.patch("/{request_id}", **secured(Permission.REQUESTS_WRITE, audit="request:amend"))
     def amend_request(who: PrincipalDep, request_id: str, body: RequestAmend) -> dict[str, Any]:
-        """Replace a draft's items."""
+        """Change a draft's items: set the ones given, remove those given as null or "", keep the others."""
         view = request_services.amend_request(node, request_id, body.items, actor=who.name)
         return requests_present.request_view(view, node.clock.now())
 

@@ -24,7 +24,7 @@ from hanoinet.platform.cli import (
 )
 from hanoinet.requests import present as requests_present
 from hanoinet.requests import service as request_services
-from hanoinet.requests.domain import Action, Direction, RequestState
+from hanoinet.requests.domain import Action, Direction, RequestState, parse_due_within
 from hanoinet.requests.ports import InboxQuery
 
 request_app = typer.Typer(help="Requests of Chapter V.", no_args_is_help=True)
@@ -154,11 +154,12 @@ def request_validate(
     emergency: bool = False,
     deadline: Annotated[str | None, typer.Option(help="Requester's deadline, ISO 8601 with offset.")] = None,
 ) -> None:
-    """Check a request's contents against its rule pack without saving anything; exit 2 if incomplete."""
+    """Check a request as Send would (contents, legal basis, a node to carry it), saving nothing; exit 2 if it
+    could not be sent now."""
     n = node()
     with errors():
         if request_id is not None:
-            issues = list(request_services.get_request(n, request_id).issues)
+            issues = list(request_services.preflight_saved(n, request_id).problems)
         elif case and type_ and to:
             draft = draft_from(
                 case=case,
@@ -180,7 +181,7 @@ def request_validate(
         for issue in issues:
             err.print(f"[red]invalid:[/] {issue}", highlight=False)
         raise typer.Exit(2)
-    out.print("complete: every required item is present")
+    out.print("ready: every required item is present, the legal basis holds and a node will carry it")
 
 
 @request_app.command("amend")
@@ -190,16 +191,16 @@ def request_amend(
     items_file: ItemsFileOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Replace the items of a draft (the ones given are merged into the existing ones)."""
+    """Change a draft's items: KEY=VALUE sets an item, KEY= removes it, the others stay (one transaction)."""
     n = node()
     with errors():
-        current = request_services.get_request(n, request_id).request.items
-        view = request_services.amend_request(
-            n, request_id, {**current, **parse_items(item or [], items_file)}, actor=actor()
-        )
-    emit(requests_present.request_view(view, n.clock.now()), True) if as_json else out.print(
-        f"request {request_id} amended"
-    )
+        view = request_services.amend_request(n, request_id, parse_items(item or [], items_file), actor=actor())
+    if as_json:
+        emit(requests_present.request_view(view, n.clock.now()), True)
+    else:
+        out.print(f"request {request_id} amended")
+        for issue in view.issues:
+            out.print(f"  [yellow]to complete before sending:[/] {issue}", highlight=False)
 
 
 @request_app.command("show")
@@ -241,11 +242,11 @@ def request_transition(
 
 
 def parse_duration(text: str) -> int:
-    """Parse 24h, 3d, 90m into seconds."""
-    units = {"m": 60, "h": 3600, "d": 86400}
-    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
-        fail(f"--due-within {text!r}: expected a number and a unit, e.g. 24h, 3d, 90m")
-    return int(text[:-1]) * units[text[-1]]
+    """``--due-within`` in seconds, in the one grammar of ``requests.domain.parse_due_within``."""
+    try:
+        return int(parse_due_within(text).total_seconds())
+    except ValueError as exc:
+        fail(f"--due-within {text!r}: {exc}")
 
 
 @request_app.command("list")

@@ -7,8 +7,10 @@ its clocks are derived (``domain.clocks``).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -17,6 +19,8 @@ from hanoinet.platform.errors import IllegalTransition, Issue, ValidationFailed
 from hanoinet.rules.domain import OTHER_SERIOUS_CRIME, RequestType, RulePack, Workflow
 
 MAX_ITEM_LENGTH = 20_000
+MAX_NOTE_LENGTH = 20_000
+"""Lengths checked here, so that the API, the web, the CLI and a peer's messages have the same limits."""
 
 
 class Direction(StrEnum):
@@ -235,6 +239,8 @@ class Request:
             raise IllegalTransition(
                 f"cannot {action.value} a request that is {self.state.value}; allowed now: {allowed}"
             )
+        if len(note) > MAX_NOTE_LENGTH:
+            raise ValidationFailed([Issue("note", f"is longer than {MAX_NOTE_LENGTH:,} characters")])
         data: dict[str, Any] = {}
         if note:
             data["note"] = note
@@ -253,12 +259,21 @@ class Request:
             data["extension"] = str(extension)
         return self._record(transition.event, at, actor, transition.target or self.state, data)
 
-    def amend(self, items: dict[str, str], *, at: datetime, actor: str) -> RequestEvent:
-        """Change the contents of a draft; once sent, contents change only through information provided."""
+    def amend(self, changes: Mapping[str, str | None], *, at: datetime, actor: str) -> RequestEvent:
+        """Change the contents of a draft, item by item: a value sets the item, an empty value or None removes it,
+        and items not named stay (the meaning of a JSON merge patch, RFC 7396, at every entry point). Once sent,
+        contents change only through information provided."""
         if self.state is not RequestState.DRAFT:
             raise IllegalTransition(f"only a draft can be amended; this request is {self.state.value}")
+        items = dict(self.items)
+        for key, value in changes.items():
+            text = (value or "").strip()
+            if text:
+                items[key] = text
+            else:
+                items.pop(key, None)
         changed = sorted(k for k in set(items) | set(self.items) if items.get(k) != self.items.get(k))
-        self.items = dict(items)
+        self.items = items
         return self._record(EventKind.AMENDED, at, actor, self.state, {"changed": changed})
 
 
@@ -367,6 +382,31 @@ def check_scope(pack: RulePack, rtype: RequestType, case: Case) -> list[Issue]:
             )
         )
     return issues
+
+
+_DURATION = re.compile(r"(\d{1,6})([mhdw])")
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+MAX_DUE_WITHIN = timedelta(days=366)
+
+
+def parse_due_within(text: str) -> timedelta:
+    """The one grammar for "due within" at every entry point (CLI ``--due-within``, API ``due_within``, the inbox
+    filter): a whole number and a unit, m, h, d or w — 90m, 24h, 3d, 2w — more than zero and at most 366 days.
+    Raises ValueError saying what was expected."""
+    found = _DURATION.fullmatch(text.strip())
+    if found is None:
+        raise ValueError("expected a number and a unit, e.g. 24h, 3d, 90m")
+    span = int(found[1]) * _UNITS[found[2]]
+    if not timedelta(0) < span <= MAX_DUE_WITHIN:
+        raise ValueError("must be more than zero and at most 366 days")
+    return span
+
+
+def is_emergency(rtype: RequestType, flagged: bool) -> bool:
+    """Whether a request is an emergency: always for a type the pack declares an emergency (``emergency_always``,
+    e.g. an Art 41 emergency request), else as flagged — so that the requested 24/7 point of contact sees the mark
+    and the emergency clocks whatever box the sender ticked."""
+    return rtype.emergency_always or flagged
 
 
 def check_follow_up(rtype: RequestType, request: Request, earlier: Request) -> list[Issue]:

@@ -10,7 +10,8 @@ from hanoinet.federation.present import message
 from hanoinet.platform.present import _iso, issue
 from hanoinet.requests.clocks import Clock
 from hanoinet.requests.ports import RequestSummary
-from hanoinet.requests.service import RequestView
+from hanoinet.requests.service import Preflight, RequestView
+from hanoinet.treaty.domain import BasisFinding
 
 DUE_SOON_SECONDS = 24 * 3600
 
@@ -98,4 +99,29 @@ def request_view(view: RequestView, now: datetime) -> dict[str, Any]:
             for e in r.events
         ],
         "messages": [message(m) for m in view.messages],
+    }
+
+
+def basis(finding: BasisFinding) -> dict[str, Any]:
+    """A legal-basis finding under one instrument: each State's standing, what binds both, the sentence."""
+    return {
+        "instrument": finding.instrument,
+        "on": finding.on.isoformat(),
+        "holds": finding.holds,
+        "parties": dict(zip(finding.states, finding.parties, strict=True)),
+        "instruments_binding_both": list(finding.binding),
+        "finding": finding.sentence(),
+        "article": finding.citation,
+    }
+
+
+def preflight(checked: Preflight) -> dict[str, Any]:
+    """What Send would find now: ``complete`` for the contents alone, ``ready`` for everything, and every
+    problem (contents, then legal basis, then the node to carry it) with its field and article."""
+    return {
+        "complete": not checked.issues,
+        "ready": checked.ready,
+        "issues": [issue(i) for i in checked.problems],
+        "legal_basis": basis(checked.basis) if checked.basis else None,
+        "node": checked.route.peer if checked.route else None,
     }

@@ -10,7 +10,7 @@ from typing import Any
 
 from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit import service as audit
-from hanoinet.cases.domain import Case
+from hanoinet.cases.domain import MAX_QUALIFICATION, MAX_SUMMARY, Case
 from hanoinet.federation.domain import (
     EntryStatus,
     Message,
@@ -23,11 +23,10 @@ from hanoinet.federation.domain import (
 )
 from hanoinet.federation.messaging import MessageView, compose, find_peer, list_messages
 from hanoinet.federation.ports import MessageQuery, Peer
-from hanoinet.platform.errors import IllegalTransition, Issue, NoLegalBasis, NotFound, ValidationFailed
+from hanoinet.platform.errors import Conflict, IllegalTransition, Issue, NoLegalBasis, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
 from hanoinet.requests.clocks import Clock, derive_clocks, next_due
 from hanoinet.requests.domain import (
-    MAX_ITEM_LENGTH,
     Action,
     Direction,
     EventKind,
@@ -36,11 +35,13 @@ from hanoinet.requests.domain import (
     RequestState,
     check_contents,
     check_follow_up,
+    is_emergency,
     request_type,
 )
 from hanoinet.requests.ports import InboxQuery, RequestSummary
 from hanoinet.rules.domain import Channel, RequestType, RulePack
-from hanoinet.treaty.service import registry
+from hanoinet.treaty.domain import BasisFinding
+from hanoinet.treaty.service import basis_finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,45 @@ class RequestView:
     issues: tuple[Issue, ...]
     messages: tuple[MessageView, ...] = ()
     """Messages exchanged about the request, either way, oldest first: sent, delivered, read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where sending would take a request: a node of the requested State, or why there is none."""
+
+    peer: str | None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Preflight:
+    """Everything that decides whether a request can be sent now: its contents against the rule pack, the legal
+    basis under the chosen instrument, and the node that would carry it.
+
+    The composer's Check and Send, the API's validate and send, and the CLI all ask this one question, so that a
+    request found ready is the request that goes, and one refused is refused for the same reasons everywhere.
+    """
+
+    issues: tuple[Issue, ...]
+    """Problems of contents, each with the article that requires the item."""
+    basis: BasisFinding | None
+    """None when a State is unknown (its issue is in ``issues``)."""
+    route: Route | None
+
+    @property
+    def problems(self) -> tuple[Issue, ...]:
+        """Every reason the request cannot be sent now: contents, then legal basis, then the way to send it."""
+        more = []
+        if self.basis is not None and not self.basis.holds:
+            more.append(Issue("instrument", self.basis.sentence(), self.basis.citation))
+        if self.route is not None and self.route.peer is None:
+            more.append(Issue("requested_state", self.route.reason))
+        return (*self.issues, *more)
+
+    @property
+    def ready(self) -> bool:
+        """True if nothing stops the request being sent."""
+        return not self.problems
 
 
 _STRUCTURAL = (
@@ -114,7 +154,7 @@ def _check_draft(node: Node, uow: UnitOfWork, draft: RequestDraft) -> tuple[list
         rtype,
         items=draft.items,
         case=case,
-        emergency=draft.emergency,
+        emergency=is_emergency(rtype, draft.emergency),
         requesting_state=requesting,
         requested_state=draft.requested_state.upper(),
         deadline=draft.deadline,
@@ -124,10 +164,27 @@ def _check_draft(node: Node, uow: UnitOfWork, draft: RequestDraft) -> tuple[list
 
 
 def validate_request(node: Node, draft: RequestDraft) -> list[Issue]:
-    """Return every problem that would stop this request being sent; change nothing."""
+    """Return every problem that would stop this request being sent now (contents, legal basis, a node to carry
+    it); change nothing."""
+    return list(preflight(node, draft).problems)
+
+
+def preflight(node: Node, draft: RequestDraft) -> Preflight:
+    """Check a draft as Send would, without saving anything (see ``Preflight``)."""
     with node.uow() as uow:
-        issues, *_ = _check_draft(node, uow, draft)
-    return issues
+        issues, _, rtype, requesting = _check_draft(node, uow, draft)
+        requested = draft.requested_state.upper()
+        if any(i.field in ("requesting_state", "requested_state") for i in issues):
+            return Preflight(tuple(issues), None, None)
+        now = node.clock.now()
+        basis = basis_finding(node, uow, draft.instrument, requesting, requested, on=now.date())
+        if draft.direction is Direction.INCOMING:
+            return Preflight(tuple(issues), basis, None)
+        emergency = is_emergency(rtype, draft.emergency)
+        route = _route(
+            node, uow, rtype, requested=requested, follows_up=draft.follows_up, emergency=emergency, chosen=draft.peer
+        )
+    return Preflight(tuple(issues), basis, route)
 
 
 def create_request(node: Node, draft: RequestDraft, *, actor: str) -> RequestView:
@@ -148,7 +205,7 @@ def create_request(node: Node, draft: RequestDraft, *, actor: str) -> RequestVie
             requesting_state=requesting,
             requested_state=draft.requested_state.upper(),
             items=dict(draft.items),
-            emergency=draft.emergency,
+            emergency=is_emergency(rtype, draft.emergency),
             deadline=draft.deadline,
             follows_up=draft.follows_up,
             state=RequestState.RECEIVED if incoming else RequestState.DRAFT,
@@ -170,6 +227,7 @@ def create_request(node: Node, draft: RequestDraft, *, actor: str) -> RequestVie
         clocks = derive_clocks(request, rtype)
         due = next_due(clocks)
         uow.requests.add(request, due.due_at if due else None, due.name if due else None)
+        _refresh_followed(node, uow, request)
         audit.attach(uow, request.id)
         uow.commit()
     return _view(request, rtype, clocks, issues)
@@ -195,17 +253,23 @@ def _save(node: Node, uow: UnitOfWork, request: Request, rtype: RequestType) -> 
     clocks = derive_clocks(request, rtype, uow.requests.follow_ups(request.id))
     due = next_due(clocks)
     uow.requests.save(request, due.due_at if due else None, due.name if due else None)
-    if request.follows_up is not None:
-        earlier = uow.requests.get(request.follows_up)
-        if earlier is not None:
-            earlier_type = request_type(node.pack(earlier.instrument), earlier.type)
-            earlier_due = next_due(derive_clocks(earlier, earlier_type, uow.requests.follow_ups(earlier.id)))
-            uow.requests.save(
-                earlier,
-                earlier_due.due_at if earlier_due else None,
-                earlier_due.name if earlier_due else None,
-            )
+    _refresh_followed(node, uow, request)
     return clocks
+
+
+def _refresh_followed(node: Node, uow: UnitOfWork, request: Request) -> None:
+    """Re-derive the stored next-due of the request this one follows up: a preservation is held while its MLA
+    follow-up is pending (Art 42, Budapest Art 29(7)), so the inbox must stop showing it as falling due. Every path
+    that adds or changes a follow-up (drafted here, registered, received from a node, acted on) comes through here.
+    """
+    if request.follows_up is None:
+        return
+    earlier = uow.requests.get(request.follows_up)
+    if earlier is None:
+        return
+    earlier_type = request_type(node.pack(earlier.instrument), earlier.type)
+    due = next_due(derive_clocks(earlier, earlier_type, uow.requests.follow_ups(earlier.id)))
+    uow.requests.save(earlier, due.due_at if due else None, due.name if due else None)
 
 
 def _load(uow: UnitOfWork, request_id: str) -> Request:
@@ -233,21 +297,35 @@ def _completeness(node: Node, uow: UnitOfWork, request: Request) -> list[Issue]:
 
 
 def get_request(node: Node, request_id: str) -> RequestView:
-    """Return a request with its clocks, allowed actions and any missing items; raise NotFound if unknown."""
+    """Return a request with its clocks, allowed actions and what stops it going (for an outgoing draft, every
+    problem Send would find: contents, legal basis, a node to carry it); raise NotFound if unknown."""
     with node.uow() as uow:
         request = _load(uow, request_id)
         rtype = request_type(node.pack(request.instrument), request.type)
         clocks = derive_clocks(request, rtype, uow.requests.follow_ups(request.id))
-        issues = _completeness(node, uow, request)
+        if request.state is RequestState.DRAFT and request.direction is Direction.OUTGOING:
+            issues = list(_preflight_saved(node, uow, request, rtype, node.clock.now()).problems)
+        else:
+            issues = _completeness(node, uow, request)
     messages = list_messages(node, MessageQuery(request_id=request_id, limit=500)) if request.peer else []
     return _view(request, rtype, clocks, issues, sorted(messages, key=lambda m: m.created_at))
 
 
-def amend_request(node: Node, request_id: str, items: dict[str, str], *, actor: str) -> RequestView:
-    """Replace a draft's items; unknown items are refused, missing ones are reported."""
+def preflight_saved(node: Node, request_id: str) -> Preflight:
+    """Check a saved draft as Send would, changing nothing (``hanoinet request validate ID``)."""
     with node.uow() as uow:
         request = _load(uow, request_id)
-        request.amend(items, at=node.clock.now(), actor=actor)
+        rtype = request_type(node.pack(request.instrument), request.type)
+        return _preflight_saved(node, uow, request, rtype, node.clock.now())
+
+
+def amend_request(node: Node, request_id: str, changes: Mapping[str, str | None], *, actor: str) -> RequestView:
+    """Change a draft's items in one transaction: each value given sets its item, an empty one or None removes it,
+    the others stay (``Request.amend``). Unknown items are refused, missing ones reported; a concurrent change of
+    the same draft is a Conflict, never a lost update."""
+    with node.uow() as uow:
+        request = _load(uow, request_id)
+        request.amend(changes, at=node.clock.now(), actor=actor)
         issues = _completeness(node, uow, request)
         hard = [i for i in issues if _is_structural(i)]
         if hard:
@@ -278,13 +356,7 @@ def act_on_request(
         if reason:
             raise IllegalTransition(reason)
         if action is Action.SEND and request.state is RequestState.DRAFT:
-            issues = _completeness(node, uow, request)
-            if issues:
-                raise ValidationFailed(issues)
-            _check_legal_basis(node, uow, request, now)
-            if request.peer is None and node.identity is not None:
-                chosen = _choose_peer(uow, request, rtype)
-                request.peer = chosen.entry.node_id if chosen else None
+            request.peer = _ready_to_send(node, uow, request, rtype, now)
         event = request.apply(action, pack, at=now, actor=actor, grounds=grounds, note=note)
         clocks = _save(node, uow, request, rtype)
         if request.peer is not None and is_shared(action):
@@ -316,29 +388,87 @@ def _check_peer(uow: UnitOfWork, node_id: str, requested_state: str) -> Peer:
     return peer
 
 
-def _choose_peer(uow: UnitOfWork, request: Request, rtype: RequestType) -> Peer | None:
-    """The node a request goes to: the one holding the request it follows up; else, among the requested State's
-    nodes, its 24/7 point of contact for 24/7 business (emergencies, preservation: the pack's channel) and its
-    central authority otherwise; else any of its nodes. None if the State has no node here (sent by other means)."""
-    if request.follows_up is not None:
-        earlier = uow.requests.get(request.follows_up)
-        if earlier is not None and earlier.peer is not None:
-            peer = uow.federation.peer(earlier.peer)
-            if peer is not None and peer.status is EntryStatus.ACTIVE:
-                return peer
-    candidates = [
-        p for p in uow.federation.peers() if p.entry.state == request.requested_state and p.status is EntryStatus.ACTIVE
-    ]
+def _preflight_saved(node: Node, uow: UnitOfWork, request: Request, rtype: RequestType, now: datetime) -> Preflight:
+    """The preflight of a saved outgoing draft (see ``Preflight``), inside the caller's transaction."""
+    basis = basis_finding(
+        node, uow, request.instrument, request.requesting_state, request.requested_state, on=now.date()
+    )
+    route = _route(
+        node,
+        uow,
+        rtype,
+        requested=request.requested_state,
+        follows_up=request.follows_up,
+        emergency=request.emergency,
+        chosen=request.peer,
+    )
+    return Preflight(tuple(_completeness(node, uow, request)), basis, route)
+
+
+def _ready_to_send(node: Node, uow: UnitOfWork, request: Request, rtype: RequestType, now: datetime) -> str:
+    """The preflight of a saved draft at the moment it is sent, in the transaction that sends it: contents (422),
+    the legal basis under its instrument (409), the node that will carry it (409). Returns that node."""
+    checked = _preflight_saved(node, uow, request, rtype, now)
+    if checked.issues:
+        raise ValidationFailed(checked.issues)
+    if checked.basis is not None and not checked.basis.holds:
+        raise NoLegalBasis(checked.basis.sentence())
+    if checked.route is None or checked.route.peer is None:
+        raise Conflict(f"not sent: {checked.route.reason if checked.route else 'no route'}")
+    return checked.route.peer
+
+
+def _route(
+    node: Node,
+    uow: UnitOfWork,
+    rtype: RequestType,
+    *,
+    requested: str,
+    follows_up: str | None,
+    emergency: bool,
+    chosen: str | None,
+) -> Route:
+    """The node a request goes to: the one chosen for it; else the one holding the request it follows up; else,
+    among the requested State's active nodes, its 24/7 point of contact for 24/7 business (emergencies,
+    preservation: the pack's channel) and its central authority otherwise; else any of its nodes. With none, the
+    reason names what is missing (the request is never reported as sent when nothing can carry it)."""
+    if node.identity is None:
+        return Route(None, "this node has no network identity (keys), so no node can carry the request")
+    if chosen is not None:
+        if _active(uow, chosen):
+            return Route(chosen)
+        return Route(None, f"node {chosen}, chosen for this request, is not an active node in the directory")
+    if follows_up is not None:
+        earlier = uow.requests.get(follows_up)
+        if earlier is not None and earlier.peer is not None and _active(uow, earlier.peer):
+            return Route(earlier.peer)
+    candidates = [p for p in uow.federation.peers() if p.entry.state == requested and p.status is EntryStatus.ACTIVE]
     wanted = (
         NodeRole.POINT_OF_CONTACT
-        if rtype.channel is Channel.POINT_OF_CONTACT or request.emergency
+        if rtype.channel is Channel.POINT_OF_CONTACT or emergency
         else NodeRole.CENTRAL_AUTHORITY
     )
-    for role in (wanted, NodeRole.CENTRAL_AUTHORITY, NodeRole.POINT_OF_CONTACT):
-        for peer in candidates:
-            if role in peer.entry.roles:
-                return peer
-    return candidates[0] if candidates else None
+    ranked = [
+        p
+        for role in (wanted, NodeRole.CENTRAL_AUTHORITY, NodeRole.POINT_OF_CONTACT)
+        for p in candidates
+        if role in p.entry.roles
+    ]
+    if ranked or candidates:
+        return Route((ranked or candidates)[0].entry.node_id)
+    name = node.catalog.name(requested) if node.catalog.is_known(requested) else requested
+    return Route(
+        None,
+        f"no active node of {requested} ({name}) is in this node's directory, so nothing can carry the request "
+        f"to its {'24/7 point of contact' if wanted is NodeRole.POINT_OF_CONTACT else 'central authority'}: "
+        "import that State's signed directory entry (hanoinet directory import FILE); requests by e-mail "
+        "or through the diplomatic channel are not supported yet",
+    )
+
+
+def _active(uow: UnitOfWork, node_id: str) -> bool:
+    peer = uow.federation.peer(node_id)
+    return peer is not None and peer.status is EntryStatus.ACTIVE
 
 
 def _document(uow: UnitOfWork, request: Request, actor: str) -> dict[str, Any]:
@@ -367,27 +497,6 @@ def _document(uow: UnitOfWork, request: Request, actor: str) -> dict[str, Any]:
         },
         "sent_by": actor,
     }
-
-
-def _check_legal_basis(node: Node, uow: UnitOfWork, request: Request, now: datetime) -> None:
-    """Refuse to send under an instrument that does not bind both States today, saying who is not bound."""
-    reg = registry(node, uow)
-    today = now.date()
-    if request.instrument in reg.legal_basis(request.requesting_state, request.requested_state, today):
-        return
-    pack = node.pack(request.instrument)
-    not_bound = [
-        f"{s} ({node.catalog.name(s)}) is not a Party on {today.isoformat()}"
-        for s in (request.requesting_state, request.requested_state)
-        if not reg.is_party(request.instrument, s, today)
-    ]
-    others = reg.legal_basis(request.requesting_state, request.requested_state, today)
-    alternatives = f"instruments binding both: {', '.join(others)}" if others else "no instrument known here binds both"
-    raise NoLegalBasis(
-        f"the {pack.short_title} is not a legal basis between {request.requesting_state} and "
-        f"{request.requested_state}: {'; '.join(not_bound)} ({pack.entry_into_force.later_party_citation}); "
-        f"{alternatives}; other bases: a bilateral treaty or reciprocity"
-    )
 
 
 def inbox(node: Node, query: InboxQuery) -> Sequence[RequestSummary]:
@@ -420,14 +529,21 @@ def _mirror_case(node: Node, uow: UnitOfWork, data: Mapping[str, Any], requestin
     while uow.cases.by_reference(reference) is not None:
         n += 1
         reference = f"{base[:56]}-{n}"
+    summary, qualification = _text(data, "summary"), str(data.get("legal_qualification", ""))
+    for name, text, limit in (
+        ("summary", summary, MAX_SUMMARY),
+        ("legal_qualification", qualification, MAX_QUALIFICATION),
+    ):
+        if len(text) > limit:  # the same limits as a case opened here: refused with the reason, never cut short
+            raise MessageRefused(f"case.{name} is longer than {limit:,} characters")
     penalty = data.get("max_penalty_years")
     case = Case(
         id=case_id,
         reference=reference,
         offence=_text(data, "offence"),
         max_penalty_years=penalty if isinstance(penalty, int) and not isinstance(penalty, bool) else None,
-        summary=_text(data, "summary")[:MAX_ITEM_LENGTH],
-        legal_qualification=str(data.get("legal_qualification", ""))[:2000],
+        summary=summary,
+        legal_qualification=qualification,
         created_at=now,
     )
     uow.cases.add(case)
@@ -480,7 +596,7 @@ def _parse_received(
         requesting_state=requesting,
         requested_state=requested,
         items=dict(items),
-        emergency=bool(data.get("emergency")),
+        emergency=is_emergency(rtype, bool(data.get("emergency"))),
         deadline=deadline,
         follows_up=follows_up,
         state=RequestState.RECEIVED,
@@ -490,20 +606,18 @@ def _parse_received(
     return request, pack, rtype, case_data
 
 
-def _basis_finding(node: Node, uow: UnitOfWork, request: Request, pack: RulePack, now: datetime) -> dict[str, Any]:
+def _basis_finding(node: Node, uow: UnitOfWork, request: Request, now: datetime) -> dict[str, Any]:
     """Whether the request's instrument binds both States today by this node's treaty records."""
-    binding = registry(node, uow).legal_basis(request.requesting_state, request.requested_state, now.date())
+    finding = basis_finding(
+        node, uow, request.instrument, request.requesting_state, request.requested_state, on=now.date()
+    )
     basis: dict[str, Any] = {
         "instrument": request.instrument,
-        "binds_both": request.instrument in binding,
-        "on": now.date().isoformat(),
+        "binds_both": finding.holds,
+        "on": finding.on.isoformat(),
     }
-    if request.instrument not in binding:
-        basis["finding"] = (
-            f"by this node's treaty records the {pack.short_title} does not bind {request.requesting_state} and "
-            f"{request.requested_state} on {now.date().isoformat()}; instruments binding both: "
-            f"{', '.join(binding) or 'none'}"
-        )
+    if not finding.holds:
+        basis["finding"] = f"by this node's treaty records {finding.sentence()}"
     return basis
 
 
@@ -520,7 +634,7 @@ def receive_request(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -
         "message": message.id,
         "sent_at": message.created_at.isoformat(),
         "sent_by": str(message.body.get("sent_by", ""))[:256],
-        "legal_basis": _basis_finding(node, uow, request, pack, now),
+        "legal_basis": _basis_finding(node, uow, request, now),
     }
     if request.follows_up and (earlier is None or earlier.peer != peer.entry.node_id):
         data["follows_up_unknown"] = request.follows_up
@@ -543,8 +657,7 @@ def receive_request(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -
     clocks = derive_clocks(request, rtype)
     due = next_due(clocks)
     uow.requests.add(request, due.due_at if due else None, due.name if due else None)
-    if earlier is not None:
-        _save(node, uow, earlier, request_type(node.pack(earlier.instrument), earlier.type))
+    _refresh_followed(node, uow, request)
 
 
 def receive_action(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> None:

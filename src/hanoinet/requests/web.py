@@ -8,7 +8,6 @@ until the pack's completeness check passes — the problems are listed with the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -20,7 +19,7 @@ from starlette.datastructures import FormData
 
 from hanoinet.app.node import Node
 from hanoinet.cases import service as case_services
-from hanoinet.cases.domain import known_offences
+from hanoinet.cases.domain import MAX_QUALIFICATION, MAX_SUMMARY, known_offences
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.platform.errors import DomainError, Issue, NotFound, ValidationFailed
 from hanoinet.platform.permissions import Permission
@@ -28,11 +27,12 @@ from hanoinet.platform.ports import MAX_PAGE
 from hanoinet.platform.security import SecureRoute, secured
 from hanoinet.platform.web import N_, actor, by_field, default_instrument, flash, redirect, render
 from hanoinet.requests import service as request_services
-from hanoinet.requests.domain import OPEN_STATES, Action, Direction, RequestState
+from hanoinet.requests.domain import OPEN_STATES, Action, Direction, RequestState, parse_due_within
 from hanoinet.requests.ports import InboxQuery
 from hanoinet.requests.service import RequestDraft, RequestView
 from hanoinet.rules.domain import Channel, RequestType, RulePack
 from hanoinet.treaty import service as treaty_services
+from hanoinet.treaty.domain import BasisFinding
 
 PAGE = 50
 ITEM_PREFIX = "items."
@@ -40,33 +40,15 @@ DUE_FILTERS = {"overdue": N_("overdue"), "24h": N_("due within 24 hours"), "7d":
 ACTION_ORDER = tuple(Action)
 
 
-@dataclass(frozen=True, slots=True)
-class Basis:
-    """What the treaty's status says about two States today: the instruments binding both, and each one's
-    standing under the chosen instrument."""
-
-    on: str
-    instruments: tuple[str, ...]
-    ours: str
-    theirs: str
-    parties: dict[str, bool]
-    titles: tuple[str, ...] = ()
-    """The instruments' short titles, as operators know them."""
-
-    @property
-    def ok(self) -> bool:
-        """True if at least one instrument binds both States today."""
-        return bool(self.instruments)
-
-
-def _basis(node: Node, instrument: str, requested: str) -> Basis | None:
-    """The legal basis between this node's State and ``requested`` today, if both are known."""
+def _basis(node: Node, instrument: str, requested: str) -> BasisFinding | None:
+    """The legal basis under ``instrument`` between this node's State and ``requested`` today, for the composer's
+    box before a draft exists (None until both States are known)."""
     ours = node.node_state or ""
-    if not ours or not requested or node.check_state(requested, "requested_state") is not None:
+    if not ours or not requested or instrument not in node.packs:
         return None
-    today = node.clock.now().date()
-    parties = {code: treaty_services.party_status(node, instrument, code, today).party for code in (ours, requested)}
-    return Basis(today.isoformat(), treaty_services.legal_basis(node, ours, requested, today), ours, requested, parties)
+    if node.check_state(requested, "requested_state") is not None:
+        return None
+    return treaty_services.basis_of(node, instrument, ours, requested)
 
 
 def _types(node: Node) -> list[tuple[RulePack, str, list[RequestType]]]:
@@ -141,7 +123,7 @@ def router(node: Node) -> APIRouter:
             state=states.get(state),
             counterpart_state=counterpart.strip().upper() or None,
             type=type or None,
-            due_within_seconds={"24h": 86400, "7d": 7 * 86400}.get(due),
+            due_within_seconds=_due_seconds(due),
             overdue=due == "overdue",
             open_only=open,
             search=q.strip() or None,
@@ -154,7 +136,7 @@ def router(node: Node) -> APIRouter:
             "state": state if state in states else "",
             "counterpart": counterpart.strip().upper(),
             "type": type,
-            "due": due if due in DUE_FILTERS else "",
+            "due": due if due == "overdue" or _due_seconds(due) else "",
             "q": q.strip(),
             "open": open,
         }
@@ -221,14 +203,14 @@ def router(node: Node) -> APIRouter:
         }
         try:
             draft = _draft(form, instrument, rtype_key)
-            issues = request_services.validate_request(node, draft)
-            if intent == "send":
-                basis = _basis(node, instrument, draft.requested_state)
-                if basis is not None and instrument not in basis.instruments:
-                    issues.append(_no_basis_issue(node, instrument, basis))
+            checked = request_services.preflight(node, draft)
+            # Check and Send ask the same preflight as the API and the CLI; a draft is saved with missing items
+            issues = list(checked.problems if intent != "draft" else checked.issues)
             if intent == "check" or (issues and intent != "draft"):
                 status = 422 if issues else 200
-                return _composer(request, values, by_field(issues), issues, status=status, checked=True)
+                return _composer(
+                    request, values, by_field(issues), issues, status=status, checked=True, basis=checked.basis
+                )
             view = request_services.create_request(node, draft, actor=actor(request).name)
         except ValidationFailed as exc:
             return _composer(request, values, by_field(exc.issues), list(exc.issues), status=422, checked=True)
@@ -248,10 +230,11 @@ def router(node: Node) -> APIRouter:
         *,
         status: int = 200,
         checked: bool = False,
+        basis: BasisFinding | None = None,
     ) -> HTMLResponse:
         pack = node.packs.get(values["instrument"])
         rtype = pack.request_type(values["type"]) if pack and values["type"] else None
-        basis = _basis(node, values["instrument"], values["requested_state"]) if pack else None
+        basis = basis or _basis(node, values["instrument"], values["requested_state"])
         context = {
             "values": values,
             "errors": errors,
@@ -297,8 +280,6 @@ def router(node: Node) -> APIRouter:
             return _request_page(request, request_id, error=f"unknown action {form.get('action')!r}", status=422)
         grounds = tuple(str(g) for g in form.getlist("grounds"))
         note = str(form.get("note", "")).strip()
-        if len(note) > 20_000:
-            return _request_page(request, request_id, error="note: at most 20,000 characters", status=422)
         try:
             request_services.act_on_request(
                 node, request_id, action, actor=actor(request).name, grounds=grounds, note=note
@@ -315,7 +296,8 @@ def router(node: Node) -> APIRouter:
 
     def _amend(request: Request, request_id: str, form: FormData) -> Response:
         try:
-            request_services.amend_request(node, request_id, _items(form), actor=actor(request).name)
+            changes = {k.removeprefix(ITEM_PREFIX): str(v) for k, v in form.items() if k.startswith(ITEM_PREFIX)}
+            request_services.amend_request(node, request_id, changes, actor=actor(request).name)
         except DomainError as exc:
             return _request_page(request, request_id, error=str(exc), status=_status(exc))
         return redirect(f"/requests/{request_id}", "draft")
@@ -383,8 +365,8 @@ def router(node: Node) -> APIRouter:
         reference: Annotated[str, Form(max_length=64)] = "",
         offence: Annotated[str, Form(max_length=64)] = "",
         max_penalty_years: Annotated[str, Form(max_length=4)] = "",
-        summary: Annotated[str, Form(max_length=20_000)] = "",
-        legal_qualification: Annotated[str, Form(max_length=2_000)] = "",
+        summary: Annotated[str, Form(max_length=MAX_SUMMARY)] = "",
+        legal_qualification: Annotated[str, Form(max_length=MAX_QUALIFICATION)] = "",
     ) -> Response:
         """Open a case, then go on to draft its first request."""
         values = {
@@ -433,25 +415,21 @@ def router(node: Node) -> APIRouter:
     return web
 
 
+def _due_seconds(due: str) -> int | None:
+    """The inbox's due filter in the grammar of ``parse_due_within`` (the menu offers 24h and 7d; any other value
+    of that grammar works in the address); "overdue" and anything else filter nothing here."""
+    try:
+        return int(parse_due_within(due).total_seconds()) if due and due != "overdue" else None
+    except ValueError:
+        return None
+
+
 def _penalty(text: str) -> int | None:
     if not text:
         return None
     if not text.isdigit() or int(text) > 100:
         raise ValidationFailed([Issue("max_penalty_years", "must be a whole number of years from 0 to 100")])
     return int(text)
-
-
-def _no_basis_issue(node: Node, instrument: str, basis: Basis) -> Issue:
-    title = node.packs[instrument].short_title
-    outside = [code for code, party in basis.parties.items() if not party]
-    who = " and ".join(outside)
-    rule = node.packs[instrument].entry_into_force
-    return Issue(
-        "requested_state",
-        f"{title} does not bind both States on {basis.on}: {who} {'is' if len(outside) == 1 else 'are'} not a Party "
-        "on that date",
-        str(rule.later_party_citation),
-    )
 
 
 def _status(exc: DomainError) -> int:

@@ -178,6 +178,9 @@ class RequestType:
     clocks: tuple[ClockRule, ...] = ()
     minimum_penalty_years: int | None = None  # e.g. extradition: at least one year in both States (Art 37)
     emergency_allowed: bool = False
+    emergency_always: bool = False
+    """The type is itself an emergency (the pack says so, e.g. Art 41 emergency requests): every request of it
+    carries the emergency mark and clocks, whether or not the sender ticked the box."""
     follow_up_of: tuple[str, ...] = ()  # request types this one may follow up (MLA after preservation)
     notes: str = ""
     dual_criminality_verified: bool = False  # the dual-criminality rule and its citation were checked in the text

@@ -240,6 +240,7 @@ class RequestTypeSchema(_Cited):
     dual_criminality: DualCriminalitySchema
     clocks: list[ClockSchema] = Field(default_factory=list)
     emergency_allowed: bool = False
+    emergency_always: bool = False
     follow_up_of: list[Key] = Field(default_factory=list)
     channel: ChannelField = Channel.CENTRAL_AUTHORITY
     notes: str = ""
@@ -424,7 +425,8 @@ def _request_type(rtype: RequestTypeSchema) -> RequestType:
         dual_criminality_citation=_optional_citation(dual.article, dual.paragraph, dual.letter),
         clocks=tuple(_clock(c) for c in rtype.clocks),
         minimum_penalty_years=dual.minimum_penalty_years,
-        emergency_allowed=rtype.emergency_allowed,
+        emergency_allowed=rtype.emergency_allowed or rtype.emergency_always,
+        emergency_always=rtype.emergency_always,
         follow_up_of=tuple(rtype.follow_up_of),
         notes=notes,
         dual_criminality_verified=dual.verified,

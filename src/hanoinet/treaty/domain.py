@@ -162,6 +162,54 @@ class PartyStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class BasisFinding:
+    """Whether one chosen instrument is a legal basis between two States on a date, and why not.
+
+    One finding serves every surface that asks (the composer's box and its Check, Send at the API and the CLI,
+    a request arriving from a node), so that they cannot disagree: the instrument holds only if both States are
+    its Parties on that date — another instrument binding both does not make this one hold.
+    """
+
+    instrument: str
+    title: str  # the instrument's short title, as operators know it
+    on: date
+    states: tuple[str, str]  # requesting, requested
+    names: tuple[str, str]
+    parties: tuple[bool, bool]  # each State's standing under this instrument on ``on``
+    binding: tuple[str, ...]  # every instrument known here that binds both on ``on``
+    citation: str  # the article that says when a later Party is bound
+
+    @property
+    def holds(self) -> bool:
+        """True if the chosen instrument binds both States on the date."""
+        return all(self.parties)
+
+    @property
+    def others(self) -> tuple[str, ...]:
+        """The other instruments binding both, which could serve instead."""
+        return tuple(i for i in self.binding if i != self.instrument)
+
+    def sentence(self) -> str:
+        """The finding in one sentence naming the instrument, both States and the date."""
+        (a, b), (name_a, name_b) = self.states, self.names
+        on = self.on.isoformat()
+        if self.holds:
+            return f"the {self.title} binds both {a} ({name_a}) and {b} ({name_b}) on {on}"
+        not_bound = [
+            f"{code} ({name}) is not a Party on {on}"
+            for code, name, party in zip(self.states, self.names, self.parties, strict=True)
+            if not party
+        ]
+        alternatives = "no instrument known here binds both"
+        if self.others:
+            alternatives = f"instruments binding both: {', '.join(self.others)}"
+        return (
+            f"the {self.title} is not a legal basis between {a} and {b}: {'; '.join(not_bound)} ({self.citation}); "
+            f"{alternatives}; other bases: a bilateral treaty or reciprocity"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class _Record:
     """One party's history for one instrument, reduced to the acts that carry legal effect."""
 
@@ -308,6 +356,19 @@ class TreatyRegistry:
         bases (a bilateral treaty, reciprocity).
         """
         return tuple(key for key in self.instruments if self.is_party(key, a, on) and self.is_party(key, b, on))
+
+    def basis(self, instrument: str, title: str, requesting: str, requested: str, on: date) -> BasisFinding:
+        """Whether ``instrument`` binds both States on ``on`` (see ``BasisFinding``)."""
+        return BasisFinding(
+            instrument=instrument,
+            title=title,
+            on=on,
+            states=(requesting, requested),
+            names=(self._catalog.name(requesting), self._catalog.name(requested)),
+            parties=(self.is_party(instrument, requesting, on), self.is_party(instrument, requested, on)),
+            binding=self.legal_basis(requesting, requested, on),
+            citation=str(self.rule(instrument).later_party_citation),
+        )
 
     def party_status(self, instrument: str, party: str, on: date) -> PartyStatus:
         """Return what ``party`` had done with ``instrument`` by ``on``, and whether it is bound then."""

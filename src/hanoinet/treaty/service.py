@@ -10,6 +10,7 @@ from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.rules.domain import EntryIntoForceRule
 from hanoinet.treaty.domain import (
+    BasisFinding,
     DepositEvent,
     DepositRow,
     InstrumentStatus,
@@ -32,6 +33,21 @@ def registry(node: Node, uow: UnitOfWork) -> TreatyRegistry:
     """Return the treaty registry computed from every recorded deposit event and the packs' rules."""
     rules = {key: pack.entry_into_force for key, pack in node.packs.items()}
     return TreatyRegistry(rules, node.catalog, uow.deposits.list())
+
+
+def basis_finding(
+    node: Node, uow: UnitOfWork, instrument: str, requesting: str, requested: str, *, on: date
+) -> BasisFinding:
+    """Whether ``instrument`` binds both States on ``on``, by this node's treaty records (inside the caller's
+    transaction, so that a send and its check read the same records)."""
+    title = node.pack(instrument).short_title
+    return registry(node, uow).basis(instrument, title, requesting, requested, on)
+
+
+def basis_of(node: Node, instrument: str, requesting: str, requested: str, on: date | None = None) -> BasisFinding:
+    """``basis_finding`` in a transaction of its own (for a page or a command that only asks)."""
+    with node.uow() as uow:
+        return basis_finding(node, uow, instrument, requesting, requested, on=on or node.clock.now().date())
 
 
 def import_deposits(node: Node, rows: Sequence[DepositRow], instrument: str) -> ImportResult:
