@@ -367,3 +367,22 @@ def test_broken_yaml_in_a_pack_is_reported_with_its_line(tmp_path: Path) -> None
     assert run.code == 1
     assert run.err.startswith(f"error: {broken}:")
     assert "invalid YAML" in run.err
+
+
+def test_a_commands_change_and_its_audit_entry_are_written_together(tmp_path: Path) -> None:
+    """A command that changes something is recorded in the change's transaction, once, naming what it changed;
+    a command that fails is still recorded, with its failure."""
+    data_dir = tmp_path / "node"
+    ref = reference("AUDIT")
+    opened = succeeds(
+        data_dir, "case", "new", "--reference", ref, "--offence", "illegal_access", "--summary", "s", "--json"
+    )
+    case_id = opened.json()["id"]
+    refused = hanoinet(data_dir, "case", "new", "--reference", ref, "--offence", "illegal_access", "--summary", "s")
+    assert refused.code != 0
+    entries = succeeds(data_dir, "audit", "list", "--action", "command:case-new", "--json").json()
+    assert [(e["outcome"], e["details"].get("changed"), e["details"]["exit"]) for e in reversed(entries)] == [
+        ("ok", case_id, 0),
+        ("failed", None, refused.code),
+    ]
+    assert succeeds(data_dir, "audit", "verify").code == 0

@@ -241,7 +241,7 @@ def test_concurrent_senders_each_commit_their_message_and_its_audit_entry_once(
         barrier.wait()
         ids = []
         for n in range(per_thread):
-            entry = audit.RouteEntry(vnm, event)
+            entry = audit.RouteEntry(lambda: vnm, event)
             with audit.route_entry(entry):
                 sent = messaging.send_messages(
                     vnm,

@@ -12,7 +12,7 @@ import typer
 from hanoinet.accounts.cli import user_app
 from hanoinet.accounts.cli_tokens import token_app
 from hanoinet.app import bootstrap as boot
-from hanoinet.audit.cli import audit_app, record_command
+from hanoinet.audit.cli import audit_app, command_entry, record_command
 from hanoinet.cases.cli import case_app
 from hanoinet.evidence.cli import evidence_app
 from hanoinet.federation.cli import consent_app, directory_app, message_app, node_app, outbox_app, transfer_app
@@ -146,10 +146,12 @@ def db_current() -> None:
 def main() -> None:
     """Console-script entry point: run the command, then record it in the audit log with its outcome."""
     code = 0
-    try:
-        app(standalone_mode=True)
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
-        raise
-    finally:
-        record_command(sys.argv[1:], code)
+    argv = sys.argv[1:]
+    with command_entry(argv) as entry:
+        try:
+            app(standalone_mode=True)
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+            raise
+        finally:
+            record_command(argv, code, entry)

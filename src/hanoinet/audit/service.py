@@ -44,11 +44,13 @@ def by_node(
 
 @dataclass
 class RouteEntry:
-    """The audit entry of the call in progress (``entrypoints.security``): the service that makes the call's change
-    writes it in the change's own transaction (``attach``) — atomic with the change, and one commit instead of
-    two — else the route writes it after the call."""
+    """The audit entry of the call in progress — an API or web route (``platform.security``) or a CLI command
+    (``audit.cli``): the service that makes the call's change writes it in the change's own transaction
+    (``attach``) — atomic with the change, and one commit instead of two — else the entry point writes it after
+    the call, with the call's outcome."""
 
-    node: Node
+    node_of: Callable[[], Node]
+    """The node whose log it goes to (a CLI command builds its node after the entry is made)."""
     event: Callable[[str], Event]
     """The entry, given the object id if the service names one (a request just created)."""
     written: bool = False
@@ -86,7 +88,7 @@ def pending_entry() -> RouteEntry | None:
 
 def write_entry(uow: UnitOfWork, entry: RouteEntry, object_id: str = "") -> None:
     """Write a call's audit entry in ``uow`` (the caller marks it written once that commits)."""
-    record(uow, entry.node, entry.event(object_id))
+    record(uow, entry.node_of(), entry.event(object_id))
 
 
 def log(node: Node, event: Event) -> AuditEntry:

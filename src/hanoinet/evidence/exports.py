@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hanoinet.app.node import Node
+from hanoinet.audit import service as audit
 from hanoinet.cases.service import get_case
 from hanoinet.evidence.domain import Checkpoint, CustodyAction, CustodyEvent, EvidenceItem
 from hanoinet.evidence.ports import Exporter
@@ -107,6 +108,7 @@ def export_case_graph(
                 reason=reason,
                 details={"format": "case-uco-jsonld"},
             )
+        audit.attach(uow, case)
         uow.commit()
     events, _ = _custody(node, items)
     return _exporter(node).case_graph(items, events, case_reference=reference)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 from hanoinet.app.node import Node, UnitOfWork
+from hanoinet.audit import service as audit
 from hanoinet.evidence.domain import (
     HASH_NAMES,
     AccessDenied,
@@ -107,6 +108,7 @@ def ingest(
                 "stored_once": stored.deduplicated,
             },
         )
+        audit.attach(uow, item.id)
         uow.commit()
     return item
 
@@ -176,6 +178,7 @@ def authorise(
         record(
             uow, signer, item_id=item.id, action=action, actor=principal.name, at=now, reason=reason, details=details
         )
+        audit.attach(uow, item.id)
         uow.commit()
     return item
 
@@ -281,6 +284,7 @@ def verify(
                 reason="integrity check",
                 details={"ok": not problems, "problems": problems[:20], "sha256": item.sha256},
             )
+        audit.attach(uow, item_id or "")
         uow.commit()
     return report
 
@@ -313,6 +317,7 @@ def dispose(node: Node, item_id: str, principal: Principal, reason: str) -> Evid
             details={"retention_until": until.isoformat(), "sha256": item.sha256},
         )
         shared = uow.evidence.live_with_content(item.sha256) > 0
+        audit.attach(uow, item.id)
         uow.commit()
     if not shared:
         vault.destroy(item.sha256)  # after the commit: a crash here leaves content that no live item refers to

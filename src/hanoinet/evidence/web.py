@@ -85,11 +85,11 @@ def router(node: Node) -> APIRouter:
     def download(request: Request, item_id: str, reason: Annotated[str, Form(max_length=REASON_MAX)] = "") -> Response:
         """Stream the content, verified on the fly, after the handling conditions allow it; the download and its
         reason are a custody event. Without a reason nothing is opened: the page asks for one."""
+        note_for_audit(request, reason=reason.strip())  # before the call: the service writes the entry with its change
         try:
             found, stream = evidence_services.read_content(node, item_id, principal(request), reason.strip())
         except ValidationFailed as exc:
             return _item_page(request, item_id, errors=by_field(exc.issues), reason=reason, status=422)
-        note_for_audit(request, reason=reason.strip())
         return content_response(found, stream)
 
     @web.post("/evidence/{item_id}/verify", **secured(Permission.EVIDENCE_READ, audit="evidence:verify"))

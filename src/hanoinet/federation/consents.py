@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hanoinet.app.node import Node, UnitOfWork
+from hanoinet.audit import service as audit
 from hanoinet.evidence.domain import AccessDenied
 from hanoinet.federation.domain import Message, MessageKind, MessageRefused
 from hanoinet.federation.messaging import compose, find_peer
@@ -65,6 +66,7 @@ def request_consent(node: Node, item_id: str, *, destination: str, purpose: str,
             "requested_by": principal.name,
         }
         compose(node, uow, originator, MessageKind.CONSENT_REQUEST, body, actor=principal.name)
+        audit.attach(uow, consent.id)
         uow.commit()
     node.outbox_changed(originator.entry.node_id)
     return consent
@@ -118,6 +120,7 @@ def decide(node: Node, consent_id: str, *, grant: bool, note: str, principal: Pr
         uow.federation.decide_consent(consent_id, status=status, at=now, by=principal.name, note=note)
         body = {"consent_id": consent_id, "granted": grant, "note": note, "decided_by": principal.name}
         compose(node, uow, holder, MessageKind.CONSENT_DECISION, body, actor=principal.name)
+        audit.attach(uow, consent_id)
         uow.commit()
         decided = uow.federation.consent(consent_id)
     node.outbox_changed(holder.entry.node_id)

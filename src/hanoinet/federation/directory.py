@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hanoinet.app.node import Node, UnitOfWork
+from hanoinet.audit import service as audit
 from hanoinet.federation.domain import (
     TYP_ENTRY,
     TYP_REGISTER,
@@ -138,6 +139,7 @@ def rotate_keys(node: Node, *, revoke_old: bool = False, actor: str) -> OwnEntry
     with node.uow() as uow:
         uow.federation.save_own_entry(own)
         _push_to_peers(node, uow.federation, signed, actor)
+        audit.attach(uow, own.entry.node_id)
         uow.commit()
     node.outbox_changed()
     return own
@@ -226,6 +228,7 @@ def import_entry(node: Node, signed: Mapping[str, Any], *, replace_entry: bool =
     """Import another node's signed entry (an operator's decision to trust it), or a newer one of a known node."""
     with node.uow() as uow:
         peer, decision = _apply(node, uow, signed, replace_entry=replace_entry, known_only=False)
+        audit.attach(uow, peer.entry.node_id)
         uow.commit()
     return ImportResult(peer, decision.verdict, decision.reason)
 
@@ -267,6 +270,7 @@ def revoke(node: Node, target: str, *, reason: str, actor: str) -> str:
             keys = store.peer_keys(target)
             for each in keys:
                 store.save_key(target, each.key, use=each.use, status=KeyStatus.REVOKED, at=now, reason=reason)
+            audit.attach(uow, target)
             uow.commit()
             return f"node {target} and its {len(keys)} key(s)"
         key = store.peer_key(target)
@@ -277,6 +281,7 @@ def revoke(node: Node, target: str, *, reason: str, actor: str) -> str:
         store.save_key(
             key.node_id, key.key, use=key.use, status=KeyStatus.REVOKED, at=now, reason=f"{reason} ({actor})"
         )
+        audit.attach(uow, target)
         uow.commit()
         return f"key {target} of node {key.node_id}"
 
@@ -357,6 +362,7 @@ def import_register(node: Node, signed: Mapping[str, Any]) -> SyncResult:
                     at=node.now_wall(),
                     reason=f"revoked in {publisher_id}'s register",
                 )
+                audit.attach(uow, publisher_id)
                 uow.commit()
                 revoked.append(str(kid))
     return SyncResult(publisher_id, tuple(imported), tuple(refused), tuple(revoked))

@@ -311,6 +311,7 @@ def start_transfer(
             token_hash=hashlib.sha256(token.encode()).hexdigest(),
         )
         uow.federation.add_transfer(transfer)
+        audit.attach(uow, transfer.id)
         uow.commit()
     node.outbox_changed(peer.entry.node_id)
     return transfer

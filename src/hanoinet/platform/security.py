@@ -291,7 +291,9 @@ class SecureRoute(APIRoute):
         subject, _, verb = spec.partition(":")
 
         async def audited(request: Request) -> Response:
-            entry = audit.RouteEntry(_node(request), lambda object_id: _event(request, subject, verb, object_id))
+            entry = audit.RouteEntry(
+                lambda: _node(request), lambda object_id: _event(request, subject, verb, object_id)
+            )
             with audit.route_entry(entry):
                 try:
                     response = await handler(request)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from hanoinet.app.node import Node, UnitOfWork
+from hanoinet.audit import service as audit
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.rules.domain import EntryIntoForceRule
 from hanoinet.treaty.domain import (
@@ -65,6 +66,7 @@ def import_deposits(node: Node, rows: Sequence[DepositRow], instrument: str) -> 
         if not check.ok:
             raise ValidationFailed([Issue(f"line {e.line}", e.reason) for e in check.errors])
         uow.deposits.add_all(check.events, node.clock.now())
+        audit.attach(uow, instrument)
         uow.commit()
     return ImportResult(instrument=instrument, recorded=len(check.events), unchanged=check.unchanged)
 
