@@ -24,10 +24,10 @@ from typing import Any
 import httpx
 import pytest
 
-from hanoinet.accounts.service import Actor, add_user
+from hanoinet.accounts.service import add_user
 from hanoinet.app.api import create_app
 from hanoinet.app.bootstrap import bootstrap
-from hanoinet.audit.domain import Channel
+from hanoinet.audit.domain import Actor, Channel
 from hanoinet.audit.service import CSV_FIELDS
 from hanoinet.platform.permissions import Role
 from hanoinet.platform.settings import Settings

@@ -15,11 +15,10 @@ from sqlalchemy import Engine, text
 from hanoinet.accounts import service as accounts
 from hanoinet.accounts.domain import LOCK_AFTER, LOCK_FOR, SESSION_IDLE, LoginFailed, User
 from hanoinet.accounts.passwords import Argon2Hasher
-from hanoinet.accounts.service import Actor
 from hanoinet.app.bootstrap import bootstrap
 from hanoinet.app.node import Node
 from hanoinet.audit import service as audit
-from hanoinet.audit.domain import Channel, Outcome
+from hanoinet.audit.domain import Actor, Channel, Outcome
 from hanoinet.audit.ports import AuditQuery
 from hanoinet.platform.errors import ValidationFailed
 from hanoinet.platform.permissions import Forbidden, Permission, Role

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from hanoinet.app.node import Node
 from hanoinet.federation import directory
-from hanoinet.federation.domain import NodeRole
 from hanoinet.federation.jose import JoseIdentity
 from hanoinet.federation.settings import NodeProfile
+from hanoinet.platform.permissions import NodeRole
 from tests.fakes import FakeUnitOfWork, Store
 
 

@@ -26,10 +26,9 @@ from hanoinet.accounts.domain import (
     check_username,
     new_account_issues,
 )
-from hanoinet.accounts.service import Actor
 from hanoinet.app.node import Node
-from hanoinet.audit.domain import AuditEntry, Channel, Outcome
-from hanoinet.evidence.domain import canonical
+from hanoinet.audit.domain import Actor, AuditEntry, Channel, Outcome
+from hanoinet.platform.canonical import canonical
 from hanoinet.platform.errors import Conflict, NotFound, ValidationFailed
 from hanoinet.platform.keys import NodeKeys, ensure_keys
 from hanoinet.platform.permissions import ROLE_PERMISSIONS, Forbidden, Permission, Role, may, permissions_of

@@ -23,7 +23,7 @@ from hanoinet.app.node import Node
 from hanoinet.audit import service as audit
 from hanoinet.audit.domain import AUDIT_GENESIS, AuditEntry, Channel, Event, Outcome, chain, check_log
 from hanoinet.audit.ports import AuditQuery
-from hanoinet.evidence.domain import canonical
+from hanoinet.platform.canonical import canonical
 from hanoinet.platform.errors import Conflict, ValidationFailed
 from hanoinet.platform.keys import NodeKeys, ensure_keys
 from hanoinet.treaty.countries import load_catalog

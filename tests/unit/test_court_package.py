@@ -36,10 +36,10 @@ from hanoinet.evidence.domain import (
     EvidenceItem,
     HandlingConditions,
     ItemDescription,
-    canonical,
     metadata_digest,
     next_event,
 )
+from hanoinet.platform.canonical import canonical
 from hanoinet.platform.keys import NodeKeys, ensure_keys
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)

@@ -21,7 +21,6 @@ from hanoinet.federation.domain import (
     KeyStatus,
     MessageKind,
     MessageStatus,
-    NodeRole,
     PublicKey,
     entry_from_document,
 )
@@ -42,6 +41,7 @@ from hanoinet.federation.ports import (
 from hanoinet.platform import migrations
 from hanoinet.platform.db import make_engine
 from hanoinet.platform.errors import Conflict
+from hanoinet.platform.permissions import NodeRole
 from hanoinet.requests.domain import Direction
 from tests.fakes import FakeUnitOfWork, Store
 

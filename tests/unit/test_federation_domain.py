@@ -20,7 +20,6 @@ from hanoinet.federation.domain import (
     EntryVerdict,
     Message,
     MessageKind,
-    NodeRole,
     PublicKey,
     check_freshness,
     check_local_action,
@@ -32,7 +31,7 @@ from hanoinet.federation.domain import (
     message_from_claims,
 )
 from hanoinet.platform.errors import ValidationFailed
-from hanoinet.platform.permissions import Role
+from hanoinet.platform.permissions import NodeRole, Role
 from hanoinet.requests.domain import Action, Direction
 
 PROPERTIES = settings(max_examples=60, deadline=None)

@@ -14,8 +14,7 @@ import typer
 from rich.table import Table
 
 from hanoinet.accounts import service as account_services
-from hanoinet.accounts.service import Actor
-from hanoinet.audit.domain import Channel
+from hanoinet.audit.domain import Actor, Channel
 from hanoinet.platform.cli import JsonOption, emit, errors, node, out, principal
 from hanoinet.platform.permissions import Role
 

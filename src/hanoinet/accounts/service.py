@@ -26,43 +26,13 @@ from hanoinet.accounts.domain import (
 from hanoinet.accounts.ports import PasswordHasher, SessionRecord
 from hanoinet.app.node import Node
 from hanoinet.audit import service as audit
-from hanoinet.audit.domain import Channel, Event, Outcome
+from hanoinet.audit.domain import Actor, Channel, Outcome
 from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
 from hanoinet.platform.permissions import Forbidden, Permission, Principal, Role, may
 
 TOUCH_EVERY_SECONDS = 60
 """A session's last activity is written at most once a minute: a page view need not be a write."""
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who does something, with which roles, through which channel, from where: what the audit log records."""
-
-    name: str
-    roles: frozenset[Role]
-    channel: Channel
-    remote: str = ""
-
-    @property
-    def principal(self) -> Principal:
-        """The same person, as handling conditions see them."""
-        return Principal(self.name, self.roles)
-
-    def event(self, action: str, subject: str, object_id: str = "", **details: object) -> Event:
-        """An audit event by this actor."""
-        outcome = details.pop("outcome", Outcome.OK)
-        return Event(
-            actor=self.name,
-            roles=tuple(sorted(r.value for r in self.roles)),
-            channel=self.channel,
-            action=action,
-            subject=subject,
-            object_id=object_id,
-            outcome=Outcome(str(outcome)),
-            details=dict(details),
-            remote=self.remote,
-        )
 
 
 @dataclass(frozen=True, slots=True)

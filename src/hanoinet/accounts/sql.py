@@ -16,7 +16,6 @@ from hanoinet.platform.db import affected
 from hanoinet.platform.orm import Base
 from hanoinet.platform.permissions import Principal, Role
 
-MAX_PAGE = 1000
 _USERS = Base.metadata.tables[UserRow.__tablename__]
 _SESSIONS = Base.metadata.tables[SessionRow.__tablename__]
 

@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from hanoinet.accounts import service as account_services
 from hanoinet.accounts.domain import User
-from hanoinet.accounts.service import Actor
 from hanoinet.app.node import Node
+from hanoinet.audit.domain import Actor
 from hanoinet.federation import directory as directory_services
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.federation.settings import NotOnNetwork

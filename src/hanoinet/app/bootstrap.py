@@ -14,12 +14,13 @@ from hanoinet.app.unit_of_work import SqlUnitOfWork
 from hanoinet.evidence.exporter import FileExporter
 from hanoinet.evidence.uploads import UploadStore
 from hanoinet.evidence.vault import BlobStore
-from hanoinet.federation.domain import Backoff, NodeRole
+from hanoinet.federation.domain import Backoff
 from hanoinet.federation.jose import JoseIdentity
 from hanoinet.federation.settings import FederationSettings, NodeProfile
 from hanoinet.platform import migrations
 from hanoinet.platform.db import make_engine
 from hanoinet.platform.keys import ensure_keys
+from hanoinet.platform.permissions import NodeRole
 from hanoinet.platform.settings import Settings
 from hanoinet.rules.loader import builtin_pack_paths, load_packs
 from hanoinet.treaty.countries import load_catalog

@@ -36,10 +36,9 @@ from rich.console import Console
 
 from hanoinet.accounts import service as account_services
 from hanoinet.accounts import tokens as token_services
-from hanoinet.accounts.service import Actor
 from hanoinet.app import bootstrap as boot
 from hanoinet.app.node import Node
-from hanoinet.audit.domain import Channel
+from hanoinet.audit.domain import Actor, Channel
 from hanoinet.federation import directory as directory_services
 from hanoinet.platform.permissions import Role
 from hanoinet.platform.settings import Settings

@@ -11,9 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from hanoinet.accounts.service import Actor
 from hanoinet.audit import service as audit_services
-from hanoinet.audit.domain import Channel, Event, Outcome
+from hanoinet.audit.domain import Actor, Channel, Event, Outcome
 from hanoinet.audit.ports import AuditQuery
 from hanoinet.platform.cli import JsonOption, actor, built_node, emit, err, errors, fail, node, out, principal
 

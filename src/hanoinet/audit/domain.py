@@ -19,7 +19,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from hanoinet.evidence.domain import canonical, utc_iso
+from hanoinet.platform.canonical import canonical, utc_iso
+from hanoinet.platform.permissions import Principal, Role
 
 AUDIT_GENESIS = "0" * 64
 
@@ -99,6 +100,36 @@ class Event:
     outcome: Outcome = Outcome.OK
     details: dict[str, Any] = field(default_factory=dict)
     remote: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who does something, with which roles, through which channel, from where: what the audit log records."""
+
+    name: str
+    roles: frozenset[Role]
+    channel: Channel
+    remote: str = ""
+
+    @property
+    def principal(self) -> Principal:
+        """The same person, as handling conditions see them."""
+        return Principal(self.name, self.roles)
+
+    def event(self, action: str, subject: str, object_id: str = "", **details: object) -> Event:
+        """An audit event by this actor."""
+        outcome = details.pop("outcome", Outcome.OK)
+        return Event(
+            actor=self.name,
+            roles=tuple(sorted(r.value for r in self.roles)),
+            channel=self.channel,
+            action=action,
+            subject=subject,
+            object_id=object_id,
+            outcome=Outcome(str(outcome)),
+            details=dict(details),
+            remote=self.remote,
+        )
 
 
 FIELD_LIMITS = {"actor": 256, "action": 64, "subject": 32, "object_id": 128, "remote": 64}

@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from hanoinet.accounts.sql import MAX_PAGE
 from hanoinet.audit.domain import AuditEntry, Channel, Outcome
 from hanoinet.audit.orm import AuditEntryRow, AuditHeadRow
 from hanoinet.audit.ports import AuditQuery
 from hanoinet.platform.db import affected
 from hanoinet.platform.errors import Conflict
 from hanoinet.platform.orm import Base
+from hanoinet.platform.ports import MAX_ROWS
 
 _AUDIT = Base.metadata.tables[AuditEntryRow.__tablename__]
 _HEAD = Base.metadata.tables[AuditHeadRow.__tablename__]
@@ -108,7 +108,7 @@ class SqlAuditLog:
         if query.before_seq is not None:
             stmt = stmt.where(_AUDIT.c.seq < query.before_seq)
         order = _AUDIT.c.seq.asc() if query.oldest_first else _AUDIT.c.seq.desc()
-        stmt = stmt.order_by(order).limit(min(query.limit, MAX_PAGE)).offset(query.offset)
+        stmt = stmt.order_by(order).limit(min(query.limit, MAX_ROWS)).offset(query.offset)
         return [_entry(r) for r in self.session.execute(stmt)]
 
     def all(self) -> Iterator[AuditEntry]:

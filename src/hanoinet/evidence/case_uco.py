@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hanoinet.evidence.domain import CustodyAction, CustodyEvent, EvidenceItem, canonical, utc_iso
+from hanoinet.evidence.domain import CustodyAction, CustodyEvent, EvidenceItem
+from hanoinet.platform.canonical import canonical, utc_iso
 
 CASE_VERSION = "1.5.0"
 """The CASE release whose terms this module uses (the newest bundled with case-utils 0.18)."""

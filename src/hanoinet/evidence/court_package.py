@@ -61,11 +61,10 @@ from hanoinet.evidence.domain import (
     EvidenceItem,
     HandlingConditions,
     ItemDescription,
-    canonical,
     check_item,
     metadata_digest,
-    utc_iso,
 )
+from hanoinet.platform.canonical import canonical, utc_iso
 from hanoinet.platform.keys import NodeKeys, verify_signature
 
 FORMAT = "hanoinet-court-package"

@@ -11,13 +11,13 @@ I/O with a key, not domain logic).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from hanoinet.platform.canonical import canonical, utc_iso
 from hanoinet.platform.errors import DomainError, Issue, ValidationFailed
 from hanoinet.platform.permissions import Principal, Role
 
@@ -162,16 +162,6 @@ def check_description(described: ItemDescription, conditions: HandlingConditions
         issues.append(Issue("allowed_roles", "nobody could see this item: allow at least one role or user"))
     if issues:
         raise ValidationFailed(issues)
-
-
-def utc_iso(moment: datetime) -> str:
-    """An instant in UTC, ISO 8601: the same text whatever offset it was given in or read back with."""
-    return moment.astimezone(UTC).isoformat()
-
-
-def canonical(data: Any) -> bytes:
-    """Canonical JSON (sorted keys, no spaces, UTF-8): the bytes every hash and signature is computed over."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
 def metadata_digest(item: EvidenceItem) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 
 from hanoinet.evidence.domain import Origin
 from hanoinet.platform.errors import DomainError, Issue, ValidationFailed
+from hanoinet.platform.permissions import NodeRole
 from hanoinet.requests.domain import Action, Direction
 
 PROTOCOL_VERSION = 1
@@ -41,15 +42,6 @@ TYP_SECRET = "hanoinet-secret+jwe"  # noqa: S105 - a JOSE type name, not a secre
 NODE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 MAX_TEXT = 500
-
-
-class NodeRole(StrEnum):
-    """What an authority is, in the Convention's terms."""
-
-    CENTRAL_AUTHORITY = "central_authority"  # Art 40: mutual legal assistance
-    POINT_OF_CONTACT = "point_of_contact_24_7"  # Art 41: the 24/7 network
-    COMPETENT_AUTHORITY = "competent_authority"  # police, prosecutors acting under Arts 47-48
-    DIRECTORY = "directory"  # keeps and publishes a register of entries (Art 41(2): the Secretary-General's)
 
 
 class EntryStatus(StrEnum):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from hanoinet.federation.domain import Backoff, NodeRole
+from hanoinet.federation.domain import Backoff
+from hanoinet.platform.permissions import NodeRole
 
 
 @dataclass(frozen=True)

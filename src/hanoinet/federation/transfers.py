@@ -39,7 +39,6 @@ from hanoinet.evidence.domain import (
     ItemDescription,
     Origin,
     metadata_digest,
-    utc_iso,
 )
 from hanoinet.evidence.ports import (
     Assembly,
@@ -73,6 +72,7 @@ from hanoinet.federation.ports import (
     Transport,
     TransportError,
 )
+from hanoinet.platform.canonical import utc_iso
 from hanoinet.platform.errors import Conflict, DomainError, Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
 from hanoinet.platform.permissions import Principal

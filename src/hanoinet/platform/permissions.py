@@ -103,3 +103,12 @@ class Principal:
 
     name: str
     roles: frozenset[Role]
+
+
+class NodeRole(StrEnum):
+    """What an authority is, in the Convention's terms."""
+
+    CENTRAL_AUTHORITY = "central_authority"  # Art 40: mutual legal assistance
+    POINT_OF_CONTACT = "point_of_contact_24_7"  # Art 41: the 24/7 network
+    COMPETENT_AUTHORITY = "competent_authority"  # police, prosecutors acting under Arts 47-48
+    DIRECTORY = "directory"  # keeps and publishes a register of entries (Art 41(2): the Secretary-General's)

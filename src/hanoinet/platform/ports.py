@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Protocol
 
 MAX_PAGE = 500
+MAX_ROWS = 1000
+"""The most rows one repository query returns, whatever page its caller asks for (the API pages at ``MAX_PAGE``)."""
 MAX_OFFSET = 2**31 - 1
 """The largest offset a page may start at: any real list is shorter, and every database takes it (an offset past
 64 bits made SQLite raise an overflow, answered as a server error)."""

@@ -30,10 +30,10 @@ from starlette.routing import Mount, Route
 
 from hanoinet.accounts import service as accounts
 from hanoinet.accounts import tokens as token_services
-from hanoinet.accounts.service import Actor, SignedIn
+from hanoinet.accounts.service import SignedIn
 from hanoinet.app.node import Node
 from hanoinet.audit import service as audit
-from hanoinet.audit.domain import Channel, Event, Outcome
+from hanoinet.audit.domain import Actor, Channel, Event, Outcome
 from hanoinet.evidence.domain import AccessDenied
 from hanoinet.platform.errors import DomainError, NotFound
 from hanoinet.platform.jsonbody import MAX_JSON_DEPTH, nesting_exceeds

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hanoinet.federation.domain import NodeRole
+from hanoinet.platform.permissions import NodeRole
 
 
 def default_data_dir() -> Path:

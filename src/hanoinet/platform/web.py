@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from hanoinet import __version__
-from hanoinet.accounts.service import Actor
 from hanoinet.app.node import Node
+from hanoinet.audit.domain import Actor
 from hanoinet.platform.errors import Issue
 from hanoinet.platform.permissions import Permission, Principal, permissions_of
 from hanoinet.platform.security import CSRF_FIELD, Caller, Unauthenticated, identify

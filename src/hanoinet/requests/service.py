@@ -16,7 +16,6 @@ from hanoinet.federation.domain import (
     Message,
     MessageKind,
     MessageRefused,
-    NodeRole,
     check_local_action,
     check_remote_action,
     is_shared,
@@ -25,6 +24,7 @@ from hanoinet.federation.messaging import MessageView, compose, find_peer, list_
 from hanoinet.federation.ports import MessageQuery, Peer
 from hanoinet.platform.errors import Conflict, IllegalTransition, Issue, NoLegalBasis, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
+from hanoinet.platform.permissions import NodeRole
 from hanoinet.requests.clocks import Clock, derive_clocks, next_due
 from hanoinet.requests.domain import (
     Action,
