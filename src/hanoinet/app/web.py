@@ -16,6 +16,8 @@ from hanoinet.accounts import web_session as session
 from hanoinet.app.node import Node
 from hanoinet.audit import web as audit
 from hanoinet.evidence import web as evidence
+from hanoinet.platform import web as pages
+from hanoinet.requests import present as requests_present
 from hanoinet.requests import web as requests
 from hanoinet.statistics import web as dashboards
 
@@ -61,6 +63,7 @@ class SecurityHeaders:
 
 def install(app: FastAPI, node: Node) -> None:
     """Add the web UI's pages, its static files and the security headers to the node's application."""
+    pages.add_filters({"time_left": requests_present.time_left, "urgency": requests_present.urgency})
     app.mount("/static", StaticFiles(packages=[("hanoinet.platform", "static")]), name="static")
     for module in (session, requests, dashboards, audit, admin):
         app.include_router(module.router(node))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gettext
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
@@ -20,7 +20,6 @@ from hanoinet.audit.domain import Actor
 from hanoinet.platform.errors import Issue
 from hanoinet.platform.permissions import Permission, Principal, permissions_of
 from hanoinet.platform.security import CSRF_FIELD, Caller, Unauthenticated, identify
-from hanoinet.requests import present as requests_present
 
 LANGUAGES = ("en", "fr", "es", "ru", "zh", "ar")
 """The six UN languages; English is the source, the others follow as their catalogues are translated."""
@@ -52,6 +51,16 @@ def language_of(request: Request, caller: Caller) -> str:
     return "en"
 
 
+_FILTERS: dict[str, Callable[..., Any]] = {}
+
+
+def add_filters(filters: Mapping[str, Callable[..., Any]]) -> None:
+    """Give every page the filters a capability's templates use (a request's time left, say): the composition
+    root adds them, so that the kernel's renderer knows no capability."""
+    _FILTERS.update(filters)
+    environment.cache_clear()
+
+
 @lru_cache(maxsize=len(LANGUAGES))
 def environment(language: str) -> Environment:
     """A Jinja environment with autoescaping and the language's gettext installed (``{{ _("…") }}``)."""
@@ -63,8 +72,7 @@ def environment(language: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
-    env.filters["time_left"] = requests_present.time_left
-    env.filters["urgency"] = requests_present.urgency
+    env.filters.update(_FILTERS)
     env.filters["when"] = _when
     env.filters["label"] = lambda value: str(value).replace("_", " ")
     return env
