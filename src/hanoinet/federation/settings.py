@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import ClassVar
 
 from hanoinet.federation.domain import Backoff
+from hanoinet.platform.errors import OFFLINE, ErrorKind
 from hanoinet.platform.permissions import NodeRole
 
 
@@ -32,3 +34,5 @@ class FederationSettings:
 
 class NotOnNetwork(RuntimeError):  # noqa: N818 - names the condition, like the domain's errors
     """The node was built without a federation identity (or without a State) and cannot talk to other nodes."""
+
+    error_kind: ClassVar[ErrorKind] = OFFLINE
