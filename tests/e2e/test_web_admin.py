@@ -27,8 +27,8 @@ import pytest
 from hanoinet.accounts.service import add_user
 from hanoinet.app.api import create_app
 from hanoinet.app.bootstrap import bootstrap
-from hanoinet.audit.domain import Actor, Channel
 from hanoinet.audit.service import CSV_FIELDS
+from hanoinet.platform.events import Actor, Channel
 from hanoinet.platform.permissions import Role
 from hanoinet.platform.settings import Settings
 from tests.e2e.conftest import (

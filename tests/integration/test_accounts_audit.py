@@ -18,9 +18,9 @@ from hanoinet.accounts.passwords import Argon2Hasher
 from hanoinet.app.bootstrap import bootstrap
 from hanoinet.app.node import Node
 from hanoinet.audit import service as audit
-from hanoinet.audit.domain import Actor, Channel, Outcome
 from hanoinet.audit.ports import AuditQuery
 from hanoinet.platform.errors import ValidationFailed
+from hanoinet.platform.events import Actor, Channel, Outcome
 from hanoinet.platform.permissions import Forbidden, Permission, Role
 from hanoinet.platform.settings import Settings
 from tests.fakes import FixedClock

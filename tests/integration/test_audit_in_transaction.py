@@ -16,10 +16,11 @@ from sqlalchemy import Engine
 
 from hanoinet.app.node import Node
 from hanoinet.audit import service as audit
-from hanoinet.audit.domain import Channel, Event
 from hanoinet.evidence import exports
 from hanoinet.evidence import service as evidence
 from hanoinet.evidence.domain import CustodyAction
+from hanoinet.platform import events
+from hanoinet.platform.events import Channel, Event
 from hanoinet.treaty import service as treaty
 from hanoinet.treaty.csv_import import parse_deposit_rows
 from tests.factories import deposits_csv
@@ -61,8 +62,8 @@ def _custody(node: Node, item_id: str) -> list[CustodyAction]:
 
 def test_a_download_and_its_entry_are_one_commit(node: Node) -> None:
     item = ingest(node, open_case(node), "EX-1", data(1, 4096))
-    entry = audit.RouteEntry(lambda: node, _event("evidence:download"))
-    with audit.route_entry(entry):
+    entry = events.RouteEntry(lambda: node, _event("evidence:download"))
+    with events.route_entry(entry):
         _, stream = evidence.read_content(node, item.id, INVESTIGATOR, "examination")
     assert b"".join(stream) == data(1, 4096)
     assert entry.written, "the download committed without writing the call's entry"
@@ -74,8 +75,8 @@ def test_a_download_and_its_entry_are_one_commit(node: Node) -> None:
 def test_a_download_whose_entry_cannot_be_written_is_not_recorded_as_made(node: Node) -> None:
     item = ingest(node, open_case(node), "EX-1", data(2, 4096))
     before = _custody(node, item.id)
-    entry = audit.RouteEntry(lambda: node, _unwritable)
-    with audit.route_entry(entry), pytest.raises(EntryUnwritable):
+    entry = events.RouteEntry(lambda: node, _unwritable)
+    with events.route_entry(entry), pytest.raises(EntryUnwritable):
         evidence.read_content(node, item.id, INVESTIGATOR, "examination")
     assert not entry.written
     assert _custody(node, item.id) == before, "custody records a download whose audit entry was never written"
@@ -84,27 +85,27 @@ def test_a_download_whose_entry_cannot_be_written_is_not_recorded_as_made(node: 
 def test_an_export_writes_one_entry_with_every_items_custody_event(node: Node) -> None:
     case_id = open_case(node)
     items = [ingest(node, case_id, f"EX-{n}", data(n, 1024)) for n in range(3)]
-    entry = audit.RouteEntry(lambda: node, _event("evidence:export"))
-    with audit.route_entry(entry):
+    entry = events.RouteEntry(lambda: node, _event("evidence:export"))
+    with events.route_entry(entry):
         exports.export_case_graph(node, case_id, principal=INVESTIGATOR, reason="for the prosecutor")
     assert entry.written
     assert _audited(node, "evidence:export") == [case_id]
     assert all(_custody(node, i.id)[-1] is CustodyAction.EXPORT for i in items)
 
-    refused = audit.RouteEntry(lambda: node, _unwritable)
-    with audit.route_entry(refused), pytest.raises(EntryUnwritable):
+    refused = events.RouteEntry(lambda: node, _unwritable)
+    with events.route_entry(refused), pytest.raises(EntryUnwritable):
         exports.export_case_graph(node, case_id, principal=INVESTIGATOR, reason="again")
     assert all(_custody(node, i.id).count(CustodyAction.EXPORT) == 1 for i in items)
 
 
 def test_a_treaty_import_whose_entry_cannot_be_written_records_no_deposit(node: Node) -> None:
     rows = parse_deposit_rows(deposits_csv(["VNM", "SGP"]), "deposits.csv")
-    with audit.route_entry(audit.RouteEntry(lambda: node, _unwritable)), pytest.raises(EntryUnwritable):
+    with events.route_entry(events.RouteEntry(lambda: node, _unwritable)), pytest.raises(EntryUnwritable):
         treaty.import_deposits(node, rows, "uncc-2024")
     assert list(treaty.deposits(node, "uncc-2024")) == []
 
-    entry = audit.RouteEntry(lambda: node, _event("treaty:import"))
-    with audit.route_entry(entry):
+    entry = events.RouteEntry(lambda: node, _event("treaty:import"))
+    with events.route_entry(entry):
         result = treaty.import_deposits(node, rows, "uncc-2024")
     assert entry.written
     assert result.recorded == 4

@@ -16,12 +16,13 @@ from sqlalchemy import Engine
 
 from hanoinet.app.node import Node
 from hanoinet.audit import service as audit
-from hanoinet.audit.domain import Channel, Event
 from hanoinet.cases import service as cases
 from hanoinet.federation import directory, messaging
 from hanoinet.federation.domain import TYP_BATCH, MessageKind, MessageStatus
 from hanoinet.federation.ports import Identity, MessageQuery
+from hanoinet.platform import events
 from hanoinet.platform.errors import IllegalTransition
+from hanoinet.platform.events import Channel, Event
 from hanoinet.requests import service as requests
 from hanoinet.requests.domain import Action, Direction, RequestState
 from tests.conftest import new_postgres_database
@@ -241,8 +242,8 @@ def test_concurrent_senders_each_commit_their_message_and_its_audit_entry_once(
         barrier.wait()
         ids = []
         for n in range(per_thread):
-            entry = audit.RouteEntry(lambda: vnm, event)
-            with audit.route_entry(entry):
+            entry = events.RouteEntry(lambda: vnm, event)
+            with events.route_entry(entry):
                 sent = messaging.send_messages(
                     vnm,
                     [messaging.NewMessage("sgp-247", MessageKind.SPONTANEOUS_INFORMATION, f"note {worker}-{n}")],

@@ -27,9 +27,10 @@ from hanoinet.accounts.domain import (
     new_account_issues,
 )
 from hanoinet.app.node import Node
-from hanoinet.audit.domain import Actor, AuditEntry, Channel, Outcome
+from hanoinet.audit.domain import AuditEntry
 from hanoinet.platform.canonical import canonical
 from hanoinet.platform.errors import Conflict, NotFound, ValidationFailed
+from hanoinet.platform.events import Actor, Channel, Outcome
 from hanoinet.platform.keys import NodeKeys, ensure_keys
 from hanoinet.platform.permissions import ROLE_PERMISSIONS, Forbidden, Permission, Role, may, permissions_of
 from hanoinet.treaty.countries import load_catalog

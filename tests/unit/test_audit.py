@@ -21,10 +21,11 @@ from hypothesis import strategies as st
 
 from hanoinet.app.node import Node
 from hanoinet.audit import service as audit
-from hanoinet.audit.domain import AUDIT_GENESIS, AuditEntry, Channel, Event, Outcome, chain, check_log
+from hanoinet.audit.domain import AUDIT_GENESIS, AuditEntry, chain, check_log
 from hanoinet.audit.ports import AuditQuery
 from hanoinet.platform.canonical import canonical
 from hanoinet.platform.errors import Conflict, ValidationFailed
+from hanoinet.platform.events import Channel, Event, Outcome
 from hanoinet.platform.keys import NodeKeys, ensure_keys
 from hanoinet.treaty.countries import load_catalog
 from hanoinet.treaty.domain import StateCatalog

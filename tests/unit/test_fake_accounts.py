@@ -19,11 +19,12 @@ from hanoinet.accounts.ports import SessionRecord
 from hanoinet.app.bootstrap import session_factory
 from hanoinet.app.node import UnitOfWork
 from hanoinet.app.unit_of_work import SqlUnitOfWork
-from hanoinet.audit.domain import AUDIT_GENESIS, AuditEntry, Channel, Event, Outcome, chain, check_log
+from hanoinet.audit.domain import AUDIT_GENESIS, AuditEntry, chain, check_log
 from hanoinet.audit.ports import AuditQuery
 from hanoinet.platform import migrations
 from hanoinet.platform.db import make_engine
 from hanoinet.platform.errors import Conflict
+from hanoinet.platform.events import Channel, Event, Outcome
 from hanoinet.platform.permissions import Role
 from tests.fakes import FakeUnitOfWork, Store
 

@@ -22,8 +22,8 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment, nodes
 from starlette.requests import Request
 
-from hanoinet.audit.domain import Channel
 from hanoinet.platform import web as pages
+from hanoinet.platform.events import Channel
 from hanoinet.platform.security import Caller
 from hanoinet.requests import web as request_pages
 from hanoinet.requests.domain import Direction

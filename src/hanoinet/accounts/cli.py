@@ -14,8 +14,8 @@ import typer
 from rich.table import Table
 
 from hanoinet.accounts import service as account_services
-from hanoinet.audit.domain import Actor, Channel
 from hanoinet.platform.cli import JsonOption, emit, errors, node, out, principal
+from hanoinet.platform.events import Actor, Channel
 from hanoinet.platform.permissions import Role
 
 user_app = typer.Typer(help="Accounts: create the first administrator, manage roles, lockouts.", no_args_is_help=True)

@@ -26,8 +26,8 @@ from hanoinet.accounts.domain import (
 from hanoinet.accounts.ports import PasswordHasher, SessionRecord
 from hanoinet.app.node import Node
 from hanoinet.audit import service as audit
-from hanoinet.audit.domain import Actor, Channel, Outcome
 from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
+from hanoinet.platform.events import Actor, Channel, Outcome
 from hanoinet.platform.ids import new_id
 from hanoinet.platform.permissions import Forbidden, Permission, Principal, Role, may
 

@@ -18,11 +18,11 @@ from fastapi.responses import HTMLResponse, Response
 from hanoinet.accounts import service as account_services
 from hanoinet.accounts.domain import User
 from hanoinet.app.node import Node
-from hanoinet.audit.domain import Actor
 from hanoinet.federation import directory as directory_services
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.federation.settings import NotOnNetwork
 from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
+from hanoinet.platform.events import Actor
 from hanoinet.platform.permissions import Permission, Role
 from hanoinet.platform.security import SecureRoute, secured
 from hanoinet.platform.web import actor as current_actor

@@ -23,6 +23,7 @@ from starlette.routing import Match, Route
 
 from hanoinet import __version__
 from hanoinet.accounts.api import admin_router
+from hanoinet.app.gate import NodeGate
 from hanoinet.app.node import Node
 from hanoinet.app.web import install as install_web
 from hanoinet.audit import api as audit_api
@@ -223,6 +224,7 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
     )
     app.router.route_class = SecureRoute
     app.state.node = node
+    app.state.gate = NodeGate()
     _install_error_handlers(app)
     if uploads is not None and node.vault is not None:
         app.include_router(evidence_router(node, uploads))

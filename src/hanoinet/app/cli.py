@@ -18,6 +18,7 @@ from hanoinet.evidence.cli import evidence_app
 from hanoinet.federation.cli import consent_app, directory_app, message_app, node_app, outbox_app, transfer_app
 from hanoinet.platform import migrations
 from hanoinet.platform.cli import (
+    build_nodes_with,
     errors,
     fail,
     out,
@@ -26,6 +27,8 @@ from hanoinet.platform.cli import (
 from hanoinet.requests.cli import request_app
 from hanoinet.rules.cli import packs_app
 from hanoinet.treaty.cli import treaty_app
+
+build_nodes_with(boot.bootstrap)
 
 app = typer.Typer(
     help="hanoinet: a node for cooperation under the Hanoi and Budapest Conventions.", no_args_is_help=True

@@ -38,8 +38,8 @@ from hanoinet.accounts import service as account_services
 from hanoinet.accounts import tokens as token_services
 from hanoinet.app import bootstrap as boot
 from hanoinet.app.node import Node
-from hanoinet.audit.domain import Actor, Channel
 from hanoinet.federation import directory as directory_services
+from hanoinet.platform.events import Actor, Channel
 from hanoinet.platform.permissions import Role
 from hanoinet.platform.settings import Settings
 from hanoinet.treaty import service as treaty_services

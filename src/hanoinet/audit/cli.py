@@ -12,9 +12,10 @@ import typer
 from rich.table import Table
 
 from hanoinet.audit import service as audit_services
-from hanoinet.audit.domain import Actor, Channel, Event, Outcome
 from hanoinet.audit.ports import AuditQuery
+from hanoinet.platform import events
 from hanoinet.platform.cli import JsonOption, actor, built_node, emit, err, errors, fail, node, out, principal
+from hanoinet.platform.events import Actor, Channel, Event, Outcome
 
 audit_app = typer.Typer(help="The audit log: read it, export it, verify its chain.", no_args_is_help=True)
 
@@ -165,19 +166,19 @@ def _audited_words(argv: list[str]) -> list[str]:
 
 
 @contextmanager
-def command_entry(argv: list[str]) -> Iterator[audit_services.RouteEntry | None]:
+def command_entry(argv: list[str]) -> Iterator[events.RouteEntry | None]:
     """Make the command's audit entry the one a service writes with its change, in the change's transaction (as a
     route's is): a command that changes something is recorded exactly when the change commits."""
     words = _audited_words(argv)
     if not words:
         yield None
         return
-    entry = audit_services.RouteEntry(node, lambda object_id: _command_event(argv, words, 0, object_id))
-    with audit_services.route_entry(entry):
+    entry = events.RouteEntry(node, lambda object_id: _command_event(argv, words, 0, object_id))
+    with events.route_entry(entry):
         yield entry
 
 
-def record_command(argv: list[str], code: int, entry: audit_services.RouteEntry | None = None) -> None:
+def record_command(argv: list[str], code: int, entry: events.RouteEntry | None = None) -> None:
     """Record a command-line invocation in the audit log (secrets never are on the command line), unless its
     change already wrote its entry and it then succeeded; a command that failed after a change is recorded again,
     with its failure."""

@@ -16,30 +16,12 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from hanoinet.platform.canonical import canonical, utc_iso
-from hanoinet.platform.permissions import Principal, Role
+from hanoinet.platform.events import Channel, Event, Outcome
 
 AUDIT_GENESIS = "0" * 64
-
-
-class Outcome(StrEnum):
-    """How an audited action ended."""
-
-    OK = "ok"
-    REFUSED = "refused"  # not allowed: permissions, handling conditions, lockout
-    FAILED = "failed"  # allowed but unsuccessful: a wrong password, invalid input
-
-
-class Channel(StrEnum):
-    """Where an action came from."""
-
-    WEB = "web"
-    API = "api"
-    CLI = "cli"
-    NODE = "node"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,51 +67,6 @@ class AuditEntry:
     def message(self) -> bytes:
         """What the node signs: the entry's place and hash."""
         return canonical({"log": "hanoinet-audit", "seq": self.seq, "hash": self.hash})
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """An action to audit, before it has a place in the chain."""
-
-    actor: str
-    roles: tuple[str, ...]
-    channel: Channel
-    action: str
-    subject: str
-    object_id: str = ""
-    outcome: Outcome = Outcome.OK
-    details: dict[str, Any] = field(default_factory=dict)
-    remote: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who does something, with which roles, through which channel, from where: what the audit log records."""
-
-    name: str
-    roles: frozenset[Role]
-    channel: Channel
-    remote: str = ""
-
-    @property
-    def principal(self) -> Principal:
-        """The same person, as handling conditions see them."""
-        return Principal(self.name, self.roles)
-
-    def event(self, action: str, subject: str, object_id: str = "", **details: object) -> Event:
-        """An audit event by this actor."""
-        outcome = details.pop("outcome", Outcome.OK)
-        return Event(
-            actor=self.name,
-            roles=tuple(sorted(r.value for r in self.roles)),
-            channel=self.channel,
-            action=action,
-            subject=subject,
-            object_id=object_id,
-            outcome=Outcome(str(outcome)),
-            details=dict(details),
-            remote=self.remote,
-        )
 
 
 FIELD_LIMITS = {"actor": 256, "action": 64, "subject": 32, "object_id": 128, "remote": 64}

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from hanoinet.audit.domain import AuditEntry, Channel, Outcome
+from hanoinet.audit.domain import AuditEntry
+from hanoinet.platform.events import Channel, Outcome
 
 
 @dataclass(frozen=True, slots=True)

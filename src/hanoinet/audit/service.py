@@ -5,16 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from hanoinet.app.node import Node, UnitOfWork
-from hanoinet.audit.domain import AuditEntry, Channel, Event, Outcome, chain, check_log
+from hanoinet.audit.domain import AuditEntry, chain, check_log
 from hanoinet.audit.ports import AuditQuery
+from hanoinet.platform import events
 from hanoinet.platform.errors import Issue, ValidationFailed
+from hanoinet.platform.events import Channel, Event, Outcome
 from hanoinet.platform.ports import MAX_PAGE, Signer
 
 MAX_EXPORT = 1_000_000
@@ -42,51 +42,17 @@ def by_node(
     return Event(peer or "unknown node", (), Channel.NODE, action, subject, object_id, outcome, dict(details))
 
 
-@dataclass
-class RouteEntry:
-    """The audit entry of the call in progress — an API or web route (``platform.security``) or a CLI command
-    (``audit.cli``): the service that makes the call's change writes it in the change's own transaction
-    (``attach``) — atomic with the change, and one commit instead of two — else the entry point writes it after
-    the call, with the call's outcome."""
-
-    node_of: Callable[[], Node]
-    """The node whose log it goes to (a CLI command builds its node after the entry is made)."""
-    event: Callable[[str], Event]
-    """The entry, given the object id if the service names one (a request just created)."""
-    written: bool = False
-
-
-_CURRENT: ContextVar[RouteEntry | None] = ContextVar("hanoinet_route_audit_entry", default=None)
-
-
-@contextmanager
-def route_entry(entry: RouteEntry) -> Iterator[RouteEntry]:
-    """Make ``entry`` the call's pending audit entry while the route runs."""
-    token = _CURRENT.set(entry)
-    try:
-        yield entry
-    finally:
-        _CURRENT.reset(token)
-
-
 def attach(uow: UnitOfWork, object_id: str = "") -> None:
     """Write the call's pending audit entry (if any, and not yet written) in ``uow``, the transaction of the call's
     change, about to commit. Services call it only for the change itself — never for a refusal they record — so
     that an entry saying "ok" stands exactly when the change does."""
-    entry = pending_entry()
+    entry = events.pending_entry()
     if entry is not None:
         write_entry(uow, entry, object_id)
         entry.written = True
 
 
-def pending_entry() -> RouteEntry | None:
-    """The call's audit entry if it is still to be written — for a service whose change another thread commits
-    (``GroupCommit``): it writes the entry with ``write_entry`` in that transaction and marks it written after."""
-    entry = _CURRENT.get()
-    return None if entry is None or entry.written else entry
-
-
-def write_entry(uow: UnitOfWork, entry: RouteEntry, object_id: str = "") -> None:
+def write_entry(uow: UnitOfWork, entry: events.RouteEntry, object_id: str = "") -> None:
     """Write a call's audit entry in ``uow`` (the caller marks it written once that commits)."""
     record(uow, entry.node_of(), entry.event(object_id))
 

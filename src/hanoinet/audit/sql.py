@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from hanoinet.audit.domain import AuditEntry, Channel, Outcome
+from hanoinet.audit.domain import AuditEntry
 from hanoinet.audit.orm import AuditEntryRow, AuditHeadRow
 from hanoinet.audit.ports import AuditQuery
 from hanoinet.platform.db import affected
 from hanoinet.platform.errors import Conflict
+from hanoinet.platform.events import Channel, Outcome
 from hanoinet.platform.orm import Base
 from hanoinet.platform.ports import MAX_ROWS
 

@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from hanoinet.app.node import Node
 from hanoinet.audit import service as audit_services
 from hanoinet.audit.api import Filters, audit_query, export_response
-from hanoinet.audit.domain import Outcome
 from hanoinet.platform.errors import ValidationFailed
+from hanoinet.platform.events import Outcome
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import SecureRoute, secured

@@ -22,7 +22,6 @@ from typing import Any
 
 from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit import service as audit
-from hanoinet.audit.domain import Outcome
 from hanoinet.federation import consents, transfers
 from hanoinet.federation.domain import (
     PROTOCOL_VERSION,
@@ -43,6 +42,7 @@ from hanoinet.federation.domain import (
 from hanoinet.federation.messaging import digest, incoming_record
 from hanoinet.federation.ports import IncomingMessage, Peer, PeerKey, Receipt, Rejection
 from hanoinet.platform.errors import Conflict, DomainError, ValidationFailed
+from hanoinet.platform.events import Outcome
 from hanoinet.platform.ids import new_id
 from hanoinet.requests import service as requests
 

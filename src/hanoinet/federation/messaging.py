@@ -46,6 +46,7 @@ from hanoinet.federation.ports import (
     Transport,
     TransportError,
 )
+from hanoinet.platform import events
 from hanoinet.platform.errors import Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
 
@@ -199,7 +200,7 @@ def send_messages(node: Node, messages: Sequence[NewMessage], *, actor: str) -> 
             if m.conditions:
                 body["conditions"] = dict(m.conditions)
             sent.append(signed_message(node, m.to, m.kind, body, actor=actor, request_id=m.request_id))
-    entry = audit.pending_entry()
+    entry = events.pending_entry()
 
     def write(uow: UnitOfWork) -> None:
         uow.federation.enqueue(sent)

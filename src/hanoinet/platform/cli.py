@@ -8,18 +8,19 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from hanoinet.app import bootstrap as boot
-from hanoinet.app.node import Node
 from hanoinet.platform.errors import DAMAGED, INVALID, REJECTED, ValidationFailed, declares_kind, kind_of
 from hanoinet.platform.permissions import Principal, Role
 from hanoinet.platform.settings import Settings
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -72,12 +73,23 @@ def errors() -> Iterator[None]:
 _BUILT: list[Node] = []
 
 
+_BUILDER: list[Callable[[Settings], Node]] = []
+
+
+def build_nodes_with(build: Callable[[Settings], Node]) -> None:
+    """Say how a command builds its node (``app.bootstrap``): the composition root does, so that the kernel
+    imports no capability and no adapter."""
+    _BUILDER[:] = [build]
+
+
 def node() -> Node:
     """Bootstrap the node: data directory and schema are created on first use (once per command)."""
     if _BUILT:
         return _BUILT[0]
+    if not _BUILDER:
+        raise RuntimeError("no node builder: the command line starts in hanoinet.app.cli, which sets it")
     with errors():
-        _BUILT.append(boot.bootstrap(settings()))
+        _BUILT.append(_BUILDER[0](settings()))
         return _BUILT[0]
     raise AssertionError("unreachable")  # pragma: no cover - errors() always exits on failure
 

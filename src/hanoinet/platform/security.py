@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
@@ -28,16 +28,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from hanoinet.accounts import service as accounts
-from hanoinet.accounts import tokens as token_services
-from hanoinet.accounts.service import SignedIn
-from hanoinet.app.node import Node
-from hanoinet.audit import service as audit
-from hanoinet.audit.domain import Actor, Channel, Event, Outcome
-from hanoinet.evidence.domain import AccessDenied
-from hanoinet.platform.errors import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED, DomainError, ErrorKind, NotFound
+from hanoinet.platform import events
+from hanoinet.platform.errors import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED, DomainError, ErrorKind, NotFound, kind_of
+from hanoinet.platform.events import Actor, Channel, Event, Outcome
 from hanoinet.platform.jsonbody import MAX_JSON_DEPTH, nesting_exceeds
 from hanoinet.platform.permissions import Forbidden, Permission, Principal, may
+
+if TYPE_CHECKING:
+    from hanoinet.accounts.service import SignedIn
+    from hanoinet.app.node import Node
 
 log = logging.getLogger("hanoinet.security")
 
@@ -93,9 +92,34 @@ class Caller:
         return Actor(self.principal.name, self.principal.roles, self.channel, self.remote)
 
 
+class Gate(Protocol):
+    """What the guard asks of the capabilities that know callers and keep the log: who holds an API token, whose
+    session a cookie opens, refusing (and recording) a missing permission, writing an entry. The composition root
+    hands one in (``app.state.gate``), so that the kernel imports no capability."""
+
+    def token_holder(self, node: Node, token: str) -> Principal | None:
+        """The principal an API token belongs to, or None if it is unknown or revoked."""
+
+    def signed_in(self, node: Node, cookie: str) -> SignedIn | None:
+        """The session a cookie's token opens, if it is still valid."""
+
+    def refuse(
+        self, node: Node, actor: Actor, permission: Permission, *, action: str, subject: str, object_id: str
+    ) -> None:
+        """Raise Forbidden, after recording the refusal, unless the actor's roles allow ``permission``."""
+
+    def log(self, node: Node, event: Event) -> object:
+        """Append ``event`` to the audit log in a transaction of its own."""
+
+
 def _node(request: Request) -> Node:
     node: Node = request.app.state.node
     return node
+
+
+def _gate(request: Request) -> Gate:
+    gate: Gate = request.app.state.gate
+    return gate
 
 
 def _remote(request: Request) -> str:
@@ -167,12 +191,12 @@ def identify(request: Request) -> Caller:
     remote = _remote(request)
     caller = Caller(None, _channel(request), remote)
     if token := _bearer(request):
-        principal = token_services.authenticate(node, token)
+        principal = _gate(request).token_holder(node, token)
         _TOKENS.put(token, principal)
         if principal is not None:
             caller = Caller(principal, Channel.API, remote)
     elif cookie := request.cookies.get(SESSION_COOKIE):
-        signed = accounts.signed_in(node, cookie)
+        signed = _gate(request).signed_in(node, cookie)
         if signed is not None:
             caller = Caller(signed.principal, caller.channel, remote, signed)
     request.state.caller = caller
@@ -209,7 +233,7 @@ def requirement(permission: Permission) -> Callable[[Request], Awaitable[Caller]
         if not may(caller.principal.roles, permission):
             subject, verb = _audit_names(request)
             await run_in_threadpool(
-                accounts.authorize,
+                _gate(request).refuse,
                 _node(request),
                 caller.actor,
                 permission,
@@ -295,21 +319,21 @@ class SecureRoute(APIRoute):
         subject, _, verb = spec.partition(":")
 
         async def audited(request: Request) -> Response:
-            entry = audit.RouteEntry(
+            entry = events.RouteEntry(
                 lambda: _node(request), lambda object_id: _event(request, subject, verb, object_id)
             )
-            with audit.route_entry(entry):
+            with events.route_entry(entry):
                 try:
                     response = await handler(request)
-                except (Forbidden, AccessDenied, Unauthenticated, CsrfRejected) as exc:
-                    if not isinstance(exc, Forbidden):  # a missing permission is recorded where it is found
-                        await _record(request, subject, verb, Outcome.REFUSED, None, reason=str(exc)[:500])
-                    raise
-                except (DomainError, ValueError) as exc:
-                    outcome = Outcome.FAILED
-                    await _record(
-                        request, subject, verb, outcome, None, reason=str(exc)[:500], missing=isinstance(exc, NotFound)
-                    )
+                except Exception as exc:
+                    if kind_of(exc) in (FORBIDDEN, UNAUTHENTICATED):  # roles, handling conditions, no credential
+                        if not isinstance(exc, Forbidden):  # a missing permission is recorded where it is found
+                            await _record(request, subject, verb, Outcome.REFUSED, None, reason=str(exc)[:500])
+                    elif isinstance(exc, (DomainError, ValueError)):
+                        missing = isinstance(exc, NotFound)
+                        await _record(
+                            request, subject, verb, Outcome.FAILED, None, reason=str(exc)[:500], missing=missing
+                        )
                     raise
             status = response.status_code
             if status < 400 and entry.written:
@@ -363,7 +387,7 @@ async def _record(
 ) -> None:
     event = _event(request, subject, verb, "", outcome, response, **details)
     try:
-        await run_in_threadpool(audit.log, _node(request), event)
+        await run_in_threadpool(_gate(request).log, _node(request), event)
     except Exception:
         log.exception("could not record %s:%s by %s in the audit log", subject, verb, event.actor)
         raise

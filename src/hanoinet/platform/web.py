@@ -16,8 +16,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from hanoinet import __version__
 from hanoinet.app.node import Node
-from hanoinet.audit.domain import Actor
 from hanoinet.platform.errors import Issue
+from hanoinet.platform.events import Actor
 from hanoinet.platform.permissions import Permission, Principal, permissions_of
 from hanoinet.platform.security import CSRF_FIELD, Caller, Unauthenticated, identify
 
