@@ -192,7 +192,7 @@ def test_a_file_that_is_not_a_deposit_table(tmp_path: Path) -> None:
 
     run = hanoinet(tmp_path / "node", "treaty", "import", str(bad))
 
-    assert run.code == 1
+    assert run.code == 2  # invalid input, as the API answers 422 for the same file
     assert f"error: {bad}:1: the header must be exactly the columns state,action,date" in run.err
 
 

@@ -10,6 +10,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from hanoinet import __version__
 from hanoinet.accounts.api import admin_router
@@ -25,7 +28,6 @@ from hanoinet.app.web import install as install_web
 from hanoinet.audit import api as audit_api
 from hanoinet.cases import api as cases_api
 from hanoinet.evidence.api import evidence_router
-from hanoinet.evidence.domain import AccessDenied
 from hanoinet.evidence.downloads import StreamCutError
 from hanoinet.evidence.ports import ContentMismatch
 from hanoinet.evidence.uploads import UploadStore
@@ -35,11 +37,19 @@ from hanoinet.federation.api import node_router, operator_router
 from hanoinet.federation.domain import EnvelopeRejected
 from hanoinet.federation.ports import TransportError
 from hanoinet.federation.settings import NotOnNetwork
-from hanoinet.federation.transfers import TransferUnauthorized
 from hanoinet.federation.worker import WorkerProcess
 from hanoinet.platform import present as platform_present
-from hanoinet.platform.errors import Conflict, DomainError, IllegalTransition, NoLegalBasis, NotFound, ValidationFailed
-from hanoinet.platform.permissions import Forbidden, Permission
+from hanoinet.platform.errors import (
+    BAD_REQUEST,
+    DAMAGED,
+    INTERNAL,
+    INVALID,
+    UNAUTHENTICATED,
+    DomainError,
+    ValidationFailed,
+    kind_of,
+)
+from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import (
     BodyTooDeep,
     CsrfRejected,
@@ -78,10 +88,76 @@ def _body_issue(message: str) -> dict[str, Any]:
     return {"field": "body", "message": message, "article": None, "text": f"body: {message}"}
 
 
+DECLARING: tuple[type[Exception], ...] = (
+    DomainError,
+    VaultError,
+    ContentMismatch,
+    EnvelopeRejected,
+    TransportError,
+    NotOnNetwork,
+    CsvFormatError,
+    Unauthenticated,
+    CsrfRejected,
+    BodyTooDeep,
+)
+"""The base classes of the errors raised on purpose: each declares its ``ErrorKind`` (``platform.errors``), and one
+handler answers them all from the table. Errors of the node's own configuration (a broken pack, a key file) are
+not among them: met while serving, they are a fault of the node, answered as an internal error and logged."""
+
+
+def _file_issue(message: str) -> dict[str, Any]:
+    return {"field": "file", "message": message, "article": None, "text": message}
+
+
+def _detail(exc: Exception) -> Any:
+    """What the body's ``detail`` says: the field issues of invalid input, else the error's message."""
+    if isinstance(exc, ValidationFailed):
+        return [platform_present.issue(i) for i in exc.issues]
+    if isinstance(exc, BodyTooDeep):
+        return [_body_issue(str(exc))]
+    if isinstance(exc, CsvFormatError):
+        return [_file_issue(str(exc))]
+    if isinstance(exc, EnvelopeRejected):
+        return exc.detail
+    if isinstance(exc, BlobCorrupt):
+        return f"the item's stored content is damaged: {exc}; run a verify"
+    return str(exc)
+
+
+def _unauthorized(request: Request, exc: Exception) -> Response:
+    """401: an API caller is told to present a token; a person on a page is sent to sign in and back."""
+    if isinstance(exc, Unauthenticated) and _is_page(request):
+        # back to the page after signing in (a form's target is not a page: start over)
+        page = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = quote(page if request.method == "GET" else "/", safe="")
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+    return JSONResponse(
+        status_code=401,
+        content={"title": UNAUTHENTICATED.title, "detail": str(exc)},
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _allowed_methods(app: FastAPI, scope: dict[str, Any]) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**scope, "method": "GET"})
+        if match is not Match.NONE and isinstance(route, Route) and route.methods:  # PARTIAL: another method
+            methods |= route.methods
+    return sorted(methods)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ValidationFailed)
-    async def invalid(request: Request, exc: ValidationFailed) -> Response:
-        return _problem(request, 422, "invalid input", [platform_present.issue(i) for i in exc.issues])
+    async def declared(request: Request, exc: Exception) -> Response:
+        kind = kind_of(exc)
+        if kind is UNAUTHENTICATED:
+            return _unauthorized(request, exc)
+        title = exc.reason if isinstance(exc, EnvelopeRejected) else kind.title
+        return _problem(request, kind.status, title, _detail(exc))
+
+    for error in DECLARING:
+        app.add_exception_handler(error, declared)
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError) -> Response:
@@ -90,96 +166,32 @@ def _install_error_handlers(app: FastAPI) -> None:
             where = [str(p) for p in e["loc"] if p != "body"]
             field = "body" if e["type"] == "json_invalid" or not where else ".".join(where)
             detail.append({"field": field, "message": e["msg"], "article": None, "text": f"{field}: {e['msg']}"})
-        return _problem(request, 422, "invalid input", detail)
+        return _problem(request, INVALID.status, INVALID.title, detail)
 
-    @app.exception_handler(BodyTooDeep)
-    async def too_deep(request: Request, exc: BodyTooDeep) -> Response:
-        return _problem(request, 400, "bad request", [_body_issue(str(exc))])
-
-    @app.exception_handler(Unauthenticated)
-    async def unauthorized(request: Request, exc: Unauthenticated) -> Response:
-        if _is_page(request):  # back to the page after signing in (a form's target is not a page: start over)
-            page = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            target = quote(page if request.method == "GET" else "/", safe="")
-            return RedirectResponse(f"/login?next={target}", status_code=303)
-        return JSONResponse(
-            status_code=401,
-            content={"title": "unauthorized", "detail": str(exc)},
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-    @app.exception_handler(Forbidden)
-    async def not_allowed(request: Request, exc: Forbidden) -> Response:
-        return _problem(request, 403, "forbidden", str(exc))
-
-    @app.exception_handler(CsrfRejected)
-    async def csrf(request: Request, exc: CsrfRejected) -> Response:
-        return _problem(request, 403, "forbidden", str(exc))
-
-    @app.exception_handler(AccessDenied)
-    async def forbidden(request: Request, exc: AccessDenied) -> Response:
-        return _problem(request, 403, "forbidden", str(exc))
-
-    @app.exception_handler(BlobCorrupt)
-    async def damaged(request: Request, exc: BlobCorrupt) -> Response:
-        return _problem(request, 409, "evidence damaged", f"the item's stored content is damaged: {exc}; run a verify")
-
-    @app.exception_handler(VaultError)
-    async def vault_failed(request: Request, exc: VaultError) -> Response:
-        return _problem(request, 507, "vault unavailable", str(exc))
-
-    @app.exception_handler(TransferUnauthorized)
-    async def transfer_unauthorized(request: Request, exc: TransferUnauthorized) -> Response:
-        return JSONResponse(
-            status_code=401,
-            content={"title": "unauthorized", "detail": str(exc)},
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-    @app.exception_handler(ContentMismatch)
-    async def mismatch(request: Request, exc: ContentMismatch) -> Response:
-        return _problem(request, 422, "content does not match its manifest", str(exc))
-
-    @app.exception_handler(EnvelopeRejected)
-    async def rejected(request: Request, exc: EnvelopeRejected) -> Response:
-        return _problem(request, 422, exc.reason, exc.detail)
-
-    @app.exception_handler(NotOnNetwork)
-    async def offline(request: Request, exc: NotOnNetwork) -> Response:
-        return _problem(request, 503, "not on the network", str(exc))
-
-    @app.exception_handler(TransportError)
-    async def unreachable(request: Request, exc: TransportError) -> Response:
-        return _problem(request, 502, "peer unreachable", str(exc))
-
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound) -> Response:
-        return _problem(request, 404, "not found", str(exc))
-
-    @app.exception_handler(DomainError)
-    async def conflict(request: Request, exc: DomainError) -> Response:
-        title = {
-            IllegalTransition: "illegal transition",
-            NoLegalBasis: "no legal basis",
-            Conflict: "conflict",
-        }
-        return _problem(request, 409, title.get(type(exc), "conflict"), str(exc))
-
-    @app.exception_handler(CsvFormatError)
-    async def bad_csv(request: Request, exc: CsvFormatError) -> Response:
-        return _problem(
-            request, 422, "invalid file", [{"field": "file", "message": str(exc), "article": None, "text": str(exc)}]
-        )
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """The framework's own refusals (a body that is not JSON, an unknown path, a method the path does not
+        serve) in the node's error body, with every method the path serves in ``Allow``."""
+        detail: Any = str(exc.detail)
+        title = HTTPStatus(exc.status_code).phrase.lower()
+        if exc.status_code == BAD_REQUEST.status:
+            title, detail = BAD_REQUEST.title, [_body_issue(detail)]
+        response = _problem(request, exc.status_code, title, detail)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed_methods(app, dict(request.scope)))
+        return response
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> Response:
         if isinstance(exc, StreamCutError):  # not a fault of the node's code: the server logs the cut itself
             log.error("%s", exc)
-            return _problem(request, 409, "evidence damaged", str(exc))
+            return _problem(request, DAMAGED.status, DAMAGED.title, str(exc))
         incident = uuid.uuid4().hex[:12]
         log.error("internal error %s", incident, exc_info=exc)
         return _problem(
-            request, 500, "internal error", f"the node could not complete this; incident {incident} is logged"
+            request, INTERNAL.status, INTERNAL.title, f"the node could not complete this; incident {incident} is logged"
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +20,7 @@ from hanoinet.federation.jose import JoseIdentity
 from hanoinet.federation.settings import FederationSettings, NodeProfile
 from hanoinet.platform import migrations
 from hanoinet.platform.db import make_engine
+from hanoinet.platform.errors import CONFIGURATION, ErrorKind
 from hanoinet.platform.keys import ensure_keys
 from hanoinet.platform.settings import Settings
 from hanoinet.rules.loader import builtin_pack_paths, load_packs
@@ -47,9 +49,13 @@ class ScaledClock:
 class InvalidSettingError(ValueError):
     """A setting is well-formed but wrong for this node (an unknown State code)."""
 
+    error_kind: ClassVar[ErrorKind] = CONFIGURATION
+
 
 class SchemaBehindError(RuntimeError):
     """The database exists but its schema is older than this version of hanoinet."""
+
+    error_kind: ClassVar[ErrorKind] = CONFIGURATION
 
 
 def pack_paths(settings: Settings) -> list[Path]:

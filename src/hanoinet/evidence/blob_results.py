@@ -13,12 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import ClassVar
 
 from hanoinet.evidence.ports import AssemblyDamaged, AssemblyInUse, ChunkRefused, ContentMismatch
+from hanoinet.platform.errors import DAMAGED, VAULT_UNAVAILABLE, ErrorKind
 
 
 class VaultError(Exception):
     """Base class of the vault's errors."""
+
+    error_kind: ClassVar[ErrorKind] = VAULT_UNAVAILABLE
 
 
 class VaultWriteError(VaultError):
@@ -31,6 +35,8 @@ class BlobCorrupt(VaultError):  # noqa: N818 - the name the service layer and AP
     Raised by ``open_stream`` the moment a problem shows: bytes already yielded came from chunks that authenticated,
     but the content as a whole is trustworthy only if the stream ends without this error.
     """
+
+    error_kind: ClassVar[ErrorKind] = DAMAGED
 
     def __init__(self, sha256: str, reason: str, *, chunk: int | None = None, kind: ProblemKind | None = None) -> None:
         self.sha256 = sha256

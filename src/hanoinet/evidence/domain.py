@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from hanoinet.platform.errors import DomainError, Issue, ValidationFailed
+from hanoinet.platform.errors import FORBIDDEN, DomainError, ErrorKind, Issue, ValidationFailed
 from hanoinet.platform.permissions import Principal, Role
 
 GENESIS = "0" * 64
@@ -45,6 +45,8 @@ class CustodyAction(StrEnum):
 
 class AccessDenied(DomainError):  # noqa: N818 - names the outcome, like HTTP 403
     """The handling conditions do not let this principal do this; the refusal itself is a custody event."""
+
+    error_kind: ClassVar[ErrorKind] = FORBIDDEN
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,18 +7,22 @@ import base64
 import re
 import unicodedata
 from collections.abc import Iterator
+from typing import ClassVar
 from urllib.parse import quote
 
 from fastapi.responses import StreamingResponse
 
 from hanoinet.evidence.domain import EvidenceItem
 from hanoinet.evidence.vault import BlobCorrupt
+from hanoinet.platform.errors import DAMAGED, ErrorKind
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class StreamCutError(RuntimeError):
     """A download found damaged content after its headers were sent; the only honest answer is to cut it."""
+
+    error_kind: ClassVar[ErrorKind] = DAMAGED
 
 
 def attachment(name: str) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, ClassVar, Protocol
 
 from hanoinet.evidence.domain import Checkpoint, CustodyEvent, EvidenceItem
+from hanoinet.platform.errors import MISMATCH, ErrorKind
 
 
 class EvidenceRepository(Protocol):
@@ -178,6 +179,8 @@ class AssemblyDamaged(Exception):  # noqa: N818 - names the outcome
 
 class ContentMismatch(Exception):  # noqa: N818 - names the outcome
     """The assembled content is not what the manifest promised (hash or size)."""
+
+    error_kind: ClassVar[ErrorKind] = MISMATCH
 
 
 class SealedVault(Protocol):

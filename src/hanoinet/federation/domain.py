@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from hanoinet.evidence.domain import Origin
-from hanoinet.platform.errors import DomainError, Issue, ValidationFailed
+from hanoinet.platform.errors import REJECTED, DomainError, ErrorKind, Issue, ValidationFailed
 from hanoinet.requests.domain import Action, Direction
 
 PROTOCOL_VERSION = 1
@@ -482,6 +482,8 @@ class MessageRefused(DomainError):  # noqa: N818 - names the outcome
 
 class EnvelopeRejected(Exception):  # noqa: N818 - names the outcome
     """A transmission refused as a whole, before any message in it was looked at; ``reason`` is a stable code."""
+
+    error_kind: ClassVar[ErrorKind] = REJECTED
 
     def __init__(self, reason: str, detail: str, *, sender: str | None = None) -> None:
         self.reason = reason

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from hanoinet.federation.domain import (
     Consent,
@@ -20,6 +20,7 @@ from hanoinet.federation.domain import (
     MessageStatus,
     PublicKey,
 )
+from hanoinet.platform.errors import UNREACHABLE, ErrorKind
 from hanoinet.requests.domain import Direction
 
 # --------------------------------------------------------------------------------------------------------------
@@ -371,6 +372,8 @@ class FederationStore(Protocol):
 
 class TransportError(Exception):
     """The peer could not be reached (connection refused, timeout, cut): try again later."""
+
+    error_kind: ClassVar[ErrorKind] = UNREACHABLE
 
 
 class Transport(Protocol):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import ClassVar
 
 from hanoinet.federation.domain import Backoff, NodeRole
+from hanoinet.platform.errors import OFFLINE, ErrorKind
 
 
 @dataclass(frozen=True)
@@ -31,3 +33,5 @@ class FederationSettings:
 
 class NotOnNetwork(RuntimeError):  # noqa: N818 - names the condition, like the domain's errors
     """The node was built without a federation identity (or without a State) and cannot talk to other nodes."""
+
+    error_kind: ClassVar[ErrorKind] = OFFLINE

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit import service as audit
@@ -73,7 +73,15 @@ from hanoinet.federation.ports import (
     Transport,
     TransportError,
 )
-from hanoinet.platform.errors import Conflict, DomainError, Issue, NotFound, ValidationFailed
+from hanoinet.platform.errors import (
+    UNAUTHENTICATED,
+    Conflict,
+    DomainError,
+    ErrorKind,
+    Issue,
+    NotFound,
+    ValidationFailed,
+)
 from hanoinet.platform.ids import new_id
 from hanoinet.platform.permissions import Principal
 from hanoinet.requests.domain import Direction
@@ -526,6 +534,8 @@ def receive_receipt(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -
 
 class TransferUnauthorized(DomainError):  # noqa: N818 - mirrors HTTP 401
     """The chunk or status call does not carry the transfer's token."""
+
+    error_kind: ClassVar[ErrorKind] = UNAUTHENTICATED
 
 
 class OffsetMismatch(Conflict):

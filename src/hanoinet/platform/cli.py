@@ -17,17 +17,9 @@ from rich.table import Table
 
 from hanoinet.app import bootstrap as boot
 from hanoinet.app.node import Node
-from hanoinet.evidence.domain import AccessDenied
-from hanoinet.evidence.vault import BlobCorrupt, VaultError
-from hanoinet.federation.domain import EnvelopeRejected
-from hanoinet.federation.ports import TransportError
-from hanoinet.federation.settings import NotOnNetwork
-from hanoinet.platform.errors import DomainError, NotFound, ValidationFailed
-from hanoinet.platform.keys import KeyFileError
+from hanoinet.platform.errors import DAMAGED, INVALID, REJECTED, ValidationFailed, declares_kind, kind_of
 from hanoinet.platform.permissions import Principal, Role
 from hanoinet.platform.settings import Settings
-from hanoinet.rules.loader import PackError
-from hanoinet.treaty.csv_import import CsvFormatError
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -56,27 +48,25 @@ def settings() -> Settings:
 
 @contextmanager
 def errors() -> Iterator[None]:
-    """Map errors to messages and exit codes: 2 invalid, 3 conflict, 4 not found, 5 refused, 6 damaged evidence."""
+    """Map errors to messages and exit codes by the one error table (``platform.errors``): 2 invalid, 3 conflict,
+    4 not found, 5 refused, 6 damaged evidence, 1 other. Every error raised on purpose declares its kind, so this
+    needs to import none of the capabilities whose errors it reports; an error that declares none is a fault and
+    keeps its traceback."""
     try:
         yield
     except ValidationFailed as exc:
         for issue in exc.issues:
             err.print(f"[red]invalid:[/] {issue}", highlight=False)
-        raise typer.Exit(2) from None
-    except AccessDenied as exc:
-        fail(str(exc), 5)
-    except BlobCorrupt as exc:
-        fail(f"the evidence content is damaged: {exc}; run 'hanoinet evidence verify --all'", 6)
-    except VaultError as exc:
-        fail(str(exc))
-    except DomainError as exc:
-        fail(str(exc), 4 if isinstance(exc, NotFound) else 3)
-    except EnvelopeRejected as exc:
-        fail(f"refused ({exc.reason}): {exc.detail}", 2)
-    except (TransportError, NotOnNetwork) as exc:
-        fail(str(exc))
-    except (PackError, CsvFormatError, KeyFileError, boot.SchemaBehindError, boot.InvalidSettingError) as exc:
-        fail(str(exc))
+        raise typer.Exit(INVALID.exit_code) from None
+    except Exception as exc:
+        if not declares_kind(exc):
+            raise
+        kind = kind_of(exc)
+        if kind is DAMAGED:
+            fail(f"the evidence content is damaged: {exc}; run 'hanoinet evidence verify --all'", kind.exit_code)
+        if kind is REJECTED:
+            fail(f"refused: {exc}", kind.exit_code)  # "refused: <reason code>: <detail>"
+        fail(str(exc), kind.exit_code)
 
 
 _BUILT: list[Node] = []

@@ -12,11 +12,14 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from hanoinet.platform.errors import CONFIGURATION, ErrorKind
 
 MASTER_KEY_FILE = "vault-master.key"
 SIGNING_KEY_FILE = "node-signing.pem"
@@ -25,6 +28,8 @@ MASTER_KEY_BYTES = 32
 
 class KeyFileError(RuntimeError):
     """A key file is missing, unreadable, of the wrong size or too widely readable."""
+
+    error_kind: ClassVar[ErrorKind] = CONFIGURATION
 
 
 def _create_exclusive(path: Path, data: bytes) -> None:

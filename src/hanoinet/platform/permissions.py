@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import ClassVar
 
-from hanoinet.platform.errors import DomainError
+from hanoinet.platform.errors import FORBIDDEN, DomainError, ErrorKind
 
 
 class Role(StrEnum):
@@ -95,6 +96,8 @@ def may(roles: frozenset[Role] | set[Role], permission: Permission) -> bool:
 
 class Forbidden(DomainError):  # noqa: N818 - mirrors HTTP 403
     """The caller's roles do not allow this; the refusal is recorded in the audit log."""
+
+    error_kind: ClassVar[ErrorKind] = FORBIDDEN
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
@@ -35,7 +35,7 @@ from hanoinet.app.node import Node
 from hanoinet.audit import service as audit
 from hanoinet.audit.domain import Channel, Event, Outcome
 from hanoinet.evidence.domain import AccessDenied
-from hanoinet.platform.errors import DomainError, NotFound
+from hanoinet.platform.errors import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED, DomainError, ErrorKind, NotFound
 from hanoinet.platform.jsonbody import MAX_JSON_DEPTH, nesting_exceeds
 from hanoinet.platform.permissions import Forbidden, Permission, Principal, may
 
@@ -56,9 +56,13 @@ class RouteWithoutPermission(TypeError):  # noqa: N818 - names the mistake it re
 class Unauthenticated(Exception):  # noqa: N818 - mirrors HTTP 401
     """No valid API token or session: the API answers 401, the web UI sends the caller to sign in."""
 
+    error_kind: ClassVar[ErrorKind] = UNAUTHENTICATED
+
 
 class CsrfRejected(Exception):  # noqa: N818 - names the outcome
     """An unsafe call from a signed-in browser without the session's CSRF token."""
+
+    error_kind: ClassVar[ErrorKind] = FORBIDDEN
 
 
 def secured(permission: Permission, audit: str | None = None) -> dict[str, Any]:
@@ -317,6 +321,8 @@ class SecureRoute(APIRoute):
 
 class BodyTooDeep(ValueError):  # noqa: N818 - names the outcome, like the domain's errors
     """A JSON body nests deeper than any body of the API may (``jsonbody.MAX_JSON_DEPTH``): a 400."""
+
+    error_kind: ClassVar[ErrorKind] = BAD_REQUEST
 
 
 def _depth_guarded(

@@ -21,7 +21,7 @@ from hanoinet.app.node import Node
 from hanoinet.cases import service as case_services
 from hanoinet.cases.domain import MAX_QUALIFICATION, MAX_SUMMARY, known_offences
 from hanoinet.federation import messaging as messaging_services
-from hanoinet.platform.errors import DomainError, Issue, NotFound, ValidationFailed
+from hanoinet.platform.errors import DomainError, Issue, ValidationFailed, kind_of
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.ports import MAX_PAGE
 from hanoinet.platform.security import SecureRoute, secured
@@ -433,10 +433,8 @@ def _penalty(text: str) -> int | None:
 
 
 def _status(exc: DomainError) -> int:
-    """The HTTP status of a page that shows a refused action: 422 for input, 404 unknown, 409 otherwise."""
-    if isinstance(exc, ValidationFailed):
-        return 422
-    return 404 if isinstance(exc, NotFound) else 409
+    """The HTTP status of a page that shows a refused action: the error's, by the one table (``kind_of``)."""
+    return kind_of(exc).status
 
 
 def _query_string(filters: Mapping[str, Any]) -> str:

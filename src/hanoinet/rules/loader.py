@@ -14,13 +14,14 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from hanoinet.platform.errors import CONFIGURATION, ErrorKind
 from hanoinet.rules.domain import (
     Channel,
     Citation,
@@ -49,6 +50,8 @@ class PackError(Exception):
     ``line`` and ``reason`` describe the first problem in file order; ``problems`` lists all of them as
     ``(line, reason)`` so a reviewer can fix a pack in one pass.
     """
+
+    error_kind: ClassVar[ErrorKind] = CONFIGURATION
 
     def __init__(
         self, path: str, line: int | None, reason: str, problems: tuple[tuple[int | None, str], ...] = ()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import ClassVar
 
+from hanoinet.platform.errors import INVALID_FILE, ErrorKind
 from hanoinet.treaty.domain import DepositRow
 
 COLUMNS = ("state", "action", "date")
@@ -19,6 +21,8 @@ COLUMNS = ("state", "action", "date")
 
 class CsvFormatError(ValueError):
     """The file is not a deposit table at all (header, column count, encoding); no row can be trusted."""
+
+    error_kind: ClassVar[ErrorKind] = INVALID_FILE
 
     def __init__(self, path: Path | str, line: int, reason: str) -> None:
         self.path = str(path)
