@@ -15,8 +15,9 @@ from pydantic import Field
 
 from hanoinet.accounts import service as account_services
 from hanoinet.accounts.domain import MAX_PASSWORD, User
+from hanoinet.accounts.schemas import UserOut
 from hanoinet.app.node import Node
-from hanoinet.platform.api import Strict
+from hanoinet.platform.api import Strict, problems
 from hanoinet.platform.errors import NotFound
 from hanoinet.platform.permissions import Permission, Role
 from hanoinet.platform.security import CallerDep, SecureRoute, secured
@@ -56,13 +57,22 @@ def admin_router(node: Node) -> APIRouter:
     """The account routes (USERS_MANAGE)."""
     router = APIRouter(prefix="/api/v1", route_class=SecureRoute)
 
-    @router.get("/users", tags=["accounts"], **secured(Permission.USERS_MANAGE, audit="user:list"))
+    @router.get(
+        "/users", tags=["accounts"], response_model=list[UserOut], **secured(Permission.USERS_MANAGE, audit="user:list")
+    )
     def users() -> list[dict[str, Any]]:
         """Every account, with its roles and whether it is locked or disabled."""
         now = node.now_wall()
         return [user_json(u, now) for u in account_services.list_users(node)]
 
-    @router.post("/users", status_code=201, tags=["accounts"], **secured(Permission.USERS_MANAGE))
+    @router.post(
+        "/users",
+        status_code=201,
+        tags=["accounts"],
+        response_model=UserOut,
+        responses=problems(409),
+        **secured(Permission.USERS_MANAGE),
+    )
     def add_user(who: CallerDep, body: UserCreate) -> dict[str, Any]:
         """Create an account with an initial password."""
         user = account_services.add_user(
@@ -75,7 +85,13 @@ def admin_router(node: Node) -> APIRouter:
         )
         return user_json(user, node.now_wall())
 
-    @router.get("/users/{username}", tags=["accounts"], **secured(Permission.USERS_MANAGE, audit="user:view"))
+    @router.get(
+        "/users/{username}",
+        tags=["accounts"],
+        response_model=UserOut,
+        responses=problems(404),
+        **secured(Permission.USERS_MANAGE, audit="user:view"),
+    )
     def user(username: str) -> dict[str, Any]:
         """One account."""
         name = username.strip().lower()
@@ -84,23 +100,47 @@ def admin_router(node: Node) -> APIRouter:
             raise NotFound(f"no account {username!r}")
         return user_json(found, node.now_wall())
 
-    @router.put("/users/{username}/roles", tags=["accounts"], **secured(Permission.USERS_MANAGE))
+    @router.put(
+        "/users/{username}/roles",
+        tags=["accounts"],
+        response_model=UserOut,
+        responses=problems(404, 409),
+        **secured(Permission.USERS_MANAGE),
+    )
     def set_roles(who: CallerDep, username: str, body: RolesIn) -> dict[str, Any]:
         """Replace an account's roles; its sessions end, since they carried the old ones."""
         changed = account_services.set_roles(node, username, frozenset(body.roles), actor=who.actor)
         return user_json(changed, node.now_wall())
 
-    @router.post("/users/{username}/disable", tags=["accounts"], **secured(Permission.USERS_MANAGE))
+    @router.post(
+        "/users/{username}/disable",
+        tags=["accounts"],
+        response_model=UserOut,
+        responses=problems(404, 409),
+        **secured(Permission.USERS_MANAGE),
+    )
     def disable(who: CallerDep, username: str) -> dict[str, Any]:
         """Disable an account: it cannot sign in, and its sessions end now."""
         return user_json(account_services.set_disabled(node, username, True, actor=who.actor), node.now_wall())
 
-    @router.post("/users/{username}/enable", tags=["accounts"], **secured(Permission.USERS_MANAGE))
+    @router.post(
+        "/users/{username}/enable",
+        tags=["accounts"],
+        response_model=UserOut,
+        responses=problems(404, 409),
+        **secured(Permission.USERS_MANAGE),
+    )
     def enable(who: CallerDep, username: str) -> dict[str, Any]:
         """Enable a disabled account again."""
         return user_json(account_services.set_disabled(node, username, False, actor=who.actor), node.now_wall())
 
-    @router.post("/users/{username}/unlock", tags=["accounts"], **secured(Permission.USERS_MANAGE))
+    @router.post(
+        "/users/{username}/unlock",
+        tags=["accounts"],
+        response_model=UserOut,
+        responses=problems(404, 409),
+        **secured(Permission.USERS_MANAGE),
+    )
     def unlock(who: CallerDep, username: str) -> dict[str, Any]:
         """Lift a lockout after repeated failed sign-ins."""
         return user_json(account_services.unlock(node, username, actor=who.actor), node.now_wall())

@@ -40,6 +40,7 @@ from hanoinet.federation.ports import TransportError
 from hanoinet.federation.settings import NotOnNetwork
 from hanoinet.federation.worker import WorkerProcess
 from hanoinet.platform import present as platform_present
+from hanoinet.platform.api import Shape
 from hanoinet.platform.errors import (
     BAD_REQUEST,
     DAMAGED,
@@ -67,6 +68,15 @@ from hanoinet.treaty import api as treaty_api
 from hanoinet.treaty.csv_import import CsvFormatError
 
 log = logging.getLogger("hanoinet.api")
+
+
+class HealthOut(Shape):
+    """The node answers: its version, the packs it knows and its State."""
+
+    status: str
+    version: str
+    packs: list[str]
+    node_state: str | None
 
 
 def _is_page(request: Request) -> bool:
@@ -236,7 +246,7 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
     app.include_router(admin_router(node))
     app.include_router(statistics_router(node))
 
-    @app.get("/health", tags=["node"], **secured(Permission.PUBLIC))
+    @app.get("/health", tags=["node"], response_model=HealthOut, **secured(Permission.PUBLIC))
     def health() -> dict[str, Any]:
         """Liveness: the node answers and knows its packs."""
         return {

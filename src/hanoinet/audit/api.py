@@ -15,6 +15,7 @@ from hanoinet.app.node import Node
 from hanoinet.audit import service as audit_services
 from hanoinet.audit.domain import AuditEntry
 from hanoinet.audit.ports import AuditQuery
+from hanoinet.audit.schemas import AuditEntryOut, AuditVerifyOut
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.ports import MAX_PAGE
@@ -88,19 +89,24 @@ def router(node: Node) -> APIRouter:
     """The audit routes: AUDIT_READ only; reading, exporting and verifying are recorded in the log itself."""
     api = APIRouter(prefix="/api/v1", route_class=SecureRoute, tags=["audit"])
 
-    @api.get("/audit", **secured(Permission.AUDIT_READ, audit="audit:view"))
+    @api.get("/audit", response_model=list[AuditEntryOut], **secured(Permission.AUDIT_READ, audit="audit:view"))
     def audit_entries(
         filters: Filters, limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100, offset: OffsetQuery = 0
     ) -> list[dict[str, Any]]:
         """Entries of the audit log, newest first, filtered."""
         return [entry_json(e) for e in audit_services.entries(node, audit_query(filters, limit=limit, offset=offset))]
 
-    @api.get("/audit.csv", response_class=StreamingResponse, **secured(Permission.AUDIT_READ, audit="audit:export"))
+    @api.get(
+        "/audit.csv",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/csv": {}}, "description": "The entries as CSV"}},
+        **secured(Permission.AUDIT_READ, audit="audit:export"),
+    )
     def audit_export(filters: Filters) -> StreamingResponse:
         """The matching entries as CSV, oldest first, each with its hash."""
         return export_response(node, filters)
 
-    @api.post("/audit/verify", **secured(Permission.AUDIT_READ, audit="audit:verify"))
+    @api.post("/audit/verify", response_model=AuditVerifyOut, **secured(Permission.AUDIT_READ, audit="audit:verify"))
     def audit_verify() -> dict[str, Any]:
         """Recompute the whole chain: every entry's hash, its link to the one before, the node's signature."""
         report = audit_services.verify(node)

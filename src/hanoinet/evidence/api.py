@@ -7,12 +7,11 @@ person — is the principal whose roles the handling conditions are checked agai
 from __future__ import annotations
 
 import logging
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -22,7 +21,9 @@ from hanoinet.evidence import present as evidence_present
 from hanoinet.evidence import service as evidence_services
 from hanoinet.evidence.domain import HandlingConditions, ItemDescription
 from hanoinet.evidence.downloads import content_response
+from hanoinet.evidence.schemas import CustodyEventOut, EvidenceItemOut, PieceOut, UploadOut, VerifyOut
 from hanoinet.evidence.uploads import UploadStore
+from hanoinet.platform.api import NOT_BLANK, WHOLE, IsoDate, IsoInstant, problems
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission, Role
@@ -43,14 +44,14 @@ class EvidenceComplete(BaseModel):
     acquisition_method: str = Field(min_length=1, max_length=2000)
     acquisition_tool: str = Field(default="", max_length=2000)
     acquired_by: str = Field(min_length=1, max_length=256)
-    acquired_at: AwareDatetime
+    acquired_at: IsoInstant
     description: str = Field(default="", max_length=20_000)
     file_name: str = Field(default="", max_length=512)
     allowed_roles: list[Role] = Field(default_factory=lambda: list(HandlingConditions().allowed_roles))
     allowed_users: list[str] = Field(default_factory=list)
     purpose: str = Field(default="", max_length=2000)
-    retention_until: date | None = None
-    onward_transfer_allowed: bool = False
+    retention_until: IsoDate | None = None
+    onward_transfer_allowed: StrictBool = False
     extra_hashes: list[str] = Field(default_factory=list, description="sha1 and/or md5, for legacy court systems")
 
 
@@ -59,26 +60,38 @@ class UploadCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    size: int | None = Field(default=None, ge=0)
+    size: Annotated[int, Field(ge=0), WHOLE] | None = None
 
 
 def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
     """Return the evidence routes bound to a node."""
     router = APIRouter(prefix="/api/v1", tags=["evidence"], route_class=SecureRoute)
 
-    @router.post("/uploads", status_code=201, **secured(Permission.EVIDENCE_WRITE, audit="upload:start"))
+    @router.post(
+        "/uploads",
+        status_code=201,
+        response_model=UploadOut,
+        **secured(Permission.EVIDENCE_WRITE, audit="upload:start"),
+    )
     def start_upload(who: PrincipalDep, body: UploadCreate) -> dict[str, Any]:
         """Start a resumable upload."""
         upload_id = uploads.create(who.name, body.size)
         return {"id": upload_id, "offset": 0, "size": body.size}
 
-    @router.get("/uploads/{upload_id}", **secured(Permission.EVIDENCE_WRITE))
+    @router.get(
+        "/uploads/{upload_id}", response_model=UploadOut, responses=problems(404), **secured(Permission.EVIDENCE_WRITE)
+    )
     def upload_status(who: PrincipalDep, upload_id: str) -> dict[str, Any]:
         """How many bytes the node has durably received: resume from there."""
         offset, size = uploads.status(upload_id, who.name)
         return {"id": upload_id, "offset": offset, "size": size}
 
-    @router.patch("/uploads/{upload_id}", **secured(Permission.EVIDENCE_WRITE))
+    @router.patch(
+        "/uploads/{upload_id}",
+        response_model=PieceOut,
+        responses=problems(404, 409),
+        **secured(Permission.EVIDENCE_WRITE),
+    )
     async def upload_piece(
         who: PrincipalDep, upload_id: str, request: Request, upload_offset: Annotated[int, Header(ge=0)]
     ) -> dict[str, Any]:
@@ -111,13 +124,22 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
         offset = await run_in_threadpool(appender.finish)
         return {"id": upload_id, "offset": offset}
 
-    @router.delete("/uploads/{upload_id}", status_code=204, **secured(Permission.EVIDENCE_WRITE, audit="upload:cancel"))
+    @router.delete(
+        "/uploads/{upload_id}",
+        status_code=204,
+        responses=problems(404),
+        **secured(Permission.EVIDENCE_WRITE, audit="upload:cancel"),
+    )
     def cancel_upload(who: PrincipalDep, upload_id: str) -> None:
         """Abandon an upload and delete its bytes."""
         uploads.delete(upload_id, who.name)
 
     @router.post(
-        "/uploads/{upload_id}/complete", status_code=201, **secured(Permission.EVIDENCE_WRITE, audit="evidence:ingest")
+        "/uploads/{upload_id}/complete",
+        status_code=201,
+        response_model=EvidenceItemOut,
+        responses=problems(404, 409, 507),
+        **secured(Permission.EVIDENCE_WRITE, audit="evidence:ingest"),
     )
     def complete_upload(who: PrincipalDep, upload_id: str, body: EvidenceComplete) -> dict[str, Any]:
         """Ingest the uploaded file into the vault as a new item, then delete the upload."""
@@ -153,7 +175,9 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
         uploads.delete(upload_id, who.name)
         return evidence_present.evidence_item(item)
 
-    @router.get("/evidence", **secured(Permission.EVIDENCE_READ, audit="evidence:list"))
+    @router.get(
+        "/evidence", response_model=list[EvidenceItemOut], **secured(Permission.EVIDENCE_READ, audit="evidence:list")
+    )
     def list_evidence(
         who: PrincipalDep,
         case_id: str | None = None,
@@ -166,21 +190,38 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
             for i in evidence_services.list_items(node, case_id=case_id, limit=limit, offset=offset)
         ]
 
-    @router.get("/evidence/{item_id}", **secured(Permission.EVIDENCE_READ, audit="evidence:view"))
+    @router.get(
+        "/evidence/{item_id}",
+        response_model=EvidenceItemOut,
+        responses=problems(404),
+        **secured(Permission.EVIDENCE_READ, audit="evidence:view"),
+    )
     def get_evidence(who: PrincipalDep, item_id: str) -> dict[str, Any]:
         """An item's record."""
         item, _ = evidence_services.get_item(node, item_id)
         return evidence_present.evidence_item(item)
 
-    @router.get("/evidence/{item_id}/custody", **secured(Permission.EVIDENCE_READ, audit="evidence:custody"))
+    @router.get(
+        "/evidence/{item_id}/custody",
+        response_model=list[CustodyEventOut],
+        responses=problems(404),
+        **secured(Permission.EVIDENCE_READ, audit="evidence:custody"),
+    )
     def custody(who: PrincipalDep, item_id: str) -> list[dict[str, Any]]:
         """An item's custody history, each event with its place in the hash chain."""
         _, history = evidence_services.get_item(node, item_id)
         return [evidence_present.custody_event(e) for e in history]
 
-    @router.get("/evidence/{item_id}/content", **secured(Permission.EVIDENCE_CONTENT, audit="evidence:download"))
+    @router.get(
+        "/evidence/{item_id}/content",
+        responses={
+            200: {"content": {"application/octet-stream": {}}, "description": "The content, verified as it streams"},
+            **problems(404, 409, 507),
+        },
+        **secured(Permission.EVIDENCE_CONTENT, audit="evidence:download"),
+    )
     def content(
-        who: PrincipalDep, item_id: str, reason: Annotated[str, Query(min_length=1, max_length=2000)]
+        who: PrincipalDep, item_id: str, reason: Annotated[str, Query(min_length=1, max_length=2000, pattern=NOT_BLANK)]
     ) -> StreamingResponse:
         """Stream the decrypted content, verified on the fly; the download is a custody event.
 
@@ -190,17 +231,27 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
         item, stream = evidence_services.read_content(node, item_id, who, reason)
         return content_response(item, stream)
 
-    @router.post("/evidence/{item_id}/verify", **secured(Permission.EVIDENCE_READ, audit="evidence:verify"))
+    @router.post(
+        "/evidence/{item_id}/verify",
+        response_model=VerifyOut,
+        responses=problems(404),
+        **secured(Permission.EVIDENCE_READ, audit="evidence:verify"),
+    )
     def verify(who: PrincipalDep, item_id: str) -> dict[str, Any]:
         """Recompute the item's content hashes and the custody chain; say exactly what is wrong."""
         report = evidence_services.verify(node, item_id, who)
         return {"ok": report.ok, "items": report.items, "events": report.events, "problems": report.problems}
 
-    @router.get("/cases/{case}/evidence.jsonld", **secured(Permission.EVIDENCE_EXPORT, audit="evidence:export"))
+    @router.get(
+        "/cases/{case}/evidence.jsonld",
+        response_model=dict[str, Any],
+        responses=problems(404),
+        **secured(Permission.EVIDENCE_EXPORT, audit="evidence:export"),
+    )
     def case_export(
         who: PrincipalDep,
         case: str,
-        reason: Annotated[str, Query(min_length=1, max_length=2000)],
+        reason: Annotated[str, Query(min_length=1, max_length=2000, pattern=NOT_BLANK)],
         item: Annotated[list[str] | None, Query(description="Only these items")] = None,
     ) -> dict[str, Any]:
         """A case's items and custody as CASE/UCO JSON-LD (records, no content); recorded in each item's custody."""

@@ -13,9 +13,10 @@ import json
 import struct
 from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import Field
+from pydantic import Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -29,8 +30,28 @@ from hanoinet.federation import present as federation_present
 from hanoinet.federation import transfers as transfer_services
 from hanoinet.federation.domain import EnvelopeRejected, MessageKind
 from hanoinet.federation.ports import MessageQuery
+from hanoinet.federation.schemas import (
+    ChunkProblem,
+    ChunksOut,
+    ConsentOut,
+    CorrespondenceOut,
+    EntryOut,
+    EntryVerdictOut,
+    FederationStatusOut,
+    ImportOut,
+    MessageOut,
+    OwnNodeOut,
+    PeerOut,
+    QueuedOut,
+    ReceiptOut,
+    RevokedOut,
+    Signed,
+    SyncOut,
+    TransferOut,
+    TransferStatusOut,
+)
 from hanoinet.federation.transport import HttpTransport
-from hanoinet.platform.api import Strict
+from hanoinet.platform.api import NOT_BLANK, Strict, problems
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission
@@ -90,19 +111,23 @@ class Correspondence(Strict):
 class Revocation(Strict):
     """Why a node or key is no longer trusted."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, pattern=NOT_BLANK)
 
 
 class Rotation(Strict):
     """Rotate this node's keys; ``revoke_old`` if they may be compromised."""
 
-    revoke_old: bool = False
+    revoke_old: StrictBool = False
 
 
 class SyncIn(Strict):
     """Where a directory node publishes its register."""
 
-    url: str = Field(description="Base URL of the directory node, e.g. https://directory.example")
+    url: str = Field(
+        pattern=r"^https?://([A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}(:[0-9]{1,5})?(/[!-~]*)?$",
+        max_length=2048,
+        description="Base URL of the directory node, e.g. https://directory.example",
+    )
 
 
 class TransferIn(Strict):
@@ -111,28 +136,34 @@ class TransferIn(Strict):
     to: str
     items: list[str] = Field(min_length=1, max_length=1000)
     request_id: str
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, pattern=NOT_BLANK)
 
 
 class ConsentIn(Strict):
     """Ask the originator whether an item may go on to a third node (Art 36)."""
 
     destination: str
-    purpose: str = Field(min_length=1, max_length=2000)
+    purpose: str = Field(min_length=1, max_length=2000, pattern=NOT_BLANK)
 
 
 class DecisionIn(Strict):
     """The originator's decision on a consent request."""
 
-    grant: bool
+    grant: StrictBool
     note: str = Field(default="", max_length=2000)
 
 
 def fetch_register(url: str) -> dict[str, Any]:
     """GET a directory node's signed register."""
+    try:
+        target = str(httpx.URL(f"{url.rstrip('/')}/federation/v1/register"))
+    except (httpx.InvalidURL, UnicodeError) as exc:  # a host name no resolver would take, say
+        raise ValidationFailed([Issue("url", f"{url[:200]!r} is not a URL this node can call: {exc}")]) from None
     transport = HttpTransport(timeout=30.0)
     try:
-        code, body = transport.fetch(f"{url.rstrip('/')}/federation/v1/register")
+        code, body = transport.fetch(target)
+    except (httpx.InvalidURL, UnicodeError) as exc:  # the resolver refuses the host name (a label too long)
+        raise ValidationFailed([Issue("url", f"{url[:200]!r} is not a URL this node can call: {exc}")]) from None
     finally:
         transport.close()
     if code != 200:
@@ -159,7 +190,15 @@ def node_router(node: Node) -> APIRouter:
     """The routes other nodes call."""
     router = APIRouter(prefix="/federation/v1", tags=["federation (node to node)"], route_class=SecureRoute)
 
-    @router.post("/transmissions", response_class=Response, **secured(Permission.PEER))
+    @router.post(
+        "/transmissions",
+        response_class=Response,
+        responses={
+            200: {"content": {JOSE: {"schema": {"type": "string"}}}, "description": "The sealed, signed receipt"},
+            **problems(400, 401, 403, 409, 421),
+        },
+        **secured(Permission.PEER),
+    )
     async def transmission(request: Request) -> Response:
         """Take a sealed transmission of signed messages; answer with a sealed, signed receipt."""
         body = await request.body()
@@ -175,7 +214,12 @@ def node_router(node: Node) -> APIRouter:
             return rejection_response(exc)
         return Response(receipt, media_type=JOSE)
 
-    @router.post("/entries", **secured(Permission.PEER))
+    @router.post(
+        "/entries",
+        response_model=EntryVerdictOut,
+        responses=problems(400, 401, 403, 409, 421),
+        **secured(Permission.PEER),
+    )
     async def entry(request: Request) -> JSONResponse:
         """Take a known node's newer signed entry (a key rotation, a new endpoint)."""
         try:
@@ -194,22 +238,35 @@ def node_router(node: Node) -> APIRouter:
             {"node_id": result.peer.entry.node_id, "verdict": result.verdict.value, "reason": result.reason}
         )
 
-    @router.get("/entry", **secured(Permission.PEER))
+    @router.get("/entry", response_model=Signed, **secured(Permission.PEER))
     def own_entry() -> dict[str, Any]:
         """This node's signed directory entry."""
         return dict(directory_services.publish_own_entry(node).signed)
 
-    @router.get("/register", **secured(Permission.PEER))
+    @router.get("/register", response_model=Signed, **secured(Permission.PEER))
     def register() -> dict[str, Any]:
         """This node's signed register of the entries it trusts (for nodes that trust it as a directory)."""
         return directory_services.register(node)
 
-    @router.get("/transfers/{transfer_id}", **secured(Permission.PEER))
+    @router.get(
+        "/transfers/{transfer_id}",
+        response_model=TransferStatusOut,
+        responses=problems(401, 404),
+        **secured(Permission.PEER),
+    )
     def transfer_status(transfer_id: str, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         """How many verified chunks of each item this node holds: the sender resumes from there."""
         return transfer_services.transfer_status(node, transfer_id, _bearer(authorization))
 
-    @router.put("/transfers/{transfer_id}/items/{idx}", **secured(Permission.PEER))
+    @router.put(
+        "/transfers/{transfer_id}/items/{idx}",
+        response_model=ChunksOut,
+        responses={
+            **problems(401, 404),
+            409: {"model": ChunkProblem, "description": "Not the next chunk: resume at chunks_done"},
+        },
+        **secured(Permission.PEER),
+    )
     async def records(
         transfer_id: str,
         idx: int,
@@ -267,7 +324,12 @@ def node_router(node: Node) -> APIRouter:
         await task
         return JSONResponse({"chunks_done": writer.chunks_done, "cut": cut})
 
-    @router.post("/transfers/{transfer_id}/complete", **secured(Permission.PEER))
+    @router.post(
+        "/transfers/{transfer_id}/complete",
+        response_model=ReceiptOut,
+        responses=problems(401, 404, 409),
+        **secured(Permission.PEER),
+    )
     def complete(transfer_id: str, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         """Check every item whole against the manifest, store it, and return the signed receipt."""
         return {"receipt": transfer_services.complete_transfer(node, transfer_id, _bearer(authorization))}
@@ -279,21 +341,25 @@ def operator_router(node: Node) -> APIRouter:
     """The routes operators and their systems use for the directory, messages, transfers and consents."""
     router = APIRouter(prefix="/api/v1", route_class=SecureRoute)
 
-    @router.get("/node", tags=["directory"], **secured(Permission.DIRECTORY_READ))
+    @router.get("/node", tags=["directory"], response_model=OwnNodeOut, **secured(Permission.DIRECTORY_READ))
     def own_node() -> dict[str, Any]:
         """This node's entry as published (its keys' ids and its custody key)."""
         own = directory_services.publish_own_entry(node)
         return {"entry": own.entry.document(), "signed": dict(own.signed)}
 
     @router.post(
-        "/node/rotate-keys", tags=["directory"], **secured(Permission.DIRECTORY_WRITE, audit="node:rotate-keys")
+        "/node/rotate-keys",
+        tags=["directory"],
+        response_model=EntryOut,
+        responses=problems(409),
+        **secured(Permission.DIRECTORY_WRITE, audit="node:rotate-keys"),
     )
     def rotate(who: PrincipalDep, body: Rotation) -> dict[str, Any]:
         """Replace this node's federation keys; the new entry goes to every peer, signed by the old key too."""
         own = directory_services.rotate_keys(node, revoke_old=body.revoke_old, actor=who.name)
         return {"entry": own.entry.document()}
 
-    @router.get("/directory", tags=["directory"], **secured(Permission.DIRECTORY_READ))
+    @router.get("/directory", tags=["directory"], response_model=list[PeerOut], **secured(Permission.DIRECTORY_READ))
     def directory() -> list[dict[str, Any]]:
         """The nodes this node knows, with how deliveries to each are going."""
         return [federation_present.peer(p) for p in directory_services.list_peers(node)]
@@ -302,6 +368,8 @@ def operator_router(node: Node) -> APIRouter:
         "/directory",
         status_code=201,
         tags=["directory"],
+        response_model=ImportOut,
+        responses=problems(409),
         **secured(Permission.DIRECTORY_WRITE, audit="directory:import"),
     )
     def import_entry(
@@ -312,7 +380,13 @@ def operator_router(node: Node) -> APIRouter:
         result = directory_services.import_entry(node, signed, replace_entry=replace)
         return {"verdict": result.verdict.value, "reason": result.reason, "peer": federation_present.peer(result.peer)}
 
-    @router.post("/directory/sync", tags=["directory"], **secured(Permission.DIRECTORY_WRITE, audit="directory:sync"))
+    @router.post(
+        "/directory/sync",
+        tags=["directory"],
+        response_model=SyncOut,
+        responses=problems(409, 502),
+        **secured(Permission.DIRECTORY_WRITE, audit="directory:sync"),
+    )
     def sync(body: SyncIn) -> dict[str, Any]:
         """Import the register a trusted directory node publishes (each entry checked on its own signature)."""
         result = directory_services.import_register(node, fetch_register(body.url))
@@ -323,7 +397,13 @@ def operator_router(node: Node) -> APIRouter:
             "revoked": list(result.revoked),
         }
 
-    @router.get("/directory/{node_id}", tags=["directory"], **secured(Permission.DIRECTORY_READ))
+    @router.get(
+        "/directory/{node_id}",
+        tags=["directory"],
+        response_model=PeerOut,
+        responses=problems(404),
+        **secured(Permission.DIRECTORY_READ),
+    )
     def peer(node_id: str) -> dict[str, Any]:
         """One node with all its keys."""
         found, keys = directory_services.get_peer(node, node_id)
@@ -332,18 +412,30 @@ def operator_router(node: Node) -> APIRouter:
     @router.post(
         "/directory/{target}/revoke",
         tags=["directory"],
+        response_model=RevokedOut,
+        responses=problems(404, 409),
         **secured(Permission.DIRECTORY_WRITE, audit="directory:revoke"),
     )
     def revoke(who: PrincipalDep, target: str, body: Revocation) -> dict[str, Any]:
         """Revoke a node or one of its keys: refused from now on."""
         return {"revoked": directory_services.revoke(node, target, reason=body.reason, actor=who.name)}
 
-    @router.get("/federation/status", tags=["messages"], **secured(Permission.DIRECTORY_READ))
+    @router.get(
+        "/federation/status",
+        tags=["messages"],
+        response_model=FederationStatusOut,
+        **secured(Permission.DIRECTORY_READ),
+    )
     def status() -> dict[str, Any]:
         """Deliveries per peer, the outbox by status, and the latest refused transmissions."""
         return messaging_services.federation_status(node)
 
-    @router.get("/messages", tags=["messages"], **secured(Permission.REQUESTS_READ, audit="message:list"))
+    @router.get(
+        "/messages",
+        tags=["messages"],
+        response_model=list[MessageOut],
+        **secured(Permission.REQUESTS_READ, audit="message:list"),
+    )
     def messages(
         direction: Annotated[str | None, Query(pattern="^(incoming|outgoing)$")] = None,
         peer: str | None = None,
@@ -360,7 +452,12 @@ def operator_router(node: Node) -> APIRouter:
         ]
 
     @router.post(
-        "/messages", status_code=201, tags=["messages"], **secured(Permission.REQUESTS_WRITE, audit="message:send")
+        "/messages",
+        status_code=201,
+        tags=["messages"],
+        response_model=list[QueuedOut],
+        responses=problems(404, 409),
+        **secured(Permission.REQUESTS_WRITE, audit="message:send"),
     )
     def send(who: PrincipalDep, body: MessagesIn) -> list[dict[str, Any]]:
         """Queue correspondence or spontaneous information for delivery (all or none)."""
@@ -371,7 +468,13 @@ def operator_router(node: Node) -> APIRouter:
         sent = messaging_services.send_messages(node, new, actor=who.name)
         return [{"id": m.id, "to": m.peer, "kind": m.kind.value, "status": m.status.value} for m in sent]
 
-    @router.get("/messages/{message_id}", tags=["messages"], **secured(Permission.REQUESTS_READ, audit="message:view"))
+    @router.get(
+        "/messages/{message_id}",
+        tags=["messages"],
+        response_model=MessageOut,
+        responses=problems(404),
+        **secured(Permission.REQUESTS_READ, audit="message:view"),
+    )
     def message(message_id: str) -> dict[str, Any]:
         """One message either way."""
         return federation_present.message(messaging_services.get_message(node, message_id))
@@ -380,6 +483,8 @@ def operator_router(node: Node) -> APIRouter:
         "/requests/{request_id}/correspondence",
         status_code=201,
         tags=["messages"],
+        response_model=CorrespondenceOut,
+        responses=problems(404, 409),
         **secured(Permission.REQUESTS_WRITE, audit="message:send"),
     )
     def correspondence(who: PrincipalDep, request_id: str, body: Correspondence) -> dict[str, Any]:
@@ -391,6 +496,8 @@ def operator_router(node: Node) -> APIRouter:
         "/transfers",
         status_code=201,
         tags=["transfers"],
+        response_model=TransferOut,
+        responses=problems(404, 409),
         **secured(Permission.EVIDENCE_TRANSFER, audit="transfer:start"),
     )
     def start(who: PrincipalDep, body: TransferIn) -> dict[str, Any]:
@@ -400,13 +507,22 @@ def operator_router(node: Node) -> APIRouter:
         )
         return federation_present.transfer(transfer)
 
-    @router.get("/transfers", tags=["transfers"], **secured(Permission.EVIDENCE_READ, audit="transfer:list"))
+    @router.get(
+        "/transfers",
+        tags=["transfers"],
+        response_model=list[TransferOut],
+        **secured(Permission.EVIDENCE_READ, audit="transfer:list"),
+    )
     def transfers(who: PrincipalDep) -> list[dict[str, Any]]:
         """Transfers either way, newest first."""
         return [federation_present.transfer(t) for t in transfer_services.list_transfers(node)]
 
     @router.get(
-        "/transfers/{transfer_id}", tags=["transfers"], **secured(Permission.EVIDENCE_READ, audit="transfer:view")
+        "/transfers/{transfer_id}",
+        tags=["transfers"],
+        response_model=TransferOut,
+        responses=problems(404),
+        **secured(Permission.EVIDENCE_READ, audit="transfer:view"),
     )
     def transfer(who: PrincipalDep, transfer_id: str) -> dict[str, Any]:
         """One transfer and how far each item got."""
@@ -416,6 +532,8 @@ def operator_router(node: Node) -> APIRouter:
         "/evidence/{item_id}/consents",
         status_code=201,
         tags=["transfers"],
+        response_model=ConsentOut,
+        responses=problems(404, 409),
         **secured(Permission.EVIDENCE_TRANSFER, audit="consent:request"),
     )
     def ask_consent(who: PrincipalDep, item_id: str, body: ConsentIn) -> dict[str, Any]:
@@ -425,7 +543,12 @@ def operator_router(node: Node) -> APIRouter:
         )
         return federation_present.consent(consent)
 
-    @router.get("/consents", tags=["transfers"], **secured(Permission.EVIDENCE_READ, audit="consent:list"))
+    @router.get(
+        "/consents",
+        tags=["transfers"],
+        response_model=list[ConsentOut],
+        **secured(Permission.EVIDENCE_READ, audit="consent:list"),
+    )
     def consents(who: PrincipalDep, item_id: str | None = None) -> list[dict[str, Any]]:
         """Consent requests either way, newest first."""
         return [federation_present.consent(c) for c in consent_services.list_consents(node, item_id)]
@@ -433,6 +556,8 @@ def operator_router(node: Node) -> APIRouter:
     @router.post(
         "/consents/{consent_id}/decision",
         tags=["transfers"],
+        response_model=ConsentOut,
+        responses=problems(404, 409),
         **secured(Permission.EVIDENCE_TRANSFER, audit="consent:decide"),
     )
     def decide(who: PrincipalDep, consent_id: str, body: DecisionIn) -> dict[str, Any]:

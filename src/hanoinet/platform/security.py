@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from hanoinet.platform import events
+from hanoinet.platform.api import problems
 from hanoinet.platform.errors import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED, DomainError, ErrorKind, NotFound, kind_of
 from hanoinet.platform.events import Actor, Channel, Event, Outcome
 from hanoinet.platform.jsonbody import MAX_JSON_DEPTH, nesting_exceeds
@@ -297,6 +298,17 @@ CallerDep = Annotated[Caller, Depends(current_caller)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
+def _guard_responses(permission: Permission, methods: Iterable[str] | None) -> dict[int | str, dict[str, Any]]:
+    """The statuses every route can answer whatever it does, declared here once: 422 for a parameter or body
+    that breaks its schema, 400 for a body that cannot be read, and 401/403 where the guard checks a caller."""
+    statuses = [422]
+    if UNSAFE & set(methods or ()):
+        statuses.append(400)
+    if permission not in (Permission.PUBLIC, Permission.PEER):
+        statuses += [401, 403]
+    return problems(*sorted(statuses))
+
+
 class SecureRoute(APIRoute):
     """An API route that declares its permission (or cannot be created), checks it, and audits its call."""
 
@@ -308,6 +320,10 @@ class SecureRoute(APIRoute):
             )
         self.hn_permission = Permission(extra["x-permission"])
         self.hn_audit: str | None = extra.get("x-audit")
+        kwargs["responses"] = {
+            **_guard_responses(self.hn_permission, kwargs.get("methods")),
+            **(kwargs.get("responses") or {}),
+        }
         kwargs["dependencies"] = [*(kwargs.get("dependencies") or []), Depends(requirement(self.hn_permission))]
         super().__init__(path, endpoint, **kwargs)
 

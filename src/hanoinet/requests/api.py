@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, Field
+from pydantic import Field, StrictBool
 
 from hanoinet.app.node import Node
 from hanoinet.federation import messaging as messaging_services
-from hanoinet.platform.api import Strict
+from hanoinet.platform.api import IsoInstant, Strict, problems
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission
@@ -22,6 +22,7 @@ from hanoinet.requests import present as requests_present
 from hanoinet.requests import service as request_services
 from hanoinet.requests.domain import MAX_NOTE_LENGTH, Action, Direction, RequestState, parse_due_within
 from hanoinet.requests.ports import InboxQuery
+from hanoinet.requests.schemas import MarkedOut, PreflightOut, RequestOut, SummaryOut
 
 
 class RequestCreate(Strict):
@@ -34,8 +35,8 @@ class RequestCreate(Strict):
     requesting_state: str | None = Field(default=None, min_length=2, max_length=8)
     direction: Direction = Direction.OUTGOING
     items: dict[str, str] = Field(default_factory=dict)
-    emergency: bool = False
-    deadline: AwareDatetime | None = None
+    emergency: StrictBool = False
+    deadline: IsoInstant | None = None
     follows_up: str | None = None
 
     def draft(self) -> request_services.RequestDraft:
@@ -86,6 +87,8 @@ def router(node: Node) -> APIRouter:
     @api.post(
         "",
         status_code=201,
+        response_model=RequestOut,
+        responses=problems(404, 409),
         **secured(Permission.REQUESTS_WRITE, audit="request:create"),
     )
     def create_request(who: PrincipalDep, body: RequestCreate) -> dict[str, Any]:
@@ -94,13 +97,13 @@ def router(node: Node) -> APIRouter:
             request_services.create_request(node, body.draft(), actor=who.name), node.clock.now()
         )
 
-    @api.post("/validate", **secured(Permission.REQUESTS_WRITE))
+    @api.post("/validate", response_model=PreflightOut, responses=problems(404), **secured(Permission.REQUESTS_WRITE))
     def validate_request(body: RequestCreate) -> dict[str, Any]:
         """Check a request as Send would — contents against its rule pack, the legal basis under its instrument
         today, a node of the requested State to carry it — without saving anything."""
         return requests_present.preflight(request_services.preflight(node, body.draft()))
 
-    @api.get("", **secured(Permission.REQUESTS_READ, audit="request:list"))
+    @api.get("", response_model=list[SummaryOut], **secured(Permission.REQUESTS_READ, audit="request:list"))
     def list_requests(
         direction: Direction | None = None,
         state: RequestState | None = None,
@@ -134,7 +137,12 @@ def router(node: Node) -> APIRouter:
         )
         return [requests_present.summary(r, now) for r in request_services.inbox(node, query)]
 
-    @api.get("/{request_id}", **secured(Permission.REQUESTS_READ, audit="request:view"))
+    @api.get(
+        "/{request_id}",
+        response_model=RequestOut,
+        responses=problems(404),
+        **secured(Permission.REQUESTS_READ, audit="request:view"),
+    )
     def get_request(request_id: str) -> dict[str, Any]:
         """A request with its history, clocks, allowed actions, missing items and messages. Reading changes
         nothing: telling the sending node its messages were read is ``POST …/read``."""
@@ -142,6 +150,8 @@ def router(node: Node) -> APIRouter:
 
     @api.post(
         "/{request_id}/read",
+        response_model=MarkedOut,
+        responses=problems(404),
         **secured(Permission.REQUESTS_WRITE, audit="request:read"),
     )
     def mark_request_read(who: PrincipalDep, request_id: str) -> dict[str, Any]:
@@ -150,7 +160,12 @@ def router(node: Node) -> APIRouter:
         request_services.get_request(node, request_id)  # 404 for an unknown request
         return {"marked": messaging_services.mark_read(node, request_id, actor=who.name)}
 
-    @api.patch("/{request_id}", **secured(Permission.REQUESTS_WRITE, audit="request:amend"))
+    @api.patch(
+        "/{request_id}",
+        response_model=RequestOut,
+        responses=problems(404, 409),
+        **secured(Permission.REQUESTS_WRITE, audit="request:amend"),
+    )
     def amend_request(who: PrincipalDep, request_id: str, body: RequestAmend) -> dict[str, Any]:
         """Change a draft's items: set the ones given, remove those given as null or "", keep the others."""
         view = request_services.amend_request(node, request_id, body.items, actor=who.name)
@@ -158,6 +173,8 @@ def router(node: Node) -> APIRouter:
 
     @api.post(
         "/{request_id}/actions",
+        response_model=RequestOut,
+        responses=problems(404, 409),
         **secured(Permission.REQUESTS_WRITE, audit="request:act"),
     )
     def act(who: PrincipalDep, request_id: str, body: RequestAction) -> dict[str, Any]:

@@ -7,22 +7,24 @@ from typing import Any
 from fastapi import APIRouter
 
 from hanoinet.app.node import Node
+from hanoinet.platform.api import problems
 from hanoinet.platform.errors import NotFound
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import SecureRoute, secured
 from hanoinet.rules import present as rules_present
+from hanoinet.rules.schemas import PackOut, PackSummaryOut
 
 
 def router(node: Node) -> APIRouter:
     """The rule-pack routes (read-only: packs change with the software or the data directory, not over HTTP)."""
     api = APIRouter(prefix="/api/v1", route_class=SecureRoute, tags=["rule packs"])
 
-    @api.get("/packs", **secured(Permission.TREATY_READ))
+    @api.get("/packs", response_model=list[PackSummaryOut], **secured(Permission.TREATY_READ))
     def list_packs() -> list[dict[str, Any]]:
         """The instruments this node knows."""
         return [rules_present.pack_summary(p) for p in node.packs.values()]
 
-    @api.get("/packs/{key}", **secured(Permission.TREATY_READ))
+    @api.get("/packs/{key}", response_model=PackOut, responses=problems(404), **secured(Permission.TREATY_READ))
     def get_pack(key: str) -> dict[str, Any]:
         """A whole rule pack: request types, required items, refusal grounds, clocks, each with its article."""
         if key not in node.packs:

@@ -15,10 +15,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from hanoinet.app.node import Node
+from hanoinet.platform.api import IsoDate
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import SecureRoute, secured
 from hanoinet.requests.domain import Direction
 from hanoinet.statistics import service as statistics_services
+from hanoinet.statistics.schemas import StatisticsOut
 from hanoinet.statistics.service import Figure, Statistics
 
 CSV_COLUMNS = ("dimension", "key", "label", "article", "metric", "value")
@@ -101,8 +103,8 @@ def to_json(stats: Statistics) -> dict[str, Any]:
     }
 
 
-FromQuery = Annotated[date | None, Query(alias="from", description="First day (UTC), YYYY-MM-DD")]
-ToQuery = Annotated[date | None, Query(alias="to", description="Last day (UTC), included, YYYY-MM-DD")]
+FromQuery = Annotated[IsoDate | None, Query(alias="from", description="First day (UTC), YYYY-MM-DD")]
+ToQuery = Annotated[IsoDate | None, Query(alias="to", description="Last day (UTC), included, YYYY-MM-DD")]
 InstrumentQuery = Annotated[str | None, Query(max_length=64, description="Rule pack key, e.g. uncc-2024")]
 
 
@@ -115,7 +117,11 @@ def statistics_router(node: Node) -> APIRouter:
     ) -> Statistics:
         return statistics_services.statistics(node, start, end, direction, instrument or None)
 
-    @api.get("/api/v1/statistics", **secured(Permission.STATISTICS_READ, audit="statistics:view"))
+    @api.get(
+        "/api/v1/statistics",
+        response_model=StatisticsOut,
+        **secured(Permission.STATISTICS_READ, audit="statistics:view"),
+    )
     def statistics(
         start: FromQuery = None,
         end: ToQuery = None,
@@ -125,7 +131,12 @@ def statistics_router(node: Node) -> APIRouter:
         """Requests by type, counterpart State, outcome and refusal ground; times to acknowledge and to execute."""
         return to_json(compute(start, end, direction, instrument))
 
-    @api.get("/api/v1/statistics.csv", **secured(Permission.STATISTICS_READ, audit="statistics:export"))
+    @api.get(
+        "/api/v1/statistics.csv",
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {}}, "description": "The figures as CSV"}},
+        **secured(Permission.STATISTICS_READ, audit="statistics:export"),
+    )
     def statistics_csv(
         start: FromQuery = None,
         end: ToQuery = None,

@@ -3,18 +3,19 @@ and deposits recorded from CSV (all rows or none)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
 from hanoinet.app.node import Node
+from hanoinet.platform.api import IsoDate, problems
 from hanoinet.platform.errors import NotFound
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import SecureRoute, secured
 from hanoinet.treaty import present as treaty_present
 from hanoinet.treaty import service as treaty_services
 from hanoinet.treaty.csv_import import parse_deposit_rows
+from hanoinet.treaty.schemas import BasisOut, DepositsOut, InstrumentStatusOut, PartyStatusOut
 
 
 def router(node: Node) -> APIRouter:
@@ -26,18 +27,28 @@ def router(node: Node) -> APIRouter:
             raise NotFound(f"no rule pack {instrument!r}")
         return instrument
 
-    @api.get("/{instrument}/status", **secured(Permission.TREATY_READ))
-    def treaty_status(instrument: str, on: date | None = None) -> dict[str, Any]:
+    @api.get(
+        "/{instrument}/status",
+        response_model=InstrumentStatusOut,
+        responses=problems(404),
+        **secured(Permission.TREATY_READ),
+    )
+    def treaty_status(instrument: str, on: IsoDate | None = None) -> dict[str, Any]:
         """Whether the instrument is in force on a date; its Parties and signatories."""
         return treaty_present.instrument_status(treaty_services.instrument_status(node, known(instrument), on))
 
-    @api.get("/{instrument}/parties/{state}", **secured(Permission.TREATY_READ))
-    def treaty_party(instrument: str, state: str, on: date | None = None) -> dict[str, Any]:
+    @api.get(
+        "/{instrument}/parties/{state}",
+        response_model=PartyStatusOut,
+        responses=problems(404),
+        **secured(Permission.TREATY_READ),
+    )
+    def treaty_party(instrument: str, state: str, on: IsoDate | None = None) -> dict[str, Any]:
         """Whether a State is a Party on a date, and since when."""
         return treaty_present.party_status(treaty_services.party_status(node, known(instrument), state.upper(), on))
 
-    @api.get("/basis", **secured(Permission.TREATY_READ))
-    def treaty_basis(a: str, b: str, on: date | None = None) -> dict[str, Any]:
+    @api.get("/basis", response_model=BasisOut, **secured(Permission.TREATY_READ))
+    def treaty_basis(a: str, b: str, on: IsoDate | None = None) -> dict[str, Any]:
         """The instruments that bind both States on a date."""
         basis = treaty_services.legal_basis(node, a.upper(), b.upper(), on)
         return {
@@ -47,7 +58,12 @@ def router(node: Node) -> APIRouter:
             "instruments": list(basis),
         }
 
-    @api.post("/{instrument}/deposits", **secured(Permission.TREATY_WRITE, audit="treaty:import"))
+    @api.post(
+        "/{instrument}/deposits",
+        response_model=DepositsOut,
+        responses=problems(404, 409),
+        **secured(Permission.TREATY_WRITE, audit="treaty:import"),
+    )
     def treaty_import(
         instrument: str, body: Annotated[str, Body(media_type="text/csv", description="state,action,date")]
     ) -> dict[str, Any]:
