@@ -362,7 +362,7 @@ def test_content_that_is_not_what_was_promised_is_refused_and_never_stored(pair:
     assert "the receiver refused a chunk" in sent.error
     assert "chunk 2 rejected" in sent.error
     with vnm.uow() as uow:
-        (rejection,) = uow.federation.rejections(10)
+        (rejection,) = uow.rejections.latest(10)
     assert (rejection.reason, rejection.claimed_sender) == ("chunk_rejected", "sgp-ca")
     assert altered.id in rejection.detail
     assert "chunk 2" in rejection.detail
@@ -538,7 +538,7 @@ def test_nothing_is_offered_that_may_not_go(pair: tuple[Node, Node, Recorder], c
     assert fields([free.id], request_id, reason=" ") == ["reason"]
     assert transfers.list_transfers(sgp) == []  # not one item was offered
     with sgp.uow() as uow:
-        assert uow.federation.pending("vnm-ca", 10) == []
+        assert uow.outbox.pending("vnm-ca", 10) == []
 
     allowed = transfers.start_transfer(
         sgp, to="vnm-ca", item_ids=[restricted.id], principal=PROSECUTOR, reason="answer", request_id=request_id

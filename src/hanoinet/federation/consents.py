@@ -53,7 +53,7 @@ def request_consent(node: Node, item_id: str, *, destination: str, purpose: str,
             requested_at=node.clock.now(),
             requested_by=principal.name,
         )
-        uow.federation.add_consent(consent)
+        uow.consents.add(consent)
         body = {
             "consent_id": consent.id,
             "item_id": origin.item_id,
@@ -79,9 +79,9 @@ def receive_request(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -
     item = uow.evidence.get(item_id)
     if item is None or item.sha256 != body.get("sha256"):
         raise MessageRefused(f"no item {item_id} with that content originates here")
-    if uow.federation.consent(consent_id) is not None:
+    if uow.consents.get(consent_id) is not None:
         raise MessageRefused(f"consent request {consent_id} already exists here")
-    uow.federation.add_consent(
+    uow.consents.add(
         ConsentRecord(
             id=consent_id,
             role="originator",
@@ -104,7 +104,7 @@ def _purpose(body: dict[str, object]) -> str:
 def decide(node: Node, consent_id: str, *, grant: bool, note: str, principal: Principal) -> ConsentRecord:
     """Grant or refuse a consent request about an item of ours; the signed decision goes back to the holder."""
     with node.uow() as uow:
-        consent = uow.federation.consent(consent_id)
+        consent = uow.consents.get(consent_id)
         if consent is None or consent.role != "originator":
             raise NotFound(f"no consent request {consent_id!r} about an item of this node")
         if consent.status != REQUESTED:
@@ -115,11 +115,11 @@ def decide(node: Node, consent_id: str, *, grant: bool, note: str, principal: Pr
         holder = find_peer(uow, consent.peer, "consent")
         now = node.clock.now()
         status = GRANTED if grant else REFUSED
-        uow.federation.decide_consent(consent_id, status=status, at=now, by=principal.name, note=note)
+        uow.consents.decide(consent_id, status=status, at=now, by=principal.name, note=note)
         body = {"consent_id": consent_id, "granted": grant, "note": note, "decided_by": principal.name}
         compose(node, uow, holder, MessageKind.CONSENT_DECISION, body, actor=principal.name)
         uow.commit()
-        decided = uow.federation.consent(consent_id)
+        decided = uow.consents.get(consent_id)
     node.outbox_changed(holder.entry.node_id)
     assert decided is not None
     return decided
@@ -128,13 +128,13 @@ def decide(node: Node, consent_id: str, *, grant: bool, note: str, principal: Pr
 def receive_decision(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> None:
     """The originator's answer: from now on the item may (or still may not) go to that destination."""
     body = message.body
-    consent = uow.federation.consent(str(body.get("consent_id", "")))
+    consent = uow.consents.get(str(body.get("consent_id", "")))
     if consent is None or consent.role != "holder" or consent.peer != peer.entry.node_id:
         raise MessageRefused(f"no consent request {body.get('consent_id')} was sent to {peer.entry.node_id}")
     if consent.status != REQUESTED:
         raise MessageRefused(f"consent request {consent.id} was already {consent.status}")
     status = GRANTED if body.get("granted") is True else REFUSED
-    uow.federation.decide_consent(
+    uow.consents.decide(
         consent.id,
         status=status,
         at=node.clock.now(),
@@ -146,4 +146,4 @@ def receive_decision(node: Node, uow: UnitOfWork, peer: Peer, message: Message) 
 def list_consents(node: Node, item_id: str | None = None) -> Sequence[ConsentRecord]:
     """Consent requests either way, newest first."""
     with node.uow() as uow:
-        return uow.federation.consents(item_id=item_id)
+        return uow.consents.list(item_id=item_id)

@@ -71,7 +71,7 @@ def _read(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> None:
     ids = message.body.get("ids")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise MessageRefused("a read notice lists message ids")
-    uow.federation.mark_outgoing_read(peer.entry.node_id, ids, message.created_at)
+    uow.outbox.mark_read(peer.entry.node_id, ids, message.created_at)
 
 
 HANDLERS: dict[MessageKind, Handler] = {
@@ -100,7 +100,7 @@ class Opened:
 def _reject(node: Node, exc: EnvelopeRejected, remote: str | None) -> None:
     log.warning("transmission from %s (claims %s) refused: %s", remote or "?", exc.sender or "?", exc)
     with node.uow() as uow:
-        uow.federation.add_rejection(Rejection(node.now_wall(), exc.reason, exc.detail, exc.sender, remote))
+        uow.rejections.add(Rejection(node.now_wall(), exc.reason, exc.detail, exc.sender, remote))
         event = audit.by_node(
             exc.sender or "",
             "transmission:refuse",
@@ -115,15 +115,14 @@ def _reject(node: Node, exc: EnvelopeRejected, remote: str | None) -> None:
 
 
 def _sender_key(uow: UnitOfWork, kid: str, claimed: str | None) -> tuple[PeerKey, Peer, dict[str, PeerKey]]:
-    store = uow.federation
-    key = store.peer_key(kid)
+    key = uow.peer_keys.get(kid)
     if key is None or not key.key.jwk:
         raise EnvelopeRejected("unknown_sender", f"key {kid} is not in this node's directory", sender=claimed)
     if key.status is KeyStatus.REVOKED:
         raise EnvelopeRejected(
             "revoked_key", f"key {kid} of {key.node_id} was revoked here ({key.reason})", sender=claimed
         )
-    peer = store.peer(key.node_id)
+    peer = uow.peers.get(key.node_id)
     if peer is None:
         raise EnvelopeRejected("unknown_sender", f"node {key.node_id} is not in this node's directory", sender=claimed)
     if peer.status is EntryStatus.REVOKED:
@@ -138,7 +137,7 @@ def _sender_key(uow: UnitOfWork, kid: str, claimed: str | None) -> tuple[PeerKey
             f"key {key.key.kid} of {key.node_id} was replaced by a rotation: sign with the new key",
             sender=claimed,
         )
-    return key, peer, {k.key.kid: k for k in store.peer_keys(key.node_id)}
+    return key, peer, {k.key.kid: k for k in uow.peer_keys.of_node(key.node_id)}
 
 
 def open_transmission(node: Node, envelope: str) -> Opened:
@@ -263,7 +262,7 @@ def _triage(
 ) -> tuple[list[_Outcome], list[_Parsed], list[IncomingMessage]]:
     """Sort the batch's messages: already received (a duplicate keeps its first outcome), refused on sight (their
     refusal recorded), and to apply."""
-    known = uow.federation.incoming_known([p.id for p in parsed if p.id])
+    known = uow.inbox.known([p.id for p in parsed if p.id])
     outcomes: list[_Outcome] = []
     pending: list[_Parsed] = []
     refused: list[IncomingMessage] = []
@@ -301,7 +300,7 @@ class _OneByOne(Exception):  # noqa: N818 - control flow: a message of the batch
 def _take_together(node: Node, opened: Opened, parsed: list[_Parsed], now: datetime) -> tuple[list[_Outcome], str]:
     """The fast path: every message, the replay marker and the receipt in one transaction."""
     with node.uow() as uow:
-        uow.federation.add_seen(opened.batch_id, opened.peer.entry.node_id, now)
+        uow.seen.add(opened.batch_id, opened.peer.entry.node_id, now)
         outcomes, pending, records = _triage(uow, opened, parsed, now)
         try:
             for p in pending:
@@ -309,7 +308,7 @@ def _take_together(node: Node, opened: Opened, parsed: list[_Parsed], now: datet
                 _replace(outcomes, _Outcome(p.id or "", p.digest, "accepted"))
         except (DomainError, EnvelopeRejected):
             raise _OneByOne from None  # leaving the block rolls everything back
-        uow.federation.receive(records)
+        uow.inbox.receive(records)
         token = _issue(node, uow, opened, outcomes, now)
         uow.commit()
     return outcomes, token
@@ -318,14 +317,14 @@ def _take_together(node: Node, opened: Opened, parsed: list[_Parsed], now: datet
 def _take_one_by_one(node: Node, opened: Opened, parsed: list[_Parsed], now: datetime) -> tuple[list[_Outcome], str]:
     """The careful path: a transaction per message, so that a refused one leaves nothing but its refusal."""
     with node.uow() as uow:
-        uow.federation.add_seen(opened.batch_id, opened.peer.entry.node_id, now)
+        uow.seen.add(opened.batch_id, opened.peer.entry.node_id, now)
         outcomes, pending, refused = _triage(uow, opened, parsed, now)
-        uow.federation.receive(refused)
+        uow.inbox.receive(refused)
         uow.commit()
     for p in pending:
         try:
             with node.uow() as uow:
-                uow.federation.receive([_apply_one(node, uow, opened, p, now)])
+                uow.inbox.receive([_apply_one(node, uow, opened, p, now)])
                 uow.commit()
             outcome = _Outcome(p.id or "", p.digest, "accepted")
         except (DomainError, EnvelopeRejected) as exc:
@@ -335,7 +334,7 @@ def _take_one_by_one(node: Node, opened: Opened, parsed: list[_Parsed], now: dat
                 reason = exc.detail if isinstance(exc, EnvelopeRejected) else str(exc)
             log.info("message %s from %s refused: %s", p.id, opened.peer.entry.node_id, reason)
             with node.uow() as uow:
-                uow.federation.receive([_refused_record(opened, p, now=now, reason=reason)])
+                uow.inbox.receive([_refused_record(opened, p, now=now, reason=reason)])
                 uow.commit()
             outcome = _Outcome(p.id or "", p.digest, "refused", reason)
         _replace(outcomes, outcome)
@@ -369,7 +368,7 @@ def _issue(node: Node, uow: UnitOfWork, opened: Opened, outcomes: list[_Outcome]
         ],
     }
     token = identity.sign(claims, TYP_RECEIPT)
-    uow.federation.add_receipt(Receipt(receipt_id, opened.batch_id, opened.peer.entry.node_id, "out", token, now))
+    uow.receipts.add(Receipt(receipt_id, opened.batch_id, opened.peer.entry.node_id, "out", token, now))
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
@@ -402,7 +401,7 @@ def receive_transmission(node: Node, envelope: str, remote: str | None = None) -
             if attempt == 2:
                 raise
             with node.uow() as uow:
-                replayed = uow.federation.seen(opened.batch_id)
+                replayed = uow.seen.contains(opened.batch_id)
             if replayed:
                 replay = EnvelopeRejected("replay", f"transmission {opened.batch_id} was already received: a replay")
                 _reject(node, replay, remote)
