@@ -19,12 +19,17 @@ from hanoinet.audit.ports import AuditQuery
 from hanoinet.cases.domain import Case
 from hanoinet.evidence.domain import GENESIS, Checkpoint, CustodyEvent, EvidenceItem
 from hanoinet.federation.domain import (
+    ConsentRole,
+    ConsentStatus,
     DirectoryEntry,
     EntryStatus,
     KeyStatus,
+    KeyUse,
     MessageKind,
     MessageStatus,
     PublicKey,
+    TransferItemState,
+    TransferState,
     entry_from_document,
 )
 from hanoinet.federation.ports import (
@@ -443,7 +448,7 @@ class FakePeerKeys(_FakeFederationTables):
         return [copy.deepcopy(k) for k in found]
 
     def save(
-        self, node_id: str, key: PublicKey, *, use: str, status: KeyStatus, at: datetime, reason: str = ""
+        self, node_id: str, key: PublicKey, *, use: KeyUse, status: KeyStatus, at: datetime, reason: str = ""
     ) -> None:
         known = self.staged.keys.get(key.kid)
         if known is None:
@@ -615,7 +620,9 @@ class FakeTransfers(_FakeFederationTables):
     def get(self, transfer_id: str) -> TransferRecord | None:
         return copy.deepcopy(self.staged.transfers.get(transfer_id))
 
-    def list(self, *, state: str | None = None, direction: Direction | None = None) -> Sequence[TransferRecord]:
+    def list(
+        self, *, state: TransferState | None = None, direction: Direction | None = None
+    ) -> Sequence[TransferRecord]:
         found = [
             t
             for t in self.staged.transfers.values()
@@ -626,7 +633,13 @@ class FakeTransfers(_FakeFederationTables):
         return [copy.deepcopy(t) for t in found]
 
     def update(
-        self, transfer_id: str, *, state: str, at: datetime, receipt: str | None = None, error: str | None = None
+        self,
+        transfer_id: str,
+        *,
+        state: TransferState,
+        at: datetime,
+        receipt: str | None = None,
+        error: str | None = None,
     ) -> None:
         t = self.staged.transfers.get(transfer_id)
         if t is not None:
@@ -640,7 +653,7 @@ class FakeTransfers(_FakeFederationTables):
         idx: int,
         *,
         chunks_done: int | None = None,
-        state: str | None = None,
+        state: TransferItemState | None = None,
         local_item_id: str | None = None,
     ) -> None:
         t = self.staged.transfers.get(transfer_id)
@@ -669,7 +682,7 @@ class FakeConsents(_FakeFederationTables):
     def get(self, consent_id: str) -> ConsentRecord | None:
         return self.staged.consents.get(consent_id)
 
-    def list(self, *, item_id: str | None = None, role: str | None = None) -> Sequence[ConsentRecord]:
+    def list(self, *, item_id: str | None = None, role: ConsentRole | None = None) -> Sequence[ConsentRecord]:
         found = [
             c
             for c in self.staged.consents.values()
@@ -679,7 +692,7 @@ class FakeConsents(_FakeFederationTables):
         found.sort(key=lambda c: c.requested_at, reverse=True)
         return found
 
-    def decide(self, consent_id: str, *, status: str, at: datetime, by: str, note: str) -> None:
+    def decide(self, consent_id: str, *, status: ConsentStatus, at: datetime, by: str, note: str) -> None:
         c = self.staged.consents.get(consent_id)
         if c is not None:
             self.staged.consents[consent_id] = replace(c, status=status, decided_at=at, decided_by=by, note=note)

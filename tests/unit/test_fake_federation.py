@@ -17,13 +17,19 @@ from hanoinet.app.node import UnitOfWork
 from hanoinet.app.unit_of_work import SqlUnitOfWork
 from hanoinet.federation.domain import (
     Consent,
+    ConsentRole,
+    ConsentStatus,
     DirectoryEntry,
     EntryStatus,
     KeyStatus,
+    KeyUse,
     MessageKind,
     MessageStatus,
     NodeRole,
     PublicKey,
+    ReceiptDirection,
+    TransferItemState,
+    TransferState,
     entry_from_document,
 )
 from hanoinet.federation.ports import (
@@ -146,7 +152,7 @@ def transfer(tid: str, created: datetime, **changes: Any) -> TransferRecord:
         "peer": "vnm-ca",
         "request_id": "req-1",
         "case_id": "case-1",
-        "state": "offered",
+        "state": TransferState.OFFERED,
         "created_at": created,
         "updated_at": created,
         "created_by": "officer@fra",
@@ -166,12 +172,12 @@ def transfer(tid: str, created: datetime, **changes: Any) -> TransferRecord:
 def consent(cid: str, requested: datetime, **changes: Any) -> ConsentRecord:
     values: dict[str, Any] = {
         "id": cid,
-        "role": "holder",
+        "role": ConsentRole.HOLDER,
         "item_id": "item-a",
         "peer": "vnm-ca",
         "destination": "tha-ca",
         "purpose": "joint investigation",
-        "status": "requested",
+        "status": ConsentStatus.REQUESTED,
         "requested_at": requested,
         "requested_by": "officer@fra",
     }
@@ -233,44 +239,47 @@ def test_a_newer_entry_keeps_status_and_delivery_state(uow: UowFactory) -> None:
 def test_keys_change_status_but_a_revoked_key_stays_revoked(uow: UowFactory) -> None:
     sig, enc = public_key("vnm-sig"), public_key("vnm-enc", "X25519")
     with uow() as u:
-        u.peer_keys.save("vnm-ca", sig, use="sig", status=KeyStatus.CURRENT, at=at(1))
-        u.peer_keys.save("vnm-ca", enc, use="enc", status=KeyStatus.CURRENT, at=at(0), reason="first entry")
+        u.peer_keys.save("vnm-ca", sig, use=KeyUse.SIGNING, status=KeyStatus.CURRENT, at=at(1))
+        u.peer_keys.save("vnm-ca", enc, use=KeyUse.ENCRYPTION, status=KeyStatus.CURRENT, at=at(0), reason="first entry")
         u.commit()
     with uow() as u:
-        assert u.peer_keys.get(sig.kid) == PeerKey("vnm-ca", "sig", sig, KeyStatus.CURRENT, at(1))
+        assert u.peer_keys.get(sig.kid) == PeerKey("vnm-ca", KeyUse.SIGNING, sig, KeyStatus.CURRENT, at(1))
         assert u.peer_keys.get("kid-unknown") is None
         assert [k.key.kid for k in u.peer_keys.of_node("vnm-ca")] == [enc.kid, sig.kid]  # by when added
+        assert [type(k.use) for k in u.peer_keys.of_node("vnm-ca")] == [KeyUse, KeyUse]
         assert u.peer_keys.of_node("tha-ca") == []
-        u.peer_keys.save("vnm-ca", sig, use="sig", status=KeyStatus.CURRENT, at=at(2), reason="same again")
-        assert u.peer_keys.get(sig.kid) == PeerKey("vnm-ca", "sig", sig, KeyStatus.CURRENT, at(1))
-        u.peer_keys.save("vnm-ca", sig, use="sig", status=KeyStatus.RETIRED, at=at(3), reason="rotated")
-        u.peer_keys.save("vnm-ca", sig, use="sig", status=KeyStatus.REVOKED, at=at(4), reason="compromised")
+        u.peer_keys.save("vnm-ca", sig, use=KeyUse.SIGNING, status=KeyStatus.CURRENT, at=at(2), reason="same again")
+        assert u.peer_keys.get(sig.kid) == PeerKey("vnm-ca", KeyUse.SIGNING, sig, KeyStatus.CURRENT, at(1))
+        u.peer_keys.save("vnm-ca", sig, use=KeyUse.SIGNING, status=KeyStatus.RETIRED, at=at(3), reason="rotated")
+        u.peer_keys.save("vnm-ca", sig, use=KeyUse.SIGNING, status=KeyStatus.REVOKED, at=at(4), reason="compromised")
         u.commit()
     with uow() as u:
         for status in (KeyStatus.CURRENT, KeyStatus.RETIRED):
-            u.peer_keys.save("vnm-ca", sig, use="sig", status=status, at=at(5), reason="try again")
+            u.peer_keys.save("vnm-ca", sig, use=KeyUse.SIGNING, status=status, at=at(5), reason="try again")
         u.commit()
     with uow() as u:
         assert u.peer_keys.get(sig.kid) == PeerKey(
-            "vnm-ca", "sig", sig, KeyStatus.REVOKED, at(1), changed_at=at(4), reason="compromised"
+            "vnm-ca", KeyUse.SIGNING, sig, KeyStatus.REVOKED, at(1), changed_at=at(4), reason="compromised"
         )
 
 
 def test_a_key_known_by_id_only_gets_its_node_and_jwk_when_it_changes(uow: UowFactory) -> None:
     retired, revoked = public_key("old"), public_key("bad")
     with uow() as u:  # ids a directory listed before the node itself was known
-        u.peer_keys.save("", PublicKey(retired.kid, {}), use="sig", status=KeyStatus.RETIRED, at=at(0))
-        u.peer_keys.save("", PublicKey(revoked.kid, {}), use="sig", status=KeyStatus.REVOKED, at=at(0))
+        u.peer_keys.save("", PublicKey(retired.kid, {}), use=KeyUse.SIGNING, status=KeyStatus.RETIRED, at=at(0))
+        u.peer_keys.save("", PublicKey(revoked.kid, {}), use=KeyUse.SIGNING, status=KeyStatus.REVOKED, at=at(0))
         u.commit()
     with uow() as u:
-        u.peer_keys.save("vnm-ca", retired, use="sig", status=KeyStatus.CURRENT, at=at(1), reason="entry")
-        u.peer_keys.save("vnm-ca", revoked, use="sig", status=KeyStatus.CURRENT, at=at(1), reason="entry")
+        u.peer_keys.save("vnm-ca", retired, use=KeyUse.SIGNING, status=KeyStatus.CURRENT, at=at(1), reason="entry")
+        u.peer_keys.save("vnm-ca", revoked, use=KeyUse.SIGNING, status=KeyStatus.CURRENT, at=at(1), reason="entry")
         u.commit()
     with uow() as u:
         assert u.peer_keys.get(retired.kid) == PeerKey(
-            "vnm-ca", "sig", retired, KeyStatus.CURRENT, at(0), changed_at=at(1), reason="entry"
+            "vnm-ca", KeyUse.SIGNING, retired, KeyStatus.CURRENT, at(0), changed_at=at(1), reason="entry"
         )
-        assert u.peer_keys.get(revoked.kid) == PeerKey("", "sig", PublicKey(revoked.kid, {}), KeyStatus.REVOKED, at(0))
+        assert u.peer_keys.get(revoked.kid) == PeerKey(
+            "", KeyUse.SIGNING, PublicKey(revoked.kid, {}), KeyStatus.REVOKED, at(0)
+        )
         assert [k.key.kid for k in u.peer_keys.of_node("vnm-ca")] == [retired.kid]
 
 
@@ -515,8 +524,8 @@ def test_incoming_queries_filter_come_newest_first_and_reads_are_kept_once(uow: 
 
 
 def test_receipts_are_kept_once_either_way(uow: UowFactory) -> None:
-    issued = Receipt("r1", "batch-1", "vnm-ca", "out", "jws-issued", at(0))
-    received = Receipt("r2", "batch-2", "fra-ca", "in", "jws-received", at(1))
+    issued = Receipt("r1", "batch-1", "vnm-ca", ReceiptDirection.ISSUED, "jws-issued", at(0))
+    received = Receipt("r2", "batch-2", "fra-ca", ReceiptDirection.RECEIVED, "jws-received", at(1))
     with uow() as u:
         u.receipts.add(issued)
         u.receipts.add(received)
@@ -524,9 +533,10 @@ def test_receipts_are_kept_once_either_way(uow: UowFactory) -> None:
         u.commit()
     with uow() as u:
         assert (u.receipts.get("r1"), u.receipts.get("r2")) == (issued, received)
+        assert [type(r.direction) for r in (u.receipts.get("r1"), u.receipts.get("r2")) if r] == [ReceiptDirection] * 2
         assert u.receipts.get("r3") is None
     with uow() as u, pytest.raises(Conflict):
-        u.receipts.add(Receipt("r1", "batch-3", "vnm-ca", "in", "another", at(2)))
+        u.receipts.add(Receipt("r1", "batch-3", "vnm-ca", ReceiptDirection.RECEIVED, "another", at(2)))
     with uow() as u:
         assert u.receipts.get("r1") == issued
 
@@ -571,7 +581,9 @@ def test_rejections_come_newest_first_and_are_cut_to_size(uow: UowFactory) -> No
 
 def test_transfers_keep_their_items_and_progress(uow: UowFactory) -> None:
     t1 = transfer("t1", at(1))
-    t2 = transfer("t2", at(2), direction=Direction.INCOMING, state="receiving", token_hash=None, request_id=None)
+    t2 = transfer(
+        "t2", at(2), direction=Direction.INCOMING, state=TransferState.RECEIVING, token_hash=None, request_id=None
+    )
     t3 = transfer("t3", at(2), items=(TransferItemRecord(0, "item-c", "22" * 32, 0, 512, 1),))
     with uow() as u:
         for t in (t1, t3, t2):
@@ -581,24 +593,26 @@ def test_transfers_keep_their_items_and_progress(uow: UowFactory) -> None:
         assert u.transfers.get("t1") == t1
         assert u.transfers.get("nope") is None
         assert [t.id for t in u.transfers.list()] == ["t2", "t3", "t1"]  # newest first, then by id
-        assert [t.id for t in u.transfers.list(state="offered")] == ["t3", "t1"]
+        assert [t.id for t in u.transfers.list(state=TransferState.OFFERED)] == ["t3", "t1"]
         assert [t.id for t in u.transfers.list(direction=Direction.INCOMING)] == ["t2"]
-        assert [t.id for t in u.transfers.list(state="offered", direction=Direction.INCOMING)] == []
-        u.transfers.update("t1", state="sending", at=at(3), error="peer unreachable")
-        u.transfers.update("t1", state="done", at=at(4), receipt="receipt-jws")
-        u.transfers.update("t1", state="archived", at=at(5))  # the receipt is kept
-        u.transfers.update("nope", state="done", at=at(5))
+        assert [t.id for t in u.transfers.list(state=TransferState.OFFERED, direction=Direction.INCOMING)] == []
+        u.transfers.update("t1", state=TransferState.SENDING, at=at(3), error="peer unreachable")
+        u.transfers.update("t1", state=TransferState.COMPLETED, at=at(4), receipt="receipt-jws")
+        u.transfers.update("t1", state=TransferState.FAILED, at=at(5))  # the receipt is kept
+        u.transfers.update("nope", state=TransferState.COMPLETED, at=at(5))
         u.transfers.update_item("t1", 0, chunks_done=1)
-        u.transfers.update_item("t1", 0, state="done", chunks_done=2, local_item_id="local-a")
+        u.transfers.update_item("t1", 0, state=TransferItemState.DELIVERED, chunks_done=2, local_item_id="local-a")
         u.transfers.update_item("t1", 1)  # nothing to change
-        u.transfers.update_item("t1", 7, state="done")  # no such item
+        u.transfers.update_item("t1", 7, state=TransferItemState.DELIVERED)  # no such item
         u.commit()
     with uow() as u:
         got = u.transfers.get("t1")
         assert got is not None
-        assert (got.state, got.updated_at, got.receipt, got.error) == ("archived", at(5), "receipt-jws", None)
+        assert (got.state, got.updated_at, got.receipt, got.error) == (TransferState.FAILED, at(5), "receipt-jws", None)
+        assert type(got.state) is TransferState  # read back as the enum, not a bare string
+        assert [type(i.state) for i in got.items] == [TransferItemState, TransferItemState]
         assert got.items == (
-            TransferItemRecord(0, "item-a", "00" * 32, 1000, 512, 2, 2, "done", "local-a"),
+            TransferItemRecord(0, "item-a", "00" * 32, 1000, 512, 2, 2, TransferItemState.DELIVERED, "local-a"),
             t1.items[1],
         )
         assert got.created_at == at(1)
@@ -608,7 +622,7 @@ def test_transfers_keep_their_items_and_progress(uow: UowFactory) -> None:
 def test_consents_are_requested_then_decided(uow: UowFactory) -> None:
     asked = consent("c1", at(1))
     other = consent("c2", at(2), item_id="item-b")
-    theirs = consent("c0", at(2), role="originator", peer="tha-ca", destination="deu-ca")
+    theirs = consent("c0", at(2), role=ConsentRole.ORIGINATOR, peer="tha-ca", destination="deu-ca")
     with uow() as u:
         for c in (asked, other, theirs):
             u.consents.add(c)
@@ -618,16 +632,17 @@ def test_consents_are_requested_then_decided(uow: UowFactory) -> None:
         assert u.consents.get("nope") is None
         assert [c.id for c in u.consents.list()] == ["c0", "c2", "c1"]  # newest first, then by id
         assert [c.id for c in u.consents.list(item_id="item-a")] == ["c0", "c1"]
-        assert [c.id for c in u.consents.list(role="holder")] == ["c2", "c1"]
-        assert [c.id for c in u.consents.list(item_id="item-a", role="originator")] == ["c0"]
-        u.consents.decide("c1", status="granted", at=at(3), by="officer@vnm", note="for this case only")
-        u.consents.decide("nope", status="granted", at=at(3), by="x", note="")
+        assert [c.id for c in u.consents.list(role=ConsentRole.HOLDER)] == ["c2", "c1"]
+        assert [c.id for c in u.consents.list(item_id="item-a", role=ConsentRole.ORIGINATOR)] == ["c0"]
+        u.consents.decide("c1", status=ConsentStatus.GRANTED, at=at(3), by="officer@vnm", note="for this case only")
+        u.consents.decide("nope", status=ConsentStatus.GRANTED, at=at(3), by="x", note="")
         u.commit()
     with uow() as u:
         decided = u.consents.get("c1")
         assert decided is not None
+        assert (type(decided.role), type(decided.status)) == (ConsentRole, ConsentStatus)
         assert (decided.status, decided.decided_at, decided.decided_by, decided.note) == (
-            "granted",
+            ConsentStatus.GRANTED,
             at(3),
             "officer@vnm",
             "for this case only",
@@ -640,11 +655,11 @@ def test_consents_are_requested_then_decided(uow: UowFactory) -> None:
 
 def write_everything(u: UnitOfWork) -> None:
     u.peers.save(directory_entry(), SIGNED, T0)
-    u.peer_keys.save("vnm-ca", public_key("vnm-sig"), use="sig", status=KeyStatus.CURRENT, at=T0)
+    u.peer_keys.save("vnm-ca", public_key("vnm-sig"), use=KeyUse.SIGNING, status=KeyStatus.CURRENT, at=T0)
     u.own_entry.save(OwnEntry(directory_entry("fra-ca", "FRA"), SIGNED, T0))
     u.outbox.enqueue([outgoing("m1")])
     u.inbox.receive([incoming("i1")])
-    u.receipts.add(Receipt("r1", "batch-1", "vnm-ca", "out", "jws", T0))
+    u.receipts.add(Receipt("r1", "batch-1", "vnm-ca", ReceiptDirection.ISSUED, "jws", T0))
     u.seen.add("t1", "vnm-ca", T0)
     u.rejections.add(Rejection(T0, "replay", "detail"))
     u.transfers.add(transfer("x1", T0))

@@ -11,14 +11,12 @@ from collections.abc import Sequence
 
 from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.evidence.domain import AccessDenied
-from hanoinet.federation.domain import Message, MessageKind, MessageRefused
+from hanoinet.federation.domain import ConsentRole, ConsentStatus, Message, MessageKind, MessageRefused
 from hanoinet.federation.messaging import compose, find_peer
 from hanoinet.federation.ports import ConsentRecord, Peer
 from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
 from hanoinet.platform.permissions import Principal
-
-REQUESTED, GRANTED, REFUSED = "requested", "granted", "refused"
 
 
 def request_consent(node: Node, item_id: str, *, destination: str, purpose: str, principal: Principal) -> ConsentRecord:
@@ -44,12 +42,12 @@ def request_consent(node: Node, item_id: str, *, destination: str, purpose: str,
         originator = find_peer(uow, origin.node_id, "item")
         consent = ConsentRecord(
             id=new_id(),
-            role="holder",
+            role=ConsentRole.HOLDER,
             item_id=item.id,
             peer=originator.entry.node_id,
             destination=target.entry.node_id,
             purpose=purpose,
-            status=REQUESTED,
+            status=ConsentStatus.REQUESTED,
             requested_at=node.clock.now(),
             requested_by=principal.name,
         )
@@ -84,12 +82,12 @@ def receive_request(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -
     uow.consents.add(
         ConsentRecord(
             id=consent_id,
-            role="originator",
+            role=ConsentRole.ORIGINATOR,
             item_id=item.id,
             peer=peer.entry.node_id,
             destination=str(body.get("destination", ""))[:64],
             purpose=_purpose(body),
-            status=REQUESTED,
+            status=ConsentStatus.REQUESTED,
             requested_at=node.clock.now(),
             requested_by=f"{body.get('requested_by', '')} ({peer.entry.authority})"[:256],
         )
@@ -105,16 +103,16 @@ def decide(node: Node, consent_id: str, *, grant: bool, note: str, principal: Pr
     """Grant or refuse a consent request about an item of ours; the signed decision goes back to the holder."""
     with node.uow() as uow:
         consent = uow.consents.get(consent_id)
-        if consent is None or consent.role != "originator":
+        if consent is None or consent.role is not ConsentRole.ORIGINATOR:
             raise NotFound(f"no consent request {consent_id!r} about an item of this node")
-        if consent.status != REQUESTED:
+        if consent.status is not ConsentStatus.REQUESTED:
             raise Conflict(f"consent request {consent_id} was already {consent.status}")
         item = uow.evidence.get(consent.item_id)
         if item is None or not item.conditions.permits(principal):
             raise AccessDenied(f"{principal.name} may not decide on item {consent.item_id}")
         holder = find_peer(uow, consent.peer, "consent")
         now = node.clock.now()
-        status = GRANTED if grant else REFUSED
+        status = ConsentStatus.GRANTED if grant else ConsentStatus.REFUSED
         uow.consents.decide(consent_id, status=status, at=now, by=principal.name, note=note)
         body = {"consent_id": consent_id, "granted": grant, "note": note, "decided_by": principal.name}
         compose(node, uow, holder, MessageKind.CONSENT_DECISION, body, actor=principal.name)
@@ -129,11 +127,11 @@ def receive_decision(node: Node, uow: UnitOfWork, peer: Peer, message: Message) 
     """The originator's answer: from now on the item may (or still may not) go to that destination."""
     body = message.body
     consent = uow.consents.get(str(body.get("consent_id", "")))
-    if consent is None or consent.role != "holder" or consent.peer != peer.entry.node_id:
+    if consent is None or consent.role is not ConsentRole.HOLDER or consent.peer != peer.entry.node_id:
         raise MessageRefused(f"no consent request {body.get('consent_id')} was sent to {peer.entry.node_id}")
-    if consent.status != REQUESTED:
+    if consent.status is not ConsentStatus.REQUESTED:
         raise MessageRefused(f"consent request {consent.id} was already {consent.status}")
-    status = GRANTED if body.get("granted") is True else REFUSED
+    status = ConsentStatus.GRANTED if body.get("granted") is True else ConsentStatus.REFUSED
     uow.consents.decide(
         consent.id,
         status=status,

@@ -21,6 +21,7 @@ from hanoinet.federation.domain import (
     EntryStatus,
     EntryVerdict,
     KeyStatus,
+    KeyUse,
     MessageKind,
     PublicKey,
     decide_entry,
@@ -146,7 +147,7 @@ def _verify(node: Node, uow: UnitOfWork, signed: Mapping[str, Any]) -> tuple[Dir
     identity, _, _ = node.network()
     claimed, _ = identity.verify_document(signed, ())
     entry = entry_from_document(claimed, node.catalog.is_known)
-    candidates = [entry.signing_key, *(k.key for k in uow.peer_keys.of_node(entry.node_id) if k.use == "sig")]
+    candidates = [entry.signing_key, *(k.key for k in uow.peer_keys.of_node(entry.node_id) if k.use is KeyUse.SIGNING)]
     payload, kids = identity.verify_document(signed, candidates)
     if payload != claimed:
         raise ValidationFailed([Issue("entry", "the entry changed while being read")])
@@ -187,8 +188,8 @@ def _apply(
     uow.peers.save(entry, signed, now)
     if current is not None and current.status is EntryStatus.REVOKED:
         uow.peers.set_status(entry.node_id, EntryStatus.ACTIVE, "restored by an operator", now)
-    uow.peer_keys.save(entry.node_id, entry.signing_key, use="sig", status=KeyStatus.CURRENT, at=now)
-    uow.peer_keys.save(entry.node_id, entry.encryption_key, use="enc", status=KeyStatus.CURRENT, at=now)
+    uow.peer_keys.save(entry.node_id, entry.signing_key, use=KeyUse.SIGNING, status=KeyStatus.CURRENT, at=now)
+    uow.peer_keys.save(entry.node_id, entry.encryption_key, use=KeyUse.ENCRYPTION, status=KeyStatus.CURRENT, at=now)
     for kid in decision.retire:
         retired = uow.peer_keys.get(kid)
         if retired is not None:
@@ -316,7 +317,11 @@ def import_register(node: Node, signed: Mapping[str, Any]) -> SyncResult:
     publisher_id = str(claimed.get("publisher", ""))
     with node.uow() as uow:
         publisher = uow.peers.get(publisher_id)
-        keys = [k.key for k in uow.peer_keys.of_node(publisher_id) if k.use == "sig" and k.status is KeyStatus.CURRENT]
+        keys = [
+            k.key
+            for k in uow.peer_keys.of_node(publisher_id)
+            if k.use is KeyUse.SIGNING and k.status is KeyStatus.CURRENT
+        ]
     if publisher is None or publisher.status is not EntryStatus.ACTIVE:
         raise EntryRefused(
             f"the register's publisher {publisher_id!r} is not a trusted node here: import its entry first"

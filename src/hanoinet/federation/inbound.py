@@ -33,10 +33,13 @@ from hanoinet.federation.domain import (
     EntryStatus,
     EnvelopeRejected,
     KeyStatus,
+    KeyUse,
     Message,
     MessageKind,
+    MessageOutcome,
     MessageRefused,
     MessageStatus,
+    ReceiptDirection,
     check_freshness,
     message_from_claims,
 )
@@ -129,7 +132,7 @@ def _sender_key(uow: UnitOfWork, kid: str, claimed: str | None) -> tuple[PeerKey
         raise EnvelopeRejected(
             "revoked_sender", f"node {key.node_id} was revoked here ({peer.status_reason})", sender=claimed
         )
-    if key.use != "sig":
+    if key.use is not KeyUse.SIGNING:
         raise EnvelopeRejected("bad_signature", f"key {kid} is an encryption key, not a signing key", sender=claimed)
     if key.status is KeyStatus.RETIRED:
         raise EnvelopeRejected(
@@ -207,7 +210,7 @@ def _parse(node: Node, opened: Opened, token: str) -> _Parsed:
     key = opened.keys.get(str(header.get("kid", "")))
     if parsed.id is None:
         parsed.refusal = "the message has no id"
-    elif key is None or key.use != "sig":
+    elif key is None or key.use is not KeyUse.SIGNING:
         parsed.refusal = f"signed by key {header.get('kid')}, which is not a key of {opened.peer.entry.node_id}"
     elif key.status is KeyStatus.REVOKED:
         parsed.refusal = f"signed by key {key.key.kid}, revoked here ({key.reason})"
@@ -237,7 +240,7 @@ def _parse(node: Node, opened: Opened, token: str) -> _Parsed:
 class _Outcome:
     id: str
     digest: str
-    status: str
+    status: MessageOutcome
     reason: str | None = None
 
 
@@ -270,18 +273,19 @@ def _triage(
     for p in parsed:
         if p.id is not None and (p.id in known or p.id in taken):
             prior = known.get(p.id)
-            status = "refused" if prior is not None and prior.status is MessageStatus.REFUSED else "duplicate"
+            refused_before = prior is not None and prior.status is MessageStatus.REFUSED
+            status = MessageOutcome.REFUSED if refused_before else MessageOutcome.DUPLICATE
             outcomes.append(_Outcome(p.id, p.digest, status, prior.reason if prior else None))
             continue
         if p.id is not None:
             taken.add(p.id)
         if p.refusal is not None:
-            outcomes.append(_Outcome(p.id or "", p.digest, "refused", p.refusal))
+            outcomes.append(_Outcome(p.id or "", p.digest, MessageOutcome.REFUSED, p.refusal))
             if p.id is not None:
                 refused.append(_refused_record(opened, p, now=now, reason=p.refusal))
             continue
         pending.append(p)
-        outcomes.append(_Outcome(p.id or "", p.digest, "pending"))
+        outcomes.append(_Outcome(p.id or "", p.digest, MessageOutcome.PENDING))
     return outcomes, pending, refused
 
 
@@ -305,7 +309,7 @@ def _take_together(node: Node, opened: Opened, parsed: list[_Parsed], now: datet
         try:
             for p in pending:
                 records.append(_apply_one(node, uow, opened, p, now))
-                _replace(outcomes, _Outcome(p.id or "", p.digest, "accepted"))
+                _replace(outcomes, _Outcome(p.id or "", p.digest, MessageOutcome.ACCEPTED))
         except (DomainError, EnvelopeRejected):
             raise _OneByOne from None  # leaving the block rolls everything back
         uow.inbox.receive(records)
@@ -326,7 +330,7 @@ def _take_one_by_one(node: Node, opened: Opened, parsed: list[_Parsed], now: dat
             with node.uow() as uow:
                 uow.inbox.receive([_apply_one(node, uow, opened, p, now)])
                 uow.commit()
-            outcome = _Outcome(p.id or "", p.digest, "accepted")
+            outcome = _Outcome(p.id or "", p.digest, MessageOutcome.ACCEPTED)
         except (DomainError, EnvelopeRejected) as exc:
             if isinstance(exc, ValidationFailed) and len(exc.issues) == 1:
                 reason = str(exc.issues[0])
@@ -336,7 +340,7 @@ def _take_one_by_one(node: Node, opened: Opened, parsed: list[_Parsed], now: dat
             with node.uow() as uow:
                 uow.inbox.receive([_refused_record(opened, p, now=now, reason=reason)])
                 uow.commit()
-            outcome = _Outcome(p.id or "", p.digest, "refused", reason)
+            outcome = _Outcome(p.id or "", p.digest, MessageOutcome.REFUSED, reason)
         _replace(outcomes, outcome)
     with node.uow() as uow:
         token = _issue(node, uow, opened, outcomes, now)
@@ -346,7 +350,7 @@ def _take_one_by_one(node: Node, opened: Opened, parsed: list[_Parsed], now: dat
 
 def _replace(outcomes: list[_Outcome], outcome: _Outcome) -> None:
     for index, existing in enumerate(outcomes):
-        if existing.id == outcome.id and existing.status == "pending":
+        if existing.id == outcome.id and existing.status is MessageOutcome.PENDING:
             outcomes[index] = outcome
             return
 
@@ -363,15 +367,17 @@ def _issue(node: Node, uow: UnitOfWork, opened: Opened, outcomes: list[_Outcome]
         "to": opened.peer.entry.node_id,
         "at": now.isoformat(),
         "results": [
-            {"id": o.id, "digest": o.digest, "status": o.status, **({"reason": o.reason} if o.reason else {})}
+            {"id": o.id, "digest": o.digest, "status": o.status.value, **({"reason": o.reason} if o.reason else {})}
             for o in outcomes
         ],
     }
     token = identity.sign(claims, TYP_RECEIPT)
-    uow.receipts.add(Receipt(receipt_id, opened.batch_id, opened.peer.entry.node_id, "out", token, now))
+    uow.receipts.add(
+        Receipt(receipt_id, opened.batch_id, opened.peer.entry.node_id, ReceiptDirection.ISSUED, token, now)
+    )
     counts: dict[str, int] = {}
     for o in outcomes:
-        counts[o.status] = counts.get(o.status, 0) + 1
+        counts[o.status.value] = counts.get(o.status.value, 0) + 1
     event = audit.by_node(opened.peer.entry.node_id, "transmission:receive", "transmission", opened.batch_id)
     audit.record(uow, node, replace(event, details={"messages": counts}))
     return token
@@ -406,7 +412,7 @@ def receive_transmission(node: Node, envelope: str, remote: str | None = None) -
                 replay = EnvelopeRejected("replay", f"transmission {opened.batch_id} was already received: a replay")
                 _reject(node, replay, remote)
                 raise replay from None
-    accepted = sum(1 for o in outcomes if o.status == "accepted")
+    accepted = sum(1 for o in outcomes if o.status is MessageOutcome.ACCEPTED)
     log.debug("took %d of %d message(s) from %s", accepted, len(outcomes), opened.peer.entry.node_id)
     return identity.encrypt_to(token.encode(), opened.peer.entry.encryption_key, TYP_SEALED, TYP_RECEIPT)
 

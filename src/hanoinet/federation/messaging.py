@@ -31,9 +31,12 @@ from hanoinet.federation.domain import (
     EntryStatus,
     EnvelopeRejected,
     KeyStatus,
+    KeyUse,
     Message,
     MessageKind,
+    MessageOutcome,
     MessageStatus,
+    ReceiptDirection,
 )
 from hanoinet.federation.ports import (
     DeliveryResult,
@@ -428,8 +431,8 @@ def _transmit(node: Node, transport: Transport, peer: Peer, batch: Sequence[Outg
         if (
             known is None
             or known.node_id != peer.entry.node_id
-            or known.use != "sig"
-            or known.status.value == "revoked"
+            or known.use is not KeyUse.SIGNING
+            or known.status is KeyStatus.REVOKED
         ):
             raise EnvelopeRejected(
                 "bad_signature", f"the receipt is signed by key {kid}, not a key of {peer.entry.node_id}"
@@ -445,7 +448,7 @@ def _transmit(node: Node, transport: Transport, peer: Peer, batch: Sequence[Outg
     rejected = sum(1 for s, _ in outcomes.values() if s is MessageStatus.REJECTED)
     offers = sum(1 for m in batch if m.kind is MessageKind.TRANSFER_OFFER)
     report = DeliveryReport(peer.entry.node_id, len(batch), len(outcomes) - rejected, rejected, offers=offers)
-    stored = Receipt(receipt_id, batch_id, peer.entry.node_id, "in", token, now)
+    stored = Receipt(receipt_id, batch_id, peer.entry.node_id, ReceiptDirection.RECEIVED, token, now)
     return report, PeerDelivery(None, 0, None, now, now), (results, stored)
 
 
@@ -461,7 +464,7 @@ def _results(
         mid = entry.get("id")
         if mid not in sent or entry.get("digest") != sent[mid]:
             raise EnvelopeRejected("malformed", f"the receipt lists message {mid} with another digest than was sent")
-        if entry.get("status") == "refused":
+        if entry.get("status") == MessageOutcome.REFUSED:
             results[mid] = (MessageStatus.REJECTED, str(entry.get("reason", ""))[:2000])
         else:
             results[mid] = (MessageStatus.DELIVERED, None)

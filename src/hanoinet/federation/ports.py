@@ -16,12 +16,18 @@ from typing import Any, Protocol
 
 from hanoinet.federation.domain import (
     Consent,
+    ConsentRole,
+    ConsentStatus,
     DirectoryEntry,
     EntryStatus,
     KeyStatus,
+    KeyUse,
     MessageKind,
     MessageStatus,
     PublicKey,
+    ReceiptDirection,
+    TransferItemState,
+    TransferState,
 )
 from hanoinet.requests.domain import Direction
 
@@ -61,7 +67,7 @@ class PeerKey:
     """A peer's public key and whether it may still be used."""
 
     node_id: str
-    use: str  # "sig" or "enc"
+    use: KeyUse
     key: PublicKey
     status: KeyStatus
     added_at: datetime
@@ -130,12 +136,12 @@ class DeliveryResult:
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """A signed delivery receipt, issued (``out``) or received (``in``)."""
+    """A signed delivery receipt, issued here or received from the peer."""
 
     id: str
     batch_id: str
     peer: str
-    direction: str
+    direction: ReceiptDirection
     jws: str
     at: datetime
 
@@ -175,7 +181,7 @@ class TransferItemRecord:
     chunk_size: int
     chunks_total: int
     chunks_done: int = 0
-    state: str = "pending"
+    state: TransferItemState = TransferItemState.PENDING
     local_item_id: str | None = None
 
 
@@ -188,7 +194,7 @@ class TransferRecord:
     peer: str
     request_id: str | None
     case_id: str | None
-    state: str
+    state: TransferState
     created_at: datetime
     updated_at: datetime
     created_by: str
@@ -206,12 +212,12 @@ class ConsentRecord:
     """A request for, or decision on, onward transfer of an item (Art 36)."""
 
     id: str
-    role: str  # "holder" (we asked) or "originator" (we were asked)
+    role: ConsentRole
     item_id: str
     peer: str
     destination: str
     purpose: str
-    status: str  # requested, granted, refused
+    status: ConsentStatus
     requested_at: datetime
     requested_by: str
     decided_at: datetime | None = None
@@ -267,7 +273,7 @@ class PeerKeyRepository(Protocol):
         """Every key known for a node, current, retired or revoked, in the order they were added."""
 
     def save(
-        self, node_id: str, key: PublicKey, *, use: str, status: KeyStatus, at: datetime, reason: str = ""
+        self, node_id: str, key: PublicKey, *, use: KeyUse, status: KeyStatus, at: datetime, reason: str = ""
     ) -> None:
         """Record a key, or change its status; a revoked key stays revoked."""
 
@@ -373,11 +379,19 @@ class TransferRepository(Protocol):
     def get(self, transfer_id: str) -> TransferRecord | None:
         """Return a transfer with its items, or None."""
 
-    def list(self, *, state: str | None = None, direction: Direction | None = None) -> Sequence[TransferRecord]:
+    def list(
+        self, *, state: TransferState | None = None, direction: Direction | None = None
+    ) -> Sequence[TransferRecord]:
         """Transfers, newest first."""
 
     def update(
-        self, transfer_id: str, *, state: str, at: datetime, receipt: str | None = None, error: str | None = None
+        self,
+        transfer_id: str,
+        *,
+        state: TransferState,
+        at: datetime,
+        receipt: str | None = None,
+        error: str | None = None,
     ) -> None:
         """Change a transfer's state (and keep its receipt or error)."""
 
@@ -387,7 +401,7 @@ class TransferRepository(Protocol):
         idx: int,
         *,
         chunks_done: int | None = None,
-        state: str | None = None,
+        state: TransferItemState | None = None,
         local_item_id: str | None = None,
     ) -> None:
         """Record an item's progress."""
@@ -402,10 +416,10 @@ class ConsentRepository(Protocol):
     def get(self, consent_id: str) -> ConsentRecord | None:
         """Return a consent record, or None."""
 
-    def list(self, *, item_id: str | None = None, role: str | None = None) -> Sequence[ConsentRecord]:
+    def list(self, *, item_id: str | None = None, role: ConsentRole | None = None) -> Sequence[ConsentRecord]:
         """Consent records, newest first."""
 
-    def decide(self, consent_id: str, *, status: str, at: datetime, by: str, note: str) -> None:
+    def decide(self, consent_id: str, *, status: ConsentStatus, at: datetime, by: str, note: str) -> None:
         """Record a decision on a consent request."""
 
 

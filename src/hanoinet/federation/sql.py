@@ -15,12 +15,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hanoinet.federation.domain import (
+    ConsentRole,
+    ConsentStatus,
     DirectoryEntry,
     EntryStatus,
     KeyStatus,
+    KeyUse,
     MessageKind,
     MessageStatus,
     PublicKey,
+    ReceiptDirection,
+    TransferItemState,
+    TransferState,
     entry_from_document,
 )
 from hanoinet.federation.orm import (
@@ -97,7 +103,7 @@ def _peer(row: PeerRow | Row[Any]) -> Peer:
 def _key(row: PeerKeyRow) -> PeerKey:
     return PeerKey(
         node_id=row.node_id,
-        use=row.use,
+        use=KeyUse(row.use),
         key=PublicKey(row.kid, dict(row.jwk)),
         status=KeyStatus(row.status),
         added_at=row.added_at,
@@ -146,12 +152,12 @@ def _incoming(row: InboundMessageRow | Row[Any]) -> IncomingMessage:
 def _consent(row: ConsentRow) -> ConsentRecord:
     return ConsentRecord(
         id=row.id,
-        role=row.role,
+        role=ConsentRole(row.role),
         item_id=row.item_id,
         peer=row.peer,
         destination=row.destination,
         purpose=row.purpose,
-        status=row.status,
+        status=ConsentStatus(row.status),
         requested_at=row.requested_at,
         requested_by=row.requested_by,
         decided_at=row.decided_at,
@@ -287,7 +293,7 @@ class SqlPeerKeyRepository(_InSession):
         return [_key(r) for r in rows]
 
     def save(
-        self, node_id: str, key: PublicKey, *, use: str, status: KeyStatus, at: datetime, reason: str = ""
+        self, node_id: str, key: PublicKey, *, use: KeyUse, status: KeyStatus, at: datetime, reason: str = ""
     ) -> None:
         row = self.session.get(PeerKeyRow, key.kid, populate_existing=True)
         if row is None:
@@ -295,7 +301,7 @@ class SqlPeerKeyRepository(_InSession):
                 insert(PeerKeyRow).values(
                     kid=key.kid,
                     node_id=node_id,
-                    use=use,
+                    use=use.value,
                     jwk=dict(key.jwk),
                     status=status.value,
                     added_at=at,
@@ -533,7 +539,7 @@ class SqlReceiptRepository(_InSession):
                     id=receipt.id,
                     batch_id=receipt.batch_id,
                     peer=receipt.peer,
-                    direction=receipt.direction,
+                    direction=receipt.direction.value,
                     jws=receipt.jws,
                     at=receipt.at,
                 )
@@ -543,7 +549,9 @@ class SqlReceiptRepository(_InSession):
 
     def get(self, receipt_id: str) -> Receipt | None:
         row = self.session.get(ReceiptRow, receipt_id, populate_existing=True)
-        return Receipt(row.id, row.batch_id, row.peer, row.direction, row.jws, row.at) if row else None
+        return (
+            Receipt(row.id, row.batch_id, row.peer, ReceiptDirection(row.direction), row.jws, row.at) if row else None
+        )
 
 
 class SqlSeenTransmissions(_InSession):
@@ -593,7 +601,7 @@ class SqlTransferRepository(_InSession):
                 peer=transfer.peer,
                 request_id=transfer.request_id,
                 case_id=transfer.case_id,
-                state=transfer.state,
+                state=transfer.state.value,
                 created_at=transfer.created_at,
                 updated_at=transfer.updated_at,
                 created_by=transfer.created_by,
@@ -620,7 +628,7 @@ class SqlTransferRepository(_InSession):
                     "chunk_size": i.chunk_size,
                     "chunks_total": i.chunks_total,
                     "chunks_done": i.chunks_done,
-                    "state": i.state,
+                    "state": i.state.value,
                 }
                 for i in transfer.items
             ],
@@ -639,7 +647,7 @@ class SqlTransferRepository(_InSession):
             peer=row.peer,
             request_id=row.request_id,
             case_id=row.case_id,
-            state=row.state,
+            state=TransferState(row.state),
             created_at=row.created_at,
             updated_at=row.updated_at,
             created_by=row.created_by,
@@ -655,7 +663,7 @@ class SqlTransferRepository(_InSession):
                     chunk_size=i.chunk_size,
                     chunks_total=i.chunks_total,
                     chunks_done=i.chunks_done,
-                    state=i.state,
+                    state=TransferItemState(i.state),
                     local_item_id=i.local_item_id,
                 )
                 for i in items
@@ -669,19 +677,27 @@ class SqlTransferRepository(_InSession):
         row = self.session.get(TransferRow, transfer_id, populate_existing=True)
         return self._transfer(row) if row else None
 
-    def list(self, *, state: str | None = None, direction: Direction | None = None) -> Sequence[TransferRecord]:
+    def list(
+        self, *, state: TransferState | None = None, direction: Direction | None = None
+    ) -> Sequence[TransferRecord]:
         stmt = select(TransferRow)
         if state is not None:
-            stmt = stmt.where(TransferRow.state == state)
+            stmt = stmt.where(TransferRow.state == state.value)
         if direction is not None:
             stmt = stmt.where(TransferRow.direction == direction.value)
         stmt = stmt.order_by(TransferRow.created_at.desc(), TransferRow.id).execution_options(populate_existing=True)
         return [self._transfer(r) for r in self.session.scalars(stmt)]
 
     def update(
-        self, transfer_id: str, *, state: str, at: datetime, receipt: str | None = None, error: str | None = None
+        self,
+        transfer_id: str,
+        *,
+        state: TransferState,
+        at: datetime,
+        receipt: str | None = None,
+        error: str | None = None,
     ) -> None:
-        values: dict[str, Any] = {"state": state, "updated_at": at, "error": error}
+        values: dict[str, Any] = {"state": state.value, "updated_at": at, "error": error}
         if receipt is not None:
             values["receipt"] = receipt
         self.session.execute(
@@ -697,14 +713,14 @@ class SqlTransferRepository(_InSession):
         idx: int,
         *,
         chunks_done: int | None = None,
-        state: str | None = None,
+        state: TransferItemState | None = None,
         local_item_id: str | None = None,
     ) -> None:
         values: dict[str, Any] = {}
         if chunks_done is not None:
             values["chunks_done"] = chunks_done
         if state is not None:
-            values["state"] = state
+            values["state"] = state.value
         if local_item_id is not None:
             values["local_item_id"] = local_item_id
         if values:
@@ -723,12 +739,12 @@ class SqlConsentRepository(_InSession):
         self.session.execute(
             insert(ConsentRow).values(
                 id=consent.id,
-                role=consent.role,
+                role=consent.role.value,
                 item_id=consent.item_id,
                 peer=consent.peer,
                 destination=consent.destination,
                 purpose=consent.purpose,
-                status=consent.status,
+                status=consent.status.value,
                 requested_at=consent.requested_at,
                 requested_by=consent.requested_by,
                 decided_at=consent.decided_at,
@@ -741,19 +757,19 @@ class SqlConsentRepository(_InSession):
         row = self.session.get(ConsentRow, consent_id, populate_existing=True)
         return _consent(row) if row else None
 
-    def list(self, *, item_id: str | None = None, role: str | None = None) -> Sequence[ConsentRecord]:
+    def list(self, *, item_id: str | None = None, role: ConsentRole | None = None) -> Sequence[ConsentRecord]:
         stmt = select(ConsentRow)
         if item_id is not None:
             stmt = stmt.where(ConsentRow.item_id == item_id)
         if role is not None:
-            stmt = stmt.where(ConsentRow.role == role)
+            stmt = stmt.where(ConsentRow.role == role.value)
         stmt = stmt.order_by(ConsentRow.requested_at.desc(), ConsentRow.id).execution_options(populate_existing=True)
         return [_consent(r) for r in self.session.scalars(stmt)]
 
-    def decide(self, consent_id: str, *, status: str, at: datetime, by: str, note: str) -> None:
+    def decide(self, consent_id: str, *, status: ConsentStatus, at: datetime, by: str, note: str) -> None:
         self.session.execute(
             update(ConsentRow)
             .where(ConsentRow.id == consent_id)
-            .values(status=status, decided_at=at, decided_by=by, note=note)
+            .values(status=status.value, decided_at=at, decided_by=by, note=note)
             .execution_options(synchronize_session=False)
         )

@@ -56,11 +56,16 @@ from hanoinet.federation.domain import (
     TYP_SECRET,
     TYP_TRANSFER_RECEIPT,
     Consent,
+    ConsentRole,
+    ConsentStatus,
     EnvelopeRejected,
+    KeyStatus,
     Message,
     MessageKind,
     MessageRefused,
     MessageStatus,
+    TransferItemState,
+    TransferState,
     check_onward_transfer,
 )
 from hanoinet.federation.messaging import compose, find_peer, usable_encryption_key
@@ -79,17 +84,6 @@ from hanoinet.platform.permissions import Principal
 from hanoinet.requests.domain import Direction
 
 log = logging.getLogger("hanoinet.federation")
-
-
-class TransferState:
-    """Where a transfer stands (plain strings in storage)."""
-
-    OFFERED = "offered"  # outgoing: the offer is on its way
-    SENDING = "sending"  # outgoing: the offer was accepted, chunks are going
-    RECEIVING = "receiving"  # incoming: chunks are arriving
-    COMPLETED = "completed"  # both: the receiver's signed receipt is recorded
-    REFUSED = "refused"  # outgoing: the receiver refused the offer (its reason kept)
-    FAILED = "failed"  # the content did not match its manifest, or the sender's content is damaged
 
 
 def _b64(data: bytes) -> str:
@@ -193,7 +187,11 @@ def _select(
             raise ValidationFailed([Issue(f"items[{index}]", f"item {item_id} was disposed of: it has no content")])
         items.append(item)
     consents = {
-        i.id: [c.as_consent() for c in uow.consents.list(item_id=i.id, role="holder") if c.status == "granted"]
+        i.id: [
+            c.as_consent()
+            for c in uow.consents.list(item_id=i.id, role=ConsentRole.HOLDER)
+            if c.status is ConsentStatus.GRANTED
+        ]
         for i in items
     }
     return peer, items, consents
@@ -472,7 +470,7 @@ def record_receipt(node: Node, uow: UnitOfWork, peer: Peer, transfer_id: str, re
         return
     header, _ = identity.peek(receipt)
     key = uow.peer_keys.get(str(header.get("kid", "")))
-    if key is None or key.node_id != peer.entry.node_id or key.status.value == "revoked":
+    if key is None or key.node_id != peer.entry.node_id or key.status is KeyStatus.REVOKED:
         raise MessageRefused("the transfer receipt is not signed by a key of the receiving node")
     claims = identity.verify(receipt, key.key, TYP_TRANSFER_RECEIPT)
     if claims.get("transfer") != transfer_id or claims.get("from") != peer.entry.node_id:
@@ -503,7 +501,9 @@ def record_receipt(node: Node, uow: UnitOfWork, peer: Peer, transfer_id: str, re
                 "their_custody_event": got.get("custody_event"),
             },
         )
-        uow.transfers.update_item(transfer_id, item.idx, state="delivered", chunks_done=item.chunks_total)
+        uow.transfers.update_item(
+            transfer_id, item.idx, state=TransferItemState.DELIVERED, chunks_done=item.chunks_total
+        )
     uow.transfers.update(transfer_id, state=TransferState.COMPLETED, at=now, receipt=receipt)
     done = audit.by_node(
         peer.entry.node_id, "transfer:receipt", "transfer", transfer_id, items=[i.item_id for i in transfer.items]
@@ -625,7 +625,11 @@ def receive_offer(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> 
         if int(item.get("idx", -1)) != index or index not in keyed:
             raise MessageRefused(f"{where}: its key is missing from the offer's secrets")
         _check_excerpt(node, peer, item.get("custody"), where)
-        records.append(TransferItemRecord(index, str(item["item_id"]), sha256, size, chunk, total, state="receiving"))
+        records.append(
+            TransferItemRecord(
+                index, str(item["item_id"]), sha256, size, chunk, total, state=TransferItemState.RECEIVING
+            )
+        )
     now = node.clock.now()
     uow.transfers.add(
         TransferRecord(
@@ -718,7 +722,7 @@ def transfer_status(node: Node, transfer_id: str, token: str) -> dict[str, Any]:
         items.append(
             {"idx": item.idx, "chunks_done": opened.assembly.chunks_done, "records": item.chunks_total, "stored": False}
         )
-    return {"transfer_id": transfer.id, "state": transfer.state, "items": items}
+    return {"transfer_id": transfer.id, "state": transfer.state.value, "items": items}
 
 
 class ChunkWriter:
@@ -864,7 +868,11 @@ def complete_transfer(node: Node, transfer_id: str, token: str) -> str:
                 },
             )
             uow.transfers.update_item(
-                transfer.id, item.idx, chunks_done=item.chunks_total, state="stored", local_item_id=evidence.id
+                transfer.id,
+                item.idx,
+                chunks_done=item.chunks_total,
+                state=TransferItemState.STORED,
+                local_item_id=evidence.id,
             )
             results.append(
                 {
