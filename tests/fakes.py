@@ -531,10 +531,10 @@ class FakeOutbox(_FakeFederationTables):
         found.sort(key=lambda m: m.seq, reverse=True)
         return found[query.offset : query.offset + min(query.limit, FEDERATION_MAX_PAGE)]
 
-    def counts(self) -> Mapping[tuple[str, str], int]:
-        counts: dict[tuple[str, str], int] = {}
+    def counts(self) -> Mapping[tuple[str, MessageStatus], int]:
+        counts: dict[tuple[str, MessageStatus], int] = {}
         for m in self.staged.outbox.values():
-            counts[m.peer, m.status.value] = counts.get((m.peer, m.status.value), 0) + 1
+            counts[m.peer, m.status] = counts.get((m.peer, m.status), 0) + 1
         return counts
 
     def get(self, message_id: str) -> OutgoingMessage | None:

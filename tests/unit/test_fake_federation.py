@@ -380,11 +380,12 @@ def test_outbox_order_attempts_results_and_reads(uow: UowFactory) -> None:
         )
         assert [m.id for m in u.outbox.pending("vnm-ca", 10)] == ["m3"]
         assert dict(u.outbox.counts()) == {
-            ("vnm-ca", "delivered"): 1,
-            ("vnm-ca", "rejected"): 1,
-            ("vnm-ca", "pending"): 1,
-            ("fra-ca", "pending"): 1,
+            ("vnm-ca", MessageStatus.DELIVERED): 1,
+            ("vnm-ca", MessageStatus.REJECTED): 1,
+            ("vnm-ca", MessageStatus.PENDING): 1,
+            ("fra-ca", MessageStatus.PENDING): 1,
         }
+        assert {type(status) for _, status in u.outbox.counts()} == {MessageStatus}
         assert u.outbox.mark_read("vnm-ca", ["m1", "m1", "f1", "nope"], at(4)) == 1  # f1 is to another peer
         assert u.outbox.mark_read("vnm-ca", ["m1", "m3"], at(5)) == 1
         assert u.outbox.mark_read("vnm-ca", [], at(5)) == 0

@@ -27,7 +27,7 @@ from hanoinet.federation.domain import (
     decide_entry,
     entry_from_document,
 )
-from hanoinet.federation.ports import OutgoingMessage, OwnEntry, Peer
+from hanoinet.federation.ports import OutgoingMessage, OwnEntry, Peer, PeerKey
 from hanoinet.platform.errors import Conflict, DomainError, Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
 
@@ -244,7 +244,7 @@ def list_peers(node: Node) -> Sequence[Peer]:
         return uow.peers.list()
 
 
-def get_peer(node: Node, node_id: str) -> tuple[Peer, Sequence[Any]]:
+def get_peer(node: Node, node_id: str) -> tuple[Peer, Sequence[PeerKey]]:
     """A peer and all its keys; raise NotFound."""
     with node.uow() as uow:
         peer = uow.peers.get(node_id)

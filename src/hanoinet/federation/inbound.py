@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit import service as audit
@@ -48,6 +48,9 @@ from hanoinet.federation.ports import IncomingMessage, Peer, PeerKey, Receipt, R
 from hanoinet.platform.errors import Conflict, DomainError, ValidationFailed
 from hanoinet.platform.ids import new_id
 from hanoinet.requests import service as requests
+
+if TYPE_CHECKING:  # imported when called: directory imports nothing from here, and layers stay flat
+    from hanoinet.federation.directory import ImportResult
 
 log = logging.getLogger("hanoinet.federation")
 
@@ -417,7 +420,7 @@ def receive_transmission(node: Node, envelope: str, remote: str | None = None) -
     return identity.encrypt_to(token.encode(), opened.peer.entry.encryption_key, TYP_SEALED, TYP_RECEIPT)
 
 
-def receive_entry(node: Node, signed: Mapping[str, Any], remote: str | None = None) -> Any:
+def receive_entry(node: Node, signed: Mapping[str, Any], remote: str | None = None) -> ImportResult:
     """Take a directory entry pushed by a known node (after it rotated its keys or changed its endpoint)."""
     from hanoinet.federation import directory  # noqa: PLC0415 - directory imports nothing from here; keeps layers flat
 

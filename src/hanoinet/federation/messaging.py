@@ -40,6 +40,7 @@ from hanoinet.federation.domain import (
 )
 from hanoinet.federation.ports import (
     DeliveryResult,
+    Identity,
     IncomingMessage,
     MessageQuery,
     OutgoingMessage,
@@ -51,6 +52,7 @@ from hanoinet.federation.ports import (
 )
 from hanoinet.platform.errors import Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
+from hanoinet.requests.domain import Direction
 
 log = logging.getLogger("hanoinet.federation")
 
@@ -242,9 +244,9 @@ def federation_status(node: Node) -> dict[str, Any]:
                 "node_id": p.entry.node_id,
                 "state": p.entry.state,
                 "status": p.status.value,
-                "pending": counts.get((p.entry.node_id, MessageStatus.PENDING.value), 0),
-                "delivered": counts.get((p.entry.node_id, MessageStatus.DELIVERED.value), 0),
-                "rejected": counts.get((p.entry.node_id, MessageStatus.REJECTED.value), 0),
+                "pending": counts.get((p.entry.node_id, MessageStatus.PENDING), 0),
+                "delivered": counts.get((p.entry.node_id, MessageStatus.DELIVERED), 0),
+                "rejected": counts.get((p.entry.node_id, MessageStatus.REJECTED), 0),
                 "failures": p.delivery.failures,
                 "last_error": p.delivery.last_error,
                 "next_attempt_at": p.delivery.next_attempt_at.isoformat() if p.delivery.next_attempt_at else None,
@@ -516,22 +518,24 @@ def mark_read(node: Node, request_id: str, *, actor: str) -> int:
 class MessageView:
     """A message either way, with what it said (decoded from the signed form)."""
 
-    direction: str
+    direction: Direction
     id: str
     peer: str
     kind: MessageKind
     request_id: str | None
     body: Mapping[str, Any]
-    created_at: Any
+    """The message's JSON body as its sender signed it (any object: each kind carries its own)."""
+    created_at: datetime
     status: MessageStatus
-    delivered_at: Any = None
-    read_at: Any = None
+    delivered_at: datetime | None = None
+    """Outgoing: when the peer's receipt came; incoming: when it was received here."""
+    read_at: datetime | None = None
     error: str | None = None
     attempts: int = 0
     created_by: str = ""
 
 
-def _body(identity: Any, jws: str) -> Mapping[str, Any]:
+def _body(identity: Identity, jws: str) -> Mapping[str, Any]:
     try:
         _, claims = identity.peek(jws)
     except EnvelopeRejected:
@@ -540,49 +544,51 @@ def _body(identity: Any, jws: str) -> Mapping[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+def _outgoing_view(identity: Identity, m: OutgoingMessage) -> MessageView:
+    return MessageView(
+        Direction.OUTGOING,
+        m.id,
+        m.peer,
+        m.kind,
+        m.request_id,
+        _body(identity, m.jws) if m.kind is not MessageKind.ENTRY else {},
+        m.created_at,
+        m.status,
+        m.delivered_at,
+        m.read_at,
+        m.error,
+        m.attempts,
+        m.created_by,
+    )
+
+
+def _incoming_view(identity: Identity, i: IncomingMessage) -> MessageView:
+    return MessageView(
+        Direction.INCOMING,
+        i.id,
+        i.peer,
+        i.kind,
+        i.request_id,
+        _body(identity, i.jws),
+        i.created_at,
+        i.status,
+        i.received_at,
+        i.read_at,
+        i.reason,
+        1,
+        i.read_by or "",
+    )
+
+
 def list_messages(node: Node, query: MessageQuery, *, direction: str | None = None) -> list[MessageView]:
     """Messages sent and received, newest first (what each said, when it was delivered and read)."""
     identity, _, _ = node.network()
     views: list[MessageView] = []
     with node.uow() as uow:
-        if direction in (None, "outgoing"):
-            for m in uow.outbox.list(query):
-                views.append(
-                    MessageView(
-                        "outgoing",
-                        m.id,
-                        m.peer,
-                        m.kind,
-                        m.request_id,
-                        _body(identity, m.jws) if m.kind is not MessageKind.ENTRY else {},
-                        m.created_at,
-                        m.status,
-                        m.delivered_at,
-                        m.read_at,
-                        m.error,
-                        m.attempts,
-                        m.created_by,
-                    )
-                )
-        if direction in (None, "incoming"):
-            for i in uow.inbox.list(query):
-                views.append(
-                    MessageView(
-                        "incoming",
-                        i.id,
-                        i.peer,
-                        i.kind,
-                        i.request_id,
-                        _body(identity, i.jws),
-                        i.created_at,
-                        i.status,
-                        i.received_at,
-                        i.read_at,
-                        i.reason,
-                        1,
-                        i.read_by or "",
-                    )
-                )
+        if direction in (None, Direction.OUTGOING):
+            views.extend(_outgoing_view(identity, m) for m in uow.outbox.list(query))
+        if direction in (None, Direction.INCOMING):
+            views.extend(_incoming_view(identity, i) for i in uow.inbox.list(query))
     views.sort(key=lambda v: v.created_at, reverse=True)
     return views[: query.limit]
 
@@ -594,37 +600,9 @@ def get_message(node: Node, message_id: str) -> MessageView:
         m = uow.outbox.get(message_id)
         i = uow.inbox.get(message_id) if m is None else None
     if m is not None:
-        return MessageView(
-            "outgoing",
-            m.id,
-            m.peer,
-            m.kind,
-            m.request_id,
-            _body(identity, m.jws) if m.kind is not MessageKind.ENTRY else {},
-            m.created_at,
-            m.status,
-            m.delivered_at,
-            m.read_at,
-            m.error,
-            m.attempts,
-            m.created_by,
-        )
+        return _outgoing_view(identity, m)
     if i is not None:
-        return MessageView(
-            "incoming",
-            i.id,
-            i.peer,
-            i.kind,
-            i.request_id,
-            _body(identity, i.jws),
-            i.created_at,
-            i.status,
-            i.received_at,
-            i.read_at,
-            i.reason,
-            1,
-            i.read_by or "",
-        )
+        return _incoming_view(identity, i)
     raise NotFound(f"no message {message_id!r}")
 
 

@@ -310,8 +310,8 @@ class OutboxRepository(Protocol):
     def list(self, query: MessageQuery) -> Sequence[OutgoingMessage]:
         """Outgoing messages, newest first."""
 
-    def counts(self) -> Mapping[tuple[str, str], int]:
-        """Outgoing messages by (peer, status)."""
+    def counts(self) -> Mapping[tuple[str, MessageStatus], int]:
+        """Outgoing messages by (peer, status); a pair with none is absent."""
 
     def get(self, message_id: str) -> OutgoingMessage | None:
         """One outgoing message, or None."""

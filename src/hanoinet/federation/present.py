@@ -15,7 +15,7 @@ def message(m: MessageView) -> dict[str, Any]:
     """A message either way: what it said, when it was sent, delivered and read."""
     return {
         "id": m.id,
-        "direction": m.direction,
+        "direction": m.direction.value,
         "peer": m.peer,
         "kind": m.kind.value,
         "request_id": m.request_id,

@@ -448,9 +448,9 @@ class SqlOutboxRepository(_InSession):
         stmt = stmt.order_by(OutboxRow.seq.desc()).limit(min(query.limit, MAX_PAGE)).offset(query.offset)
         return [_outgoing(r) for r in self.session.scalars(stmt.execution_options(populate_existing=True))]
 
-    def counts(self) -> Mapping[tuple[str, str], int]:
+    def counts(self) -> Mapping[tuple[str, MessageStatus], int]:
         stmt = select(OutboxRow.peer, OutboxRow.status, func.count()).group_by(OutboxRow.peer, OutboxRow.status)
-        return {(peer, status): int(count) for peer, status, count in self.session.execute(stmt)}
+        return {(peer, MessageStatus(status)): int(count) for peer, status, count in self.session.execute(stmt)}
 
     def get(self, message_id: str) -> OutgoingMessage | None:
         row = self.session.scalars(
