@@ -19,12 +19,17 @@ from hanoinet.audit.ports import AuditQuery
 from hanoinet.cases.domain import Case
 from hanoinet.evidence.domain import GENESIS, Checkpoint, CustodyEvent, EvidenceItem
 from hanoinet.federation.domain import (
+    ConsentRole,
+    ConsentStatus,
     DirectoryEntry,
     EntryStatus,
     KeyStatus,
+    KeyUse,
     MessageKind,
     MessageStatus,
     PublicKey,
+    TransferItemState,
+    TransferState,
     entry_from_document,
 )
 from hanoinet.federation.ports import (
@@ -363,31 +368,34 @@ class FakeTokens:
         return False
 
 
-class FakeFederationStore:
-    """The federation's tables in memory, with the SQL store's semantics (``adapters/federation_repository.py``)."""
+class _FakeFederationTables:
+    """Some of the federation's tables in memory, with the SQL repositories' semantics (``federation/sql.py``).
+
+    Every repository of a unit of work shares one staged ``FederationState``, as the SQL ones share a session: what
+    one stages, another sees (the peers due for delivery are those with pending messages in the outbox)."""
 
     def __init__(self, staged: FederationState) -> None:
         self.staged = staged
 
-    # -- directory
 
+class FakePeers(_FakeFederationTables):
     def _with_lease(self, peer: Peer) -> Peer:
         owner, until = self.staged.leases.get(peer.entry.node_id, (None, None))
         return copy.deepcopy(replace(peer, delivery=replace(peer.delivery, lease_owner=owner, lease_until=until)))
 
-    def peer(self, node_id: str) -> Peer | None:
+    def get(self, node_id: str) -> Peer | None:
         found = self.staged.peers.get(node_id)
         return self._with_lease(found) if found else None
 
-    def peer_status(self, node_id: str) -> EntryStatus | None:
+    def status(self, node_id: str) -> EntryStatus | None:
         found = self.staged.peers.get(node_id)
         return found.status if found else None
 
-    def peers(self) -> Sequence[Peer]:
+    def list(self) -> Sequence[Peer]:
         ordered = sorted(self.staged.peers.values(), key=lambda p: (p.entry.state, p.entry.node_id))
         return [self._with_lease(p) for p in ordered]
 
-    def save_peer(self, entry: DirectoryEntry, signed: Mapping[str, Any], at: datetime) -> None:
+    def save(self, entry: DirectoryEntry, signed: Mapping[str, Any], at: datetime) -> None:
         stored = entry_from_document(_json(entry.document()))  # what reading the stored document gives
         known = self.staged.peers.get(entry.node_id)
         if known is None:
@@ -395,21 +403,52 @@ class FakeFederationStore:
         else:  # a newer entry: its status, delivery state and lease are kept
             self.staged.peers[entry.node_id] = replace(known, entry=stored, signed=_json(signed), updated_at=at)
 
-    def set_peer_status(self, node_id: str, status: EntryStatus, reason: str, at: datetime) -> None:
+    def set_status(self, node_id: str, status: EntryStatus, reason: str, at: datetime) -> None:
         known = self.staged.peers.get(node_id)
         if known is not None:
             self.staged.peers[node_id] = replace(known, status=status, status_reason=reason, updated_at=at)
 
-    def peer_key(self, kid: str) -> PeerKey | None:
+    def due(self, now: datetime) -> Sequence[str]:
+        waiting = {m.peer for m in self.staged.outbox.values() if m.status is MessageStatus.PENDING}
+        return sorted(
+            node_id
+            for node_id, p in self.staged.peers.items()
+            if node_id in waiting
+            and p.status is EntryStatus.ACTIVE
+            and (p.delivery.next_attempt_at is None or p.delivery.next_attempt_at <= now)
+        )
+
+    def claim(self, node_id: str, owner: str, now: datetime, until: datetime) -> bool:
+        if node_id not in self.staged.peers:
+            return False
+        held = self.staged.leases.get(node_id)
+        if held is not None and held[1] >= now and held[0] != owner:
+            return False
+        self.staged.leases[node_id] = (owner, until)
+        return True
+
+    def release(self, node_id: str, owner: str, delivery: PeerDelivery, *, keep_until: datetime | None = None) -> None:
+        held = self.staged.leases.get(node_id)
+        if node_id in self.staged.peers and held is not None and held[0] == owner:
+            if keep_until is None:
+                del self.staged.leases[node_id]
+            else:
+                self.staged.leases[node_id] = (owner, keep_until)
+            kept = replace(delivery, lease_owner=None, lease_until=None)
+            self.staged.peers[node_id] = replace(self.staged.peers[node_id], delivery=kept)
+
+
+class FakePeerKeys(_FakeFederationTables):
+    def get(self, kid: str) -> PeerKey | None:
         return copy.deepcopy(self.staged.keys.get(kid))
 
-    def peer_keys(self, node_id: str) -> Sequence[PeerKey]:
+    def of_node(self, node_id: str) -> Sequence[PeerKey]:
         found = [k for k in self.staged.keys.values() if k.node_id == node_id]
         found.sort(key=lambda k: (k.added_at, k.key.kid))
         return [copy.deepcopy(k) for k in found]
 
-    def save_key(
-        self, node_id: str, key: PublicKey, *, use: str, status: KeyStatus, at: datetime, reason: str = ""
+    def save(
+        self, node_id: str, key: PublicKey, *, use: KeyUse, status: KeyStatus, at: datetime, reason: str = ""
     ) -> None:
         known = self.staged.keys.get(key.kid)
         if known is None:
@@ -429,47 +468,16 @@ class FakeFederationStore:
             reason=reason,
         )
 
-    def own_entry(self) -> OwnEntry | None:
+
+class FakeOwnEntry(_FakeFederationTables):
+    def get(self) -> OwnEntry | None:
         return copy.deepcopy(self.staged.own)
 
-    def save_own_entry(self, own: OwnEntry) -> None:
+    def save(self, own: OwnEntry) -> None:
         self.staged.own = OwnEntry(entry_from_document(_json(own.entry.document())), _json(own.signed), own.updated_at)
 
-    # -- delivery scheduling
 
-    def peers_due(self, now: datetime) -> Sequence[str]:
-        waiting = {m.peer for m in self.staged.outbox.values() if m.status is MessageStatus.PENDING}
-        return sorted(
-            node_id
-            for node_id, p in self.staged.peers.items()
-            if node_id in waiting
-            and p.status is EntryStatus.ACTIVE
-            and (p.delivery.next_attempt_at is None or p.delivery.next_attempt_at <= now)
-        )
-
-    def claim_peer(self, node_id: str, owner: str, now: datetime, until: datetime) -> bool:
-        if node_id not in self.staged.peers:
-            return False
-        held = self.staged.leases.get(node_id)
-        if held is not None and held[1] >= now and held[0] != owner:
-            return False
-        self.staged.leases[node_id] = (owner, until)
-        return True
-
-    def release_peer(
-        self, node_id: str, owner: str, delivery: PeerDelivery, *, keep_until: datetime | None = None
-    ) -> None:
-        held = self.staged.leases.get(node_id)
-        if node_id in self.staged.peers and held is not None and held[0] == owner:
-            if keep_until is None:
-                del self.staged.leases[node_id]
-            else:
-                self.staged.leases[node_id] = (owner, keep_until)
-            kept = replace(delivery, lease_owner=None, lease_until=None)
-            self.staged.peers[node_id] = replace(self.staged.peers[node_id], delivery=kept)
-
-    # -- outbox
-
+class FakeOutbox(_FakeFederationTables):
     def enqueue(self, messages: Sequence[OutgoingMessage]) -> None:
         ids = [m.id for m in messages]
         if len(set(ids)) != len(ids) or any(i in self.staged.outbox for i in ids):
@@ -509,7 +517,7 @@ class FakeFederationStore:
                     m, status=r.status, delivered_at=r.at, receipt_id=r.receipt_id, error=r.error
                 )
 
-    def mark_outgoing_read(self, peer: str, ids: Sequence[str], at: datetime) -> int:
+    def mark_read(self, peer: str, ids: Sequence[str], at: datetime) -> int:
         marked = 0
         for message_id in set(ids):
             m = self.staged.outbox.get(message_id)
@@ -518,26 +526,23 @@ class FakeFederationStore:
                 marked += 1
         return marked
 
-    def outgoing(self, query: MessageQuery) -> Sequence[OutgoingMessage]:
+    def list(self, query: MessageQuery) -> Sequence[OutgoingMessage]:
         found = [m for m in self.staged.outbox.values() if _matches(m, query)]
         found.sort(key=lambda m: m.seq, reverse=True)
         return found[query.offset : query.offset + min(query.limit, FEDERATION_MAX_PAGE)]
 
-    def outbox_counts(self) -> Mapping[tuple[str, str], int]:
-        counts: dict[tuple[str, str], int] = {}
+    def counts(self) -> Mapping[tuple[str, MessageStatus], int]:
+        counts: dict[tuple[str, MessageStatus], int] = {}
         for m in self.staged.outbox.values():
-            counts[m.peer, m.status.value] = counts.get((m.peer, m.status.value), 0) + 1
+            counts[m.peer, m.status] = counts.get((m.peer, m.status), 0) + 1
         return counts
 
-    def outgoing_message(self, message_id: str) -> OutgoingMessage | None:
+    def get(self, message_id: str) -> OutgoingMessage | None:
         return self.staged.outbox.get(message_id)
 
-    def incoming_message(self, message_id: str) -> IncomingMessage | None:
-        return self.staged.inbound.get(message_id)
 
-    # -- inbound
-
-    def incoming_known(self, ids: Sequence[str]) -> Mapping[str, IncomingMessage]:
+class FakeInbox(_FakeFederationTables):
+    def known(self, ids: Sequence[str]) -> Mapping[str, IncomingMessage]:
         return {i: self.staged.inbound[i] for i in ids if i in self.staged.inbound}
 
     def receive(self, messages: Sequence[IncomingMessage]) -> None:
@@ -547,39 +552,49 @@ class FakeFederationStore:
         for m in messages:
             self.staged.inbound[m.id] = replace(m, read_at=None, read_by=None)  # what the SQL store inserts
 
-    def incoming(self, query: MessageQuery) -> Sequence[IncomingMessage]:
+    def list(self, query: MessageQuery) -> Sequence[IncomingMessage]:
         found = sorted((m for m in self.staged.inbound.values() if _matches(m, query)), key=lambda m: m.id)
         found.sort(key=lambda m: m.received_at, reverse=True)
         return found[query.offset : query.offset + min(query.limit, FEDERATION_MAX_PAGE)]
 
-    def mark_incoming_read(self, ids: Sequence[str], at: datetime, by: str) -> None:
+    def mark_read(self, ids: Sequence[str], at: datetime, by: str) -> None:
         for message_id in set(ids):
             m = self.staged.inbound.get(message_id)
             if m is not None and m.read_at is None:
                 self.staged.inbound[message_id] = replace(m, read_at=at, read_by=by)
 
-    # -- receipts, replays, rejections
+    def get(self, message_id: str) -> IncomingMessage | None:
+        return self.staged.inbound.get(message_id)
 
-    def add_receipt(self, receipt: Receipt) -> None:
+
+class FakeReceipts(_FakeFederationTables):
+    def add(self, receipt: Receipt) -> None:
         if receipt.id in self.staged.receipts:
-            raise Conflict(f"receipt {receipt.id} already exists")
+            raise Conflict(f"receipt {receipt.id} is kept already")
         self.staged.receipts[receipt.id] = receipt
 
-    def seen(self, transmission_id: str) -> bool:
+    def get(self, receipt_id: str) -> Receipt | None:
+        return self.staged.receipts.get(receipt_id)
+
+
+class FakeSeenTransmissions(_FakeFederationTables):
+    def contains(self, transmission_id: str) -> bool:
         return transmission_id in self.staged.seen
 
-    def add_seen(self, transmission_id: str, peer: str, at: datetime) -> None:
+    def add(self, transmission_id: str, peer: str, at: datetime) -> None:
         if transmission_id in self.staged.seen:
             raise Conflict(f"transmission {transmission_id} is being taken by another worker")
         self.staged.seen[transmission_id] = (peer, at)
 
-    def forget_seen(self, before: datetime) -> int:
+    def forget(self, before: datetime) -> int:
         old = [i for i, (_, at) in self.staged.seen.items() if at < before]
         for transmission_id in old:
             del self.staged.seen[transmission_id]
         return len(old)
 
-    def add_rejection(self, rejection: Rejection) -> None:
+
+class FakeRejections(_FakeFederationTables):
+    def add(self, rejection: Rejection) -> None:
         self.staged.rejections.append(
             replace(
                 rejection,
@@ -589,12 +604,12 @@ class FakeFederationStore:
             )
         )
 
-    def rejections(self, limit: int) -> Sequence[Rejection]:
+    def latest(self, limit: int) -> Sequence[Rejection]:
         return self.staged.rejections[::-1][: min(limit, FEDERATION_MAX_PAGE)]
 
-    # -- transfers
 
-    def add_transfer(self, transfer: TransferRecord) -> None:
+class FakeTransfers(_FakeFederationTables):
+    def add(self, transfer: TransferRecord) -> None:
         if transfer.id in self.staged.transfers:
             raise Conflict(f"transfer {transfer.id} already exists")
         items = tuple(sorted(transfer.items, key=lambda i: i.idx))
@@ -602,10 +617,12 @@ class FakeFederationStore:
             raise Conflict(f"transfer {transfer.id} lists an item twice")
         self.staged.transfers[transfer.id] = replace(transfer, offer=_json(transfer.offer), items=items)
 
-    def transfer(self, transfer_id: str) -> TransferRecord | None:
+    def get(self, transfer_id: str) -> TransferRecord | None:
         return copy.deepcopy(self.staged.transfers.get(transfer_id))
 
-    def transfers(self, *, state: str | None = None, direction: Direction | None = None) -> Sequence[TransferRecord]:
+    def list(
+        self, *, state: TransferState | None = None, direction: Direction | None = None
+    ) -> Sequence[TransferRecord]:
         found = [
             t
             for t in self.staged.transfers.values()
@@ -615,8 +632,14 @@ class FakeFederationStore:
         found.sort(key=lambda t: t.created_at, reverse=True)
         return [copy.deepcopy(t) for t in found]
 
-    def update_transfer(
-        self, transfer_id: str, *, state: str, at: datetime, receipt: str | None = None, error: str | None = None
+    def update(
+        self,
+        transfer_id: str,
+        *,
+        state: TransferState,
+        at: datetime,
+        receipt: str | None = None,
+        error: str | None = None,
     ) -> None:
         t = self.staged.transfers.get(transfer_id)
         if t is not None:
@@ -624,13 +647,13 @@ class FakeFederationStore:
                 t, state=state, updated_at=at, error=error, receipt=t.receipt if receipt is None else receipt
             )
 
-    def update_transfer_item(
+    def update_item(
         self,
         transfer_id: str,
         idx: int,
         *,
         chunks_done: int | None = None,
-        state: str | None = None,
+        state: TransferItemState | None = None,
         local_item_id: str | None = None,
     ) -> None:
         t = self.staged.transfers.get(transfer_id)
@@ -649,17 +672,17 @@ class FakeFederationStore:
         )
         self.staged.transfers[transfer_id] = replace(t, items=items)
 
-    # -- consents
 
-    def add_consent(self, consent: ConsentRecord) -> None:
+class FakeConsents(_FakeFederationTables):
+    def add(self, consent: ConsentRecord) -> None:
         if consent.id in self.staged.consents:
             raise Conflict(f"consent {consent.id} already exists")
         self.staged.consents[consent.id] = consent
 
-    def consent(self, consent_id: str) -> ConsentRecord | None:
+    def get(self, consent_id: str) -> ConsentRecord | None:
         return self.staged.consents.get(consent_id)
 
-    def consents(self, *, item_id: str | None = None, role: str | None = None) -> Sequence[ConsentRecord]:
+    def list(self, *, item_id: str | None = None, role: ConsentRole | None = None) -> Sequence[ConsentRecord]:
         found = [
             c
             for c in self.staged.consents.values()
@@ -669,7 +692,7 @@ class FakeFederationStore:
         found.sort(key=lambda c: c.requested_at, reverse=True)
         return found
 
-    def decide_consent(self, consent_id: str, *, status: str, at: datetime, by: str, note: str) -> None:
+    def decide(self, consent_id: str, *, status: ConsentStatus, at: datetime, by: str, note: str) -> None:
         c = self.staged.consents.get(consent_id)
         if c is not None:
             self.staged.consents[consent_id] = replace(c, status=status, decided_at=at, decided_by=by, note=note)
@@ -914,7 +937,18 @@ class FakeUnitOfWork:
         self._evidence = FakeEvidence(dict(self.store.evidence))
         self._ledger = FakeLedger(list(self.store.custody), list(self.store.checkpoints))
         self._tokens = FakeTokens(dict(self.store.tokens))
-        self._federation = FakeFederationStore(self.store.federation.copy())
+        federation = self.store.federation.copy()  # one staged copy, shared as the SQL repositories share a session
+        self._federation = federation
+        self._peers = FakePeers(federation)
+        self._peer_keys = FakePeerKeys(federation)
+        self._own_entry = FakeOwnEntry(federation)
+        self._outbox = FakeOutbox(federation)
+        self._inbox = FakeInbox(federation)
+        self._receipts = FakeReceipts(federation)
+        self._seen = FakeSeenTransmissions(federation)
+        self._rejections = FakeRejections(federation)
+        self._transfers = FakeTransfers(federation)
+        self._consents = FakeConsents(federation)
         self._accounts = FakeAccounts(self.store.accounts.copy())
         self._audit = FakeAuditLog(self.store.audit.copy(), lambda: self.store.audit.head)
         return self
@@ -944,8 +978,44 @@ class FakeUnitOfWork:
         return self._deposits
 
     @property
-    def federation(self) -> FakeFederationStore:
-        return self._federation
+    def peers(self) -> FakePeers:
+        return self._peers
+
+    @property
+    def peer_keys(self) -> FakePeerKeys:
+        return self._peer_keys
+
+    @property
+    def own_entry(self) -> FakeOwnEntry:
+        return self._own_entry
+
+    @property
+    def outbox(self) -> FakeOutbox:
+        return self._outbox
+
+    @property
+    def inbox(self) -> FakeInbox:
+        return self._inbox
+
+    @property
+    def receipts(self) -> FakeReceipts:
+        return self._receipts
+
+    @property
+    def seen(self) -> FakeSeenTransmissions:
+        return self._seen
+
+    @property
+    def rejections(self) -> FakeRejections:
+        return self._rejections
+
+    @property
+    def transfers(self) -> FakeTransfers:
+        return self._transfers
+
+    @property
+    def consents(self) -> FakeConsents:
+        return self._consents
 
     @property
     def accounts(self) -> FakeAccounts:
@@ -968,7 +1038,7 @@ class FakeUnitOfWork:
         self.store.custody = list(self._ledger.staged)
         self.store.checkpoints = list(self._ledger.staged_checkpoints)
         self.store.tokens = dict(self._tokens.staged)
-        self.store.federation = self._federation.staged.copy()
+        self.store.federation = self._federation.copy()
         self.store.accounts = self._accounts.staged.copy()
         self.store.audit = self._audit.staged.copy()
         self.store.commits += 1

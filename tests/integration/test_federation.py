@@ -134,8 +134,8 @@ def test_a_transmission_delivered_twice_has_one_effect(pair: tuple[Node, Node, L
     assert status == 409
     assert json.loads(body)["title"] == "replay"
     with sgp.uow() as uow:
-        received = uow.federation.incoming(MessageQuery(kind=MessageKind.SPONTANEOUS_INFORMATION))
-        rejections = uow.federation.rejections(10)
+        received = uow.inbox.list(MessageQuery(kind=MessageKind.SPONTANEOUS_INFORMATION))
+        rejections = uow.rejections.latest(10)
     assert len(received) == 5
     assert rejections[0].reason == "replay"
 
@@ -146,7 +146,7 @@ def test_a_lost_receipt_means_a_redelivery_and_still_one_effect(pair: tuple[Node
     identity = vnm.identity
     assert identity is not None
     with vnm.uow() as uow:
-        (message,) = uow.federation.pending("sgp-247", 10)
+        (message,) = uow.outbox.pending("sgp-247", 10)
     # The receiver took the transmission, but its receipt never came back: the outbox still holds the message.
     first = identity.seal(
         {
@@ -163,10 +163,10 @@ def test_a_lost_receipt_means_a_redelivery_and_still_one_effect(pair: tuple[Node
     assert wire.transmit("http://sgp-247.test", first)[0] == 200
     deliver_all(wire, vnm, sgp)  # the normal delivery sends it again in a new transmission
     with vnm.uow() as uow:
-        (delivered,) = uow.federation.outgoing(MessageQuery(kind=MessageKind.REQUEST))
+        (delivered,) = uow.outbox.list(MessageQuery(kind=MessageKind.REQUEST))
     assert delivered.status is MessageStatus.DELIVERED
     with sgp.uow() as uow:
-        assert len(uow.federation.incoming(MessageQuery(request_id=request_id))) == 1
+        assert len(uow.inbox.list(MessageQuery(request_id=request_id))) == 1
         assert uow.requests.get(request_id) is not None
 
 
@@ -223,7 +223,7 @@ def test_stale_and_unknown_and_revoked_senders_are_refused_and_recorded(
     directory.revoke(sgp, "vnm-ca", reason="compromised, said by phone", actor="lim")
     assert title(vnm, id="x-3", **{"from": "vnm-ca"}) == "revoked_key"
     with sgp.uow() as uow:
-        assert [r.reason for r in uow.federation.rejections(10)] == ["revoked_key", "stale", "unknown_sender"]
+        assert [r.reason for r in uow.rejections.latest(10)] == ["revoked_key", "stale", "unknown_sender"]
 
 
 def test_concurrent_senders_each_commit_their_message_and_its_audit_entry_once(
@@ -265,5 +265,5 @@ def test_concurrent_senders_each_commit_their_message_and_its_audit_entry_once(
     assert report.ok, report.problems
     deliver_all(wire, vnm, sgp)
     with sgp.uow() as uow:
-        received = uow.federation.incoming(MessageQuery(kind=MessageKind.SPONTANEOUS_INFORMATION, limit=1000))
+        received = uow.inbox.list(MessageQuery(kind=MessageKind.SPONTANEOUS_INFORMATION, limit=1000))
     assert sorted(m.id for m in received) == sorted(sent_ids)

@@ -106,7 +106,7 @@ def _keys(node: Node, peer: str) -> dict[str, tuple[str, KeyStatus]]:
 
 def _rejections(node: Node) -> list[str]:
     with node.uow() as uow:
-        return [r.reason for r in uow.federation.rejections(50)]
+        return [r.reason for r in uow.rejections.latest(50)]
 
 
 def _note(node: Node, to: str, text: str) -> str:
@@ -119,7 +119,7 @@ def _note(node: Node, to: str, text: str) -> str:
 def _received_texts(node: Node) -> list[str]:
     """The notes this node took (not those it refused)."""
     with node.uow() as uow:
-        received = uow.federation.incoming(MessageQuery(kind=MessageKind.SPONTANEOUS_INFORMATION))
+        received = uow.inbox.list(MessageQuery(kind=MessageKind.SPONTANEOUS_INFORMATION))
     identity = _identity(node)
     return sorted(str(identity.peek(m.jws)[1]["body"]["text"]) for m in received if m.status is MessageStatus.ACCEPTED)
 
@@ -205,14 +205,14 @@ def test_a_changed_profile_is_signed_anew_and_reaches_every_peer(new_node: NodeF
     assert before.entry.serial == 1
     assert directory.publish_own_entry(vnm).entry.serial == 1  # nothing changed: not signed again
     with vnm.uow() as uow:
-        assert uow.federation.pending("sgp-ca", 10) == []
+        assert uow.outbox.pending("sgp-ca", 10) == []
 
     assert vnm.profile is not None
     moved = replace(vnm, profile=replace(vnm.profile, endpoint="http://vnm-ca.example/", hours="Mon-Fri 8-17 ICT"))
     own = directory.publish_own_entry(moved)
     assert (own.entry.serial, own.entry.endpoint, own.entry.hours) == (2, "http://vnm-ca.example", "Mon-Fri 8-17 ICT")
     with vnm.uow() as uow:
-        queued = {p: [m.kind for m in uow.federation.pending(p, 10)] for p in ("sgp-ca", "tha-ca")}
+        queued = {p: [m.kind for m in uow.outbox.pending(p, 10)] for p in ("sgp-ca", "tha-ca")}
     assert queued == {"sgp-ca": [MessageKind.ENTRY], "tha-ca": [MessageKind.ENTRY]}
 
     wire.nodes["http://vnm-ca.example"] = moved

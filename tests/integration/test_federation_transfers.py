@@ -34,7 +34,13 @@ from hanoinet.evidence.domain import (
 )
 from hanoinet.evidence.vault import BlobStore
 from hanoinet.federation import consents, messaging, transfers
-from hanoinet.federation.domain import TYP_TRANSFER_RECEIPT, MessageKind, MessageStatus
+from hanoinet.federation.domain import (
+    TYP_TRANSFER_RECEIPT,
+    ConsentStatus,
+    MessageKind,
+    MessageStatus,
+    TransferState,
+)
 from hanoinet.federation.ports import ConsentRecord, MessageQuery, TransferRecord, TransportError
 from hanoinet.platform.errors import Conflict, ValidationFailed
 from hanoinet.platform.keys import load_keys
@@ -229,7 +235,7 @@ def test_two_items_arrive_whole_with_their_custody_origin_and_a_signed_receipt(
     pump(wire, sgp, vnm)
 
     sent, got = transfers.get_transfer(sgp, transfer.id), transfers.get_transfer(vnm, transfer.id)
-    assert (sent.state, got.state) == (transfers.TransferState.COMPLETED, transfers.TransferState.COMPLETED)
+    assert (sent.state, got.state) == (TransferState.COMPLETED, TransferState.COMPLETED)
     assert sent.receipt is not None
     assert sent.receipt == got.receipt
     assert vnm.identity is not None
@@ -301,8 +307,8 @@ def test_the_receiver_keeps_what_it_verified_and_the_sender_resumes_there_with_t
 
     wire.cut_after = 3  # the connection breaks after three records of the first item
     pump(wire, sgp, vnm)
-    assert transfers.get_transfer(sgp, transfer.id).state == transfers.TransferState.SENDING
-    assert transfers.get_transfer(vnm, transfer.id).state == transfers.TransferState.RECEIVING
+    assert transfers.get_transfer(sgp, transfer.id).state == TransferState.SENDING
+    assert transfers.get_transfer(vnm, transfer.id).state == TransferState.RECEIVING
     assert chunks_done() == [3, 0]
 
     for start in (0, 2, 4):
@@ -327,7 +333,7 @@ def test_the_receiver_keeps_what_it_verified_and_the_sender_resumes_there_with_t
     assert chunks_done() == [7, 0]
 
     pump(wire, sgp, vnm)
-    assert transfers.get_transfer(sgp, transfer.id).state == transfers.TransferState.COMPLETED
+    assert transfers.get_transfer(sgp, transfer.id).state == TransferState.COMPLETED
     assert wire.streams == [(0, 0, "cut"), (0, 5, 409), (0, 3, "cut"), (0, 7, 200), (1, 0, 200)]  # none twice
     for original, data, local_id in zip(items, contents, _received(vnm, transfer.id), strict=True):
         copy, _ = evidence.get_item(vnm, local_id)
@@ -357,17 +363,17 @@ def test_content_that_is_not_what_was_promised_is_refused_and_never_stored(pair:
     pump(wire, sgp, vnm)
     assert wire.streams == [(0, 0, 422)]
     sent = transfers.get_transfer(sgp, altered.id)
-    assert sent.state == transfers.TransferState.FAILED
+    assert sent.state == TransferState.FAILED
     assert sent.error is not None
     assert "the receiver refused a chunk" in sent.error
     assert "chunk 2 rejected" in sent.error
     with vnm.uow() as uow:
-        (rejection,) = uow.federation.rejections(10)
+        (rejection,) = uow.rejections.latest(10)
     assert (rejection.reason, rejection.claimed_sender) == ("chunk_rejected", "sgp-ca")
     assert altered.id in rejection.detail
     assert "chunk 2" in rejection.detail
     refused = transfers.get_transfer(vnm, altered.id)  # the receiver gave up too, and kept nothing of it
-    assert refused.state == transfers.TransferState.FAILED
+    assert refused.state == TransferState.FAILED
     assert not any((_vault(vnm).root / "tmp").glob(f"t-{altered.id}-*.assembly"))
     token = transfers._token(sgp, sent)
     with pytest.raises(Conflict, match="failed"):
@@ -381,7 +387,7 @@ def test_content_that_is_not_what_was_promised_is_refused_and_never_stored(pair:
     pump(wire, sgp, vnm)
     assert wire.streams[1:] == [(0, 0, 200)]  # every chunk was authentic
     sent, got = transfers.get_transfer(sgp, mismatched.id), transfers.get_transfer(vnm, mismatched.id)
-    assert (sent.state, got.state) == (transfers.TransferState.FAILED, transfers.TransferState.FAILED)
+    assert (sent.state, got.state) == (TransferState.FAILED, TransferState.FAILED)
     assert sent.error is not None
     assert "the receiver refused the whole" in sent.error
     assert f"the content's SHA-256 is {other.sha256}, {right.sha256} was promised" in sent.error
@@ -446,18 +452,18 @@ def test_onward_transfer_needs_the_originators_consent_for_that_destination(new_
     assert [(r["attempted"], r["to_node"], r["to_state"]) for r in refusals] == [("transfer_out", "tha-ca", "THA")]
     assert [t.id for t in transfers.list_transfers(vnm)] == [first.id]  # nothing was offered
 
-    assert decided("mys-ca", grant=True).status == consents.GRANTED
+    assert decided("mys-ca", grant=True).status == ConsentStatus.GRANTED
     refused_onward()  # a consent for Malaysia does not open the way to Thailand
-    assert decided("tha-ca", grant=False).status == consents.REFUSED
+    assert decided("tha-ca", grant=False).status == ConsentStatus.REFUSED
     refused_onward()  # nor does a refused one
     assert len(_custody(vnm, held_id, CustodyAction.ACCESS_REFUSED)) == 3
 
     back = _send(vnm, "sgp-ca", [held], from_sgp)  # going back to the originator needs no consent
-    assert decided("tha-ca", grant=True).status == consents.GRANTED
+    assert decided("tha-ca", grant=True).status == ConsentStatus.GRANTED
     onward = _send(vnm, "tha-ca", [held], from_vnm)
     pump(wire, *nodes)
-    assert transfers.get_transfer(vnm, back.id).state == transfers.TransferState.COMPLETED
-    assert transfers.get_transfer(vnm, onward.id).state == transfers.TransferState.COMPLETED
+    assert transfers.get_transfer(vnm, back.id).state == TransferState.COMPLETED
+    assert transfers.get_transfer(vnm, onward.id).state == TransferState.COMPLETED
     outs = _custody(vnm, held_id, CustodyAction.TRANSFER_OUT)
     assert sorted(str(o["to_node"]) for o in outs) == ["sgp-ca", "tha-ca"]
 
@@ -489,7 +495,7 @@ def test_an_item_returned_to_its_originator_is_its_own_again(pair: tuple[Node, N
     assert returned.sha256 == original.sha256
     again = _send(sgp, "vnm-ca", [returned], request_id)  # Singapore's own evidence: no consent is needed
     pump(wire, sgp, vnm)
-    assert transfers.get_transfer(sgp, again.id).state == transfers.TransferState.COMPLETED
+    assert transfers.get_transfer(sgp, again.id).state == TransferState.COMPLETED
 
 
 def test_nothing_is_offered_that_may_not_go(pair: tuple[Node, Node, Recorder], clock: FixedClock) -> None:
@@ -538,13 +544,13 @@ def test_nothing_is_offered_that_may_not_go(pair: tuple[Node, Node, Recorder], c
     assert fields([free.id], request_id, reason=" ") == ["reason"]
     assert transfers.list_transfers(sgp) == []  # not one item was offered
     with sgp.uow() as uow:
-        assert uow.federation.pending("vnm-ca", 10) == []
+        assert uow.outbox.pending("vnm-ca", 10) == []
 
     allowed = transfers.start_transfer(
         sgp, to="vnm-ca", item_ids=[restricted.id], principal=PROSECUTOR, reason="answer", request_id=request_id
     )
     pump(wire, sgp, vnm)
-    assert transfers.get_transfer(sgp, allowed.id).state == transfers.TransferState.COMPLETED
+    assert transfers.get_transfer(sgp, allowed.id).state == TransferState.COMPLETED
     (copy_id,) = _received(vnm, allowed.id)
     copy, _ = evidence.get_item(vnm, copy_id)
     assert copy.conditions.allowed_roles == (Role.PROSECUTOR,)  # the sender's conditions travel with the item

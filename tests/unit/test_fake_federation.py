@@ -1,5 +1,6 @@
-"""The federation store's contract, run on the in-memory fake and on the SQL store (a SQLite file): the fake that
-the service tests use must behave as the real thing does."""
+"""The contract of the federation's repositories (peers, their keys, the own entry, outbox, inbox, receipts, seen
+transmissions, rejections, transfers, consents), run on the in-memory fakes and on the SQL repositories (a SQLite
+file): the fakes that the service tests use must behave as the real things do."""
 
 from __future__ import annotations
 
@@ -16,12 +17,18 @@ from hanoinet.app.node import UnitOfWork
 from hanoinet.app.unit_of_work import SqlUnitOfWork
 from hanoinet.federation.domain import (
     Consent,
+    ConsentRole,
+    ConsentStatus,
     DirectoryEntry,
     EntryStatus,
     KeyStatus,
+    KeyUse,
     MessageKind,
     MessageStatus,
     PublicKey,
+    ReceiptDirection,
+    TransferItemState,
+    TransferState,
     entry_from_document,
 )
 from hanoinet.federation.ports import (
@@ -145,7 +152,7 @@ def transfer(tid: str, created: datetime, **changes: Any) -> TransferRecord:
         "peer": "vnm-ca",
         "request_id": "req-1",
         "case_id": "case-1",
-        "state": "offered",
+        "state": TransferState.OFFERED,
         "created_at": created,
         "updated_at": created,
         "created_by": "officer@fra",
@@ -165,12 +172,12 @@ def transfer(tid: str, created: datetime, **changes: Any) -> TransferRecord:
 def consent(cid: str, requested: datetime, **changes: Any) -> ConsentRecord:
     values: dict[str, Any] = {
         "id": cid,
-        "role": "holder",
+        "role": ConsentRole.HOLDER,
         "item_id": "item-a",
         "peer": "vnm-ca",
         "destination": "tha-ca",
         "purpose": "joint investigation",
-        "status": "requested",
+        "status": ConsentStatus.REQUESTED,
         "requested_at": requested,
         "requested_by": "officer@fra",
     }
@@ -181,7 +188,7 @@ def consent(cid: str, requested: datetime, **changes: Any) -> ConsentRecord:
 def add_peers(uow: UowFactory, *entries: DirectoryEntry) -> None:
     with uow() as u:
         for e in entries:
-            u.federation.save_peer(e, SIGNED, T0)
+            u.peers.save(e, SIGNED, T0)
         u.commit()
 
 
@@ -192,99 +199,102 @@ def test_a_new_peer_is_active_and_peers_come_by_state_then_node_id(uow: UowFacto
     vnm, police, fra = directory_entry(), directory_entry("vnm-police"), directory_entry("fra-ca", "FRA")
     add_peers(uow, vnm, police, fra)
     with uow() as u:
-        peer = u.federation.peer("vnm-ca")
+        peer = u.peers.get("vnm-ca")
         assert peer is not None
         assert peer.entry == vnm
         assert dict(peer.signed) == SIGNED
         assert (peer.status, peer.status_reason) == (EntryStatus.ACTIVE, "")
         assert (peer.imported_at, peer.updated_at) == (T0, T0)
         assert peer.delivery == PeerDelivery()
-        assert u.federation.peer("tha-ca") is None
-        assert [p.entry.node_id for p in u.federation.peers()] == ["fra-ca", "vnm-ca", "vnm-police"]
+        assert u.peers.get("tha-ca") is None
+        assert (u.peers.status("vnm-ca"), u.peers.status("tha-ca")) == (EntryStatus.ACTIVE, None)
+        assert [p.entry.node_id for p in u.peers.list()] == ["fra-ca", "vnm-ca", "vnm-police"]
 
 
 def test_a_newer_entry_keeps_status_and_delivery_state(uow: UowFactory) -> None:
     add_peers(uow, directory_entry())
     delivery = PeerDelivery(next_attempt_at=at(30), failures=2, last_error="timeout", last_attempt_at=at(5))
     with uow() as u:
-        u.federation.set_peer_status("vnm-ca", EntryStatus.REVOKED, "keys compromised", at(1))
-        u.federation.set_peer_status("tha-ca", EntryStatus.REVOKED, "unknown peer: nothing happens", at(1))
-        assert u.federation.claim_peer("vnm-ca", "worker-1", at(1), at(2))
-        u.federation.release_peer("vnm-ca", "worker-1", delivery)
+        u.peers.set_status("vnm-ca", EntryStatus.REVOKED, "keys compromised", at(1))
+        u.peers.set_status("tha-ca", EntryStatus.REVOKED, "unknown peer: nothing happens", at(1))
+        assert u.peers.claim("vnm-ca", "worker-1", at(1), at(2))
+        u.peers.release("vnm-ca", "worker-1", delivery)
         u.commit()
     newer = directory_entry(serial=2, endpoint="https://vnm-ca.example.org/v2", hours="08:00-17:00 ICT")
     with uow() as u:
-        u.federation.save_peer(newer, {"payload": "newer"}, at(10))
+        u.peers.save(newer, {"payload": "newer"}, at(10))
         u.commit()
     with uow() as u:
-        peer = u.federation.peer("vnm-ca")
+        peer = u.peers.get("vnm-ca")
         assert peer is not None
         assert peer.entry == newer
         assert dict(peer.signed) == {"payload": "newer"}
         assert (peer.status, peer.status_reason) == (EntryStatus.REVOKED, "keys compromised")
         assert (peer.imported_at, peer.updated_at) == (T0, at(10))
         assert peer.delivery == delivery
-        assert u.federation.peer("tha-ca") is None
+        assert u.peers.get("tha-ca") is None
+        assert u.peers.status("vnm-ca") is EntryStatus.REVOKED
 
 
 def test_keys_change_status_but_a_revoked_key_stays_revoked(uow: UowFactory) -> None:
     sig, enc = public_key("vnm-sig"), public_key("vnm-enc", "X25519")
     with uow() as u:
-        u.federation.save_key("vnm-ca", sig, use="sig", status=KeyStatus.CURRENT, at=at(1))
-        u.federation.save_key("vnm-ca", enc, use="enc", status=KeyStatus.CURRENT, at=at(0), reason="first entry")
+        u.peer_keys.save("vnm-ca", sig, use=KeyUse.SIGNING, status=KeyStatus.CURRENT, at=at(1))
+        u.peer_keys.save("vnm-ca", enc, use=KeyUse.ENCRYPTION, status=KeyStatus.CURRENT, at=at(0), reason="first entry")
         u.commit()
     with uow() as u:
-        assert u.federation.peer_key(sig.kid) == PeerKey("vnm-ca", "sig", sig, KeyStatus.CURRENT, at(1))
-        assert u.federation.peer_key("kid-unknown") is None
-        assert [k.key.kid for k in u.federation.peer_keys("vnm-ca")] == [enc.kid, sig.kid]  # by when added
-        assert u.federation.peer_keys("tha-ca") == []
-        u.federation.save_key("vnm-ca", sig, use="sig", status=KeyStatus.CURRENT, at=at(2), reason="same again")
-        assert u.federation.peer_key(sig.kid) == PeerKey("vnm-ca", "sig", sig, KeyStatus.CURRENT, at(1))
-        u.federation.save_key("vnm-ca", sig, use="sig", status=KeyStatus.RETIRED, at=at(3), reason="rotated")
-        u.federation.save_key("vnm-ca", sig, use="sig", status=KeyStatus.REVOKED, at=at(4), reason="compromised")
+        assert u.peer_keys.get(sig.kid) == PeerKey("vnm-ca", KeyUse.SIGNING, sig, KeyStatus.CURRENT, at(1))
+        assert u.peer_keys.get("kid-unknown") is None
+        assert [k.key.kid for k in u.peer_keys.of_node("vnm-ca")] == [enc.kid, sig.kid]  # by when added
+        assert [type(k.use) for k in u.peer_keys.of_node("vnm-ca")] == [KeyUse, KeyUse]
+        assert u.peer_keys.of_node("tha-ca") == []
+        u.peer_keys.save("vnm-ca", sig, use=KeyUse.SIGNING, status=KeyStatus.CURRENT, at=at(2), reason="same again")
+        assert u.peer_keys.get(sig.kid) == PeerKey("vnm-ca", KeyUse.SIGNING, sig, KeyStatus.CURRENT, at(1))
+        u.peer_keys.save("vnm-ca", sig, use=KeyUse.SIGNING, status=KeyStatus.RETIRED, at=at(3), reason="rotated")
+        u.peer_keys.save("vnm-ca", sig, use=KeyUse.SIGNING, status=KeyStatus.REVOKED, at=at(4), reason="compromised")
         u.commit()
     with uow() as u:
         for status in (KeyStatus.CURRENT, KeyStatus.RETIRED):
-            u.federation.save_key("vnm-ca", sig, use="sig", status=status, at=at(5), reason="try again")
+            u.peer_keys.save("vnm-ca", sig, use=KeyUse.SIGNING, status=status, at=at(5), reason="try again")
         u.commit()
     with uow() as u:
-        assert u.federation.peer_key(sig.kid) == PeerKey(
-            "vnm-ca", "sig", sig, KeyStatus.REVOKED, at(1), changed_at=at(4), reason="compromised"
+        assert u.peer_keys.get(sig.kid) == PeerKey(
+            "vnm-ca", KeyUse.SIGNING, sig, KeyStatus.REVOKED, at(1), changed_at=at(4), reason="compromised"
         )
 
 
 def test_a_key_known_by_id_only_gets_its_node_and_jwk_when_it_changes(uow: UowFactory) -> None:
     retired, revoked = public_key("old"), public_key("bad")
     with uow() as u:  # ids a directory listed before the node itself was known
-        u.federation.save_key("", PublicKey(retired.kid, {}), use="sig", status=KeyStatus.RETIRED, at=at(0))
-        u.federation.save_key("", PublicKey(revoked.kid, {}), use="sig", status=KeyStatus.REVOKED, at=at(0))
+        u.peer_keys.save("", PublicKey(retired.kid, {}), use=KeyUse.SIGNING, status=KeyStatus.RETIRED, at=at(0))
+        u.peer_keys.save("", PublicKey(revoked.kid, {}), use=KeyUse.SIGNING, status=KeyStatus.REVOKED, at=at(0))
         u.commit()
     with uow() as u:
-        u.federation.save_key("vnm-ca", retired, use="sig", status=KeyStatus.CURRENT, at=at(1), reason="entry")
-        u.federation.save_key("vnm-ca", revoked, use="sig", status=KeyStatus.CURRENT, at=at(1), reason="entry")
+        u.peer_keys.save("vnm-ca", retired, use=KeyUse.SIGNING, status=KeyStatus.CURRENT, at=at(1), reason="entry")
+        u.peer_keys.save("vnm-ca", revoked, use=KeyUse.SIGNING, status=KeyStatus.CURRENT, at=at(1), reason="entry")
         u.commit()
     with uow() as u:
-        assert u.federation.peer_key(retired.kid) == PeerKey(
-            "vnm-ca", "sig", retired, KeyStatus.CURRENT, at(0), changed_at=at(1), reason="entry"
+        assert u.peer_keys.get(retired.kid) == PeerKey(
+            "vnm-ca", KeyUse.SIGNING, retired, KeyStatus.CURRENT, at(0), changed_at=at(1), reason="entry"
         )
-        assert u.federation.peer_key(revoked.kid) == PeerKey(
-            "", "sig", PublicKey(revoked.kid, {}), KeyStatus.REVOKED, at(0)
+        assert u.peer_keys.get(revoked.kid) == PeerKey(
+            "", KeyUse.SIGNING, PublicKey(revoked.kid, {}), KeyStatus.REVOKED, at(0)
         )
-        assert [k.key.kid for k in u.federation.peer_keys("vnm-ca")] == [retired.kid]
+        assert [k.key.kid for k in u.peer_keys.of_node("vnm-ca")] == [retired.kid]
 
 
 def test_own_entry_is_replaced_whole(uow: UowFactory) -> None:
     first, second = directory_entry("fra-ca", "FRA"), directory_entry("fra-ca", "FRA", serial=2, hours="09-18")
     with uow() as u:
-        assert u.federation.own_entry() is None
-        u.federation.save_own_entry(OwnEntry(first, SIGNED, at(1)))
+        assert u.own_entry.get() is None
+        u.own_entry.save(OwnEntry(first, SIGNED, at(1)))
         u.commit()
     with uow() as u:
-        assert u.federation.own_entry() == OwnEntry(first, SIGNED, at(1))
-        u.federation.save_own_entry(OwnEntry(second, {"payload": "2"}, at(2)))
+        assert u.own_entry.get() == OwnEntry(first, SIGNED, at(1))
+        u.own_entry.save(OwnEntry(second, {"payload": "2"}, at(2)))
         u.commit()
     with uow() as u:
-        assert u.federation.own_entry() == OwnEntry(second, {"payload": "2"}, at(2))
+        assert u.own_entry.get() == OwnEntry(second, {"payload": "2"}, at(2))
 
 
 # -- delivery leases -------------------------------------------------------------------------------------------
@@ -293,24 +303,23 @@ def test_own_entry_is_replaced_whole(uow: UowFactory) -> None:
 def test_one_deliverer_per_peer_until_the_lease_expires_or_is_released(uow: UowFactory) -> None:
     add_peers(uow, directory_entry())
     with uow() as u:
-        f = u.federation
-        assert not f.claim_peer("tha-ca", "w1", at(0), at(1))  # unknown peer
-        assert f.claim_peer("vnm-ca", "w1", at(0), at(1))
-        assert not f.claim_peer("vnm-ca", "w2", at(0.5), at(2))  # held
-        assert not f.claim_peer("vnm-ca", "w2", at(1), at(2))  # held up to its end
-        assert f.claim_peer("vnm-ca", "w1", at(0.5), at(3))  # the holder extends it
-        assert not f.claim_peer("vnm-ca", "w2", at(2), at(4))
-        assert f.claim_peer("vnm-ca", "w2", at(3.5), at(5))  # expired: taken over
-        f.release_peer("vnm-ca", "w1", PeerDelivery(failures=9))  # not w1's any more: nothing happens
-        assert not f.claim_peer("vnm-ca", "w1", at(4), at(6))
+        assert not u.peers.claim("tha-ca", "w1", at(0), at(1))  # unknown peer
+        assert u.peers.claim("vnm-ca", "w1", at(0), at(1))
+        assert not u.peers.claim("vnm-ca", "w2", at(0.5), at(2))  # held
+        assert not u.peers.claim("vnm-ca", "w2", at(1), at(2))  # held up to its end
+        assert u.peers.claim("vnm-ca", "w1", at(0.5), at(3))  # the holder extends it
+        assert not u.peers.claim("vnm-ca", "w2", at(2), at(4))
+        assert u.peers.claim("vnm-ca", "w2", at(3.5), at(5))  # expired: taken over
+        u.peers.release("vnm-ca", "w1", PeerDelivery(failures=9))  # not w1's any more: nothing happens
+        assert not u.peers.claim("vnm-ca", "w1", at(4), at(6))
         done = PeerDelivery(failures=0, last_attempt_at=at(4), last_delivery_at=at(4))
-        f.release_peer("vnm-ca", "w2", done)
+        u.peers.release("vnm-ca", "w2", done)
         u.commit()
     with uow() as u:
-        peer = u.federation.peer("vnm-ca")
+        peer = u.peers.get("vnm-ca")
         assert peer is not None
         assert peer.delivery == done
-        assert u.federation.claim_peer("vnm-ca", "w1", at(4), at(6))  # free again
+        assert u.peers.claim("vnm-ca", "w1", at(4), at(6))  # free again
         u.commit()
 
 
@@ -320,27 +329,26 @@ def test_one_deliverer_per_peer_until_the_lease_expires_or_is_released(uow: UowF
 def test_outbox_order_attempts_results_and_reads(uow: UowFactory) -> None:
     add_peers(uow, directory_entry(), directory_entry("fra-ca", "FRA"))
     with uow() as u:
-        u.federation.enqueue([outgoing("m1"), outgoing("m2", attempts=5, seq=99, read_at=at(1), error="ignored")])
-        u.federation.enqueue([])
+        u.outbox.enqueue([outgoing("m1"), outgoing("m2", attempts=5, seq=99, read_at=at(1), error="ignored")])
+        u.outbox.enqueue([])
         u.commit()
     with uow() as u:
-        u.federation.enqueue([outgoing("f1", "fra-ca"), outgoing("m3")])
+        u.outbox.enqueue([outgoing("f1", "fra-ca"), outgoing("m3")])
         u.commit()
     with uow() as u:
-        f = u.federation
-        seqs = [m.seq for m in f.outgoing(MessageQuery())][::-1]  # oldest first: m1, m2, f1, m3
-        assert [m.id for m in f.outgoing(MessageQuery())] == ["m3", "f1", "m2", "m1"]
+        seqs = [m.seq for m in u.outbox.list(MessageQuery())][::-1]  # oldest first: m1, m2, f1, m3
+        assert [m.id for m in u.outbox.list(MessageQuery())] == ["m3", "f1", "m2", "m1"]
         assert seqs == sorted(seqs)
         assert len(set(seqs)) == 4
-        m2 = f.outgoing_message("m2")
+        m2 = u.outbox.get("m2")
         assert m2 == replace_seq(outgoing("m2"), seqs[1])  # only what the outbox keeps at first
-        assert f.outgoing_message("nope") is None
-        assert [m.id for m in f.pending("vnm-ca", 10)] == ["m1", "m2", "m3"]
-        assert [m.id for m in f.pending("vnm-ca", 2)] == ["m1", "m2"]
-        f.record_attempt(["m1", "m2"], at(1))
-        f.record_attempt(["m1"], at(2))
-        f.record_attempt([], at(3))
-        f.record_results(
+        assert u.outbox.get("nope") is None
+        assert [m.id for m in u.outbox.pending("vnm-ca", 10)] == ["m1", "m2", "m3"]
+        assert [m.id for m in u.outbox.pending("vnm-ca", 2)] == ["m1", "m2"]
+        u.outbox.record_attempt(["m1", "m2"], at(1))
+        u.outbox.record_attempt(["m1"], at(2))
+        u.outbox.record_attempt([], at(3))
+        u.outbox.record_results(
             [
                 DeliveryResult("m1", MessageStatus.DELIVERED, at(2), "rcpt-1"),
                 DeliveryResult("m2", MessageStatus.REJECTED, at(2), "rcpt-1", "unknown request"),
@@ -349,9 +357,10 @@ def test_outbox_order_attempts_results_and_reads(uow: UowFactory) -> None:
         )
         u.commit()
     with uow() as u:
-        f = u.federation
-        f.record_results([DeliveryResult("m2", MessageStatus.DELIVERED, at(3), "rcpt-2")])  # not pending any more
-        m1, m2 = f.outgoing_message("m1"), f.outgoing_message("m2")
+        u.outbox.record_results(
+            [DeliveryResult("m2", MessageStatus.DELIVERED, at(3), "rcpt-2")]
+        )  # not pending any more
+        m1, m2 = u.outbox.get("m1"), u.outbox.get("m2")
         assert m1 is not None
         assert m2 is not None
         assert (m1.status, m1.attempts, m1.first_sent_at, m1.delivered_at, m1.receipt_id, m1.error) == (
@@ -369,19 +378,20 @@ def test_outbox_order_attempts_results_and_reads(uow: UowFactory) -> None:
             "rcpt-1",
             "unknown request",
         )
-        assert [m.id for m in f.pending("vnm-ca", 10)] == ["m3"]
-        assert dict(f.outbox_counts()) == {
-            ("vnm-ca", "delivered"): 1,
-            ("vnm-ca", "rejected"): 1,
-            ("vnm-ca", "pending"): 1,
-            ("fra-ca", "pending"): 1,
+        assert [m.id for m in u.outbox.pending("vnm-ca", 10)] == ["m3"]
+        assert dict(u.outbox.counts()) == {
+            ("vnm-ca", MessageStatus.DELIVERED): 1,
+            ("vnm-ca", MessageStatus.REJECTED): 1,
+            ("vnm-ca", MessageStatus.PENDING): 1,
+            ("fra-ca", MessageStatus.PENDING): 1,
         }
-        assert f.mark_outgoing_read("vnm-ca", ["m1", "m1", "f1", "nope"], at(4)) == 1  # f1 is to another peer
-        assert f.mark_outgoing_read("vnm-ca", ["m1", "m3"], at(5)) == 1
-        assert f.mark_outgoing_read("vnm-ca", [], at(5)) == 0
+        assert {type(status) for _, status in u.outbox.counts()} == {MessageStatus}
+        assert u.outbox.mark_read("vnm-ca", ["m1", "m1", "f1", "nope"], at(4)) == 1  # f1 is to another peer
+        assert u.outbox.mark_read("vnm-ca", ["m1", "m3"], at(5)) == 1
+        assert u.outbox.mark_read("vnm-ca", [], at(5)) == 0
         u.commit()
     with uow() as u:
-        read = {m.id: m.read_at for m in u.federation.outgoing(MessageQuery())}
+        read = {m.id: m.read_at for m in u.outbox.list(MessageQuery())}
         assert read == {"m1": at(4), "m2": None, "f1": None, "m3": at(5)}
 
 
@@ -402,25 +412,24 @@ def test_peers_due_have_pending_messages_no_backoff_and_trust(uow: UowFactory) -
     names = ["aus-ca", "bra-ca", "chl-ca", "deu-ca", "esp-ca"]
     add_peers(uow, *(directory_entry(n, n[:3].upper()) for n in names))
     with uow() as u:
-        f = u.federation
-        f.enqueue([outgoing("e1", "esp-ca"), outgoing("a1", "aus-ca"), outgoing("b1", "bra-ca")])
-        f.enqueue([outgoing("c1", "chl-ca"), outgoing("d1", "deu-ca")])
-        f.record_results([DeliveryResult("d1", MessageStatus.DELIVERED, at(0), "r")])  # deu: nothing pending
-        f.set_peer_status("chl-ca", EntryStatus.REVOKED, "revoked", at(0))  # chl: not trusted
-        assert f.claim_peer("bra-ca", "w", at(0), at(1))
-        f.release_peer("bra-ca", "w", PeerDelivery(next_attempt_at=at(10), failures=1))  # bra: backing off
-        assert f.claim_peer("esp-ca", "w", at(0), at(1))
-        f.release_peer("esp-ca", "w", PeerDelivery(next_attempt_at=at(5), failures=1))
+        u.outbox.enqueue([outgoing("e1", "esp-ca"), outgoing("a1", "aus-ca"), outgoing("b1", "bra-ca")])
+        u.outbox.enqueue([outgoing("c1", "chl-ca"), outgoing("d1", "deu-ca")])
+        u.outbox.record_results([DeliveryResult("d1", MessageStatus.DELIVERED, at(0), "r")])  # deu: nothing pending
+        u.peers.set_status("chl-ca", EntryStatus.REVOKED, "revoked", at(0))  # chl: not trusted
+        assert u.peers.claim("bra-ca", "w", at(0), at(1))
+        u.peers.release("bra-ca", "w", PeerDelivery(next_attempt_at=at(10), failures=1))  # bra: backing off
+        assert u.peers.claim("esp-ca", "w", at(0), at(1))
+        u.peers.release("esp-ca", "w", PeerDelivery(next_attempt_at=at(5), failures=1))
         u.commit()
     with uow() as u:
-        assert u.federation.peers_due(at(1)) == ["aus-ca"]
-        assert u.federation.peers_due(at(5)) == ["aus-ca", "esp-ca"]  # the backoff ends at next_attempt_at
-        assert u.federation.peers_due(at(11)) == ["aus-ca", "bra-ca", "esp-ca"]
+        assert u.peers.due(at(1)) == ["aus-ca"]
+        assert u.peers.due(at(5)) == ["aus-ca", "esp-ca"]  # the backoff ends at next_attempt_at
+        assert u.peers.due(at(11)) == ["aus-ca", "bra-ca", "esp-ca"]
 
 
 def test_outgoing_queries_filter_and_come_newest_first(uow: UowFactory) -> None:
     with uow() as u:
-        u.federation.enqueue(
+        u.outbox.enqueue(
             [
                 outgoing("o1"),
                 outgoing("o2", kind=MessageKind.REQUEST, request_id="req-2"),
@@ -429,13 +438,13 @@ def test_outgoing_queries_filter_and_come_newest_first(uow: UowFactory) -> None:
                 outgoing("o5", request_id=None, kind=MessageKind.SPONTANEOUS_INFORMATION),
             ]
         )
-        u.federation.record_results([DeliveryResult("o4", MessageStatus.DELIVERED, at(1), "r")])
-        u.federation.mark_outgoing_read("vnm-ca", ["o1"], at(2))
+        u.outbox.record_results([DeliveryResult("o4", MessageStatus.DELIVERED, at(1), "r")])
+        u.outbox.mark_read("vnm-ca", ["o1"], at(2))
         u.commit()
     with uow() as u:
 
         def ids(**query: Any) -> list[str]:
-            return [m.id for m in u.federation.outgoing(MessageQuery(**query))]
+            return [m.id for m in u.outbox.list(MessageQuery(**query))]
 
         assert ids() == ["o5", "o4", "o3", "o2", "o1"]
         assert ids(peer="vnm-ca") == ["o5", "o4", "o2", "o1"]
@@ -457,25 +466,25 @@ def test_outgoing_queries_filter_and_come_newest_first(uow: UowFactory) -> None:
 def test_a_message_is_received_once(uow: UowFactory) -> None:
     first, second = incoming("i1"), incoming("i2", status=MessageStatus.REFUSED, reason="unknown request")
     with uow() as u:
-        u.federation.receive([first, second])
-        u.federation.receive([])
+        u.inbox.receive([first, second])
+        u.inbox.receive([])
         u.commit()
     with uow() as u:
-        assert u.federation.incoming_message("i1") == first
-        assert u.federation.incoming_message("i3") is None
-        assert dict(u.federation.incoming_known(["i2", "i3", "i1"])) == {"i1": first, "i2": second}
-        assert dict(u.federation.incoming_known([])) == {}
+        assert u.inbox.get("i1") == first
+        assert u.inbox.get("i3") is None
+        assert dict(u.inbox.known(["i2", "i3", "i1"])) == {"i1": first, "i2": second}
+        assert dict(u.inbox.known([])) == {}
         with pytest.raises(Conflict):
-            u.federation.receive([incoming("i3"), incoming("i1", jws="another")])
+            u.inbox.receive([incoming("i3"), incoming("i1", jws="another")])
     with uow() as u, pytest.raises(Conflict):
-        u.federation.receive([incoming("i4"), incoming("i4")])
+        u.inbox.receive([incoming("i4"), incoming("i4")])
     with uow() as u:
-        assert dict(u.federation.incoming_known(["i1", "i3", "i4"])) == {"i1": first}
+        assert dict(u.inbox.known(["i1", "i3", "i4"])) == {"i1": first}
 
 
 def test_incoming_queries_filter_come_newest_first_and_reads_are_kept_once(uow: UowFactory) -> None:
     with uow() as u:
-        u.federation.receive(
+        u.inbox.receive(
             [
                 incoming("i2", received=at(1)),
                 incoming("i1", received=at(1), kind=MessageKind.ACTION),  # same time: by id
@@ -484,16 +493,16 @@ def test_incoming_queries_filter_come_newest_first_and_reads_are_kept_once(uow: 
                 incoming("i0", received=at(0)),
             ]
         )
-        u.federation.mark_incoming_read(["i1", "i3", "nope"], at(4), "alice")
-        u.federation.mark_incoming_read([], at(4), "nobody")
+        u.inbox.mark_read(["i1", "i3", "nope"], at(4), "alice")
+        u.inbox.mark_read([], at(4), "nobody")
         u.commit()
     with uow() as u:
-        u.federation.mark_incoming_read(["i1", "i2"], at(5), "bob")  # i1 was read already
+        u.inbox.mark_read(["i1", "i2"], at(5), "bob")  # i1 was read already
         u.commit()
     with uow() as u:
 
         def ids(**query: Any) -> list[str]:
-            return [m.id for m in u.federation.incoming(MessageQuery(**query))]
+            return [m.id for m in u.inbox.list(MessageQuery(**query))]
 
         assert ids() == ["i4", "i3", "i1", "i2", "i0"]
         assert ids(peer="vnm-ca") == ["i4", "i1", "i2", "i0"]
@@ -502,7 +511,7 @@ def test_incoming_queries_filter_come_newest_first_and_reads_are_kept_once(uow: 
         assert ids(status=MessageStatus.ACCEPTED) == ["i3", "i1", "i2", "i0"]
         assert ids(unread=True) == ["i4", "i0"]
         assert ids(limit=2, offset=1) == ["i3", "i1"]
-        reads = {m.id: (m.read_at, m.read_by) for m in u.federation.incoming(MessageQuery())}
+        reads = {m.id: (m.read_at, m.read_by) for m in u.inbox.list(MessageQuery())}
         assert reads == {
             "i0": (None, None),
             "i1": (at(4), "alice"),
@@ -515,39 +524,57 @@ def test_incoming_queries_filter_come_newest_first_and_reads_are_kept_once(uow: 
 # -- receipts, replays, rejections -----------------------------------------------------------------------------
 
 
+def test_receipts_are_kept_once_either_way(uow: UowFactory) -> None:
+    issued = Receipt("r1", "batch-1", "vnm-ca", ReceiptDirection.ISSUED, "jws-issued", at(0))
+    received = Receipt("r2", "batch-2", "fra-ca", ReceiptDirection.RECEIVED, "jws-received", at(1))
+    with uow() as u:
+        u.receipts.add(issued)
+        u.receipts.add(received)
+        assert u.receipts.get("r1") == issued  # seen inside the transaction
+        u.commit()
+    with uow() as u:
+        assert (u.receipts.get("r1"), u.receipts.get("r2")) == (issued, received)
+        assert [type(r.direction) for r in (u.receipts.get("r1"), u.receipts.get("r2")) if r] == [ReceiptDirection] * 2
+        assert u.receipts.get("r3") is None
+    with uow() as u, pytest.raises(Conflict):
+        u.receipts.add(Receipt("r1", "batch-3", "vnm-ca", ReceiptDirection.RECEIVED, "another", at(2)))
+    with uow() as u:
+        assert u.receipts.get("r1") == issued
+
+
 def test_a_transmission_id_is_taken_once_until_forgotten(uow: UowFactory) -> None:
     with uow() as u:
-        assert not u.federation.seen("t1")
-        u.federation.add_seen("t1", "vnm-ca", at(0))
-        u.federation.add_seen("t2", "vnm-ca", at(1))
-        u.federation.add_seen("t3", "fra-ca", at(2))
-        assert u.federation.seen("t1")
+        assert not u.seen.contains("t1")
+        u.seen.add("t1", "vnm-ca", at(0))
+        u.seen.add("t2", "vnm-ca", at(1))
+        u.seen.add("t3", "fra-ca", at(2))
+        assert u.seen.contains("t1")
         u.commit()
     with uow() as u, pytest.raises(Conflict):
-        u.federation.add_seen("t1", "vnm-ca", at(3))
+        u.seen.add("t1", "vnm-ca", at(3))
     with uow() as u:
-        assert u.federation.forget_seen(at(1)) == 1  # strictly before
-        assert u.federation.forget_seen(at(1)) == 0
+        assert u.seen.forget(at(1)) == 1  # strictly before
+        assert u.seen.forget(at(1)) == 0
         u.commit()
     with uow() as u:
-        assert [u.federation.seen(t) for t in ("t1", "t2", "t3")] == [False, True, True]
-        u.federation.add_seen("t1", "vnm-ca", at(4))  # forgotten: taken again
+        assert [u.seen.contains(t) for t in ("t1", "t2", "t3")] == [False, True, True]
+        u.seen.add("t1", "vnm-ca", at(4))  # forgotten: taken again
         u.commit()
 
 
 def test_rejections_come_newest_first_and_are_cut_to_size(uow: UowFactory) -> None:
     with uow() as u:
-        u.federation.add_rejection(Rejection(at(0), "bad_signature", "first"))
-        u.federation.add_rejection(Rejection(at(1), "replay", "x" * 3000, "s" * 100, ""))
-        u.federation.add_rejection(Rejection(at(2), "stale", "third", "vnm-ca", "203.0.113.9"))
+        u.rejections.add(Rejection(at(0), "bad_signature", "first"))
+        u.rejections.add(Rejection(at(1), "replay", "x" * 3000, "s" * 100, ""))
+        u.rejections.add(Rejection(at(2), "stale", "third", "vnm-ca", "203.0.113.9"))
         u.commit()
     with uow() as u:
-        assert list(u.federation.rejections(10)) == [
+        assert list(u.rejections.latest(10)) == [
             Rejection(at(2), "stale", "third", "vnm-ca", "203.0.113.9"),
             Rejection(at(1), "replay", "x" * 2000, "s" * 64, None),
             Rejection(at(0), "bad_signature", "first"),
         ]
-        assert [r.reason for r in u.federation.rejections(2)] == ["stale", "replay"]
+        assert [r.reason for r in u.rejections.latest(2)] == ["stale", "replay"]
 
 
 # -- transfers and consents ------------------------------------------------------------------------------------
@@ -555,35 +582,38 @@ def test_rejections_come_newest_first_and_are_cut_to_size(uow: UowFactory) -> No
 
 def test_transfers_keep_their_items_and_progress(uow: UowFactory) -> None:
     t1 = transfer("t1", at(1))
-    t2 = transfer("t2", at(2), direction=Direction.INCOMING, state="receiving", token_hash=None, request_id=None)
+    t2 = transfer(
+        "t2", at(2), direction=Direction.INCOMING, state=TransferState.RECEIVING, token_hash=None, request_id=None
+    )
     t3 = transfer("t3", at(2), items=(TransferItemRecord(0, "item-c", "22" * 32, 0, 512, 1),))
     with uow() as u:
         for t in (t1, t3, t2):
-            u.federation.add_transfer(t)
+            u.transfers.add(t)
         u.commit()
     with uow() as u:
-        f = u.federation
-        assert f.transfer("t1") == t1
-        assert f.transfer("nope") is None
-        assert [t.id for t in f.transfers()] == ["t2", "t3", "t1"]  # newest first, then by id
-        assert [t.id for t in f.transfers(state="offered")] == ["t3", "t1"]
-        assert [t.id for t in f.transfers(direction=Direction.INCOMING)] == ["t2"]
-        assert [t.id for t in f.transfers(state="offered", direction=Direction.INCOMING)] == []
-        f.update_transfer("t1", state="sending", at=at(3), error="peer unreachable")
-        f.update_transfer("t1", state="done", at=at(4), receipt="receipt-jws")
-        f.update_transfer("t1", state="archived", at=at(5))  # the receipt is kept
-        f.update_transfer("nope", state="done", at=at(5))
-        f.update_transfer_item("t1", 0, chunks_done=1)
-        f.update_transfer_item("t1", 0, state="done", chunks_done=2, local_item_id="local-a")
-        f.update_transfer_item("t1", 1)  # nothing to change
-        f.update_transfer_item("t1", 7, state="done")  # no such item
+        assert u.transfers.get("t1") == t1
+        assert u.transfers.get("nope") is None
+        assert [t.id for t in u.transfers.list()] == ["t2", "t3", "t1"]  # newest first, then by id
+        assert [t.id for t in u.transfers.list(state=TransferState.OFFERED)] == ["t3", "t1"]
+        assert [t.id for t in u.transfers.list(direction=Direction.INCOMING)] == ["t2"]
+        assert [t.id for t in u.transfers.list(state=TransferState.OFFERED, direction=Direction.INCOMING)] == []
+        u.transfers.update("t1", state=TransferState.SENDING, at=at(3), error="peer unreachable")
+        u.transfers.update("t1", state=TransferState.COMPLETED, at=at(4), receipt="receipt-jws")
+        u.transfers.update("t1", state=TransferState.FAILED, at=at(5))  # the receipt is kept
+        u.transfers.update("nope", state=TransferState.COMPLETED, at=at(5))
+        u.transfers.update_item("t1", 0, chunks_done=1)
+        u.transfers.update_item("t1", 0, state=TransferItemState.DELIVERED, chunks_done=2, local_item_id="local-a")
+        u.transfers.update_item("t1", 1)  # nothing to change
+        u.transfers.update_item("t1", 7, state=TransferItemState.DELIVERED)  # no such item
         u.commit()
     with uow() as u:
-        got = u.federation.transfer("t1")
+        got = u.transfers.get("t1")
         assert got is not None
-        assert (got.state, got.updated_at, got.receipt, got.error) == ("archived", at(5), "receipt-jws", None)
+        assert (got.state, got.updated_at, got.receipt, got.error) == (TransferState.FAILED, at(5), "receipt-jws", None)
+        assert type(got.state) is TransferState  # read back as the enum, not a bare string
+        assert [type(i.state) for i in got.items] == [TransferItemState, TransferItemState]
         assert got.items == (
-            TransferItemRecord(0, "item-a", "00" * 32, 1000, 512, 2, 2, "done", "local-a"),
+            TransferItemRecord(0, "item-a", "00" * 32, 1000, 512, 2, 2, TransferItemState.DELIVERED, "local-a"),
             t1.items[1],
         )
         assert got.created_at == at(1)
@@ -593,27 +623,27 @@ def test_transfers_keep_their_items_and_progress(uow: UowFactory) -> None:
 def test_consents_are_requested_then_decided(uow: UowFactory) -> None:
     asked = consent("c1", at(1))
     other = consent("c2", at(2), item_id="item-b")
-    theirs = consent("c0", at(2), role="originator", peer="tha-ca", destination="deu-ca")
+    theirs = consent("c0", at(2), role=ConsentRole.ORIGINATOR, peer="tha-ca", destination="deu-ca")
     with uow() as u:
         for c in (asked, other, theirs):
-            u.federation.add_consent(c)
+            u.consents.add(c)
         u.commit()
     with uow() as u:
-        f = u.federation
-        assert f.consent("c1") == asked
-        assert f.consent("nope") is None
-        assert [c.id for c in f.consents()] == ["c0", "c2", "c1"]  # newest first, then by id
-        assert [c.id for c in f.consents(item_id="item-a")] == ["c0", "c1"]
-        assert [c.id for c in f.consents(role="holder")] == ["c2", "c1"]
-        assert [c.id for c in f.consents(item_id="item-a", role="originator")] == ["c0"]
-        f.decide_consent("c1", status="granted", at=at(3), by="officer@vnm", note="for this case only")
-        f.decide_consent("nope", status="granted", at=at(3), by="x", note="")
+        assert u.consents.get("c1") == asked
+        assert u.consents.get("nope") is None
+        assert [c.id for c in u.consents.list()] == ["c0", "c2", "c1"]  # newest first, then by id
+        assert [c.id for c in u.consents.list(item_id="item-a")] == ["c0", "c1"]
+        assert [c.id for c in u.consents.list(role=ConsentRole.HOLDER)] == ["c2", "c1"]
+        assert [c.id for c in u.consents.list(item_id="item-a", role=ConsentRole.ORIGINATOR)] == ["c0"]
+        u.consents.decide("c1", status=ConsentStatus.GRANTED, at=at(3), by="officer@vnm", note="for this case only")
+        u.consents.decide("nope", status=ConsentStatus.GRANTED, at=at(3), by="x", note="")
         u.commit()
     with uow() as u:
-        decided = u.federation.consent("c1")
+        decided = u.consents.get("c1")
         assert decided is not None
+        assert (type(decided.role), type(decided.status)) == (ConsentRole, ConsentStatus)
         assert (decided.status, decided.decided_at, decided.decided_by, decided.note) == (
-            "granted",
+            ConsentStatus.GRANTED,
             at(3),
             "officer@vnm",
             "for this case only",
@@ -625,37 +655,36 @@ def test_consents_are_requested_then_decided(uow: UowFactory) -> None:
 
 
 def write_everything(u: UnitOfWork) -> None:
-    f = u.federation
-    f.save_peer(directory_entry(), SIGNED, T0)
-    f.save_key("vnm-ca", public_key("vnm-sig"), use="sig", status=KeyStatus.CURRENT, at=T0)
-    f.save_own_entry(OwnEntry(directory_entry("fra-ca", "FRA"), SIGNED, T0))
-    f.enqueue([outgoing("m1")])
-    f.receive([incoming("i1")])
-    f.add_receipt(Receipt("r1", "batch-1", "vnm-ca", "out", "jws", T0))
-    f.add_seen("t1", "vnm-ca", T0)
-    f.add_rejection(Rejection(T0, "replay", "detail"))
-    f.add_transfer(transfer("x1", T0))
-    f.add_consent(consent("c1", T0))
+    u.peers.save(directory_entry(), SIGNED, T0)
+    u.peer_keys.save("vnm-ca", public_key("vnm-sig"), use=KeyUse.SIGNING, status=KeyStatus.CURRENT, at=T0)
+    u.own_entry.save(OwnEntry(directory_entry("fra-ca", "FRA"), SIGNED, T0))
+    u.outbox.enqueue([outgoing("m1")])
+    u.inbox.receive([incoming("i1")])
+    u.receipts.add(Receipt("r1", "batch-1", "vnm-ca", ReceiptDirection.ISSUED, "jws", T0))
+    u.seen.add("t1", "vnm-ca", T0)
+    u.rejections.add(Rejection(T0, "replay", "detail"))
+    u.transfers.add(transfer("x1", T0))
+    u.consents.add(consent("c1", T0))
 
 
 def assert_empty(u: UnitOfWork) -> None:
-    f = u.federation
-    assert f.peers() == []
-    assert f.peer_keys("vnm-ca") == []
-    assert f.own_entry() is None
-    assert f.outgoing(MessageQuery()) == []
-    assert dict(f.outbox_counts()) == {}
-    assert f.incoming(MessageQuery()) == []
-    assert not f.seen("t1")
-    assert f.rejections(10) == []
-    assert f.transfers() == []
-    assert f.consents() == []
+    assert u.peers.list() == []
+    assert u.peer_keys.of_node("vnm-ca") == []
+    assert u.own_entry.get() is None
+    assert u.outbox.list(MessageQuery()) == []
+    assert dict(u.outbox.counts()) == {}
+    assert u.inbox.list(MessageQuery()) == []
+    assert u.receipts.get("r1") is None
+    assert not u.seen.contains("t1")
+    assert u.rejections.latest(10) == []
+    assert u.transfers.list() == []
+    assert u.consents.list() == []
 
 
 def test_an_uncommitted_unit_of_work_leaves_nothing(uow: UowFactory) -> None:
     with uow() as u:
         write_everything(u)
-        assert [p.entry.node_id for p in u.federation.peers()] == ["vnm-ca"]  # seen inside the transaction
+        assert [p.entry.node_id for p in u.peers.list()] == ["vnm-ca"]  # seen inside the transaction
     with uow() as u:
         assert_empty(u)
         write_everything(u)
@@ -667,18 +696,18 @@ def test_an_uncommitted_unit_of_work_leaves_nothing(uow: UowFactory) -> None:
         write_everything(u)  # the same ids again: nothing of the above was kept
         u.commit()
     with uow() as u:
-        assert len(u.federation.peers()) == 1
-        assert u.federation.seen("t1")
+        assert len(u.peers.list()) == 1
+        assert u.seen.contains("t1")
 
 
 def test_outbox_sequence_keeps_growing_across_commits(uow: UowFactory) -> None:
     seqs = []
     for n in range(3):
         with uow() as u:
-            u.federation.enqueue([outgoing(f"m{n}")])
+            u.outbox.enqueue([outgoing(f"m{n}")])
             u.commit()
         with uow() as u:
-            message = u.federation.outgoing_message(f"m{n}")
+            message = u.outbox.get(f"m{n}")
             assert message is not None
             seqs.append(message.seq)
     assert seqs == sorted(seqs)

@@ -278,7 +278,7 @@ def entries(draw: st.DrawFn) -> DirectoryEntry:
         custody_key=draw(st.from_regex(r"[0-9a-f]{64}", fullmatch=True)),
         serial=draw(st.integers(min_value=1, max_value=2**63)),
         issued_at=draw(_MOMENTS),
-        revoked_kids=tuple(draw(st.lists(_KIDS.filter(lambda k: k != signing), max_size=3))),
+        revoked_kids=tuple(draw(st.lists(_KIDS.filter(lambda k: k not in (signing, encryption)), max_size=3))),
     )
 
 

@@ -12,7 +12,19 @@ from hanoinet.accounts.ports import Accounts, PasswordHasher, Tokens
 from hanoinet.audit.ports import AuditLog
 from hanoinet.cases.ports import CaseRepository
 from hanoinet.evidence.ports import EvidenceRepository, Exporter, Ledger, Vault
-from hanoinet.federation.ports import FederationStore, Identity
+from hanoinet.federation.ports import (
+    ConsentRepository,
+    Identity,
+    InboxRepository,
+    OutboxRepository,
+    OwnEntryRepository,
+    PeerKeyRepository,
+    PeerRepository,
+    ReceiptRepository,
+    RejectionRepository,
+    SeenTransmissions,
+    TransferRepository,
+)
 from hanoinet.federation.settings import FederationSettings, NodeProfile, NotOnNetwork
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.groupcommit import GroupCommit
@@ -115,8 +127,44 @@ class UnitOfWork(Protocol):
         """API tokens, inside this transaction."""
 
     @property
-    def federation(self) -> FederationStore:
-        """Peers, messages, transfers and consents, inside this transaction."""
+    def peers(self) -> PeerRepository:
+        """The directory of other nodes and how deliveries to each are going, inside this transaction."""
+
+    @property
+    def peer_keys(self) -> PeerKeyRepository:
+        """Other nodes' public keys, inside this transaction."""
+
+    @property
+    def own_entry(self) -> OwnEntryRepository:
+        """This node's signed directory entry, inside this transaction."""
+
+    @property
+    def outbox(self) -> OutboxRepository:
+        """Messages to other nodes, inside this transaction."""
+
+    @property
+    def inbox(self) -> InboxRepository:
+        """Messages received from other nodes, inside this transaction."""
+
+    @property
+    def receipts(self) -> ReceiptRepository:
+        """Signed delivery receipts, inside this transaction."""
+
+    @property
+    def seen(self) -> SeenTransmissions:
+        """The ids of transmissions taken (replay protection), inside this transaction."""
+
+    @property
+    def rejections(self) -> RejectionRepository:
+        """Transmissions refused as a whole, inside this transaction."""
+
+    @property
+    def transfers(self) -> TransferRepository:
+        """Evidence transfers either way, inside this transaction."""
+
+    @property
+    def consents(self) -> ConsentRepository:
+        """Onward-transfer consents (Art 36), inside this transaction."""
 
     @property
     def accounts(self) -> Accounts:

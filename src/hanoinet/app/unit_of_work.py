@@ -12,7 +12,18 @@ from hanoinet.accounts.sql import SqlAccounts, SqlTokens
 from hanoinet.audit.sql import SqlAuditLog
 from hanoinet.cases.sql import SqlCaseRepository
 from hanoinet.evidence.sql import SqlEvidenceRepository, SqlLedger
-from hanoinet.federation.sql import SqlFederationStore
+from hanoinet.federation.sql import (
+    SqlConsentRepository,
+    SqlInboxRepository,
+    SqlOutboxRepository,
+    SqlOwnEntryRepository,
+    SqlPeerKeyRepository,
+    SqlPeerRepository,
+    SqlReceiptRepository,
+    SqlRejectionRepository,
+    SqlSeenTransmissions,
+    SqlTransferRepository,
+)
 from hanoinet.platform.errors import Conflict
 from hanoinet.requests.sql import SqlRequestRepository
 from hanoinet.treaty.sql import SqlDepositRepository
@@ -27,7 +38,16 @@ class SqlUnitOfWork:
     evidence: SqlEvidenceRepository
     ledger: SqlLedger
     tokens: SqlTokens
-    federation: SqlFederationStore
+    peers: SqlPeerRepository
+    peer_keys: SqlPeerKeyRepository
+    own_entry: SqlOwnEntryRepository
+    outbox: SqlOutboxRepository
+    inbox: SqlInboxRepository
+    receipts: SqlReceiptRepository
+    seen: SqlSeenTransmissions
+    rejections: SqlRejectionRepository
+    transfers: SqlTransferRepository
+    consents: SqlConsentRepository
     accounts: SqlAccounts
     audit: SqlAuditLog
 
@@ -43,7 +63,16 @@ class SqlUnitOfWork:
         self.evidence = SqlEvidenceRepository(self._session)
         self.ledger = SqlLedger(self._session)
         self.tokens = SqlTokens(self._session)
-        self.federation = SqlFederationStore(self._session)
+        self.peers = SqlPeerRepository(self._session)
+        self.peer_keys = SqlPeerKeyRepository(self._session)
+        self.own_entry = SqlOwnEntryRepository(self._session)
+        self.outbox = SqlOutboxRepository(self._session)
+        self.inbox = SqlInboxRepository(self._session)
+        self.receipts = SqlReceiptRepository(self._session)
+        self.seen = SqlSeenTransmissions(self._session)
+        self.rejections = SqlRejectionRepository(self._session)
+        self.transfers = SqlTransferRepository(self._session)
+        self.consents = SqlConsentRepository(self._session)
         self.accounts = SqlAccounts(self._session)
         self.audit = SqlAuditLog(self._session)
         return self

@@ -12,14 +12,12 @@ from collections.abc import Sequence
 from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit import service as audit
 from hanoinet.evidence.domain import AccessDenied
-from hanoinet.federation.domain import Message, MessageKind, MessageRefused
+from hanoinet.federation.domain import ConsentRole, ConsentStatus, Message, MessageKind, MessageRefused
 from hanoinet.federation.messaging import compose, find_peer
 from hanoinet.federation.ports import ConsentRecord, Peer
 from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
 from hanoinet.platform.permissions import Principal
-
-REQUESTED, GRANTED, REFUSED = "requested", "granted", "refused"
 
 
 def request_consent(node: Node, item_id: str, *, destination: str, purpose: str, principal: Principal) -> ConsentRecord:
@@ -45,16 +43,16 @@ def request_consent(node: Node, item_id: str, *, destination: str, purpose: str,
         originator = find_peer(uow, origin.node_id, "item")
         consent = ConsentRecord(
             id=new_id(),
-            role="holder",
+            role=ConsentRole.HOLDER,
             item_id=item.id,
             peer=originator.entry.node_id,
             destination=target.entry.node_id,
             purpose=purpose,
-            status=REQUESTED,
+            status=ConsentStatus.REQUESTED,
             requested_at=node.clock.now(),
             requested_by=principal.name,
         )
-        uow.federation.add_consent(consent)
+        uow.consents.add(consent)
         body = {
             "consent_id": consent.id,
             "item_id": origin.item_id,
@@ -81,17 +79,17 @@ def receive_request(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -
     item = uow.evidence.get(item_id)
     if item is None or item.sha256 != body.get("sha256"):
         raise MessageRefused(f"no item {item_id} with that content originates here")
-    if uow.federation.consent(consent_id) is not None:
+    if uow.consents.get(consent_id) is not None:
         raise MessageRefused(f"consent request {consent_id} already exists here")
-    uow.federation.add_consent(
+    uow.consents.add(
         ConsentRecord(
             id=consent_id,
-            role="originator",
+            role=ConsentRole.ORIGINATOR,
             item_id=item.id,
             peer=peer.entry.node_id,
             destination=str(body.get("destination", ""))[:64],
             purpose=_purpose(body),
-            status=REQUESTED,
+            status=ConsentStatus.REQUESTED,
             requested_at=node.clock.now(),
             requested_by=f"{body.get('requested_by', '')} ({peer.entry.authority})"[:256],
         )
@@ -106,23 +104,23 @@ def _purpose(body: dict[str, object]) -> str:
 def decide(node: Node, consent_id: str, *, grant: bool, note: str, principal: Principal) -> ConsentRecord:
     """Grant or refuse a consent request about an item of ours; the signed decision goes back to the holder."""
     with node.uow() as uow:
-        consent = uow.federation.consent(consent_id)
-        if consent is None or consent.role != "originator":
+        consent = uow.consents.get(consent_id)
+        if consent is None or consent.role is not ConsentRole.ORIGINATOR:
             raise NotFound(f"no consent request {consent_id!r} about an item of this node")
-        if consent.status != REQUESTED:
+        if consent.status is not ConsentStatus.REQUESTED:
             raise Conflict(f"consent request {consent_id} was already {consent.status}")
         item = uow.evidence.get(consent.item_id)
         if item is None or not item.conditions.permits(principal):
             raise AccessDenied(f"{principal.name} may not decide on item {consent.item_id}")
         holder = find_peer(uow, consent.peer, "consent")
         now = node.clock.now()
-        status = GRANTED if grant else REFUSED
-        uow.federation.decide_consent(consent_id, status=status, at=now, by=principal.name, note=note)
+        status = ConsentStatus.GRANTED if grant else ConsentStatus.REFUSED
+        uow.consents.decide(consent_id, status=status, at=now, by=principal.name, note=note)
         body = {"consent_id": consent_id, "granted": grant, "note": note, "decided_by": principal.name}
         compose(node, uow, holder, MessageKind.CONSENT_DECISION, body, actor=principal.name)
         audit.attach(uow, consent_id)
         uow.commit()
-        decided = uow.federation.consent(consent_id)
+        decided = uow.consents.get(consent_id)
     node.outbox_changed(holder.entry.node_id)
     assert decided is not None
     return decided
@@ -131,13 +129,13 @@ def decide(node: Node, consent_id: str, *, grant: bool, note: str, principal: Pr
 def receive_decision(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> None:
     """The originator's answer: from now on the item may (or still may not) go to that destination."""
     body = message.body
-    consent = uow.federation.consent(str(body.get("consent_id", "")))
-    if consent is None or consent.role != "holder" or consent.peer != peer.entry.node_id:
+    consent = uow.consents.get(str(body.get("consent_id", "")))
+    if consent is None or consent.role is not ConsentRole.HOLDER or consent.peer != peer.entry.node_id:
         raise MessageRefused(f"no consent request {body.get('consent_id')} was sent to {peer.entry.node_id}")
-    if consent.status != REQUESTED:
+    if consent.status is not ConsentStatus.REQUESTED:
         raise MessageRefused(f"consent request {consent.id} was already {consent.status}")
-    status = GRANTED if body.get("granted") is True else REFUSED
-    uow.federation.decide_consent(
+    status = ConsentStatus.GRANTED if body.get("granted") is True else ConsentStatus.REFUSED
+    uow.consents.decide(
         consent.id,
         status=status,
         at=node.clock.now(),
@@ -149,4 +147,4 @@ def receive_decision(node: Node, uow: UnitOfWork, peer: Peer, message: Message) 
 def list_consents(node: Node, item_id: str | None = None) -> Sequence[ConsentRecord]:
     """Consent requests either way, newest first."""
     with node.uow() as uow:
-        return uow.federation.consents(item_id=item_id)
+        return uow.consents.list(item_id=item_id)

@@ -22,12 +22,13 @@ from hanoinet.federation.domain import (
     EntryStatus,
     EntryVerdict,
     KeyStatus,
+    KeyUse,
     MessageKind,
     PublicKey,
     decide_entry,
     entry_from_document,
 )
-from hanoinet.federation.ports import FederationStore, OutgoingMessage, OwnEntry, Peer
+from hanoinet.federation.ports import OutgoingMessage, OwnEntry, Peer, PeerKey
 from hanoinet.platform.errors import Conflict, DomainError, Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
 
@@ -65,7 +66,7 @@ def _candidate(node: Node, stored: OwnEntry | None, revoked: tuple[str, ...] = (
     )
 
 
-def _push_to_peers(node: Node, store: FederationStore, signed: Mapping[str, Any], actor: str) -> int:
+def _push_to_peers(node: Node, uow: UnitOfWork, signed: Mapping[str, Any], actor: str) -> int:
     """Queue this node's new entry for every trusted peer, ahead of anything signed with its new key."""
     identity, _, _ = node.network()
     now = node.now_wall()
@@ -79,10 +80,10 @@ def _push_to_peers(node: Node, store: FederationStore, signed: Mapping[str, Any]
             created_at=now,
             created_by=actor,
         )
-        for p in store.peers()
+        for p in uow.peers.list()
         if p.status is EntryStatus.ACTIVE and p.entry.node_id != identity.node_id
     ]
-    store.enqueue(messages)
+    uow.outbox.enqueue(messages)
     return len(messages)
 
 
@@ -98,16 +99,15 @@ def publish_own_entry(node: Node, *, actor: str = "node") -> OwnEntry:
     A changed entry is queued for every peer, so that a new endpoint or new hours reach them without an operator.
     """
     with node.uow() as uow:
-        store = uow.federation
-        stored = store.own_entry()
+        stored = uow.own_entry.get()
         candidate = _candidate(node, stored)
         if stored is not None and stored.entry.same_profile(candidate):
             return stored
         identity, _, _ = node.network()
         own = OwnEntry(candidate, identity.sign_document(candidate.document(), TYP_ENTRY), candidate.issued_at)
-        store.save_own_entry(own)
+        uow.own_entry.save(own)
         if stored is not None:
-            _push_to_peers(node, store, own.signed, actor)
+            _push_to_peers(node, uow, own.signed, actor)
         uow.commit()
     node.outbox_changed()
     return own
@@ -121,7 +121,7 @@ def rotate_keys(node: Node, *, revoke_old: bool = False, actor: str) -> OwnEntry
     """
     identity, _, _ = node.network()
     with node.uow() as uow:
-        stored = uow.federation.own_entry()
+        stored = uow.own_entry.get()
     old = (identity.signing_key.kid, identity.encryption_key.kid)
     holder: dict[str, DirectoryEntry] = {}
 
@@ -137,19 +137,19 @@ def rotate_keys(node: Node, *, revoke_old: bool = False, actor: str) -> OwnEntry
     signed = identity.rotate(build, TYP_ENTRY)
     own = OwnEntry(holder["entry"], signed, node.now_wall())
     with node.uow() as uow:
-        uow.federation.save_own_entry(own)
-        _push_to_peers(node, uow.federation, signed, actor)
+        uow.own_entry.save(own)
+        _push_to_peers(node, uow, signed, actor)
         audit.attach(uow, own.entry.node_id)
         uow.commit()
     node.outbox_changed()
     return own
 
 
-def _verify(node: Node, store: FederationStore, signed: Mapping[str, Any]) -> tuple[DirectoryEntry, frozenset[str]]:
+def _verify(node: Node, uow: UnitOfWork, signed: Mapping[str, Any]) -> tuple[DirectoryEntry, frozenset[str]]:
     identity, _, _ = node.network()
     claimed, _ = identity.verify_document(signed, ())
     entry = entry_from_document(claimed, node.catalog.is_known)
-    candidates = [entry.signing_key, *(k.key for k in store.peer_keys(entry.node_id) if k.use == "sig")]
+    candidates = [entry.signing_key, *(k.key for k in uow.peer_keys.of_node(entry.node_id) if k.use is KeyUse.SIGNING)]
     payload, kids = identity.verify_document(signed, candidates)
     if payload != claimed:
         raise ValidationFailed([Issue("entry", "the entry changed while being read")])
@@ -160,11 +160,10 @@ def _apply(
     node: Node, uow: UnitOfWork, signed: Mapping[str, Any], *, replace_entry: bool, known_only: bool
 ) -> tuple[Peer, EntryDecision]:
     identity, _, _ = node.network()
-    store = uow.federation
-    entry, kids = _verify(node, store, signed)
+    entry, kids = _verify(node, uow, signed)
     if entry.node_id == identity.node_id:
         raise EntryRefused(f"{entry.node_id} is this node's own id: an entry of this node cannot be imported here")
-    current = store.peer(entry.node_id)
+    current = uow.peers.get(entry.node_id)
     if current is None and known_only:
         raise EntryRefused(
             f"node {entry.node_id} is not in this node's directory: an operator must import its entry first"
@@ -175,8 +174,8 @@ def _apply(
             "restore it, with --replace"
         )
     offered = (entry.signing_key.kid, entry.encryption_key.kid)
-    revoked = {k.key.kid for k in store.peer_keys(entry.node_id) if k.status is KeyStatus.REVOKED}
-    revoked |= {kid for kid in offered if (k := store.peer_key(kid)) is not None and k.status is KeyStatus.REVOKED}
+    revoked = {k.key.kid for k in uow.peer_keys.of_node(entry.node_id) if k.status is KeyStatus.REVOKED}
+    revoked |= {kid for kid in offered if (k := uow.peer_keys.get(kid)) is not None and k.status is KeyStatus.REVOKED}
     decision = decide_entry(current.entry if current else None, entry, kids, revoked, replace=replace_entry)
     if decision.verdict is EntryVerdict.REFUSED:
         raise EntryRefused(f"entry of {entry.node_id} refused: {decision.reason}")
@@ -185,18 +184,18 @@ def _apply(
         return current, decision
     now = node.now_wall()
     for kid in offered:
-        owner = store.peer_key(kid)
+        owner = uow.peer_keys.get(kid)
         if owner is not None and owner.node_id != entry.node_id:
             raise EntryRefused(f"key {kid} already belongs to node {owner.node_id}")
-    store.save_peer(entry, signed, now)
+    uow.peers.save(entry, signed, now)
     if current is not None and current.status is EntryStatus.REVOKED:
-        store.set_peer_status(entry.node_id, EntryStatus.ACTIVE, "restored by an operator", now)
-    store.save_key(entry.node_id, entry.signing_key, use="sig", status=KeyStatus.CURRENT, at=now)
-    store.save_key(entry.node_id, entry.encryption_key, use="enc", status=KeyStatus.CURRENT, at=now)
+        uow.peers.set_status(entry.node_id, EntryStatus.ACTIVE, "restored by an operator", now)
+    uow.peer_keys.save(entry.node_id, entry.signing_key, use=KeyUse.SIGNING, status=KeyStatus.CURRENT, at=now)
+    uow.peer_keys.save(entry.node_id, entry.encryption_key, use=KeyUse.ENCRYPTION, status=KeyStatus.CURRENT, at=now)
     for kid in decision.retire:
-        retired = store.peer_key(kid)
+        retired = uow.peer_keys.get(kid)
         if retired is not None:
-            store.save_key(
+            uow.peer_keys.save(
                 entry.node_id,
                 retired.key,
                 use=retired.use,
@@ -205,13 +204,13 @@ def _apply(
                 reason="replaced by a rotation",
             )
     for kid in decision.revoke:
-        known = store.peer_key(kid)
+        known = uow.peer_keys.get(kid)
         if known is None or known.node_id != entry.node_id:
             # A node revokes only its own keys: a revocation of another node's key (or of a key nobody has shown
             # us yet) would let one node silence another. Directories revoke for others (import_register).
             continue
         key = known.key
-        store.save_key(
+        uow.peer_keys.save(
             entry.node_id,
             key,
             use=known.use,
@@ -219,7 +218,7 @@ def _apply(
             at=now,
             reason="revoked by its node",
         )
-    peer = store.peer(entry.node_id)
+    peer = uow.peers.get(entry.node_id)
     assert peer is not None
     return peer, decision
 
@@ -245,16 +244,16 @@ def accept_pushed_entry(node: Node, signed: Mapping[str, Any]) -> ImportResult:
 def list_peers(node: Node) -> Sequence[Peer]:
     """Every node in the directory."""
     with node.uow() as uow:
-        return uow.federation.peers()
+        return uow.peers.list()
 
 
-def get_peer(node: Node, node_id: str) -> tuple[Peer, Sequence[Any]]:
+def get_peer(node: Node, node_id: str) -> tuple[Peer, Sequence[PeerKey]]:
     """A peer and all its keys; raise NotFound."""
     with node.uow() as uow:
-        peer = uow.federation.peer(node_id)
+        peer = uow.peers.get(node_id)
         if peer is None:
             raise NotFound(f"no node {node_id!r} in this node's directory")
-        return peer, uow.federation.peer_keys(node_id)
+        return peer, uow.peer_keys.of_node(node_id)
 
 
 def revoke(node: Node, target: str, *, reason: str, actor: str) -> str:
@@ -263,22 +262,21 @@ def revoke(node: Node, target: str, *, reason: str, actor: str) -> str:
         raise ValidationFailed([Issue("reason", "say why (it is recorded, and shown when the node is refused)")])
     now = node.now_wall()
     with node.uow() as uow:
-        store = uow.federation
-        peer = store.peer(target)
+        peer = uow.peers.get(target)
         if peer is not None:
-            store.set_peer_status(target, EntryStatus.REVOKED, f"{reason} ({actor})", now)
-            keys = store.peer_keys(target)
+            uow.peers.set_status(target, EntryStatus.REVOKED, f"{reason} ({actor})", now)
+            keys = uow.peer_keys.of_node(target)
             for each in keys:
-                store.save_key(target, each.key, use=each.use, status=KeyStatus.REVOKED, at=now, reason=reason)
+                uow.peer_keys.save(target, each.key, use=each.use, status=KeyStatus.REVOKED, at=now, reason=reason)
             audit.attach(uow, target)
             uow.commit()
             return f"node {target} and its {len(keys)} key(s)"
-        key = store.peer_key(target)
+        key = uow.peer_keys.get(target)
         if key is None:
             raise NotFound(f"no node or key {target!r} in this node's directory")
         if key.status is KeyStatus.REVOKED:
             raise Conflict(f"key {target} is already revoked")
-        store.save_key(
+        uow.peer_keys.save(
             key.node_id, key.key, use=key.use, status=KeyStatus.REVOKED, at=now, reason=f"{reason} ({actor})"
         )
         audit.attach(uow, target)
@@ -292,9 +290,9 @@ def register(node: Node) -> dict[str, Any]:
     identity, _, _ = node.network()
     own = publish_own_entry(node)
     with node.uow() as uow:
-        peers = uow.federation.peers()
+        peers = uow.peers.list()
         revoked = [
-            k.key.kid for p in peers for k in uow.federation.peer_keys(p.entry.node_id) if k.status is KeyStatus.REVOKED
+            k.key.kid for p in peers for k in uow.peer_keys.of_node(p.entry.node_id) if k.status is KeyStatus.REVOKED
         ]
     document = {
         "hanoinet_register": 1,
@@ -323,9 +321,11 @@ def import_register(node: Node, signed: Mapping[str, Any]) -> SyncResult:
     claimed, _ = identity.verify_document(signed, ())
     publisher_id = str(claimed.get("publisher", ""))
     with node.uow() as uow:
-        publisher = uow.federation.peer(publisher_id)
+        publisher = uow.peers.get(publisher_id)
         keys = [
-            k.key for k in uow.federation.peer_keys(publisher_id) if k.use == "sig" and k.status is KeyStatus.CURRENT
+            k.key
+            for k in uow.peer_keys.of_node(publisher_id)
+            if k.use is KeyUse.SIGNING and k.status is KeyStatus.CURRENT
         ]
     if publisher is None or publisher.status is not EntryStatus.ACTIVE:
         raise EntryRefused(
@@ -352,9 +352,9 @@ def import_register(node: Node, signed: Mapping[str, Any]) -> SyncResult:
     revoked: list[str] = []
     for kid in document.get("revoked_kids", []) or []:
         with node.uow() as uow:
-            key = uow.federation.peer_key(str(kid))
+            key = uow.peer_keys.get(str(kid))
             if key is not None and key.status is not KeyStatus.REVOKED:
-                uow.federation.save_key(
+                uow.peer_keys.save(
                     key.node_id,
                     key.key,
                     use=key.use,

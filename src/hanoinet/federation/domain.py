@@ -59,6 +59,13 @@ class KeyStatus(StrEnum):
     REVOKED = "revoked"  # compromised or withdrawn: refused from now on, whatever it signed
 
 
+class KeyUse(StrEnum):
+    """What a node's key is for (the JWK ``use`` parameter, RFC 7517): one never stands in for the other."""
+
+    SIGNING = "sig"
+    ENCRYPTION = "enc"
+
+
 class MessageKind(StrEnum):
     """What a node-to-node message carries."""
 
@@ -82,6 +89,22 @@ class MessageStatus(StrEnum):
     REJECTED = "rejected"  # the recipient's signed receipt says it will not take it, and why
     ACCEPTED = "accepted"  # incoming: committed here
     REFUSED = "refused"  # incoming: not taken, with the reason sent back in the receipt
+
+
+class MessageOutcome(StrEnum):
+    """What a signed receipt says of one message of a transmission (the sender marks it delivered or rejected)."""
+
+    ACCEPTED = "accepted"  # applied and committed here
+    DUPLICATE = "duplicate"  # received before and accepted then: not applied again
+    REFUSED = "refused"  # not taken; the receipt gives the reason
+    PENDING = "pending"  # still being taken: never in a signed receipt
+
+
+class ReceiptDirection(StrEnum):
+    """Whether a kept receipt was issued here (for what this node took) or received (for what it delivered)."""
+
+    ISSUED = "out"
+    RECEIVED = "in"
 
 
 class RequestSide(StrEnum):
@@ -515,7 +538,46 @@ class Backoff:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Evidence transfers
+
+
+class TransferState(StrEnum):
+    """Where an evidence transfer stands."""
+
+    OFFERED = "offered"  # outgoing: the offer is on its way
+    SENDING = "sending"  # outgoing: the offer was accepted, chunks are going
+    RECEIVING = "receiving"  # incoming: chunks are arriving
+    COMPLETED = "completed"  # both: the receiver's signed receipt is recorded
+    REFUSED = "refused"  # outgoing: the receiver refused the offer (its reason kept)
+    FAILED = "failed"  # the content did not match its manifest, or the sender's content is damaged
+
+
+class TransferItemState(StrEnum):
+    """How far one item of a transfer got."""
+
+    PENDING = "pending"  # outgoing: not confirmed by the receiver yet
+    RECEIVING = "receiving"  # incoming: its chunks are arriving
+    DELIVERED = "delivered"  # outgoing: the receiver's signed receipt confirms it
+    STORED = "stored"  # incoming: checked whole against the manifest and stored as an evidence item here
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Onward transfer (Art 36)
+
+
+class ConsentRole(StrEnum):
+    """This node's side of a consent request."""
+
+    HOLDER = "holder"  # it holds an item received from another State and asked that State
+    ORIGINATOR = "originator"  # the item is this State's: another node asked
+
+
+class ConsentStatus(StrEnum):
+    """Where a consent request stands."""
+
+    REQUESTED = "requested"
+    GRANTED = "granted"
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True)

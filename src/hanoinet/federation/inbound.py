@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit import service as audit
@@ -32,10 +32,13 @@ from hanoinet.federation.domain import (
     EntryStatus,
     EnvelopeRejected,
     KeyStatus,
+    KeyUse,
     Message,
     MessageKind,
+    MessageOutcome,
     MessageRefused,
     MessageStatus,
+    ReceiptDirection,
     check_freshness,
     message_from_claims,
 )
@@ -45,6 +48,9 @@ from hanoinet.platform.errors import Conflict, DomainError, ValidationFailed
 from hanoinet.platform.events import Outcome
 from hanoinet.platform.ids import new_id
 from hanoinet.requests import service as requests
+
+if TYPE_CHECKING:  # imported when called: directory imports nothing from here, and layers stay flat
+    from hanoinet.federation.directory import ImportResult
 
 log = logging.getLogger("hanoinet.federation")
 
@@ -71,7 +77,7 @@ def _read(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> None:
     ids = message.body.get("ids")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise MessageRefused("a read notice lists message ids")
-    uow.federation.mark_outgoing_read(peer.entry.node_id, ids, message.created_at)
+    uow.outbox.mark_read(peer.entry.node_id, ids, message.created_at)
 
 
 HANDLERS: dict[MessageKind, Handler] = {
@@ -100,7 +106,7 @@ class Opened:
 def _reject(node: Node, exc: EnvelopeRejected, remote: str | None) -> None:
     log.warning("transmission from %s (claims %s) refused: %s", remote or "?", exc.sender or "?", exc)
     with node.uow() as uow:
-        uow.federation.add_rejection(Rejection(node.now_wall(), exc.reason, exc.detail, exc.sender, remote))
+        uow.rejections.add(Rejection(node.now_wall(), exc.reason, exc.detail, exc.sender, remote))
         event = audit.by_node(
             exc.sender or "",
             "transmission:refuse",
@@ -115,22 +121,21 @@ def _reject(node: Node, exc: EnvelopeRejected, remote: str | None) -> None:
 
 
 def _sender_key(uow: UnitOfWork, kid: str, claimed: str | None) -> tuple[PeerKey, Peer, dict[str, PeerKey]]:
-    store = uow.federation
-    key = store.peer_key(kid)
+    key = uow.peer_keys.get(kid)
     if key is None or not key.key.jwk:
         raise EnvelopeRejected("unknown_sender", f"key {kid} is not in this node's directory", sender=claimed)
     if key.status is KeyStatus.REVOKED:
         raise EnvelopeRejected(
             "revoked_key", f"key {kid} of {key.node_id} was revoked here ({key.reason})", sender=claimed
         )
-    peer = store.peer(key.node_id)
+    peer = uow.peers.get(key.node_id)
     if peer is None:
         raise EnvelopeRejected("unknown_sender", f"node {key.node_id} is not in this node's directory", sender=claimed)
     if peer.status is EntryStatus.REVOKED:
         raise EnvelopeRejected(
             "revoked_sender", f"node {key.node_id} was revoked here ({peer.status_reason})", sender=claimed
         )
-    if key.use != "sig":
+    if key.use is not KeyUse.SIGNING:
         raise EnvelopeRejected("bad_signature", f"key {kid} is an encryption key, not a signing key", sender=claimed)
     if key.status is KeyStatus.RETIRED:
         raise EnvelopeRejected(
@@ -138,7 +143,7 @@ def _sender_key(uow: UnitOfWork, kid: str, claimed: str | None) -> tuple[PeerKey
             f"key {key.key.kid} of {key.node_id} was replaced by a rotation: sign with the new key",
             sender=claimed,
         )
-    return key, peer, {k.key.kid: k for k in store.peer_keys(key.node_id)}
+    return key, peer, {k.key.kid: k for k in uow.peer_keys.of_node(key.node_id)}
 
 
 def open_transmission(node: Node, envelope: str) -> Opened:
@@ -208,7 +213,7 @@ def _parse(node: Node, opened: Opened, token: str) -> _Parsed:
     key = opened.keys.get(str(header.get("kid", "")))
     if parsed.id is None:
         parsed.refusal = "the message has no id"
-    elif key is None or key.use != "sig":
+    elif key is None or key.use is not KeyUse.SIGNING:
         parsed.refusal = f"signed by key {header.get('kid')}, which is not a key of {opened.peer.entry.node_id}"
     elif key.status is KeyStatus.REVOKED:
         parsed.refusal = f"signed by key {key.key.kid}, revoked here ({key.reason})"
@@ -238,7 +243,7 @@ def _parse(node: Node, opened: Opened, token: str) -> _Parsed:
 class _Outcome:
     id: str
     digest: str
-    status: str
+    status: MessageOutcome
     reason: str | None = None
 
 
@@ -263,7 +268,7 @@ def _triage(
 ) -> tuple[list[_Outcome], list[_Parsed], list[IncomingMessage]]:
     """Sort the batch's messages: already received (a duplicate keeps its first outcome), refused on sight (their
     refusal recorded), and to apply."""
-    known = uow.federation.incoming_known([p.id for p in parsed if p.id])
+    known = uow.inbox.known([p.id for p in parsed if p.id])
     outcomes: list[_Outcome] = []
     pending: list[_Parsed] = []
     refused: list[IncomingMessage] = []
@@ -271,18 +276,19 @@ def _triage(
     for p in parsed:
         if p.id is not None and (p.id in known or p.id in taken):
             prior = known.get(p.id)
-            status = "refused" if prior is not None and prior.status is MessageStatus.REFUSED else "duplicate"
+            refused_before = prior is not None and prior.status is MessageStatus.REFUSED
+            status = MessageOutcome.REFUSED if refused_before else MessageOutcome.DUPLICATE
             outcomes.append(_Outcome(p.id, p.digest, status, prior.reason if prior else None))
             continue
         if p.id is not None:
             taken.add(p.id)
         if p.refusal is not None:
-            outcomes.append(_Outcome(p.id or "", p.digest, "refused", p.refusal))
+            outcomes.append(_Outcome(p.id or "", p.digest, MessageOutcome.REFUSED, p.refusal))
             if p.id is not None:
                 refused.append(_refused_record(opened, p, now=now, reason=p.refusal))
             continue
         pending.append(p)
-        outcomes.append(_Outcome(p.id or "", p.digest, "pending"))
+        outcomes.append(_Outcome(p.id or "", p.digest, MessageOutcome.PENDING))
     return outcomes, pending, refused
 
 
@@ -301,15 +307,15 @@ class _OneByOne(Exception):  # noqa: N818 - control flow: a message of the batch
 def _take_together(node: Node, opened: Opened, parsed: list[_Parsed], now: datetime) -> tuple[list[_Outcome], str]:
     """The fast path: every message, the replay marker and the receipt in one transaction."""
     with node.uow() as uow:
-        uow.federation.add_seen(opened.batch_id, opened.peer.entry.node_id, now)
+        uow.seen.add(opened.batch_id, opened.peer.entry.node_id, now)
         outcomes, pending, records = _triage(uow, opened, parsed, now)
         try:
             for p in pending:
                 records.append(_apply_one(node, uow, opened, p, now))
-                _replace(outcomes, _Outcome(p.id or "", p.digest, "accepted"))
+                _replace(outcomes, _Outcome(p.id or "", p.digest, MessageOutcome.ACCEPTED))
         except (DomainError, EnvelopeRejected):
             raise _OneByOne from None  # leaving the block rolls everything back
-        uow.federation.receive(records)
+        uow.inbox.receive(records)
         token = _issue(node, uow, opened, outcomes, now)
         uow.commit()
     return outcomes, token
@@ -318,16 +324,16 @@ def _take_together(node: Node, opened: Opened, parsed: list[_Parsed], now: datet
 def _take_one_by_one(node: Node, opened: Opened, parsed: list[_Parsed], now: datetime) -> tuple[list[_Outcome], str]:
     """The careful path: a transaction per message, so that a refused one leaves nothing but its refusal."""
     with node.uow() as uow:
-        uow.federation.add_seen(opened.batch_id, opened.peer.entry.node_id, now)
+        uow.seen.add(opened.batch_id, opened.peer.entry.node_id, now)
         outcomes, pending, refused = _triage(uow, opened, parsed, now)
-        uow.federation.receive(refused)
+        uow.inbox.receive(refused)
         uow.commit()
     for p in pending:
         try:
             with node.uow() as uow:
-                uow.federation.receive([_apply_one(node, uow, opened, p, now)])
+                uow.inbox.receive([_apply_one(node, uow, opened, p, now)])
                 uow.commit()
-            outcome = _Outcome(p.id or "", p.digest, "accepted")
+            outcome = _Outcome(p.id or "", p.digest, MessageOutcome.ACCEPTED)
         except (DomainError, EnvelopeRejected) as exc:
             if isinstance(exc, ValidationFailed) and len(exc.issues) == 1:
                 reason = str(exc.issues[0])
@@ -335,9 +341,9 @@ def _take_one_by_one(node: Node, opened: Opened, parsed: list[_Parsed], now: dat
                 reason = exc.detail if isinstance(exc, EnvelopeRejected) else str(exc)
             log.info("message %s from %s refused: %s", p.id, opened.peer.entry.node_id, reason)
             with node.uow() as uow:
-                uow.federation.receive([_refused_record(opened, p, now=now, reason=reason)])
+                uow.inbox.receive([_refused_record(opened, p, now=now, reason=reason)])
                 uow.commit()
-            outcome = _Outcome(p.id or "", p.digest, "refused", reason)
+            outcome = _Outcome(p.id or "", p.digest, MessageOutcome.REFUSED, reason)
         _replace(outcomes, outcome)
     with node.uow() as uow:
         token = _issue(node, uow, opened, outcomes, now)
@@ -347,7 +353,7 @@ def _take_one_by_one(node: Node, opened: Opened, parsed: list[_Parsed], now: dat
 
 def _replace(outcomes: list[_Outcome], outcome: _Outcome) -> None:
     for index, existing in enumerate(outcomes):
-        if existing.id == outcome.id and existing.status == "pending":
+        if existing.id == outcome.id and existing.status is MessageOutcome.PENDING:
             outcomes[index] = outcome
             return
 
@@ -364,15 +370,17 @@ def _issue(node: Node, uow: UnitOfWork, opened: Opened, outcomes: list[_Outcome]
         "to": opened.peer.entry.node_id,
         "at": now.isoformat(),
         "results": [
-            {"id": o.id, "digest": o.digest, "status": o.status, **({"reason": o.reason} if o.reason else {})}
+            {"id": o.id, "digest": o.digest, "status": o.status.value, **({"reason": o.reason} if o.reason else {})}
             for o in outcomes
         ],
     }
     token = identity.sign(claims, TYP_RECEIPT)
-    uow.federation.add_receipt(Receipt(receipt_id, opened.batch_id, opened.peer.entry.node_id, "out", token, now))
+    uow.receipts.add(
+        Receipt(receipt_id, opened.batch_id, opened.peer.entry.node_id, ReceiptDirection.ISSUED, token, now)
+    )
     counts: dict[str, int] = {}
     for o in outcomes:
-        counts[o.status] = counts.get(o.status, 0) + 1
+        counts[o.status.value] = counts.get(o.status.value, 0) + 1
     event = audit.by_node(opened.peer.entry.node_id, "transmission:receive", "transmission", opened.batch_id)
     audit.record(uow, node, replace(event, details={"messages": counts}))
     return token
@@ -402,17 +410,17 @@ def receive_transmission(node: Node, envelope: str, remote: str | None = None) -
             if attempt == 2:
                 raise
             with node.uow() as uow:
-                replayed = uow.federation.seen(opened.batch_id)
+                replayed = uow.seen.contains(opened.batch_id)
             if replayed:
                 replay = EnvelopeRejected("replay", f"transmission {opened.batch_id} was already received: a replay")
                 _reject(node, replay, remote)
                 raise replay from None
-    accepted = sum(1 for o in outcomes if o.status == "accepted")
+    accepted = sum(1 for o in outcomes if o.status is MessageOutcome.ACCEPTED)
     log.debug("took %d of %d message(s) from %s", accepted, len(outcomes), opened.peer.entry.node_id)
     return identity.encrypt_to(token.encode(), opened.peer.entry.encryption_key, TYP_SEALED, TYP_RECEIPT)
 
 
-def receive_entry(node: Node, signed: Mapping[str, Any], remote: str | None = None) -> Any:
+def receive_entry(node: Node, signed: Mapping[str, Any], remote: str | None = None) -> ImportResult:
     """Take a directory entry pushed by a known node (after it rotated its keys or changed its endpoint)."""
     from hanoinet.federation import directory  # noqa: PLC0415 - directory imports nothing from here; keeps layers flat
 

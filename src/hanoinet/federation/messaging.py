@@ -31,12 +31,16 @@ from hanoinet.federation.domain import (
     EntryStatus,
     EnvelopeRejected,
     KeyStatus,
+    KeyUse,
     Message,
     MessageKind,
+    MessageOutcome,
     MessageStatus,
+    ReceiptDirection,
 )
 from hanoinet.federation.ports import (
     DeliveryResult,
+    Identity,
     IncomingMessage,
     MessageQuery,
     OutgoingMessage,
@@ -49,6 +53,7 @@ from hanoinet.federation.ports import (
 from hanoinet.platform import events
 from hanoinet.platform.errors import Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
+from hanoinet.requests.domain import Direction
 
 log = logging.getLogger("hanoinet.federation")
 
@@ -72,7 +77,7 @@ def compose(
 ) -> OutgoingMessage:
     """Sign a message to ``peer`` and stage it in the outbox of ``uow`` (committed with the caller's change)."""
     outgoing = signed_message(node, peer, kind, body, actor=actor, request_id=request_id)
-    uow.federation.enqueue([outgoing])
+    uow.outbox.enqueue([outgoing])
     return outgoing
 
 
@@ -112,7 +117,7 @@ def signed_message(
 
 def usable_encryption_key(uow: UnitOfWork, peer: Peer) -> str | None:
     """Why nothing may be encrypted to the peer's published key (revoked here), or None if it may."""
-    known = uow.federation.peer_key(peer.entry.encryption_key.kid)
+    known = uow.peer_keys.get(peer.entry.encryption_key.kid)
     if known is not None and known.status is KeyStatus.REVOKED:
         return (
             f"the encryption key {known.key.kid} of {peer.entry.node_id} is revoked here ({known.reason}): nothing is "
@@ -123,7 +128,7 @@ def usable_encryption_key(uow: UnitOfWork, peer: Peer) -> str | None:
 
 def _check_recipient(uow: UnitOfWork, node_id: str, field: str) -> None:
     """Raise ValidationFailed naming the field unless ``node_id`` is a trusted peer (its status only: cheap)."""
-    status = uow.federation.peer_status(node_id)
+    status = uow.peers.status(node_id)
     if status is None:
         raise ValidationFailed(
             [Issue(field, f"no node {node_id!r} in this node's directory (hanoinet directory list)")]
@@ -134,7 +139,7 @@ def _check_recipient(uow: UnitOfWork, node_id: str, field: str) -> None:
 
 def find_peer(uow: UnitOfWork, node_id: str, field: str = "to") -> Peer:
     """The trusted peer with this id; raise ValidationFailed naming the field otherwise."""
-    peer = uow.federation.peer(node_id)
+    peer = uow.peers.get(node_id)
     if peer is None:
         raise ValidationFailed(
             [Issue(field, f"no node {node_id!r} in this node's directory (hanoinet directory list)")]
@@ -203,7 +208,7 @@ def send_messages(node: Node, messages: Sequence[NewMessage], *, actor: str) -> 
     entry = events.pending_entry()
 
     def write(uow: UnitOfWork) -> None:
-        uow.federation.enqueue(sent)
+        uow.outbox.enqueue(sent)
         if entry is not None:
             audit.write_entry(uow, entry, sent[0].id)
 
@@ -230,9 +235,9 @@ def federation_status(node: Node) -> dict[str, Any]:
     """For operators: each peer's deliveries, the outbox by status, the latest refusals."""
     identity, _, _ = node.network()
     with node.uow() as uow:
-        peers = uow.federation.peers()
-        counts = uow.federation.outbox_counts()
-        rejections = uow.federation.rejections(20)
+        peers = uow.peers.list()
+        counts = uow.outbox.counts()
+        rejections = uow.rejections.latest(20)
     return {
         "node_id": identity.node_id,
         "peers": [
@@ -240,9 +245,9 @@ def federation_status(node: Node) -> dict[str, Any]:
                 "node_id": p.entry.node_id,
                 "state": p.entry.state,
                 "status": p.status.value,
-                "pending": counts.get((p.entry.node_id, MessageStatus.PENDING.value), 0),
-                "delivered": counts.get((p.entry.node_id, MessageStatus.DELIVERED.value), 0),
-                "rejected": counts.get((p.entry.node_id, MessageStatus.REJECTED.value), 0),
+                "pending": counts.get((p.entry.node_id, MessageStatus.PENDING), 0),
+                "delivered": counts.get((p.entry.node_id, MessageStatus.DELIVERED), 0),
+                "rejected": counts.get((p.entry.node_id, MessageStatus.REJECTED), 0),
                 "failures": p.delivery.failures,
                 "last_error": p.delivery.last_error,
                 "next_attempt_at": p.delivery.next_attempt_at.isoformat() if p.delivery.next_attempt_at else None,
@@ -284,7 +289,7 @@ class DeliveryReport:
 def due_peers(node: Node) -> Sequence[str]:
     """Peers with messages waiting whose backoff has run out."""
     with node.uow() as uow:
-        return uow.federation.peers_due(node.now_wall())
+        return uow.peers.due(node.now_wall())
 
 
 def _failed(delivery: PeerDelivery, node: Node, error: str) -> PeerDelivery:
@@ -320,23 +325,22 @@ def deliver(node: Node, transport: Transport, peer_id: str, owner: str) -> Deliv
     node.network()  # a node without an identity has nothing to deliver with
     now = node.now_wall()
     with node.uow() as uow:
-        store = uow.federation
-        peer = store.peer(peer_id)
+        peer = uow.peers.get(peer_id)
         if peer is None or peer.status is not EntryStatus.ACTIVE:
             return DeliveryReport(peer_id)
         if peer.delivery.next_attempt_at is not None and peer.delivery.next_attempt_at > now:
             return DeliveryReport(peer_id, skipped=True)  # backing off: the peer did not answer lately
         if not _holds(peer, owner, now, node):
-            if not store.claim_peer(peer_id, owner, now, now + node.federation.lease):
+            if not uow.peers.claim(peer_id, owner, now, now + node.federation.lease):
                 return DeliveryReport(peer_id, skipped=True)
             uow.commit()
-        pending = store.pending(peer_id, node.federation.batch_size)
+        pending = uow.outbox.pending(peer_id, node.federation.batch_size)
         unusable = usable_encryption_key(uow, peer) if pending else None
     if not pending:
         return DeliveryReport(peer_id)
     if unusable:
         with node.uow() as uow:
-            uow.federation.release_peer(peer_id, owner, _failed(peer.delivery, node, unusable))
+            uow.peers.release(peer_id, owner, _failed(peer.delivery, node, unusable))
             uow.commit()
         log.warning("delivery to %s held back: %s", peer_id, unusable)
         return DeliveryReport(peer_id, error=unusable)
@@ -355,13 +359,12 @@ def deliver(node: Node, transport: Transport, peer_id: str, owner: str) -> Deliv
         delivery = _failed(peer.delivery, node, report.error or "")
     results, receipt = outcome
     with node.uow() as uow:
-        store = uow.federation
-        store.record_attempt([m.id for m in batch], now)
-        store.record_results(results)
+        uow.outbox.record_attempt([m.id for m in batch], now)
+        uow.outbox.record_results(results)
         if receipt is not None:
-            store.add_receipt(receipt)
+            uow.receipts.add(receipt)
         keep = node.now_wall() + node.federation.lease if not report.error else None
-        store.release_peer(peer_id, owner, delivery, keep_until=keep)
+        uow.peers.release(peer_id, owner, delivery, keep_until=keep)
         uow.commit()
     if report.error:
         log.warning("delivery to %s failed (%d message(s) wait): %s", peer_id, len(batch), report.error)
@@ -383,9 +386,9 @@ def _next_batch(pending: Sequence[OutgoingMessage]) -> list[OutgoingMessage]:
 def release(node: Node, owner: str) -> None:
     """Give back every lease this deliverer holds (when it stops), so that another may deliver at once."""
     with node.uow() as uow:
-        for peer in uow.federation.peers():
+        for peer in uow.peers.list():
             if peer.delivery.lease_owner == owner:
-                uow.federation.release_peer(peer.entry.node_id, owner, peer.delivery)
+                uow.peers.release(peer.entry.node_id, owner, peer.delivery)
         uow.commit()
 
 
@@ -427,12 +430,12 @@ def _transmit(node: Node, transport: Transport, peer: Peer, batch: Sequence[Outg
     kid = str(header.get("kid"))
     if kid != peer.entry.signing_key.kid:  # the peer's current key, or else it just rotated: look it up
         with node.uow() as uow:
-            known = uow.federation.peer_key(kid)
+            known = uow.peer_keys.get(kid)
         if (
             known is None
             or known.node_id != peer.entry.node_id
-            or known.use != "sig"
-            or known.status.value == "revoked"
+            or known.use is not KeyUse.SIGNING
+            or known.status is KeyStatus.REVOKED
         ):
             raise EnvelopeRejected(
                 "bad_signature", f"the receipt is signed by key {kid}, not a key of {peer.entry.node_id}"
@@ -448,7 +451,7 @@ def _transmit(node: Node, transport: Transport, peer: Peer, batch: Sequence[Outg
     rejected = sum(1 for s, _ in outcomes.values() if s is MessageStatus.REJECTED)
     offers = sum(1 for m in batch if m.kind is MessageKind.TRANSFER_OFFER)
     report = DeliveryReport(peer.entry.node_id, len(batch), len(outcomes) - rejected, rejected, offers=offers)
-    stored = Receipt(receipt_id, batch_id, peer.entry.node_id, "in", token, now)
+    stored = Receipt(receipt_id, batch_id, peer.entry.node_id, ReceiptDirection.RECEIVED, token, now)
     return report, PeerDelivery(None, 0, None, now, now), (results, stored)
 
 
@@ -464,7 +467,7 @@ def _results(
         mid = entry.get("id")
         if mid not in sent or entry.get("digest") != sent[mid]:
             raise EnvelopeRejected("malformed", f"the receipt lists message {mid} with another digest than was sent")
-        if entry.get("status") == "refused":
+        if entry.get("status") == MessageOutcome.REFUSED:
             results[mid] = (MessageStatus.REJECTED, str(entry.get("reason", ""))[:2000])
         else:
             results[mid] = (MessageStatus.DELIVERED, None)
@@ -483,21 +486,20 @@ def mark_read(node: Node, request_id: str, *, actor: str) -> int:
     if node.identity is None:
         return 0
     with node.uow() as uow:
-        store = uow.federation
         unread = [
             m
-            for m in store.incoming(MessageQuery(request_id=request_id, unread=True, limit=1000))
+            for m in uow.inbox.list(MessageQuery(request_id=request_id, unread=True, limit=1000))
             if m.status is MessageStatus.ACCEPTED and m.kind is not MessageKind.READ
         ]
         if not unread:
             return 0
         now = node.now_wall()
-        store.mark_incoming_read([m.id for m in unread], now, actor)
+        uow.inbox.mark_read([m.id for m in unread], now, actor)
         by_peer: dict[str, list[str]] = {}
         for m in unread:
             by_peer.setdefault(m.peer, []).append(m.id)
         for peer_id, ids in by_peer.items():
-            peer = store.peer(peer_id)
+            peer = uow.peers.get(peer_id)
             if peer is not None and peer.status is EntryStatus.ACTIVE:
                 compose(
                     node,
@@ -517,22 +519,24 @@ def mark_read(node: Node, request_id: str, *, actor: str) -> int:
 class MessageView:
     """A message either way, with what it said (decoded from the signed form)."""
 
-    direction: str
+    direction: Direction
     id: str
     peer: str
     kind: MessageKind
     request_id: str | None
     body: Mapping[str, Any]
-    created_at: Any
+    """The message's JSON body as its sender signed it (any object: each kind carries its own)."""
+    created_at: datetime
     status: MessageStatus
-    delivered_at: Any = None
-    read_at: Any = None
+    delivered_at: datetime | None = None
+    """Outgoing: when the peer's receipt came; incoming: when it was received here."""
+    read_at: datetime | None = None
     error: str | None = None
     attempts: int = 0
     created_by: str = ""
 
 
-def _body(identity: Any, jws: str) -> Mapping[str, Any]:
+def _body(identity: Identity, jws: str) -> Mapping[str, Any]:
     try:
         _, claims = identity.peek(jws)
     except EnvelopeRejected:
@@ -541,49 +545,51 @@ def _body(identity: Any, jws: str) -> Mapping[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+def _outgoing_view(identity: Identity, m: OutgoingMessage) -> MessageView:
+    return MessageView(
+        Direction.OUTGOING,
+        m.id,
+        m.peer,
+        m.kind,
+        m.request_id,
+        _body(identity, m.jws) if m.kind is not MessageKind.ENTRY else {},
+        m.created_at,
+        m.status,
+        m.delivered_at,
+        m.read_at,
+        m.error,
+        m.attempts,
+        m.created_by,
+    )
+
+
+def _incoming_view(identity: Identity, i: IncomingMessage) -> MessageView:
+    return MessageView(
+        Direction.INCOMING,
+        i.id,
+        i.peer,
+        i.kind,
+        i.request_id,
+        _body(identity, i.jws),
+        i.created_at,
+        i.status,
+        i.received_at,
+        i.read_at,
+        i.reason,
+        1,
+        i.read_by or "",
+    )
+
+
 def list_messages(node: Node, query: MessageQuery, *, direction: str | None = None) -> list[MessageView]:
     """Messages sent and received, newest first (what each said, when it was delivered and read)."""
     identity, _, _ = node.network()
     views: list[MessageView] = []
     with node.uow() as uow:
-        if direction in (None, "outgoing"):
-            for m in uow.federation.outgoing(query):
-                views.append(
-                    MessageView(
-                        "outgoing",
-                        m.id,
-                        m.peer,
-                        m.kind,
-                        m.request_id,
-                        _body(identity, m.jws) if m.kind is not MessageKind.ENTRY else {},
-                        m.created_at,
-                        m.status,
-                        m.delivered_at,
-                        m.read_at,
-                        m.error,
-                        m.attempts,
-                        m.created_by,
-                    )
-                )
-        if direction in (None, "incoming"):
-            for i in uow.federation.incoming(query):
-                views.append(
-                    MessageView(
-                        "incoming",
-                        i.id,
-                        i.peer,
-                        i.kind,
-                        i.request_id,
-                        _body(identity, i.jws),
-                        i.created_at,
-                        i.status,
-                        i.received_at,
-                        i.read_at,
-                        i.reason,
-                        1,
-                        i.read_by or "",
-                    )
-                )
+        if direction in (None, Direction.OUTGOING):
+            views.extend(_outgoing_view(identity, m) for m in uow.outbox.list(query))
+        if direction in (None, Direction.INCOMING):
+            views.extend(_incoming_view(identity, i) for i in uow.inbox.list(query))
     views.sort(key=lambda v: v.created_at, reverse=True)
     return views[: query.limit]
 
@@ -592,40 +598,12 @@ def get_message(node: Node, message_id: str) -> MessageView:
     """One message either way; raise NotFound."""
     identity, _, _ = node.network()
     with node.uow() as uow:
-        m = uow.federation.outgoing_message(message_id)
-        i = uow.federation.incoming_message(message_id) if m is None else None
+        m = uow.outbox.get(message_id)
+        i = uow.inbox.get(message_id) if m is None else None
     if m is not None:
-        return MessageView(
-            "outgoing",
-            m.id,
-            m.peer,
-            m.kind,
-            m.request_id,
-            _body(identity, m.jws) if m.kind is not MessageKind.ENTRY else {},
-            m.created_at,
-            m.status,
-            m.delivered_at,
-            m.read_at,
-            m.error,
-            m.attempts,
-            m.created_by,
-        )
+        return _outgoing_view(identity, m)
     if i is not None:
-        return MessageView(
-            "incoming",
-            i.id,
-            i.peer,
-            i.kind,
-            i.request_id,
-            _body(identity, i.jws),
-            i.created_at,
-            i.status,
-            i.received_at,
-            i.read_at,
-            i.reason,
-            1,
-            i.read_by or "",
-        )
+        return _incoming_view(identity, i)
     raise NotFound(f"no message {message_id!r}")
 
 

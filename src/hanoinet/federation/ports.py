@@ -1,7 +1,10 @@
 """What the federation services need: the peer directory, outbox and inbox, transfers, consents, transport, identity.
 
-Each has a real adapter (``federation.sql``, ``federation.transport``, ``federation.jose``) and an in-memory fake
-(``tests/fakes.py``) for fast unit tests.
+One repository per aggregate (peers, their keys, this node's own entry, outbox, inbox, receipts, seen transmissions,
+rejections, transfers, consents), each reached as its own attribute of the unit of work, so that a service names
+the tables it touches and a fake of one cannot drift behind a 41-method store. Each has a real adapter
+(``federation.sql``, ``federation.transport``, ``federation.jose``) and an in-memory fake (``tests/fakes.py``),
+checked against each other by ``tests/unit/test_fake_federation.py``.
 """
 
 from __future__ import annotations
@@ -13,18 +16,24 @@ from typing import Any, ClassVar, Protocol
 
 from hanoinet.federation.domain import (
     Consent,
+    ConsentRole,
+    ConsentStatus,
     DirectoryEntry,
     EntryStatus,
     KeyStatus,
+    KeyUse,
     MessageKind,
     MessageStatus,
     PublicKey,
+    ReceiptDirection,
+    TransferItemState,
+    TransferState,
 )
 from hanoinet.platform.errors import UNREACHABLE, ErrorKind
 from hanoinet.requests.domain import Direction
 
 # --------------------------------------------------------------------------------------------------------------
-# Federation
+# Records
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +68,7 @@ class PeerKey:
     """A peer's public key and whether it may still be used."""
 
     node_id: str
-    use: str  # "sig" or "enc"
+    use: KeyUse
     key: PublicKey
     status: KeyStatus
     added_at: datetime
@@ -128,12 +137,12 @@ class DeliveryResult:
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """A signed delivery receipt, issued (``out``) or received (``in``)."""
+    """A signed delivery receipt, issued here or received from the peer."""
 
     id: str
     batch_id: str
     peer: str
-    direction: str
+    direction: ReceiptDirection
     jws: str
     at: datetime
 
@@ -173,7 +182,7 @@ class TransferItemRecord:
     chunk_size: int
     chunks_total: int
     chunks_done: int = 0
-    state: str = "pending"
+    state: TransferItemState = TransferItemState.PENDING
     local_item_id: str | None = None
 
 
@@ -186,7 +195,7 @@ class TransferRecord:
     peer: str
     request_id: str | None
     case_id: str | None
-    state: str
+    state: TransferState
     created_at: datetime
     updated_at: datetime
     created_by: str
@@ -204,12 +213,12 @@ class ConsentRecord:
     """A request for, or decision on, onward transfer of an item (Art 36)."""
 
     id: str
-    role: str  # "holder" (we asked) or "originator" (we were asked)
+    role: ConsentRole
     item_id: str
     peer: str
     destination: str
     purpose: str
-    status: str  # requested, granted, refused
+    status: ConsentStatus
     requested_at: datetime
     requested_by: str
     decided_at: datetime | None = None
@@ -221,55 +230,68 @@ class ConsentRecord:
         return Consent(self.item_id, self.destination, self.peer, self.decided_at or self.requested_at, self.purpose)
 
 
-class FederationStore(Protocol):
-    """The directory, the outbox and inbound messages, receipts and replay protection, transfers and consents."""
+# --------------------------------------------------------------------------------------------------------------
+# Repositories, one per aggregate
 
-    # -- directory
-    def peer(self, node_id: str) -> Peer | None:
+
+class PeerRepository(Protocol):
+    """The directory of other nodes (one row each: its signed entry, whether it is trusted) and how deliveries to
+    each are going (its backoff and the deliverer's lease, kept on the same row)."""
+
+    def get(self, node_id: str) -> Peer | None:
         """Return the peer with this node id, or None."""
 
-    def peers(self) -> Sequence[Peer]:
+    def list(self) -> Sequence[Peer]:
         """Every peer, by State then node id."""
 
-    def peer_status(self, node_id: str) -> EntryStatus | None:
+    def status(self, node_id: str) -> EntryStatus | None:
         """Whether a peer is trusted (None: unknown), without reading its entry."""
 
-    def save_peer(self, entry: DirectoryEntry, signed: Mapping[str, Any], at: datetime) -> None:
+    def save(self, entry: DirectoryEntry, signed: Mapping[str, Any], at: datetime) -> None:
         """Record a new peer, or a newer entry of a known one (its delivery state is kept)."""
 
-    def set_peer_status(self, node_id: str, status: EntryStatus, reason: str, at: datetime) -> None:
+    def set_status(self, node_id: str, status: EntryStatus, reason: str, at: datetime) -> None:
         """Trust or stop trusting a peer."""
 
-    def peer_key(self, kid: str) -> PeerKey | None:
+    def due(self, now: datetime) -> Sequence[str]:
+        """Peers with pending messages and no backoff running (``next_attempt_at`` passed or unset)."""
+
+    def claim(self, node_id: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Take the peer's delivery lease if it is free or expired; True if taken. One deliverer per peer."""
+
+    def release(self, node_id: str, owner: str, delivery: PeerDelivery, *, keep_until: datetime | None = None) -> None:
+        """Record how the delivery went; give the lease back, or keep it until ``keep_until`` (more to deliver)."""
+
+
+class PeerKeyRepository(Protocol):
+    """Every key other nodes have published, by key id: a key outlives the entry that introduced it (a retired key
+    still verifies what it signed; a revoked one is refused, and may be known before its node is)."""
+
+    def get(self, kid: str) -> PeerKey | None:
         """Return the key with this id, or None."""
 
-    def peer_keys(self, node_id: str) -> Sequence[PeerKey]:
-        """Every key known for a node, current, retired or revoked."""
+    def of_node(self, node_id: str) -> Sequence[PeerKey]:
+        """Every key known for a node, current, retired or revoked, in the order they were added."""
 
-    def save_key(
-        self, node_id: str, key: PublicKey, *, use: str, status: KeyStatus, at: datetime, reason: str = ""
+    def save(
+        self, node_id: str, key: PublicKey, *, use: KeyUse, status: KeyStatus, at: datetime, reason: str = ""
     ) -> None:
         """Record a key, or change its status; a revoked key stays revoked."""
 
-    def own_entry(self) -> OwnEntry | None:
+
+class OwnEntryRepository(Protocol):
+    """This node's own signed directory entry (one, replaced as it changes)."""
+
+    def get(self) -> OwnEntry | None:
         """This node's signed entry, or None before it is first made."""
 
-    def save_own_entry(self, own: OwnEntry) -> None:
+    def save(self, own: OwnEntry) -> None:
         """Replace this node's signed entry."""
 
-    # -- delivery scheduling
-    def peers_due(self, now: datetime) -> Sequence[str]:
-        """Peers with pending messages and no backoff running (``next_attempt_at`` passed or unset)."""
 
-    def claim_peer(self, node_id: str, owner: str, now: datetime, until: datetime) -> bool:
-        """Take the peer's delivery lease if it is free or expired; True if taken. One deliverer per peer."""
+class OutboxRepository(Protocol):
+    """Messages to other nodes, signed when composed, in the order they are delivered to each peer."""
 
-    def release_peer(
-        self, node_id: str, owner: str, delivery: PeerDelivery, *, keep_until: datetime | None = None
-    ) -> None:
-        """Record how the delivery went; give the lease back, or keep it until ``keep_until`` (more to deliver)."""
-
-    # -- outbox
     def enqueue(self, messages: Sequence[OutgoingMessage]) -> None:
         """Stage messages for delivery."""
 
@@ -283,91 +305,127 @@ class FederationStore(Protocol):
     def record_results(self, results: Sequence[DeliveryResult]) -> None:
         """Record what the peer's receipt says of each message."""
 
-    def mark_outgoing_read(self, peer: str, ids: Sequence[str], at: datetime) -> int:
+    def mark_read(self, peer: str, ids: Sequence[str], at: datetime) -> int:
         """Record that the peer's people opened these messages; return how many were newly marked."""
 
-    def outgoing(self, query: MessageQuery) -> Sequence[OutgoingMessage]:
+    def list(self, query: MessageQuery) -> Sequence[OutgoingMessage]:
         """Outgoing messages, newest first."""
 
-    def outbox_counts(self) -> Mapping[tuple[str, str], int]:
-        """Outgoing messages by (peer, status)."""
+    def counts(self) -> Mapping[tuple[str, MessageStatus], int]:
+        """Outgoing messages by (peer, status); a pair with none is absent."""
 
-    def outgoing_message(self, message_id: str) -> OutgoingMessage | None:
+    def get(self, message_id: str) -> OutgoingMessage | None:
         """One outgoing message, or None."""
 
-    def incoming_message(self, message_id: str) -> IncomingMessage | None:
-        """One incoming message, or None."""
 
-    # -- inbound
-    def incoming_known(self, ids: Sequence[str]) -> Mapping[str, IncomingMessage]:
+class InboxRepository(Protocol):
+    """Messages received from other nodes, kept as signed; a message id is taken once."""
+
+    def known(self, ids: Sequence[str]) -> Mapping[str, IncomingMessage]:
         """The messages among ``ids`` already received."""
 
     def receive(self, messages: Sequence[IncomingMessage]) -> None:
-        """Stage received messages."""
+        """Stage received messages; raise Conflict if one of them was received already."""
 
-    def incoming(self, query: MessageQuery) -> Sequence[IncomingMessage]:
+    def list(self, query: MessageQuery) -> Sequence[IncomingMessage]:
         """Incoming messages, newest first."""
 
-    def mark_incoming_read(self, ids: Sequence[str], at: datetime, by: str) -> None:
+    def mark_read(self, ids: Sequence[str], at: datetime, by: str) -> None:
         """Record that someone here opened these messages."""
 
-    # -- receipts, replays, rejections
-    def add_receipt(self, receipt: Receipt) -> None:
-        """Keep a signed receipt."""
+    def get(self, message_id: str) -> IncomingMessage | None:
+        """One incoming message, or None."""
 
-    def seen(self, transmission_id: str) -> bool:
+
+class ReceiptRepository(Protocol):
+    """Signed delivery receipts, issued for what this node took and received for what it delivered: the proof,
+    either way, of what was handed over."""
+
+    def add(self, receipt: Receipt) -> None:
+        """Keep a signed receipt; raise Conflict if one with its id is kept already."""
+
+    def get(self, receipt_id: str) -> Receipt | None:
+        """One receipt, or None."""
+
+
+class SeenTransmissions(Protocol):
+    """The ids of the transmissions taken lately: a second one with the same id is a replay."""
+
+    def contains(self, transmission_id: str) -> bool:
         """True if a transmission with this id was already taken."""
 
-    def add_seen(self, transmission_id: str, peer: str, at: datetime) -> None:
-        """Remember a transmission's id (a second one with it is a replay)."""
+    def add(self, transmission_id: str, peer: str, at: datetime) -> None:
+        """Remember a transmission's id; raise Conflict if another worker is taking it (or took it)."""
 
-    def forget_seen(self, before: datetime) -> int:
-        """Forget ids seen before ``before`` (older transmissions fail the freshness check anyway)."""
+    def forget(self, before: datetime) -> int:
+        """Forget ids seen before ``before`` (older transmissions fail the freshness check anyway); return how many."""
 
-    def add_rejection(self, rejection: Rejection) -> None:
+
+class RejectionRepository(Protocol):
+    """Transmissions refused as a whole, for operators."""
+
+    def add(self, rejection: Rejection) -> None:
         """Record a refused transmission."""
 
-    def rejections(self, limit: int) -> Sequence[Rejection]:
+    def latest(self, limit: int) -> Sequence[Rejection]:
         """The latest refusals, newest first."""
 
-    # -- transfers
-    def add_transfer(self, transfer: TransferRecord) -> None:
+
+class TransferRepository(Protocol):
+    """Evidence transfers either way, each with its items and how far each got."""
+
+    def add(self, transfer: TransferRecord) -> None:
         """Stage a new transfer with its items."""
 
-    def transfer(self, transfer_id: str) -> TransferRecord | None:
+    def get(self, transfer_id: str) -> TransferRecord | None:
         """Return a transfer with its items, or None."""
 
-    def transfers(self, *, state: str | None = None, direction: Direction | None = None) -> Sequence[TransferRecord]:
+    def list(
+        self, *, state: TransferState | None = None, direction: Direction | None = None
+    ) -> Sequence[TransferRecord]:
         """Transfers, newest first."""
 
-    def update_transfer(
-        self, transfer_id: str, *, state: str, at: datetime, receipt: str | None = None, error: str | None = None
+    def update(
+        self,
+        transfer_id: str,
+        *,
+        state: TransferState,
+        at: datetime,
+        receipt: str | None = None,
+        error: str | None = None,
     ) -> None:
         """Change a transfer's state (and keep its receipt or error)."""
 
-    def update_transfer_item(
+    def update_item(
         self,
         transfer_id: str,
         idx: int,
         *,
         chunks_done: int | None = None,
-        state: str | None = None,
+        state: TransferItemState | None = None,
         local_item_id: str | None = None,
     ) -> None:
         """Record an item's progress."""
 
-    # -- consents
-    def add_consent(self, consent: ConsentRecord) -> None:
+
+class ConsentRepository(Protocol):
+    """Requests for, and decisions on, onward transfer of items (Art 36), either way."""
+
+    def add(self, consent: ConsentRecord) -> None:
         """Stage a consent request."""
 
-    def consent(self, consent_id: str) -> ConsentRecord | None:
+    def get(self, consent_id: str) -> ConsentRecord | None:
         """Return a consent record, or None."""
 
-    def consents(self, *, item_id: str | None = None, role: str | None = None) -> Sequence[ConsentRecord]:
+    def list(self, *, item_id: str | None = None, role: ConsentRole | None = None) -> Sequence[ConsentRecord]:
         """Consent records, newest first."""
 
-    def decide_consent(self, consent_id: str, *, status: str, at: datetime, by: str, note: str) -> None:
+    def decide(self, consent_id: str, *, status: ConsentStatus, at: datetime, by: str, note: str) -> None:
         """Record a decision on a consent request."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Transport and identity
 
 
 class TransportError(Exception):

@@ -15,7 +15,7 @@ def message(m: MessageView) -> dict[str, Any]:
     """A message either way: what it said, when it was sent, delivered and read."""
     return {
         "id": m.id,
-        "direction": m.direction,
+        "direction": m.direction.value,
         "peer": m.peer,
         "kind": m.kind.value,
         "request_id": m.request_id,
@@ -55,7 +55,7 @@ def peer(p: Peer, keys: Sequence[PeerKey] = ()) -> dict[str, Any]:
         data["keys"] = [
             {
                 "kid": k.key.kid,
-                "use": k.use,
+                "use": k.use.value,
                 "status": k.status.value,
                 "added_at": _iso(k.added_at),
                 "changed_at": _iso(k.changed_at),
@@ -74,7 +74,7 @@ def transfer(t: TransferRecord) -> dict[str, Any]:
         "peer": t.peer,
         "request_id": t.request_id,
         "case_id": t.case_id,
-        "state": t.state,
+        "state": t.state.value,
         "created_at": t.created_at.isoformat(),
         "updated_at": t.updated_at.isoformat(),
         "created_by": t.created_by,
@@ -90,7 +90,7 @@ def transfer(t: TransferRecord) -> dict[str, Any]:
                 "size": i.size,
                 "chunks_done": i.chunks_done,
                 "chunks_total": i.chunks_total,
-                "state": i.state,
+                "state": i.state.value,
             }
             for i in t.items
         ],
@@ -99,4 +99,17 @@ def transfer(t: TransferRecord) -> dict[str, Any]:
 
 def consent(c: ConsentRecord) -> dict[str, Any]:
     """A consent request or decision (Art 36)."""
-    return {k: _iso(v) for k, v in asdict(c).items()}
+    return {
+        "id": c.id,
+        "role": c.role.value,
+        "item_id": c.item_id,
+        "peer": c.peer,
+        "destination": c.destination,
+        "purpose": c.purpose,
+        "status": c.status.value,
+        "requested_at": _iso(c.requested_at),
+        "requested_by": c.requested_by,
+        "decided_at": _iso(c.decided_at),
+        "decided_by": c.decided_by,
+        "note": c.note,
+    }

@@ -1,6 +1,7 @@
-"""SQL storage of the federation: the directory, the outbox and inbound messages, receipts, replay protection,
-refusals, transfers and consents. Core statements, batched: a delivery of hundreds of messages is a handful of
-statements and one commit on each side (see ``bench/federation.py``)."""
+"""SQL storage of the federation, one repository per aggregate: the directory (peers, their keys, this node's own
+entry), the outbox and inbound messages, receipts, replay protection, refusals, transfers and consents. Core
+statements, batched: a delivery of hundreds of messages is a handful of statements and one commit on each side (see
+``bench/federation.py``)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hanoinet.federation.domain import (
+    ConsentRole,
+    ConsentStatus,
     DirectoryEntry,
     EntryStatus,
     KeyStatus,
+    KeyUse,
     MessageKind,
     MessageStatus,
     PublicKey,
+    ReceiptDirection,
+    TransferItemState,
+    TransferState,
     entry_from_document,
 )
 from hanoinet.federation.orm import (
@@ -96,7 +103,7 @@ def _peer(row: PeerRow | Row[Any]) -> Peer:
 def _key(row: PeerKeyRow) -> PeerKey:
     return PeerKey(
         node_id=row.node_id,
-        use=row.use,
+        use=KeyUse(row.use),
         key=PublicKey(row.kid, dict(row.jwk)),
         status=KeyStatus(row.status),
         added_at=row.added_at,
@@ -145,12 +152,12 @@ def _incoming(row: InboundMessageRow | Row[Any]) -> IncomingMessage:
 def _consent(row: ConsentRow) -> ConsentRecord:
     return ConsentRecord(
         id=row.id,
-        role=row.role,
+        role=ConsentRole(row.role),
         item_id=row.item_id,
         peer=row.peer,
         destination=row.destination,
         purpose=row.purpose,
-        status=row.status,
+        status=ConsentStatus(row.status),
         requested_at=row.requested_at,
         requested_by=row.requested_by,
         decided_at=row.decided_at,
@@ -164,27 +171,29 @@ _OUTBOX = Base.metadata.tables[OutboxRow.__tablename__]
 _INBOUND = Base.metadata.tables[InboundMessageRow.__tablename__]
 
 
-class SqlFederationStore:
-    """The federation's tables, inside one session (one transaction)."""
+class _InSession:
+    """A repository over some of the federation's tables, inside one session (one transaction)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    # -- directory ------------------------------------------------------------------------------------------
 
-    def peer(self, node_id: str) -> Peer | None:
+class SqlPeerRepository(_InSession):
+    """The ``federation_peers`` table: entries, trust, and each peer's delivery state and lease."""
+
+    def get(self, node_id: str) -> Peer | None:
         row = self.session.execute(select(_PEERS).where(_PEERS.c.node_id == node_id)).first()
         return _peer(row) if row else None
 
-    def peer_status(self, node_id: str) -> EntryStatus | None:
+    def status(self, node_id: str) -> EntryStatus | None:
         status = self.session.execute(select(_PEERS.c.status).where(_PEERS.c.node_id == node_id)).scalar()
         return EntryStatus(status) if status else None
 
-    def peers(self) -> Sequence[Peer]:
+    def list(self) -> Sequence[Peer]:
         rows = self.session.scalars(select(PeerRow).order_by(PeerRow.state, PeerRow.node_id))
         return [_peer(r) for r in rows]
 
-    def save_peer(self, entry: Any, signed: Mapping[str, Any], at: datetime) -> None:
+    def save(self, entry: DirectoryEntry, signed: Mapping[str, Any], at: datetime) -> None:
         values = {
             "state": entry.state,
             "authority": entry.authority,
@@ -215,7 +224,7 @@ class SqlFederationStore:
                 .execution_options(synchronize_session=False)
             )
 
-    def set_peer_status(self, node_id: str, status: EntryStatus, reason: str, at: datetime) -> None:
+    def set_status(self, node_id: str, status: EntryStatus, reason: str, at: datetime) -> None:
         self.session.execute(
             update(PeerRow)
             .where(PeerRow.node_id == node_id)
@@ -223,18 +232,68 @@ class SqlFederationStore:
             .execution_options(synchronize_session=False)
         )
 
-    def peer_key(self, kid: str) -> PeerKey | None:
+    def due(self, now: datetime) -> Sequence[str]:
+        # Peers are few and the outbox may be long: one indexed probe (peer, status) per due peer, never a scan.
+        waiting = (
+            select(OutboxRow.seq)
+            .where(OutboxRow.peer == PeerRow.node_id, OutboxRow.status == MessageStatus.PENDING.value)
+            .exists()
+        )
+        stmt = (
+            select(PeerRow.node_id)
+            .where(
+                PeerRow.status == EntryStatus.ACTIVE.value,
+                or_(PeerRow.next_attempt_at.is_(None), PeerRow.next_attempt_at <= now),
+                waiting,
+            )
+            .order_by(PeerRow.node_id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def claim(self, node_id: str, owner: str, now: datetime, until: datetime) -> bool:
+        result = self.session.execute(
+            update(PeerRow)
+            .where(
+                PeerRow.node_id == node_id,
+                or_(PeerRow.lease_until.is_(None), PeerRow.lease_until < now, PeerRow.lease_owner == owner),
+            )
+            .values(lease_owner=owner, lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return affected(result) == 1
+
+    def release(self, node_id: str, owner: str, delivery: PeerDelivery, *, keep_until: datetime | None = None) -> None:
+        self.session.execute(
+            update(PeerRow)
+            .where(PeerRow.node_id == node_id, PeerRow.lease_owner == owner)
+            .values(
+                lease_owner=owner if keep_until else None,
+                lease_until=keep_until,
+                next_attempt_at=delivery.next_attempt_at,
+                failures=delivery.failures,
+                last_error=delivery.last_error,
+                last_attempt_at=delivery.last_attempt_at,
+                last_delivery_at=delivery.last_delivery_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+class SqlPeerKeyRepository(_InSession):
+    """The ``federation_keys`` table: every key other nodes published, by key id."""
+
+    def get(self, kid: str) -> PeerKey | None:
         row = self.session.get(PeerKeyRow, kid, populate_existing=True)
         return _key(row) if row else None
 
-    def peer_keys(self, node_id: str) -> Sequence[PeerKey]:
+    def of_node(self, node_id: str) -> Sequence[PeerKey]:
         rows = self.session.scalars(
             select(PeerKeyRow).where(PeerKeyRow.node_id == node_id).order_by(PeerKeyRow.added_at, PeerKeyRow.kid)
         )
         return [_key(r) for r in rows]
 
-    def save_key(
-        self, node_id: str, key: PublicKey, *, use: str, status: KeyStatus, at: datetime, reason: str = ""
+    def save(
+        self, node_id: str, key: PublicKey, *, use: KeyUse, status: KeyStatus, at: datetime, reason: str = ""
     ) -> None:
         row = self.session.get(PeerKeyRow, key.kid, populate_existing=True)
         if row is None:
@@ -242,7 +301,7 @@ class SqlFederationStore:
                 insert(PeerKeyRow).values(
                     kid=key.kid,
                     node_id=node_id,
-                    use=use,
+                    use=use.value,
                     jwk=dict(key.jwk),
                     status=status.value,
                     added_at=at,
@@ -265,13 +324,17 @@ class SqlFederationStore:
             .execution_options(synchronize_session=False)
         )
 
-    def own_entry(self) -> OwnEntry | None:
+
+class SqlOwnEntryRepository(_InSession):
+    """The one-row ``federation_own_entry`` table: this node's signed entry."""
+
+    def get(self) -> OwnEntry | None:
         row = self.session.get(OwnEntryRow, 1, populate_existing=True)
         if row is None:
             return None
         return OwnEntry(entry_from_document(row.document), row.entry, row.updated_at)
 
-    def save_own_entry(self, own: OwnEntry) -> None:
+    def save(self, own: OwnEntry) -> None:
         values = {
             "node_id": own.entry.node_id,
             "serial": own.entry.serial,
@@ -290,57 +353,9 @@ class SqlFederationStore:
                 .execution_options(synchronize_session=False)
             )
 
-    # -- delivery scheduling --------------------------------------------------------------------------------
 
-    def peers_due(self, now: datetime) -> Sequence[str]:
-        # Peers are few and the outbox may be long: one indexed probe (peer, status) per due peer, never a scan.
-        waiting = (
-            select(OutboxRow.seq)
-            .where(OutboxRow.peer == PeerRow.node_id, OutboxRow.status == MessageStatus.PENDING.value)
-            .exists()
-        )
-        stmt = (
-            select(PeerRow.node_id)
-            .where(
-                PeerRow.status == EntryStatus.ACTIVE.value,
-                or_(PeerRow.next_attempt_at.is_(None), PeerRow.next_attempt_at <= now),
-                waiting,
-            )
-            .order_by(PeerRow.node_id)
-        )
-        return list(self.session.scalars(stmt))
-
-    def claim_peer(self, node_id: str, owner: str, now: datetime, until: datetime) -> bool:
-        result = self.session.execute(
-            update(PeerRow)
-            .where(
-                PeerRow.node_id == node_id,
-                or_(PeerRow.lease_until.is_(None), PeerRow.lease_until < now, PeerRow.lease_owner == owner),
-            )
-            .values(lease_owner=owner, lease_until=until)
-            .execution_options(synchronize_session=False)
-        )
-        return affected(result) == 1
-
-    def release_peer(
-        self, node_id: str, owner: str, delivery: PeerDelivery, *, keep_until: datetime | None = None
-    ) -> None:
-        self.session.execute(
-            update(PeerRow)
-            .where(PeerRow.node_id == node_id, PeerRow.lease_owner == owner)
-            .values(
-                lease_owner=owner if keep_until else None,
-                lease_until=keep_until,
-                next_attempt_at=delivery.next_attempt_at,
-                failures=delivery.failures,
-                last_error=delivery.last_error,
-                last_attempt_at=delivery.last_attempt_at,
-                last_delivery_at=delivery.last_delivery_at,
-            )
-            .execution_options(synchronize_session=False)
-        )
-
-    # -- outbox ---------------------------------------------------------------------------------------------
+class SqlOutboxRepository(_InSession):
+    """The ``federation_outbox`` table, read as plain rows on the delivery path (see ``bench/federation.py``)."""
 
     def enqueue(self, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:
@@ -407,7 +422,7 @@ class SqlFederationStore:
                 .values(status=status.value, delivered_at=at, receipt_id=receipt, error=error)
             )
 
-    def mark_outgoing_read(self, peer: str, ids: Sequence[str], at: datetime) -> int:
+    def mark_read(self, peer: str, ids: Sequence[str], at: datetime) -> int:
         if not ids:
             return 0
         result = self.session.execute(
@@ -418,7 +433,7 @@ class SqlFederationStore:
         )
         return affected(result)
 
-    def outgoing(self, query: MessageQuery) -> Sequence[OutgoingMessage]:
+    def list(self, query: MessageQuery) -> Sequence[OutgoingMessage]:
         stmt = select(OutboxRow)
         if query.peer is not None:
             stmt = stmt.where(OutboxRow.peer == query.peer)
@@ -433,23 +448,21 @@ class SqlFederationStore:
         stmt = stmt.order_by(OutboxRow.seq.desc()).limit(min(query.limit, MAX_PAGE)).offset(query.offset)
         return [_outgoing(r) for r in self.session.scalars(stmt.execution_options(populate_existing=True))]
 
-    def outbox_counts(self) -> Mapping[tuple[str, str], int]:
+    def counts(self) -> Mapping[tuple[str, MessageStatus], int]:
         stmt = select(OutboxRow.peer, OutboxRow.status, func.count()).group_by(OutboxRow.peer, OutboxRow.status)
-        return {(peer, status): int(count) for peer, status, count in self.session.execute(stmt)}
+        return {(peer, MessageStatus(status)): int(count) for peer, status, count in self.session.execute(stmt)}
 
-    def outgoing_message(self, message_id: str) -> OutgoingMessage | None:
+    def get(self, message_id: str) -> OutgoingMessage | None:
         row = self.session.scalars(
             select(OutboxRow).where(OutboxRow.id == message_id).execution_options(populate_existing=True)
         ).first()
         return _outgoing(row) if row else None
 
-    def incoming_message(self, message_id: str) -> IncomingMessage | None:
-        row = self.session.get(InboundMessageRow, message_id, populate_existing=True)
-        return _incoming(row) if row else None
 
-    # -- inbound --------------------------------------------------------------------------------------------
+class SqlInboxRepository(_InSession):
+    """The ``federation_inbound`` table: what peers sent, as signed, with how it was taken."""
 
-    def incoming_known(self, ids: Sequence[str]) -> Mapping[str, IncomingMessage]:
+    def known(self, ids: Sequence[str]) -> Mapping[str, IncomingMessage]:
         if not ids:
             return {}
         stmt = select(_INBOUND).where(_INBOUND.c.id.in_(list(ids)))
@@ -483,7 +496,7 @@ class SqlFederationStore:
             ],
         )
 
-    def incoming(self, query: MessageQuery) -> Sequence[IncomingMessage]:
+    def list(self, query: MessageQuery) -> Sequence[IncomingMessage]:
         stmt = select(InboundMessageRow)
         if query.peer is not None:
             stmt = stmt.where(InboundMessageRow.peer == query.peer)
@@ -502,7 +515,7 @@ class SqlFederationStore:
         )
         return [_incoming(r) for r in self.session.scalars(stmt.execution_options(populate_existing=True))]
 
-    def mark_incoming_read(self, ids: Sequence[str], at: datetime, by: str) -> None:
+    def mark_read(self, ids: Sequence[str], at: datetime, by: str) -> None:
         if ids:
             self.session.execute(
                 update(InboundMessageRow)
@@ -511,33 +524,56 @@ class SqlFederationStore:
                 .execution_options(synchronize_session=False)
             )
 
-    # -- receipts, replays, rejections ----------------------------------------------------------------------
+    def get(self, message_id: str) -> IncomingMessage | None:
+        row = self.session.get(InboundMessageRow, message_id, populate_existing=True)
+        return _incoming(row) if row else None
 
-    def add_receipt(self, receipt: Receipt) -> None:
-        self.session.execute(
-            insert(ReceiptRow).values(
-                id=receipt.id,
-                batch_id=receipt.batch_id,
-                peer=receipt.peer,
-                direction=receipt.direction,
-                jws=receipt.jws,
-                at=receipt.at,
+
+class SqlReceiptRepository(_InSession):
+    """The ``federation_receipts`` table: signed receipts, issued and received."""
+
+    def add(self, receipt: Receipt) -> None:
+        try:
+            self.session.execute(
+                insert(ReceiptRow).values(
+                    id=receipt.id,
+                    batch_id=receipt.batch_id,
+                    peer=receipt.peer,
+                    direction=receipt.direction.value,
+                    jws=receipt.jws,
+                    at=receipt.at,
+                )
             )
+        except IntegrityError:
+            raise Conflict(f"receipt {receipt.id} is kept already") from None
+
+    def get(self, receipt_id: str) -> Receipt | None:
+        row = self.session.get(ReceiptRow, receipt_id, populate_existing=True)
+        return (
+            Receipt(row.id, row.batch_id, row.peer, ReceiptDirection(row.direction), row.jws, row.at) if row else None
         )
 
-    def seen(self, transmission_id: str) -> bool:
+
+class SqlSeenTransmissions(_InSession):
+    """The ``federation_seen`` table: replay protection."""
+
+    def contains(self, transmission_id: str) -> bool:
         return self.session.get(SeenTransmissionRow, transmission_id) is not None
 
-    def add_seen(self, transmission_id: str, peer: str, at: datetime) -> None:
+    def add(self, transmission_id: str, peer: str, at: datetime) -> None:
         try:
             self.session.execute(insert(SeenTransmissionRow).values(id=transmission_id, peer=peer, seen_at=at))
         except IntegrityError:
             raise Conflict(f"transmission {transmission_id} is being taken by another worker") from None
 
-    def forget_seen(self, before: datetime) -> int:
+    def forget(self, before: datetime) -> int:
         return affected(self.session.execute(delete(SeenTransmissionRow).where(SeenTransmissionRow.seen_at < before)))
 
-    def add_rejection(self, rejection: Rejection) -> None:
+
+class SqlRejectionRepository(_InSession):
+    """The ``federation_rejections`` table: transmissions refused as a whole."""
+
+    def add(self, rejection: Rejection) -> None:
         self.session.execute(
             insert(RejectionRow).values(
                 at=rejection.at,
@@ -548,13 +584,16 @@ class SqlFederationStore:
             )
         )
 
-    def rejections(self, limit: int) -> Sequence[Rejection]:
+    def latest(self, limit: int) -> Sequence[Rejection]:
         stmt = select(RejectionRow).order_by(RejectionRow.id.desc()).limit(min(limit, MAX_PAGE))
         return [Rejection(r.at, r.reason, r.detail, r.claimed_sender, r.remote) for r in self.session.scalars(stmt)]
 
-    # -- transfers ------------------------------------------------------------------------------------------
 
-    def add_transfer(self, transfer: TransferRecord) -> None:
+class SqlTransferRepository(_InSession):
+    """The ``federation_transfers`` and ``federation_transfer_items`` tables: a transfer goes in and out with its
+    items."""
+
+    def add(self, transfer: TransferRecord) -> None:
         self.session.execute(
             insert(TransferRow).values(
                 id=transfer.id,
@@ -562,7 +601,7 @@ class SqlFederationStore:
                 peer=transfer.peer,
                 request_id=transfer.request_id,
                 case_id=transfer.case_id,
-                state=transfer.state,
+                state=transfer.state.value,
                 created_at=transfer.created_at,
                 updated_at=transfer.updated_at,
                 created_by=transfer.created_by,
@@ -589,7 +628,7 @@ class SqlFederationStore:
                     "chunk_size": i.chunk_size,
                     "chunks_total": i.chunks_total,
                     "chunks_done": i.chunks_done,
-                    "state": i.state,
+                    "state": i.state.value,
                 }
                 for i in transfer.items
             ],
@@ -608,7 +647,7 @@ class SqlFederationStore:
             peer=row.peer,
             request_id=row.request_id,
             case_id=row.case_id,
-            state=row.state,
+            state=TransferState(row.state),
             created_at=row.created_at,
             updated_at=row.updated_at,
             created_by=row.created_by,
@@ -624,7 +663,7 @@ class SqlFederationStore:
                     chunk_size=i.chunk_size,
                     chunks_total=i.chunks_total,
                     chunks_done=i.chunks_done,
-                    state=i.state,
+                    state=TransferItemState(i.state),
                     local_item_id=i.local_item_id,
                 )
                 for i in items
@@ -634,23 +673,31 @@ class SqlFederationStore:
             error=row.error,
         )
 
-    def transfer(self, transfer_id: str) -> TransferRecord | None:
+    def get(self, transfer_id: str) -> TransferRecord | None:
         row = self.session.get(TransferRow, transfer_id, populate_existing=True)
         return self._transfer(row) if row else None
 
-    def transfers(self, *, state: str | None = None, direction: Direction | None = None) -> Sequence[TransferRecord]:
+    def list(
+        self, *, state: TransferState | None = None, direction: Direction | None = None
+    ) -> Sequence[TransferRecord]:
         stmt = select(TransferRow)
         if state is not None:
-            stmt = stmt.where(TransferRow.state == state)
+            stmt = stmt.where(TransferRow.state == state.value)
         if direction is not None:
             stmt = stmt.where(TransferRow.direction == direction.value)
         stmt = stmt.order_by(TransferRow.created_at.desc(), TransferRow.id).execution_options(populate_existing=True)
         return [self._transfer(r) for r in self.session.scalars(stmt)]
 
-    def update_transfer(
-        self, transfer_id: str, *, state: str, at: datetime, receipt: str | None = None, error: str | None = None
+    def update(
+        self,
+        transfer_id: str,
+        *,
+        state: TransferState,
+        at: datetime,
+        receipt: str | None = None,
+        error: str | None = None,
     ) -> None:
-        values: dict[str, Any] = {"state": state, "updated_at": at, "error": error}
+        values: dict[str, Any] = {"state": state.value, "updated_at": at, "error": error}
         if receipt is not None:
             values["receipt"] = receipt
         self.session.execute(
@@ -660,20 +707,20 @@ class SqlFederationStore:
             .execution_options(synchronize_session=False)
         )
 
-    def update_transfer_item(
+    def update_item(
         self,
         transfer_id: str,
         idx: int,
         *,
         chunks_done: int | None = None,
-        state: str | None = None,
+        state: TransferItemState | None = None,
         local_item_id: str | None = None,
     ) -> None:
         values: dict[str, Any] = {}
         if chunks_done is not None:
             values["chunks_done"] = chunks_done
         if state is not None:
-            values["state"] = state
+            values["state"] = state.value
         if local_item_id is not None:
             values["local_item_id"] = local_item_id
         if values:
@@ -684,18 +731,20 @@ class SqlFederationStore:
                 .execution_options(synchronize_session=False)
             )
 
-    # -- consents -------------------------------------------------------------------------------------------
 
-    def add_consent(self, consent: ConsentRecord) -> None:
+class SqlConsentRepository(_InSession):
+    """The ``federation_consents`` table: onward-transfer requests and decisions (Art 36)."""
+
+    def add(self, consent: ConsentRecord) -> None:
         self.session.execute(
             insert(ConsentRow).values(
                 id=consent.id,
-                role=consent.role,
+                role=consent.role.value,
                 item_id=consent.item_id,
                 peer=consent.peer,
                 destination=consent.destination,
                 purpose=consent.purpose,
-                status=consent.status,
+                status=consent.status.value,
                 requested_at=consent.requested_at,
                 requested_by=consent.requested_by,
                 decided_at=consent.decided_at,
@@ -704,23 +753,23 @@ class SqlFederationStore:
             )
         )
 
-    def consent(self, consent_id: str) -> ConsentRecord | None:
+    def get(self, consent_id: str) -> ConsentRecord | None:
         row = self.session.get(ConsentRow, consent_id, populate_existing=True)
         return _consent(row) if row else None
 
-    def consents(self, *, item_id: str | None = None, role: str | None = None) -> Sequence[ConsentRecord]:
+    def list(self, *, item_id: str | None = None, role: ConsentRole | None = None) -> Sequence[ConsentRecord]:
         stmt = select(ConsentRow)
         if item_id is not None:
             stmt = stmt.where(ConsentRow.item_id == item_id)
         if role is not None:
-            stmt = stmt.where(ConsentRow.role == role)
+            stmt = stmt.where(ConsentRow.role == role.value)
         stmt = stmt.order_by(ConsentRow.requested_at.desc(), ConsentRow.id).execution_options(populate_existing=True)
         return [_consent(r) for r in self.session.scalars(stmt)]
 
-    def decide_consent(self, consent_id: str, *, status: str, at: datetime, by: str, note: str) -> None:
+    def decide(self, consent_id: str, *, status: ConsentStatus, at: datetime, by: str, note: str) -> None:
         self.session.execute(
             update(ConsentRow)
             .where(ConsentRow.id == consent_id)
-            .values(status=status, decided_at=at, decided_by=by, note=note)
+            .values(status=status.value, decided_at=at, decided_by=by, note=note)
             .execution_options(synchronize_session=False)
         )

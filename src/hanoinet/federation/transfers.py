@@ -55,11 +55,16 @@ from hanoinet.federation.domain import (
     TYP_SECRET,
     TYP_TRANSFER_RECEIPT,
     Consent,
+    ConsentRole,
+    ConsentStatus,
     EnvelopeRejected,
+    KeyStatus,
     Message,
     MessageKind,
     MessageRefused,
     MessageStatus,
+    TransferItemState,
+    TransferState,
     check_onward_transfer,
 )
 from hanoinet.federation.messaging import compose, find_peer, usable_encryption_key
@@ -87,17 +92,6 @@ from hanoinet.platform.permissions import Principal
 from hanoinet.requests.domain import Direction
 
 log = logging.getLogger("hanoinet.federation")
-
-
-class TransferState:
-    """Where a transfer stands (plain strings in storage)."""
-
-    OFFERED = "offered"  # outgoing: the offer is on its way
-    SENDING = "sending"  # outgoing: the offer was accepted, chunks are going
-    RECEIVING = "receiving"  # incoming: chunks are arriving
-    COMPLETED = "completed"  # both: the receiver's signed receipt is recorded
-    REFUSED = "refused"  # outgoing: the receiver refused the offer (its reason kept)
-    FAILED = "failed"  # the content did not match its manifest, or the sender's content is damaged
 
 
 def _b64(data: bytes) -> str:
@@ -201,7 +195,11 @@ def _select(
             raise ValidationFailed([Issue(f"items[{index}]", f"item {item_id} was disposed of: it has no content")])
         items.append(item)
     consents = {
-        i.id: [c.as_consent() for c in uow.federation.consents(item_id=i.id, role="holder") if c.status == "granted"]
+        i.id: [
+            c.as_consent()
+            for c in uow.consents.list(item_id=i.id, role=ConsentRole.HOLDER)
+            if c.status is ConsentStatus.GRANTED
+        ]
         for i in items
     }
     return peer, items, consents
@@ -318,7 +316,7 @@ def start_transfer(
             ),
             token_hash=hashlib.sha256(token.encode()).hexdigest(),
         )
-        uow.federation.add_transfer(transfer)
+        uow.transfers.add(transfer)
         audit.attach(uow, transfer.id)
         uow.commit()
     node.outbox_changed(peer.entry.node_id)
@@ -338,13 +336,13 @@ def _token(node: Node, transfer: TransferRecord) -> str:
 def list_transfers(node: Node) -> Sequence[TransferRecord]:
     """Transfers either way, newest first."""
     with node.uow() as uow:
-        return uow.federation.transfers()
+        return uow.transfers.list()
 
 
 def get_transfer(node: Node, transfer_id: str) -> TransferRecord:
     """One transfer; raise NotFound."""
     with node.uow() as uow:
-        transfer = uow.federation.transfer(transfer_id)
+        transfer = uow.transfers.get(transfer_id)
     if transfer is None:
         raise NotFound(f"no transfer {transfer_id!r}")
     return transfer
@@ -355,7 +353,7 @@ def get_transfer(node: Node, transfer_id: str) -> TransferRecord:
 
 
 def _peer_of(uow: UnitOfWork, transfer: TransferRecord) -> Peer:
-    peer = uow.federation.peer(transfer.peer)
+    peer = uow.peers.get(transfer.peer)
     if peer is None:
         raise NotFound(f"node {transfer.peer} is no longer in the directory")
     return peer
@@ -376,7 +374,7 @@ def _status_json(code: int, body: bytes, what: str) -> dict[str, Any]:
 def _fail(node: Node, transfer_id: str, error: str) -> TransferRecord:
     log.error("transfer %s failed: %s", transfer_id, error)
     with node.uow() as uow:
-        uow.federation.update_transfer(transfer_id, state=TransferState.FAILED, at=node.clock.now(), error=error[:2000])
+        uow.transfers.update(transfer_id, state=TransferState.FAILED, at=node.clock.now(), error=error[:2000])
         uow.commit()
     return get_transfer(node, transfer_id)
 
@@ -384,12 +382,12 @@ def _fail(node: Node, transfer_id: str, error: str) -> TransferRecord:
 def _offer_outcome(node: Node, transfer: TransferRecord) -> TransferRecord | None:
     """Move an offered transfer on once its offer is delivered (or refused); None while it is still on its way."""
     with node.uow() as uow:
-        offer = uow.federation.outgoing_message(transfer.offer_id)
+        offer = uow.outbox.get(transfer.offer_id)
     if offer is None or offer.status is MessageStatus.PENDING:
         return None
     state = TransferState.SENDING if offer.status is MessageStatus.DELIVERED else TransferState.REFUSED
     with node.uow() as uow:
-        uow.federation.update_transfer(transfer.id, state=state, at=node.clock.now(), error=offer.error)
+        uow.transfers.update(transfer.id, state=state, at=node.clock.now(), error=offer.error)
         uow.commit()
     return get_transfer(node, transfer.id)
 
@@ -425,7 +423,7 @@ def _push_items(
             if code == 200:
                 with node.uow() as uow:
                     chunks = int(json.loads(body).get("chunks_done", 0))
-                    uow.federation.update_transfer_item(transfer.id, item.idx, chunks_done=chunks)
+                    uow.transfers.update_item(transfer.id, item.idx, chunks_done=chunks)
                     uow.commit()
     raise TransportError("the receiver keeps asking for other chunks; trying again later")
 
@@ -467,21 +465,21 @@ def pending_transfers(node: Node) -> Sequence[str]:
         return [
             t.id
             for state in (TransferState.OFFERED, TransferState.SENDING)
-            for t in uow.federation.transfers(state=state, direction=Direction.OUTGOING)
+            for t in uow.transfers.list(state=state, direction=Direction.OUTGOING)
         ]
 
 
 def record_receipt(node: Node, uow: UnitOfWork, peer: Peer, transfer_id: str, receipt: str) -> None:
     """Check a receiver's signed transfer receipt and record ``transfer_out`` for each item (once)."""
     identity, _, _ = node.network()
-    transfer = uow.federation.transfer(transfer_id)
+    transfer = uow.transfers.get(transfer_id)
     if transfer is None or transfer.direction is not Direction.OUTGOING or transfer.peer != peer.entry.node_id:
         raise MessageRefused(f"no transfer {transfer_id} to {peer.entry.node_id} here")
     if transfer.state == TransferState.COMPLETED:
         return
     header, _ = identity.peek(receipt)
-    key = uow.federation.peer_key(str(header.get("kid", "")))
-    if key is None or key.node_id != peer.entry.node_id or key.status.value == "revoked":
+    key = uow.peer_keys.get(str(header.get("kid", "")))
+    if key is None or key.node_id != peer.entry.node_id or key.status is KeyStatus.REVOKED:
         raise MessageRefused("the transfer receipt is not signed by a key of the receiving node")
     claims = identity.verify(receipt, key.key, TYP_TRANSFER_RECEIPT)
     if claims.get("transfer") != transfer_id or claims.get("from") != peer.entry.node_id:
@@ -512,8 +510,10 @@ def record_receipt(node: Node, uow: UnitOfWork, peer: Peer, transfer_id: str, re
                 "their_custody_event": got.get("custody_event"),
             },
         )
-        uow.federation.update_transfer_item(transfer_id, item.idx, state="delivered", chunks_done=item.chunks_total)
-    uow.federation.update_transfer(transfer_id, state=TransferState.COMPLETED, at=now, receipt=receipt)
+        uow.transfers.update_item(
+            transfer_id, item.idx, state=TransferItemState.DELIVERED, chunks_done=item.chunks_total
+        )
+    uow.transfers.update(transfer_id, state=TransferState.COMPLETED, at=now, receipt=receipt)
     done = audit.by_node(
         peer.entry.node_id, "transfer:receipt", "transfer", transfer_id, items=[i.item_id for i in transfer.items]
     )
@@ -604,7 +604,7 @@ def receive_offer(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> 
     transfer_id = body.get("transfer_id")
     if body.get("hanoinet_transfer") != PROTOCOL_VERSION or not isinstance(transfer_id, str):
         raise MessageRefused("not a transfer offer of this protocol version")
-    if uow.federation.transfer(transfer_id) is not None:
+    if uow.transfers.get(transfer_id) is not None:
         raise MessageRefused(f"transfer {transfer_id} already exists here")
     request = uow.requests.get(message.request_id or "")
     if request is None or request.peer != peer.entry.node_id:
@@ -636,9 +636,13 @@ def receive_offer(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> 
         if int(item.get("idx", -1)) != index or index not in keyed:
             raise MessageRefused(f"{where}: its key is missing from the offer's secrets")
         _check_excerpt(node, peer, item.get("custody"), where)
-        records.append(TransferItemRecord(index, str(item["item_id"]), sha256, size, chunk, total, state="receiving"))
+        records.append(
+            TransferItemRecord(
+                index, str(item["item_id"]), sha256, size, chunk, total, state=TransferItemState.RECEIVING
+            )
+        )
     now = node.clock.now()
-    uow.federation.add_transfer(
+    uow.transfers.add(
         TransferRecord(
             id=transfer_id,
             direction=Direction.INCOMING,
@@ -674,7 +678,7 @@ _OPEN_LOCK = threading.Lock()
 
 def _incoming(node: Node, transfer_id: str, token: str) -> TransferRecord:
     with node.uow() as uow:
-        transfer = uow.federation.transfer(transfer_id)
+        transfer = uow.transfers.get(transfer_id)
     if transfer is None or transfer.direction is not Direction.INCOMING:
         raise NotFound(f"no incoming transfer {transfer_id!r}")
     digest_ = hashlib.sha256(token.encode()).hexdigest()
@@ -729,7 +733,7 @@ def transfer_status(node: Node, transfer_id: str, token: str) -> dict[str, Any]:
         items.append(
             {"idx": item.idx, "chunks_done": opened.assembly.chunks_done, "records": item.chunks_total, "stored": False}
         )
-    return {"transfer_id": transfer.id, "state": transfer.state, "items": items}
+    return {"transfer_id": transfer.id, "state": transfer.state.value, "items": items}
 
 
 class ChunkWriter:
@@ -756,7 +760,7 @@ class ChunkWriter:
             # The sender's content is not what it offered (damaged at the source): the transfer cannot succeed.
             # It is refused, what arrived is thrown away, and the sender is told which chunk (it runs a verify).
             with self._node.uow() as uow:
-                uow.federation.add_rejection(
+                uow.rejections.add(
                     Rejection(
                         self._node.now_wall(),
                         "chunk_rejected",
@@ -764,7 +768,7 @@ class ChunkWriter:
                         self._transfer.peer,
                     )
                 )
-                uow.federation.update_transfer(
+                uow.transfers.update(
                     self._transfer.id, state=TransferState.FAILED, at=self._node.clock.now(), error=str(exc)
                 )
                 uow.commit()
@@ -874,8 +878,12 @@ def complete_transfer(node: Node, transfer_id: str, token: str) -> str:
                     "their_custody": entry["custody"],
                 },
             )
-            uow.federation.update_transfer_item(
-                transfer.id, item.idx, chunks_done=item.chunks_total, state="stored", local_item_id=evidence.id
+            uow.transfers.update_item(
+                transfer.id,
+                item.idx,
+                chunks_done=item.chunks_total,
+                state=TransferItemState.STORED,
+                local_item_id=evidence.id,
             )
             results.append(
                 {
@@ -896,7 +904,7 @@ def complete_transfer(node: Node, transfer_id: str, token: str) -> str:
             "items": results,
         }
         receipt = identity.sign(claims, TYP_TRANSFER_RECEIPT)
-        uow.federation.update_transfer(transfer.id, state=TransferState.COMPLETED, at=now, receipt=receipt)
+        uow.transfers.update(transfer.id, state=TransferState.COMPLETED, at=now, receipt=receipt)
         items = [r["local_item_id"] for r in results]
         audit.record(
             uow, node, audit.by_node(peer.entry.node_id, "transfer:receive", "transfer", transfer.id, items=items)

@@ -222,7 +222,7 @@ class FederationWorker:
             try:
                 horizon = self.node.now_wall() - 2 * self.node.federation.window - timedelta(minutes=1)
                 with self.node.uow() as uow:
-                    forgotten = uow.federation.forget_seen(horizon)
+                    forgotten = uow.seen.forget(horizon)
                     uow.commit()
                 if forgotten:
                     log.debug("forgot %d replay marker(s) older than %s", forgotten, horizon.isoformat())

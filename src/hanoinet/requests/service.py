@@ -442,7 +442,7 @@ def _route(
         earlier = uow.requests.get(follows_up)
         if earlier is not None and earlier.peer is not None and _active(uow, earlier.peer):
             return Route(earlier.peer)
-    candidates = [p for p in uow.federation.peers() if p.entry.state == requested and p.status is EntryStatus.ACTIVE]
+    candidates = [p for p in uow.peers.list() if p.entry.state == requested and p.status is EntryStatus.ACTIVE]
     wanted = (
         NodeRole.POINT_OF_CONTACT
         if rtype.channel is Channel.POINT_OF_CONTACT or emergency
@@ -467,7 +467,7 @@ def _route(
 
 
 def _active(uow: UnitOfWork, node_id: str) -> bool:
-    peer = uow.federation.peer(node_id)
+    peer = uow.peers.get(node_id)
     return peer is not None and peer.status is EntryStatus.ACTIVE
 
 
