@@ -131,6 +131,11 @@ def audit_export(
 
 GLOBAL_OPTIONS_WITH_VALUE = frozenset({"--data-dir"})
 
+PUBLIC_READS = frozenset({("treaty", "status"), ("treaty", "party"), ("treaty", "basis"), ("packs", "list")})
+"""Commands that read only public data — the depositary's treaty records and the shipped rule packs — and change
+nothing: they are not recorded, whichever path answers them (the CLI's quick path, ``app.quick_read``, reads them
+without the node, and so without the audit log's keys and database)."""
+
 
 def command_words(argv: list[str]) -> list[str]:
     """The command's name, e.g. ``["user", "list"]`` for ``hanoinet --data-dir /x user list --json``."""
@@ -147,6 +152,8 @@ def record_command(argv: list[str], code: int) -> None:
     words = command_words(argv)
     if not words or words[0] in ("serve", "demo", "init") or (words[0] == "audit" and words[1:2] != ["verify"]):
         return  # long-running commands audit what they do themselves; reading the log is not a change
+    if tuple(words) in PUBLIC_READS:
+        return
     n = built_node()
     if n is None:
         return

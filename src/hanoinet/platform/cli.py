@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
 
-from hanoinet.app import bootstrap as boot
-from hanoinet.app.node import Node
-from hanoinet.evidence.domain import AccessDenied
-from hanoinet.evidence.vault import BlobCorrupt, VaultError
-from hanoinet.federation.domain import EnvelopeRejected
-from hanoinet.federation.ports import TransportError
-from hanoinet.federation.settings import NotOnNetwork
-from hanoinet.platform.errors import DomainError, NotFound, ValidationFailed
-from hanoinet.platform.keys import KeyFileError
+from hanoinet.platform.output import console, write_json
 from hanoinet.platform.permissions import Principal, Role
-from hanoinet.platform.settings import Settings
-from hanoinet.rules.loader import PackError
-from hanoinet.treaty.csv_import import CsvFormatError
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from hanoinet.app.node import Node
+    from hanoinet.platform.settings import Settings
+
+out = console()
+err = console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 OnOption = Annotated[
@@ -48,6 +38,10 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def settings() -> Settings:
     """Read the settings, turning a bad environment variable into a clear message."""
+    from pydantic import ValidationError  # noqa: PLC0415 - a command imports only what it uses (issue 10)
+
+    from hanoinet.platform.settings import Settings  # noqa: PLC0415 - likewise
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -57,6 +51,18 @@ def settings() -> Settings:
 @contextmanager
 def errors() -> Iterator[None]:
     """Map errors to messages and exit codes: 2 invalid, 3 conflict, 4 not found, 5 refused, 6 damaged evidence."""
+    # Imported here, not at the top, so that importing this module costs no bootstrap, vault or federation code.
+    from hanoinet.app import bootstrap as boot  # noqa: PLC0415
+    from hanoinet.evidence.domain import AccessDenied  # noqa: PLC0415
+    from hanoinet.evidence.vault import BlobCorrupt, VaultError  # noqa: PLC0415
+    from hanoinet.federation.domain import EnvelopeRejected  # noqa: PLC0415
+    from hanoinet.federation.ports import TransportError  # noqa: PLC0415
+    from hanoinet.federation.settings import NotOnNetwork  # noqa: PLC0415
+    from hanoinet.platform.errors import DomainError, NotFound, ValidationFailed  # noqa: PLC0415
+    from hanoinet.platform.keys import KeyFileError  # noqa: PLC0415
+    from hanoinet.rules.loader import PackError  # noqa: PLC0415
+    from hanoinet.treaty.csv_import import CsvFormatError  # noqa: PLC0415
+
     try:
         yield
     except ValidationFailed as exc:
@@ -86,6 +92,8 @@ def node() -> Node:
     """Bootstrap the node: data directory and schema are created on first use (once per command)."""
     if _BUILT:
         return _BUILT[0]
+    from hanoinet.app import bootstrap as boot  # noqa: PLC0415 - only commands that need the node build it
+
     with errors():
         _BUILT.append(boot.bootstrap(settings()))
         return _BUILT[0]
@@ -100,7 +108,7 @@ def built_node() -> Node | None:
 def emit(data: Any, as_json: bool, table: Callable[[], Table] | None = None) -> None:
     """Print JSON, or a rich table when one is given and JSON was not asked for."""
     if as_json or table is None:
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        write_json(data)
     else:
         out.print(table())
 
