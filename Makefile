@@ -66,6 +66,7 @@ bench: setup system-deps ## Run the benchmarks and print their figures
 	$(BIN)/python bench/vault.py
 	$(BIN)/python bench/federation.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/cli.py
 
 LOCALE := src/hanoinet/locale
 

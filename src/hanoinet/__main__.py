@@ -1,5 +1,5 @@
 """``python -m hanoinet``: the same as the ``hanoinet`` command."""
 
-from hanoinet.app.cli import main
+from hanoinet.app.quick_read import main
 
 main()

@@ -1,54 +1,126 @@
-"""The ``hanoinet`` command: thin over the services — parse, call one service, print the result."""
+"""The ``hanoinet`` command: thin over the services — parse, call one service, print the result.
+
+The root command knows its sub-commands by name only (``SUBCOMMANDS``): ``hanoinet --help`` lists them from that
+table, and a capability's CLI module, with the services, SQLAlchemy and whatever else it needs, is imported only
+when one of its commands runs. Importing every capability for every command cost 1.6-3 s at start (issue 10).
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from hanoinet.accounts.cli import user_app
-from hanoinet.accounts.cli_tokens import token_app
-from hanoinet.app import bootstrap as boot
-from hanoinet.audit.cli import audit_app, command_entry, record_command
-from hanoinet.cases.cli import case_app
-from hanoinet.evidence.cli import evidence_app
-from hanoinet.federation.cli import consent_app, directory_app, message_app, node_app, outbox_app, transfer_app
-from hanoinet.platform import migrations
-from hanoinet.platform.cli import (
-    build_nodes_with,
-    errors,
-    fail,
-    out,
-    settings,
-)
-from hanoinet.requests.cli import request_app
-from hanoinet.rules.cli import packs_app
-from hanoinet.treaty.cli import treaty_app
+from hanoinet.audit.cli_record import command_entry, record_command
+from hanoinet.platform.cli import build_nodes_with
 
-build_nodes_with(boot.bootstrap)
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
+    from hanoinet.platform.settings import Settings
+
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "db": ("hanoinet.app.cli_db", "db_app", "The database schema."),
+    "treaty": ("hanoinet.treaty.cli", "treaty_app", "Treaty status: deposits, Parties, entry into force, legal basis."),
+    "case": ("hanoinet.cases.cli", "case_app", "Cases: the investigations requests are made for."),
+    "request": ("hanoinet.requests.cli", "request_app", "Requests of Chapter V."),
+    "packs": ("hanoinet.rules.cli", "packs_app", "Rule packs: the instruments as data."),
+    "evidence": (
+        "hanoinet.evidence.cli",
+        "evidence_app",
+        "The evidence vault: ingest, verify, export, download, dispose.",
+    ),
+    "token": ("hanoinet.accounts.cli_tokens", "token_app", "API tokens for machines."),
+    "node": ("hanoinet.federation.cli", "node_app", "This node on the network: its entry, its keys."),
+    "directory": (
+        "hanoinet.federation.cli",
+        "directory_app",
+        "The other nodes: import, list, revoke, sync from a directory.",
+    ),
+    "message": ("hanoinet.federation.cli", "message_app", "Messages to and from other nodes."),
+    "outbox": ("hanoinet.federation.cli", "outbox_app", "Deliveries: what waits, what failed, deliver now."),
+    "transfer": ("hanoinet.federation.cli", "transfer_app", "Evidence sent to and received from other nodes."),
+    "consent": (
+        "hanoinet.federation.cli",
+        "consent_app",
+        "Consent to onward transfer of received evidence (Art 36).",
+    ),
+    "user": (
+        "hanoinet.accounts.cli",
+        "user_app",
+        "Accounts: create the first administrator, manage roles, lockouts.",
+    ),
+    "audit": ("hanoinet.audit.cli", "audit_app", "The audit log: read it, export it, verify its chain."),
+}
+"""Every sub-command group: name -> (module, attribute holding its ``typer.Typer``, the one line ``--help`` shows).
+
+The help line must be the group's own (``tests/unit/test_cli_registry.py`` checks it, and that every entry
+resolves to a Typer app), so that the listing never says something the group does not."""
+
+
+def load_subcommand(name: str) -> typer.Typer:
+    """Import the module of sub-command ``name`` and return its Typer app (KeyError if there is no such entry)."""
+    module, attribute, _ = SUBCOMMANDS[name]
+    found = getattr(importlib.import_module(module), attribute)
+    if not isinstance(found, typer.Typer):
+        raise TypeError(f"{module}.{attribute} is not a typer.Typer")
+    return found
+
+
+class LazyGroup(TyperGroup):
+    """The root group: each sub-command group stands as a placeholder carrying its name and help until it is
+    invoked (or completed), when its module is imported and the placeholder replaced by the real group.
+
+    Placeholders sit in ``commands`` itself, so listing, ordering and "did you mean" suggestions work as for
+    eagerly added groups; only ``resolve_command`` — the step before a command runs — loads one.
+    """
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self._pending: set[str] = set()
+        for name, (_, _, help_line) in SUBCOMMANDS.items():
+            if name not in self.commands:
+                self.commands[name] = TyperGroup(name=name, help=help_line, rich_markup_mode=self.rich_markup_mode)
+                self._pending.add(name)
+
+    def load(self, name: str) -> None:
+        """Replace the placeholder of ``name`` by the real group, built as ``add_typer`` would build it."""
+        if name not in self._pending:
+            return
+        holder = typer.Typer(rich_markup_mode=self.rich_markup_mode)
+        holder.add_typer(load_subcommand(name), name=name)
+        built = typer.main.get_command(holder)
+        if not isinstance(built, TyperGroup):
+            raise TypeError(f"sub-command {name!r} did not build a group")
+        self.commands[name] = built.commands[name]
+        self._pending.discard(name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        """Load the group about to run, then resolve as usual."""
+        if args and args[0] in self._pending:
+            self.load(args[0])
+        return super().resolve_command(ctx, args)
+
+
+def _bootstrap(settings: Settings) -> Node:
+    """Build the node for a command that needs one, importing the bootstrap (SQLAlchemy, the vault, federation)
+    only then."""
+    from hanoinet.app import bootstrap as boot  # noqa: PLC0415 - only commands that need the node build it
+
+    return boot.bootstrap(settings)
+
+
+build_nodes_with(_bootstrap)
 
 app = typer.Typer(
-    help="hanoinet: a node for cooperation under the Hanoi and Budapest Conventions.", no_args_is_help=True
+    cls=LazyGroup,
+    help="hanoinet: a node for cooperation under the Hanoi and Budapest Conventions.",
+    no_args_is_help=True,
 )
-db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(treaty_app, name="treaty")
-app.add_typer(case_app, name="case")
-app.add_typer(request_app, name="request")
-app.add_typer(packs_app, name="packs")
-app.add_typer(evidence_app, name="evidence")
-app.add_typer(token_app, name="token")
-app.add_typer(node_app, name="node")
-app.add_typer(directory_app, name="directory")
-app.add_typer(message_app, name="message")
-app.add_typer(outbox_app, name="outbox")
-app.add_typer(transfer_app, name="transfer")
-app.add_typer(consent_app, name="consent")
-app.add_typer(user_app, name="user")
-app.add_typer(audit_app, name="audit")
 
 
 @app.callback()
@@ -66,6 +138,10 @@ def main_options(
 @app.command()
 def init() -> None:
     """Create the data directory and the database schema (other commands also do this on first use)."""
+    from hanoinet.app import bootstrap as boot  # noqa: PLC0415 - each command imports what it uses (issue 10)
+    from hanoinet.platform import migrations  # noqa: PLC0415 - likewise
+    from hanoinet.platform.cli import errors, out, settings  # noqa: PLC0415 - likewise
+
     s = settings()
     with errors():
         n = boot.bootstrap(s)
@@ -83,7 +159,9 @@ def serve(
     """Run the node's HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
     import uvicorn  # noqa: PLC0415 - the server is only needed by this command
 
+    from hanoinet.app import bootstrap as boot  # noqa: PLC0415 - likewise
     from hanoinet.app.api import create_app  # noqa: PLC0415 - likewise
+    from hanoinet.platform.cli import errors, out, settings  # noqa: PLC0415 - likewise
 
     # A node's threads (API calls, deliveries, transfers) hand the interpreter to each other often; the default
     # 5 ms switch interval would add up to that much to each hand-over on a busy node (see bench/federation.py).
@@ -110,6 +188,7 @@ def demo(
 ) -> None:
     """Start a network of nodes on loopback, play a scenario through them, keep them running until Ctrl-C."""
     from hanoinet.app import demo as demo_runner  # noqa: PLC0415 - only this command needs it
+    from hanoinet.platform.cli import fail  # noqa: PLC0415 - likewise
 
     try:
         code = demo_runner.run(
@@ -125,29 +204,8 @@ def demo(
     raise typer.Exit(code)
 
 
-@db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
-    """Apply the database migrations."""
-    s = settings()
-    if s.database_url is None:
-        boot.prepare_data_dir(s)
-    from hanoinet.platform.db import make_engine  # noqa: PLC0415 - no engine needed elsewhere in the CLI
-
-    engine = make_engine(s.effective_database_url)
-    migrations.upgrade(engine, revision)
-    out.print(f"database schema at {migrations.current(engine)}")
-
-
-@db_app.command("current")
-def db_current() -> None:
-    """Print the database schema revision."""
-    from hanoinet.platform.db import make_engine  # noqa: PLC0415 - no engine needed elsewhere in the CLI
-
-    out.print(str(migrations.current(make_engine(settings().effective_database_url))))
-
-
 def main() -> None:
-    """Console-script entry point: run the command, then record it in the audit log with its outcome."""
+    """Run the command through Typer, then record it in the audit log with its outcome."""
     code = 0
     argv = sys.argv[1:]
     with command_entry(argv) as entry:

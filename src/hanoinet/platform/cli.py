@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
 
 from hanoinet.platform.errors import DAMAGED, INVALID, REJECTED, ValidationFailed, declares_kind, kind_of
+from hanoinet.platform.output import console, write_json
 from hanoinet.platform.permissions import Principal, Role
-from hanoinet.platform.settings import Settings
 
 if TYPE_CHECKING:
-    from hanoinet.app.node import Node
+    from rich.table import Table
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+    from hanoinet.app.node import Node
+    from hanoinet.platform.settings import Settings
+
+out = console()
+err = console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 OnOption = Annotated[
@@ -41,6 +39,10 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def settings() -> Settings:
     """Read the settings, turning a bad environment variable into a clear message."""
+    from pydantic import ValidationError  # noqa: PLC0415 - a command imports only what it uses (issue 10)
+
+    from hanoinet.platform.settings import Settings  # noqa: PLC0415 - likewise
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -102,7 +104,7 @@ def built_node() -> Node | None:
 def emit(data: Any, as_json: bool, table: Callable[[], Table] | None = None) -> None:
     """Print JSON, or a rich table when one is given and JSON was not asked for."""
     if as_json or table is None:
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        write_json(data)
     else:
         out.print(table())
 

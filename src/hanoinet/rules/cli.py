@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from hanoinet.platform.cli import (
     JsonOption,
@@ -16,6 +15,7 @@ from hanoinet.platform.cli import (
     out,
 )
 from hanoinet.rules import present as rules_present
+from hanoinet.rules.cli_render import packs_table
 from hanoinet.rules.loader import PackError, load_pack
 
 packs_app = typer.Typer(help="Rule packs: the instruments as data.", no_args_is_help=True)
@@ -29,14 +29,7 @@ def packs_list(as_json: JsonOption = False) -> None:
     """List the rule packs this node has loaded."""
     n = node()
     data = [rules_present.pack_summary(p) for p in n.packs.values()]
-
-    def table() -> Table:
-        t = Table("key", "title", "version", "request types")
-        for p in data:
-            t.add_row(p["key"], p["short_title"], p["version"], ", ".join(p["request_types"]))
-        return t
-
-    emit(data, as_json, table)
+    emit(data, as_json, lambda: packs_table(data))
 
 
 @packs_app.command("check")

@@ -12,7 +12,6 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -39,6 +38,7 @@ from hanoinet.rules.domain import (
     RulePack,
     Workflow,
 )
+from hanoinet.rules.files import builtin_pack_paths as builtin_pack_paths  # noqa: PLC0414 - re-exported
 
 Loc = tuple[str | int, ...]
 """Where a value sits in a pack, e.g. ``("request_types", 3, "required_items", 0, "letter")``."""
@@ -599,14 +599,6 @@ def _raise_first(name: str, located: Sequence[tuple[int | None, str]]) -> None:
     ordered = sorted(located, key=lambda problem: problem[0] or 0)  # stable: same-line problems keep schema order
     line, reason = ordered[0]
     raise PackError(name, line, reason, tuple(ordered))
-
-
-def builtin_pack_paths() -> list[Path]:
-    """Return the pack files shipped in ``hanoinet/packs``, sorted by name, so loading order is reproducible."""
-    folder = resources.files("hanoinet.rules") / "packs"
-    if not isinstance(folder, Path):
-        raise TypeError("hanoinet must be installed as files on disk for its rule packs to be read")
-    return sorted(p for p in folder.iterdir() if p.suffix == ".yaml" and p.is_file())
 
 
 def load_packs(paths: Iterable[Path]) -> dict[str, RulePack]:

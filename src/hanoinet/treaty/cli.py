@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from hanoinet.platform.cli import (
     InstrumentOption,
@@ -17,6 +16,7 @@ from hanoinet.platform.cli import (
     node,
     out,
 )
+from hanoinet.treaty import cli_render
 from hanoinet.treaty import present as treaty_present
 from hanoinet.treaty import service as treaty_services
 from hanoinet.treaty.csv_import import read_deposit_rows
@@ -46,16 +46,7 @@ def treaty_status(instrument: InstrumentOption = "uncc-2024", on: OnOption = Non
     with errors():
         status = treaty_services.instrument_status(n, instrument, on.date() if on else None)
     data = treaty_present.instrument_status(status)
-
-    def table() -> Table:
-        t = Table(title=f"{instrument} on {status.on}", show_header=False)
-        for key in ("in_force", "entry_into_force", "instruments_counted", "instruments_missing"):
-            t.add_row(key, str(data[key]))
-        t.add_row("parties", f"{len(status.parties)}: {' '.join(status.parties)}")
-        t.add_row("signatories", f"{len(status.signatories)}: {' '.join(status.signatories)}")
-        return t
-
-    emit(data, as_json, table)
+    emit(data, as_json, lambda: cli_render.status_table(instrument, status, data))
 
 
 @treaty_app.command("party")
@@ -70,14 +61,7 @@ def treaty_party(
     with errors():
         status = treaty_services.party_status(n, instrument, state.upper(), on.date() if on else None)
     data = treaty_present.party_status(status)
-
-    def table() -> Table:
-        t = Table(title=f"{status.state} ({status.name}) and {instrument} on {status.on}", show_header=False)
-        for key, value in data.items():
-            t.add_row(key, str(value))
-        return t
-
-    emit(data, as_json, table)
+    emit(data, as_json, lambda: cli_render.party_table(instrument, status, data))
 
 
 @treaty_app.command("basis")
@@ -91,9 +75,8 @@ def treaty_basis(
     n = node()
     with errors():
         basis = treaty_services.legal_basis(n, a.upper(), b.upper(), on.date() if on else None)
-    day = (on.date() if on else n.clock.now().date()).isoformat()
-    data = {"a": a.upper(), "b": b.upper(), "on": day, "instruments": list(basis)}
+    day = on.date() if on else n.clock.now().date()
     if as_json:
-        emit(data, True)
+        emit(cli_render.basis_data(a.upper(), b.upper(), day, basis), True)
     else:
-        out.print(", ".join(basis) if basis else f"no instrument known here binds {a.upper()} and {b.upper()} on {day}")
+        out.print(cli_render.basis_sentence(a.upper(), b.upper(), day, basis))
