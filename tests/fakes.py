@@ -6,7 +6,7 @@ import copy
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
@@ -48,6 +48,7 @@ from hanoinet.federation.ports import (
 )
 from hanoinet.platform.errors import Conflict
 from hanoinet.platform.permissions import Principal, Role
+from hanoinet.platform.ports import MAX_ROWS
 from hanoinet.requests.domain import OPEN_STATES, Direction, Request
 from hanoinet.requests.ports import InboxQuery, RequestSummary
 from hanoinet.treaty.domain import DepositEvent
@@ -194,6 +195,11 @@ class FakeRequests:
 
     def follow_ups(self, request_id: str) -> Sequence[Request]:
         return [copy.deepcopy(r) for r, _, _ in self.staged.values() if r.follows_up == request_id]
+
+    def ids_starting_with(self, prefixes: Collection[str], limit: int) -> Sequence[str]:
+        if len({len(p) for p in prefixes}) > 1:
+            raise ValueError("the prefixes must all have one length")
+        return sorted(i for i in self.staged if any(i.startswith(p) for p in prefixes))[: max(0, min(limit, MAX_ROWS))]
 
     def inbox(self, query: InboxQuery) -> Sequence[RequestSummary]:
         rows = []

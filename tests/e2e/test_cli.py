@@ -319,6 +319,33 @@ def test_a_request_no_node_can_carry_is_not_sent(node_dir: Path, case_ref: str) 
     assert [i["field"] for i in shown["issues"]] == ["requested_state"]
 
 
+def test_the_inbox_shows_ids_to_type_back_the_case_and_the_types_name(node_dir: Path, case_ref: str) -> None:
+    items = complete_items(UN, "mla")
+    new = ("request", "new", "--case", case_ref, "--type", "mla", "--to", "KHM", *item_options(items), "--json")
+    rid = succeeds(node_dir, *new).json()["id"]
+
+    listed = succeeds(node_dir, "request", "list", "--type", "mla").out
+    (row,) = [line for line in listed.splitlines() if rid[:8] in line]
+    short = row.split()[1] if row.startswith("│") else row.split()[0]
+    assert rid.startswith(short)
+    assert len(short) >= 8
+    assert case_ref in row
+    assert "Mutual legal assistance" in row
+    assert "outgoing" in row
+
+    assert succeeds(node_dir, "request", "show", short).json()["id"] == rid
+    amended = succeeds(node_dir, "request", "amend", short, "--item", "facts_summary=Amended", "--json").json()
+    assert (amended["id"], amended["items"]["facts_summary"]) == (rid, "Amended")
+    withdrawn = succeeds(node_dir, "request", "transition", short, "withdraw", "--json").json()
+    assert (withdrawn["id"], withdrawn["state"]) == (rid, "withdrawn")
+    unknown = hanoinet(node_dir, "request", "show", "ffffffff-no")
+    assert unknown.code == 4
+    assert "no request 'ffffffff-no'" in unknown.err
+    too_short = hanoinet(node_dir, "request", "show", rid[:3])
+    assert too_short.code == 4
+    assert "at least 4 characters" in too_short.err
+
+
 def test_a_bad_duration_is_reported(node_dir: Path) -> None:
     run = hanoinet(node_dir, "request", "list", "--due-within", "24x")
     assert run.code == 1

@@ -490,6 +490,29 @@ def test_inbox_limit_and_offset(uow: UowFactory, inbox_requests: Inbox, now: dat
     assert names(uow, inbox_requests, due) == ["sent_khm_due_1h", "sent_tha_due_3h"]
 
 
+def test_ids_starting_with_compares_exactly_case_and_wildcards_included(uow: UowFactory, now: datetime) -> None:
+    case = make_case(now)
+    store_case(uow, case)
+    ids = ["abcd-1111", "abcd-2222", "ABCD-3333", "ab%d-4444", "abxd-5555"]
+    with uow() as work:
+        for one in ids:
+            request = make_request(case, now)
+            request.id = one
+            work.requests.add(request, None, None)
+        work.commit()
+
+    with uow() as work:
+        repo = work.requests
+        assert repo.ids_starting_with(["abcd"], 10) == ["abcd-1111", "abcd-2222"]
+        assert repo.ids_starting_with(["ab%d"], 10) == ["ab%d-4444"]  # % is a character, not a wildcard
+        assert repo.ids_starting_with(["ab_d"], 10) == []  # and so is _
+        assert repo.ids_starting_with(["ABCD-3", "abxd-5"], 10) == ["ABCD-3333", "abxd-5555"]
+        assert repo.ids_starting_with(["abcd"], 1) == ["abcd-1111"]
+        assert repo.ids_starting_with([], 10) == []
+        with pytest.raises(ValueError, match="one length"):
+            repo.ids_starting_with(["ab", "abc"], 10)
+
+
 # --- deposits ---------------------------------------------------------------------------------------------------
 
 

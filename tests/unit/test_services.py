@@ -290,6 +290,33 @@ def test_illegal_transitions_and_unknown_ids(node: Node, case_id: str) -> None:
         requests.get_request(node, "no-such-id")
 
 
+def _stored_as(store: Store, request_id: str, new_id: str) -> None:
+    """Give a stored request another id, to lay out ids that share their start."""
+    request, due, clock = store.requests.pop(request_id)
+    store.requests[new_id] = (replace(request, id=new_id), due, clock)
+
+
+def test_a_request_is_found_by_any_unique_start_of_its_id(node: Node, case_id: str, store: Store) -> None:
+    ids = [requests.create_request(node, draft(case_id), actor="t").request.id for _ in range(3)]
+    for old, new in zip(ids, ["0123456789-aaaa", "0123456789-bbbb", "fedcba98-cccc"], strict=True):
+        _stored_as(store, old, new)
+
+    assert requests.resolve_request_id(node, "0123456789-a") == "0123456789-aaaa"
+    assert requests.resolve_request_id(node, "fedc") == "fedcba98-cccc"
+    assert requests.resolve_request_id(node, "fedcba98-cccc") == "fedcba98-cccc"
+    with pytest.raises(ValidationFailed, match=r"several requests.*0123456789-aaaa, 0123456789-bbbb"):
+        requests.resolve_request_id(node, "01234567")
+    with pytest.raises(NotFound, match="at least 4"):
+        requests.resolve_request_id(node, "fed")
+    with pytest.raises(NotFound):
+        requests.resolve_request_id(node, "FEDC")  # ids are compared exactly
+    assert requests.short_ids(node, ["0123456789-aaaa", "0123456789-bbbb", "fedcba98-cccc"]) == {
+        "0123456789-aaaa": "0123456789-a",
+        "0123456789-bbbb": "0123456789-b",
+        "fedcba98-cccc": "fedcba98",
+    }
+
+
 def test_a_follow_up_must_be_of_an_allowed_type_and_the_same_case(node: Node, case_id: str) -> None:
     mla = requests.create_request(node, draft(case_id, "mla"), actor="t").request.id
     with pytest.raises(ValidationFailed, match="cannot follow up mla"):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.platform.cli import (
@@ -28,6 +28,8 @@ from hanoinet.requests.domain import Action, Direction, RequestState, parse_due_
 from hanoinet.requests.ports import InboxQuery
 
 request_app = typer.Typer(help="Requests of Chapter V.", no_args_is_help=True)
+
+RequestId = Annotated[str, typer.Argument(help="The request's id, or its start as `request list` shows it.")]
 
 
 # --- requests -----------------------------------------------------------------------------------------------
@@ -159,6 +161,7 @@ def request_validate(
     n = node()
     with errors():
         if request_id is not None:
+            request_id = request_services.resolve_request_id(n, request_id)
             issues = list(request_services.preflight_saved(n, request_id).problems)
         elif case and type_ and to:
             draft = draft_from(
@@ -186,7 +189,7 @@ def request_validate(
 
 @request_app.command("amend")
 def request_amend(
-    request_id: str,
+    request_id: RequestId,
     item: ItemOption | None = None,
     items_file: ItemsFileOption = None,
     as_json: JsonOption = False,
@@ -194,6 +197,7 @@ def request_amend(
     """Change a draft's items: KEY=VALUE sets an item, KEY= removes it, the others stay (one transaction)."""
     n = node()
     with errors():
+        request_id = request_services.resolve_request_id(n, request_id)
         view = request_services.amend_request(n, request_id, parse_items(item or [], items_file), actor=actor())
     if as_json:
         emit(requests_present.request_view(view, n.clock.now()), True)
@@ -204,26 +208,27 @@ def request_amend(
 
 
 @request_app.command("show")
-def request_show(request_id: str) -> None:
+def request_show(request_id: RequestId) -> None:
     """Show a request with its history, clocks, allowed actions and messages, as JSON (changes nothing)."""
     n = node()
     with errors():
+        request_id = request_services.resolve_request_id(n, request_id)
         emit(requests_present.request_view(request_services.get_request(n, request_id), n.clock.now()), True)
 
 
 @request_app.command("read")
-def request_read(request_id: str) -> None:
+def request_read(request_id: RequestId) -> None:
     """Mark a request's incoming messages as read by you, and tell the sending node (a signed read notice)."""
     n = node()
     with errors():
-        request_services.get_request(n, request_id)
+        request_id = request_services.resolve_request_id(n, request_id)
         marked = messaging_services.mark_read(n, request_id, actor=actor())
     out.print(f"{marked} message(s) marked as read" if marked else "nothing unread")
 
 
 @request_app.command("transition")
 def request_transition(
-    request_id: str,
+    request_id: RequestId,
     action: Annotated[Action, typer.Argument(help="What to do.")],
     ground: Annotated[list[str] | None, typer.Option("--ground", help="Refusal ground key, repeatable.")] = None,
     note: Annotated[str, typer.Option(help="Reason, information asked or given.")] = "",
@@ -232,6 +237,7 @@ def request_transition(
     """Act on a request: send, acknowledge, preserve, refuse (with grounds), execute, withdraw, close ..."""
     n = node()
     with errors():
+        request_id = request_services.resolve_request_id(n, request_id)
         view = request_services.act_on_request(
             n, request_id, action, actor=actor(), grounds=tuple(ground or ()), note=note
         )
@@ -279,12 +285,18 @@ def request_list(
         rows = request_services.inbox(n, query)
 
     def table() -> Table:
-        t = Table("id", "type", "dir", "State", "state", "next clock", "due")
+        short = request_services.short_ids(n, [r.id for r in rows])
+        labels = {(p.key, t.key): t.label for p in n.packs.values() for t in p.request_types}
+        # The id is what an operator types next (`request show`, `transition`): never wrapped or cut.
+        widest = max((len(v) for v in short.values()), default=2)
+        headers = ("case", "type", "direction", "State", "state", "next clock", "due")
+        t = Table(Column("id", no_wrap=True, min_width=widest), *headers)
         for r in rows:
             t.add_row(
-                r.id[:8],
-                r.type + (" [red]EMERGENCY[/]" if r.emergency else ""),
-                r.direction.value[:3],
+                short[r.id],
+                r.case_reference or r.case_id,
+                labels.get((r.instrument, r.type), r.type) + (" [red]EMERGENCY[/]" if r.emergency else ""),
+                r.direction.value,
                 r.counterpart_state,
                 r.state.value,
                 r.next_clock or "",

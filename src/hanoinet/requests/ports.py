@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -85,6 +85,10 @@ class RequestRepository(Protocol):
 
     def follow_ups(self, request_id: str) -> Sequence[Request]:
         """Return the requests that follow this one up (e.g. MLA requests after a preservation)."""
+
+    def ids_starting_with(self, prefixes: Collection[str], limit: int) -> Sequence[str]:
+        """Return up to ``limit`` ids, in order, that start with one of ``prefixes`` (all of one length), compared
+        exactly, case and all: how the command line resolves a short id and finds the shortest unique one."""
 
     def inbox(self, query: InboxQuery) -> Sequence[RequestSummary]:
         """Return the requests matching the query; with a due filter, soonest due first, else newest first."""

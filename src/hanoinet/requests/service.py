@@ -25,6 +25,7 @@ from hanoinet.federation.ports import MessageQuery, Peer
 from hanoinet.platform.errors import Conflict, IllegalTransition, Issue, NoLegalBasis, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
 from hanoinet.platform.permissions import NodeRole
+from hanoinet.platform.ports import MAX_ROWS
 from hanoinet.requests.clocks import Clock, derive_clocks, next_due
 from hanoinet.requests.domain import (
     Action,
@@ -503,6 +504,46 @@ def inbox(node: Node, query: InboxQuery) -> Sequence[RequestSummary]:
     """Return the requests matching the query."""
     with node.uow() as uow:
         return uow.requests.inbox(query)
+
+
+SHORT_ID = 8
+"""The fewest characters of an id the command line shows; more where another id starts the same way."""
+
+MIN_PREFIX = 4
+"""The fewest characters of an id the command line accepts for one (fewer would match by accident)."""
+
+
+def resolve_request_id(node: Node, given: str) -> str:
+    """The id of the one request whose id is ``given`` or starts with it, so that an operator can type the short
+    id ``request list`` shows; raise NotFound if none does, ValidationFailed naming the candidates if several do."""
+    with node.uow() as uow:
+        if uow.requests.get(given) is not None:
+            return given
+        if len(given) < MIN_PREFIX:
+            raise NotFound(f"no request {given!r} (a shortened id needs at least {MIN_PREFIX} characters)")
+        found = uow.requests.ids_starting_with([given], 6)
+    if not found:
+        raise NotFound(f"no request {given!r}")
+    if len(found) > 1:
+        shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+        raise ValidationFailed([Issue("request_id", f"{given!r} is the start of several requests' ids: {shown}")])
+    return found[0]
+
+
+def short_ids(node: Node, ids: Sequence[str]) -> dict[str, str]:
+    """Each id's shortest start, of ``SHORT_ID`` characters or more, that no other request's id shares — what
+    ``resolve_request_id`` takes back — looked up in one query."""
+    heads = {i[:SHORT_ID] for i in ids}
+    with node.uow() as uow:
+        near = uow.requests.ids_starting_with(heads, MAX_ROWS) if heads else []
+    shortest: dict[str, str] = {}
+    for one in ids:
+        others = [o for o in near if o != one and o[:SHORT_ID] == one[:SHORT_ID]]
+        length = SHORT_ID
+        while length < len(one) and any(o.startswith(one[:length]) for o in others):
+            length += 1
+        shortest[one] = one[:length]
+    return shortest
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ transaction whose cost we keep small (see ``bench/requests.py``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +19,7 @@ from hanoinet.cases.orm import CaseRow
 from hanoinet.platform.db import affected
 from hanoinet.platform.errors import Conflict
 from hanoinet.platform.orm import Base
-from hanoinet.platform.ports import MAX_PAGE
+from hanoinet.platform.ports import MAX_PAGE, MAX_ROWS
 from hanoinet.requests.domain import OPEN_STATES, Direction, EventKind, Request, RequestEvent, RequestState
 from hanoinet.requests.orm import RequestEventRow, RequestRow
 from hanoinet.requests.ports import InboxQuery, RequestActivity, RequestSummary
@@ -156,6 +156,17 @@ class SqlRequestRepository:
         stmt = select(RequestRow).where(RequestRow.follows_up == request_id).execution_options(populate_existing=True)
         rows = self.session.scalars(stmt).all()
         return [self._request(r, self._events(r.id)) for r in rows]
+
+    def ids_starting_with(self, prefixes: Collection[str], limit: int) -> Sequence[str]:
+        lengths = {len(p) for p in prefixes}
+        if not prefixes:
+            return []
+        if len(lengths) != 1:
+            raise ValueError("the prefixes must all have one length")
+        # substr, not LIKE: SQLite's LIKE ignores case and both read % and _ as wildcards.
+        head = func.substr(RequestRow.id, 1, lengths.pop())
+        stmt = select(RequestRow.id).where(head.in_(sorted(prefixes))).order_by(RequestRow.id)
+        return list(self.session.scalars(stmt.limit(max(0, min(limit, MAX_ROWS)))))
 
     def inbox(self, query: InboxQuery) -> Sequence[RequestSummary]:
         stmt = _inbox_statement(query)
