@@ -1,5 +1,6 @@
 """Federation rules: directory entries and their validation, the trust rules for a new or changed entry, which side
-of a request may take which action, freshness, backoff, message claims and onward transfer (Art 36)."""
+of a request may take which action (a rule of requests, tested here with the messages it governs), freshness,
+backoff, message claims and onward transfer (Art 36)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from hypothesis import strategies as st
 
 from hanoinet.evidence.domain import EvidenceItem, HandlingConditions, ItemDescription, Origin, metadata_digest
 from hanoinet.federation.domain import (
-    ACTION_SIDES,
     Backoff,
     Consent,
     DirectoryEntry,
@@ -22,17 +22,21 @@ from hanoinet.federation.domain import (
     MessageKind,
     PublicKey,
     check_freshness,
-    check_local_action,
     check_onward_transfer,
-    check_remote_action,
     decide_entry,
     entry_from_document,
-    is_shared,
     message_from_claims,
 )
 from hanoinet.platform.errors import ValidationFailed
 from hanoinet.platform.permissions import NodeRole, Role
-from hanoinet.requests.domain import Action, Direction
+from hanoinet.requests.domain import (
+    ACTION_SIDES,
+    Action,
+    Direction,
+    check_local_action,
+    check_remote_action,
+    is_shared,
+)
 
 PROPERTIES = settings(max_examples=60, deadline=None)
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)

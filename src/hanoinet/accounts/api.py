@@ -8,7 +8,7 @@ its password hash.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from pydantic import Field
@@ -16,11 +16,13 @@ from pydantic import Field
 from hanoinet.accounts import service as account_services
 from hanoinet.accounts.domain import MAX_PASSWORD, User
 from hanoinet.accounts.schemas import UserOut
-from hanoinet.app.node import Node
 from hanoinet.platform.api import Strict, problems
 from hanoinet.platform.errors import NotFound
 from hanoinet.platform.permissions import Permission, Role
 from hanoinet.platform.security import CallerDep, SecureRoute, secured
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 
 class UserCreate(Strict):

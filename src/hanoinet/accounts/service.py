@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from hanoinet.accounts.domain import (
     SESSION_IDLE,
@@ -24,12 +25,14 @@ from hanoinet.accounts.domain import (
     new_account_issues,
 )
 from hanoinet.accounts.ports import PasswordHasher, SessionRecord
-from hanoinet.app.node import Node
 from hanoinet.audit import service as audit
 from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
 from hanoinet.platform.events import Actor, Channel, Outcome
 from hanoinet.platform.ids import new_id
 from hanoinet.platform.permissions import Forbidden, Permission, Principal, Role, may
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 TOUCH_EVERY_SECONDS = 60
 """A session's last activity is written at most once a minute: a page view need not be a write."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from hanoinet.app.node import Node
 from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
 from hanoinet.platform.permissions import Principal, Role
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 TOKEN_PREFIX = "hnt_"  # noqa: S105 - a public marker that makes leaked tokens findable, not a secret
 

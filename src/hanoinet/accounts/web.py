@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from hanoinet.accounts import service as account_services
 from hanoinet.accounts.domain import User
-from hanoinet.app.node import Node
 from hanoinet.federation import directory as directory_services
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.federation.settings import NotOnNetwork
@@ -27,6 +26,9 @@ from hanoinet.platform.permissions import Permission, Role
 from hanoinet.platform.security import SecureRoute, secured
 from hanoinet.platform.web import actor as current_actor
 from hanoinet.platform.web import by_field, flash, redirect, render
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 PAGE = 50
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hanoinet.accounts import service as accounts
 from hanoinet.accounts.domain import LoginFailed
-from hanoinet.app.node import Node
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.permissions import Permission, permissions_of
 from hanoinet.platform.security import SESSION_COOKIE, SecureRoute, identify, secured
 from hanoinet.platform.web import actor, by_field, flash, redirect, render, safe_next
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 START_PAGES = (
     (Permission.REQUESTS_READ, "/inbox"),

@@ -6,6 +6,7 @@ request's state or the treaty's status does not allow, 404 for unknown ids — n
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from starlette.routing import Match, Route
 
 from hanoinet import __version__
 from hanoinet.accounts.api import admin_router
+from hanoinet.app import bootstrap as boot
 from hanoinet.app.gate import NodeGate
 from hanoinet.app.node import Node
 from hanoinet.app.web import install as install_web
@@ -215,7 +217,7 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
         background = None
         if worker and node.identity is not None and node.node_state:
             directory_services.publish_own_entry(node)  # a changed endpoint or new keys reach the peers
-            background = WorkerProcess(worker)
+            background = WorkerProcess(functools.partial(boot.bootstrap, endpoint=worker))
             background.start()
             node.listeners.append(background.wake)
         try:

@@ -9,13 +9,16 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from hanoinet.accounts.ports import Accounts, PasswordHasher, Tokens
+from hanoinet.app.handlers import message_handlers
 from hanoinet.audit.ports import AuditLog
 from hanoinet.cases.ports import CaseRepository
 from hanoinet.evidence.ports import EvidenceRepository, Exporter, Ledger, Vault
+from hanoinet.federation.domain import MessageKind
 from hanoinet.federation.ports import (
     ConsentRepository,
     Identity,
     InboxRepository,
+    MessageHandler,
     OutboxRepository,
     OwnEntryRepository,
     PeerKeyRepository,
@@ -59,6 +62,8 @@ class Node:
     delivery worker at once."""
     writes: GroupCommit[UnitOfWork] = field(default_factory=GroupCommit, compare=False, repr=False)
     """Where concurrent calls' small writes are committed together (``GroupCommit``)."""
+    handlers: Mapping[MessageKind, MessageHandler] = field(default_factory=message_handlers, compare=False, repr=False)
+    """What applies each kind of message a peer sends (``app.handlers``)."""
 
     def network(self) -> tuple[Identity, NodeProfile, str]:
         """The identity, profile and State a node needs on the network; raise NotOnNetwork without them."""

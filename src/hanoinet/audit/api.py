@@ -6,12 +6,11 @@ entries carry their hashes, so that a copy taken today can be checked against th
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from hanoinet.app.node import Node
 from hanoinet.audit import service as audit_services
 from hanoinet.audit.domain import AuditEntry
 from hanoinet.audit.ports import AuditQuery
@@ -20,6 +19,9 @@ from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.ports import MAX_PAGE
 from hanoinet.platform.security import SecureRoute, secured
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 
 def audit_filters(

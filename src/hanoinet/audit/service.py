@@ -8,14 +8,17 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
-from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit.domain import AuditEntry, chain, check_log
 from hanoinet.audit.ports import AuditQuery
 from hanoinet.platform import events
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.events import Channel, Event, Outcome
 from hanoinet.platform.ports import MAX_PAGE, Signer
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node, UnitOfWork
 
 MAX_EXPORT = 1_000_000
 

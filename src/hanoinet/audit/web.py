@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from hanoinet.app.node import Node
 from hanoinet.audit import service as audit_services
 from hanoinet.audit.api import Filters, audit_query, export_response
 from hanoinet.platform.errors import ValidationFailed
@@ -23,6 +22,9 @@ from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import SecureRoute, secured
 from hanoinet.platform.web import by_field, render
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 PAGE = 50
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import Field
 
-from hanoinet.app.node import Node
 from hanoinet.cases import present as cases_present
 from hanoinet.cases import service as case_services
 from hanoinet.cases.domain import MAX_QUALIFICATION, MAX_SUMMARY
@@ -17,6 +16,9 @@ from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.ports import MAX_PAGE
 from hanoinet.platform.security import SecureRoute, secured
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 
 class CaseCreate(Strict):

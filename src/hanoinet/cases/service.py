@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from hanoinet.app.node import Node
 from hanoinet.audit import service as audit
 from hanoinet.cases.domain import Case, check_case
 from hanoinet.platform.errors import Conflict, NotFound
 from hanoinet.platform.ids import new_id
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 
 def open_case(

@@ -7,7 +7,7 @@ person — is the principal whose roles the handling conditions are checked agai
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from hanoinet.app.node import Node
 from hanoinet.evidence import exports as export_services
 from hanoinet.evidence import present as evidence_present
 from hanoinet.evidence import service as evidence_services
@@ -28,6 +27,9 @@ from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission, Role
 from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 UPLOAD_BATCH = 4 * 1024 * 1024
 log = logging.getLogger("hanoinet.api")

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hanoinet.app.node import Node
 from hanoinet.audit import service as audit
 from hanoinet.cases.service import get_case
 from hanoinet.evidence.domain import Checkpoint, CustodyAction, CustodyEvent, EvidenceItem
@@ -18,6 +17,9 @@ from hanoinet.evidence.ports import Exporter
 from hanoinet.evidence.service import authorise, record
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.permissions import Principal
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 
 def _exporter(node: Node) -> Exporter:

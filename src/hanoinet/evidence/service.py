@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit import service as audit
 from hanoinet.evidence.domain import (
     HASH_NAMES,
@@ -34,6 +33,9 @@ from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
 from hanoinet.platform.permissions import Principal, Role
 from hanoinet.platform.ports import Signer
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node, UnitOfWork
 
 
 def record(

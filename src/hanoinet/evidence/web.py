@@ -11,12 +11,11 @@ it was reached.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from hanoinet.app.node import Node
 from hanoinet.cases import service as case_services
 from hanoinet.evidence import exports as export_services
 from hanoinet.evidence import service as evidence_services
@@ -26,6 +25,9 @@ from hanoinet.platform.errors import Issue, NotFound, ValidationFailed
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import SecureRoute, note_for_audit, secured
 from hanoinet.platform.web import by_field, flash, principal, render
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 PAGE = 50
 REASON_MAX = 2000

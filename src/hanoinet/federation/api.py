@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Body, Header, Query, Request
@@ -20,7 +20,6 @@ from pydantic import Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from hanoinet.app.node import Node
 from hanoinet.evidence.ports import ChunkRefused
 from hanoinet.federation import consents as consent_services
 from hanoinet.federation import directory as directory_services
@@ -56,6 +55,9 @@ from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 JOSE = "application/jose"
 MAX_TRANSMISSION = 64 * 1024 * 1024

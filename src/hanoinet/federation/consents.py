@@ -8,8 +8,8 @@ and is what the holder's node checks before it lets the item go. The signed mess
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit import service as audit
 from hanoinet.evidence.domain import AccessDenied
 from hanoinet.federation.domain import ConsentRole, ConsentStatus, Message, MessageKind, MessageRefused
@@ -18,6 +18,9 @@ from hanoinet.federation.ports import ConsentRecord, Peer
 from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
 from hanoinet.platform.permissions import Principal
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node, UnitOfWork
 
 
 def request_consent(node: Node, item_id: str, *, destination: str, purpose: str, principal: Principal) -> ConsentRecord:

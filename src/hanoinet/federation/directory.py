@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit import service as audit
 from hanoinet.federation.domain import (
     TYP_ENTRY,
@@ -31,6 +30,9 @@ from hanoinet.federation.domain import (
 from hanoinet.federation.ports import OutgoingMessage, OwnEntry, Peer, PeerKey
 from hanoinet.platform.errors import Conflict, DomainError, Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node, UnitOfWork
 
 
 class EntryRefused(DomainError):  # noqa: N818 - names the outcome

@@ -6,9 +6,8 @@ Pure rules only. Signing, encrypting and HTTP are adapters; the services combine
   authority, roles, languages, hours, endpoint and public keys, with a serial number that grows with every change.
   The trust rules for accepting a new or changed entry (``decide_entry``): a key change must be signed by the key it
   replaces, unless an operator replaces the entry deliberately; a revoked key never comes back.
-- **Messages**: their kinds, and which side of a request may perform which action (the requested State
-  acknowledges and executes; the requesting State sends, answers and withdraws), so that a node never accepts from
-  the other side an action that is not the other side's to take.
+- **Messages**: their kinds and claims. Which side of a request may perform which action is a rule of requests
+  (``requests.domain.ACTION_SIDES``), which the requests service applies to what a peer sends.
 - **Freshness and retries**: the window a transmission's timestamp must fall in, and the exponential backoff
   between delivery attempts.
 - **Onward transfer** (Art 36): evidence received from another State goes to a third one only with the originator's
@@ -27,7 +26,6 @@ from typing import Any, ClassVar
 from hanoinet.evidence.domain import Origin
 from hanoinet.platform.errors import REJECTED, DomainError, ErrorKind, Issue, ValidationFailed
 from hanoinet.platform.permissions import NodeRole
-from hanoinet.requests.domain import Action, Direction
 
 PROTOCOL_VERSION = 1
 TYP_MESSAGE = "hanoinet-message+jws"
@@ -105,70 +103,6 @@ class ReceiptDirection(StrEnum):
 
     ISSUED = "out"
     RECEIVED = "in"
-
-
-class RequestSide(StrEnum):
-    """Which State takes an action on a request."""
-
-    REQUESTING = "requesting"
-    REQUESTED = "requested"
-    EITHER = "either"  # bookkeeping of one's own file: never sent to the other node
-
-
-ACTION_SIDES: dict[Action, RequestSide] = {
-    Action.SEND: RequestSide.REQUESTING,
-    Action.PROVIDE_INFORMATION: RequestSide.REQUESTING,
-    Action.WITHDRAW: RequestSide.REQUESTING,
-    Action.ACKNOWLEDGE: RequestSide.REQUESTED,
-    Action.REQUEST_INFORMATION: RequestSide.REQUESTED,
-    Action.POSTPONE: RequestSide.REQUESTED,
-    Action.RESUME: RequestSide.REQUESTED,
-    Action.BEGIN_EXECUTION: RequestSide.REQUESTED,
-    Action.PRESERVE: RequestSide.REQUESTED,
-    Action.EXTEND: RequestSide.REQUESTED,
-    Action.RELEASE: RequestSide.REQUESTED,
-    Action.EXECUTE: RequestSide.REQUESTED,
-    Action.REFUSE: RequestSide.REQUESTED,
-    Action.CLOSE: RequestSide.EITHER,
-}
-"""Who acts: Art 40 puts execution, postponement and refusal (with reasons) on the requested State, and sending,
-answering requests for information and withdrawing on the requesting one. Closing a file is each side's own."""
-
-
-def own_side(direction: Direction) -> RequestSide:
-    """The side this node is on for a request of this direction."""
-    return RequestSide.REQUESTING if direction is Direction.OUTGOING else RequestSide.REQUESTED
-
-
-def is_shared(action: Action) -> bool:
-    """True if the other node must learn of this action (everything but one's own bookkeeping)."""
-    return ACTION_SIDES[action] is not RequestSide.EITHER
-
-
-def check_local_action(direction: Direction, action: Action, peer: str | None) -> str | None:
-    """Return why this node may not take ``action`` itself on a request exchanged with ``peer``, or None if it may.
-
-    Requests exchanged with another node mirror that node's decisions: the other side's actions arrive as signed
-    messages and are never typed in here. Requests handled outside the network (``peer`` None) may record what the
-    other State did by other means.
-    """
-    side = ACTION_SIDES[action]
-    if peer is None or side in (RequestSide.EITHER, own_side(direction)):
-        return None
-    who = "requested" if side is RequestSide.REQUESTED else "requesting"
-    return (
-        f"{action.value} is for the {who} State to do; on this request it arrives from node {peer} as a signed message"
-    )
-
-
-def check_remote_action(direction: Direction, action: Action) -> str | None:
-    """Return why a peer may not send us ``action`` on a request of this direction (ours), or None if it may."""
-    side = ACTION_SIDES.get(action)
-    if side is None or side is RequestSide.EITHER:
-        return f"{action.value} is not sent between nodes"
-    if side is own_side(direction):
-        return f"{action.value} is this State's to take, not the other node's"
-    return None
 
 
 # --------------------------------------------------------------------------------------------------------------

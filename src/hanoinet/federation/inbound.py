@@ -15,14 +15,12 @@ receipt is returned: a receipt is only ever sent for what is durable.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit import service as audit
-from hanoinet.federation import consents, transfers
 from hanoinet.federation.domain import (
     PROTOCOL_VERSION,
     TYP_BATCH,
@@ -47,7 +45,9 @@ from hanoinet.federation.ports import IncomingMessage, Peer, PeerKey, Receipt, R
 from hanoinet.platform.errors import Conflict, DomainError, ValidationFailed
 from hanoinet.platform.events import Outcome
 from hanoinet.platform.ids import new_id
-from hanoinet.requests import service as requests
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node, UnitOfWork
 
 if TYPE_CHECKING:  # imported when called: directory imports nothing from here, and layers stay flat
     from hanoinet.federation.directory import ImportResult
@@ -57,10 +57,7 @@ log = logging.getLogger("hanoinet.federation")
 MAX_MESSAGES = 5000
 
 
-Handler = Callable[[Node, UnitOfWork, Peer, Message], None]
-
-
-def _note(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> None:
+def note(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> None:
     """Correspondence and spontaneous information: the received message is itself the record."""
     body = message.body
     if not isinstance(body.get("text"), str) or not body["text"].strip():
@@ -73,24 +70,12 @@ def _note(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> None:
         raise MessageRefused("correspondence must name its request")
 
 
-def _read(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> None:
+def read_notice(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> None:
+    """A read notice: the peer's officers opened these messages of ours."""
     ids = message.body.get("ids")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise MessageRefused("a read notice lists message ids")
     uow.outbox.mark_read(peer.entry.node_id, ids, message.created_at)
-
-
-HANDLERS: dict[MessageKind, Handler] = {
-    MessageKind.REQUEST: requests.receive_request,
-    MessageKind.ACTION: requests.receive_action,
-    MessageKind.CORRESPONDENCE: _note,
-    MessageKind.SPONTANEOUS_INFORMATION: _note,
-    MessageKind.READ: _read,
-    MessageKind.TRANSFER_OFFER: transfers.receive_offer,
-    MessageKind.TRANSFER_RECEIPT: transfers.receive_receipt,
-    MessageKind.CONSENT_REQUEST: consents.receive_request,
-    MessageKind.CONSENT_DECISION: consents.receive_decision,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +281,10 @@ def _apply_one(node: Node, uow: UnitOfWork, opened: Opened, parsed: _Parsed, now
     """Apply one verified message inside ``uow``; a handler raises before writing anything if it cannot apply it."""
     message = parsed.message
     assert message is not None
-    HANDLERS[message.kind](node, uow, opened.peer, message)
+    handler = node.handlers.get(message.kind)
+    if handler is None:
+        raise MessageRefused(f"this node takes no {message.kind.value} messages")
+    handler(node, uow, opened.peer, message)
     return incoming_record(message, parsed.token, opened.batch_id, at=now)
 
 

@@ -19,9 +19,8 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit import service as audit
 from hanoinet.federation.domain import (
     PROTOCOL_VERSION,
@@ -51,9 +50,12 @@ from hanoinet.federation.ports import (
     TransportError,
 )
 from hanoinet.platform import events
+from hanoinet.platform.direction import Direction
 from hanoinet.platform.errors import Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
-from hanoinet.requests.domain import Direction
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node, UnitOfWork
 
 log = logging.getLogger("hanoinet.federation")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from hanoinet.federation.domain import (
     Consent,
@@ -22,6 +22,7 @@ from hanoinet.federation.domain import (
     EntryStatus,
     KeyStatus,
     KeyUse,
+    Message,
     MessageKind,
     MessageStatus,
     PublicKey,
@@ -29,8 +30,11 @@ from hanoinet.federation.domain import (
     TransferItemState,
     TransferState,
 )
+from hanoinet.platform.direction import Direction
 from hanoinet.platform.errors import UNREACHABLE, ErrorKind
-from hanoinet.requests.domain import Direction
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node, UnitOfWork
 
 # --------------------------------------------------------------------------------------------------------------
 # Records
@@ -104,6 +108,15 @@ class OutgoingMessage:
     receipt_id: str | None = None
     error: str | None = None
     seq: int = 0
+
+
+class MessageHandler(Protocol):
+    """Applies one verified message of a kind from a peer, inside the transmission's unit of work; raises
+    ``MessageRefused`` (before writing anything) when it cannot. Which capability handles which kind is chosen by
+    the composition root (``app.handlers``): federation receives, and does not import what it delivers to."""
+
+    def __call__(self, node: Node, uow: UnitOfWork, peer: Peer, message: Message, /) -> None:
+        """Apply ``message`` from ``peer``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,9 +58,9 @@ from hanoinet.federation.ports import (
     TransferRecord,
 )
 from hanoinet.platform.db import affected
+from hanoinet.platform.direction import Direction
 from hanoinet.platform.errors import Conflict
 from hanoinet.platform.orm import Base
-from hanoinet.requests.domain import Direction
 
 MAX_PAGE = 1000
 

@@ -26,9 +26,8 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit import service as audit
 from hanoinet.evidence.domain import (
     AccessDenied,
@@ -78,6 +77,7 @@ from hanoinet.federation.ports import (
     TransportError,
 )
 from hanoinet.platform.canonical import utc_iso
+from hanoinet.platform.direction import Direction
 from hanoinet.platform.errors import (
     UNAUTHENTICATED,
     Conflict,
@@ -89,7 +89,9 @@ from hanoinet.platform.errors import (
 )
 from hanoinet.platform.ids import new_id
 from hanoinet.platform.permissions import Principal
-from hanoinet.requests.domain import Direction
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node, UnitOfWork
 
 log = logging.getLogger("hanoinet.federation")
 

@@ -26,11 +26,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING
 
-from hanoinet.app.node import Node
 from hanoinet.federation import directory, messaging, transfers
 from hanoinet.federation.ports import Transport, TransportError
 from hanoinet.federation.transport import HttpTransport
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 log = logging.getLogger("hanoinet.worker")
 
@@ -249,16 +252,15 @@ def _die_with_parent() -> None:
 PR_SET_PDEATHSIG = 1
 
 
-def worker_main(conn: Connection, endpoint: str, parent: int) -> None:
-    """The worker process: the same node (settings from the environment), its delivery loops, and wake-ups from
-    the API process through ``conn`` (peer ids); it ends when told to or when the API process goes away."""
+def worker_main(conn: Connection, build: Callable[[], Node], parent: int) -> None:
+    """The worker process: the same node, built by ``build`` (the composition root's bootstrap, with the settings
+    from the environment), its delivery loops, and wake-ups from the API process through ``conn`` (peer ids); it
+    ends when told to or when the API process goes away."""
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before we could ask to die with it
         return
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    from hanoinet.app import bootstrap  # noqa: PLC0415 - imported in the child, after the fork/spawn
-
-    node = bootstrap.bootstrap(endpoint=endpoint)
+    node = build()
     worker = FederationWorker(node)
     worker.start()
     try:
@@ -282,8 +284,10 @@ class WorkerProcess:
     busy API does not slow deliveries down (see bench/federation.py).
     """
 
-    def __init__(self, endpoint: str) -> None:
-        self._endpoint = endpoint
+    def __init__(self, build: Callable[[], Node]) -> None:
+        """``build`` makes the child's node; it is sent to the child process, so it must pickle (a module-level
+        function, or a ``functools.partial`` of one)."""
+        self._build = build
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -300,7 +304,7 @@ class WorkerProcess:
     def _spawn(self) -> None:
         reader, writer = self._context.Pipe(duplex=False)
         process = self._context.Process(
-            target=worker_main, args=(reader, self._endpoint, os.getpid()), name="hanoinet-worker", daemon=True
+            target=worker_main, args=(reader, self._build, os.getpid()), name="hanoinet-worker", daemon=True
         )
         process.start()
         reader.close()  # the child reads; this process only writes

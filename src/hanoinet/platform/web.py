@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -15,11 +15,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from hanoinet import __version__
-from hanoinet.app.node import Node
 from hanoinet.platform.errors import Issue
 from hanoinet.platform.events import Actor
 from hanoinet.platform.permissions import Permission, Principal, permissions_of
 from hanoinet.platform.security import CSRF_FIELD, Caller, Unauthenticated, identify
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 LANGUAGES = ("en", "fr", "es", "ru", "zh", "ar")
 """The six UN languages; English is the source, the others follow as their catalogues are translated."""

@@ -5,12 +5,11 @@ Reading changes nothing (``GET``); marking read, amending and acting are writes,
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import Field, StrictBool
 
-from hanoinet.app.node import Node
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.platform.api import IsoInstant, Strict, problems
 from hanoinet.platform.errors import Issue, ValidationFailed
@@ -23,6 +22,9 @@ from hanoinet.requests import service as request_services
 from hanoinet.requests.domain import MAX_NOTE_LENGTH, Action, Direction, RequestState, parse_due_within
 from hanoinet.requests.ports import InboxQuery
 from hanoinet.requests.schemas import MarkedOut, PreflightOut, RequestOut, SummaryOut
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 
 class RequestCreate(Strict):

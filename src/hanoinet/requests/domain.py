@@ -15,19 +15,13 @@ from enum import StrEnum
 from typing import Any
 
 from hanoinet.cases.domain import Case
+from hanoinet.platform.direction import Direction as Direction  # noqa: PLC0414 - re-exported for requests
 from hanoinet.platform.errors import IllegalTransition, Issue, ValidationFailed
 from hanoinet.rules.domain import OTHER_SERIOUS_CRIME, RequestType, RulePack, Workflow
 
 MAX_ITEM_LENGTH = 20_000
 MAX_NOTE_LENGTH = 20_000
 """Lengths checked here, so that the API, the web, the CLI and a peer's messages have the same limits."""
-
-
-class Direction(StrEnum):
-    """Whether this node's State is the requesting or the requested one."""
-
-    OUTGOING = "outgoing"
-    INCOMING = "incoming"
 
 
 class RequestState(StrEnum):
@@ -83,6 +77,70 @@ class Action(StrEnum):
     REFUSE = "refuse"
     WITHDRAW = "withdraw"
     CLOSE = "close"
+
+
+class RequestSide(StrEnum):
+    """Which State takes an action on a request."""
+
+    REQUESTING = "requesting"
+    REQUESTED = "requested"
+    EITHER = "either"  # bookkeeping of one's own file: never sent to the other node
+
+
+ACTION_SIDES: dict[Action, RequestSide] = {
+    Action.SEND: RequestSide.REQUESTING,
+    Action.PROVIDE_INFORMATION: RequestSide.REQUESTING,
+    Action.WITHDRAW: RequestSide.REQUESTING,
+    Action.ACKNOWLEDGE: RequestSide.REQUESTED,
+    Action.REQUEST_INFORMATION: RequestSide.REQUESTED,
+    Action.POSTPONE: RequestSide.REQUESTED,
+    Action.RESUME: RequestSide.REQUESTED,
+    Action.BEGIN_EXECUTION: RequestSide.REQUESTED,
+    Action.PRESERVE: RequestSide.REQUESTED,
+    Action.EXTEND: RequestSide.REQUESTED,
+    Action.RELEASE: RequestSide.REQUESTED,
+    Action.EXECUTE: RequestSide.REQUESTED,
+    Action.REFUSE: RequestSide.REQUESTED,
+    Action.CLOSE: RequestSide.EITHER,
+}
+"""Who acts: Art 40 puts execution, postponement and refusal (with reasons) on the requested State, and sending,
+answering requests for information and withdrawing on the requesting one. Closing a file is each side's own."""
+
+
+def own_side(direction: Direction) -> RequestSide:
+    """The side this node is on for a request of this direction."""
+    return RequestSide.REQUESTING if direction is Direction.OUTGOING else RequestSide.REQUESTED
+
+
+def is_shared(action: Action) -> bool:
+    """True if the other node must learn of this action (everything but one's own bookkeeping)."""
+    return ACTION_SIDES[action] is not RequestSide.EITHER
+
+
+def check_local_action(direction: Direction, action: Action, peer: str | None) -> str | None:
+    """Return why this node may not take ``action`` itself on a request exchanged with ``peer``, or None if it may.
+
+    Requests exchanged with another node mirror that node's decisions: the other side's actions arrive as signed
+    messages and are never typed in here. Requests handled outside the network (``peer`` None) may record what the
+    other State did by other means.
+    """
+    side = ACTION_SIDES[action]
+    if peer is None or side in (RequestSide.EITHER, own_side(direction)):
+        return None
+    who = "requested" if side is RequestSide.REQUESTED else "requesting"
+    return (
+        f"{action.value} is for the {who} State to do; on this request it arrives from node {peer} as a signed message"
+    )
+
+
+def check_remote_action(direction: Direction, action: Action) -> str | None:
+    """Return why a peer may not send us ``action`` on a request of this direction (ours), or None if it may."""
+    side = ACTION_SIDES.get(action)
+    if side is None or side is RequestSide.EITHER:
+        return f"{action.value} is not sent between nodes"
+    if side is own_side(direction):
+        return f"{action.value} is this State's to take, not the other node's"
+    return None
 
 
 class EventKind(StrEnum):

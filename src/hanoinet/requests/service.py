@@ -6,9 +6,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit import service as audit
 from hanoinet.cases.domain import MAX_QUALIFICATION, MAX_SUMMARY, Case
 from hanoinet.federation.domain import (
@@ -16,9 +15,6 @@ from hanoinet.federation.domain import (
     Message,
     MessageKind,
     MessageRefused,
-    check_local_action,
-    check_remote_action,
-    is_shared,
 )
 from hanoinet.federation.messaging import MessageView, compose, find_peer, list_messages
 from hanoinet.federation.ports import MessageQuery, Peer
@@ -36,13 +32,19 @@ from hanoinet.requests.domain import (
     RequestState,
     check_contents,
     check_follow_up,
+    check_local_action,
+    check_remote_action,
     is_emergency,
+    is_shared,
     request_type,
 )
 from hanoinet.requests.ports import InboxQuery, RequestSummary
 from hanoinet.rules.domain import Channel, RequestType, RulePack
 from hanoinet.treaty.domain import BasisFinding
 from hanoinet.treaty.service import basis_finding
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)

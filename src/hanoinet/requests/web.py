@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -17,7 +17,6 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from hanoinet.app.node import Node
 from hanoinet.cases import service as case_services
 from hanoinet.cases.domain import MAX_QUALIFICATION, MAX_SUMMARY, known_offences
 from hanoinet.federation import messaging as messaging_services
@@ -33,6 +32,9 @@ from hanoinet.requests.service import RequestDraft, RequestView
 from hanoinet.rules.domain import Channel, RequestType, RulePack
 from hanoinet.treaty import service as treaty_services
 from hanoinet.treaty.domain import BasisFinding
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 PAGE = 50
 ITEM_PREFIX = "items."

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 
-from hanoinet.app.node import Node
 from hanoinet.platform.api import problems
 from hanoinet.platform.errors import NotFound
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import SecureRoute, secured
 from hanoinet.rules import present as rules_present
 from hanoinet.rules.schemas import PackOut, PackSummaryOut
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 
 def router(node: Node) -> APIRouter:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from hanoinet.app.node import Node
 from hanoinet.platform.api import IsoDate
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import SecureRoute, secured
@@ -22,6 +21,9 @@ from hanoinet.requests.domain import Direction
 from hanoinet.statistics import service as statistics_services
 from hanoinet.statistics.schemas import StatisticsOut
 from hanoinet.statistics.service import Figure, Statistics
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 CSV_COLUMNS = ("dimension", "key", "label", "article", "metric", "value")
 """The CSV file's columns: one row per figure (see ``statistics.figures`` for what each column holds)."""

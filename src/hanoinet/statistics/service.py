@@ -34,11 +34,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from hanoinet.app.node import Node
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.requests.domain import OPEN_STATES, Direction
 from hanoinet.requests.ports import RequestActivity
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 MAX_DAYS = 366 * 20
 """The longest period asked for at once (twenty years): longer is a typing mistake, not a report."""

@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from hanoinet.app.node import Node
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import SecureRoute, secured
@@ -26,6 +25,9 @@ from hanoinet.statistics import service as statistics_services
 from hanoinet.statistics.api import csv_response
 from hanoinet.statistics.service import Statistics
 from hanoinet.treaty import service as treaty_services
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 DateText = Annotated[str, Query(max_length=32)]

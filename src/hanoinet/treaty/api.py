@@ -3,11 +3,10 @@ and deposits recorded from CSV (all rows or none)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body
 
-from hanoinet.app.node import Node
 from hanoinet.platform.api import IsoDate, problems
 from hanoinet.platform.errors import NotFound
 from hanoinet.platform.permissions import Permission
@@ -16,6 +15,9 @@ from hanoinet.treaty import present as treaty_present
 from hanoinet.treaty import service as treaty_services
 from hanoinet.treaty.csv_import import parse_deposit_rows
 from hanoinet.treaty.schemas import BasisOut, DepositsOut, InstrumentStatusOut, PartyStatusOut
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 
 def router(node: Node) -> APIRouter:

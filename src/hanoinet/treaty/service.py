@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
-from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.audit import service as audit
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.rules.domain import EntryIntoForceRule
@@ -19,6 +19,9 @@ from hanoinet.treaty.domain import (
     TreatyRegistry,
     check_deposits,
 )
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
