@@ -413,3 +413,66 @@ def test_a_commands_change_and_its_audit_entry_are_written_together(tmp_path: Pa
         ("failed", None, refused.code),
     ]
     assert succeeds(data_dir, "audit", "verify").code == 0
+
+
+def test_a_preservation_held_by_a_follow_up_registered_here_is_not_listed_as_falling_due(
+    node_dir: Path, case_ref: str
+) -> None:
+    """Art 42 / Budapest Art 29(7): once the follow-up MLA request is registered at this node, the preservation is
+    kept until it is decided, so ``request list --due-within 61d`` no longer shows it falling due on day 60."""
+    incoming = ("request", "new", "--case", case_ref, "--incoming", "--from", "THA", "--to", "VNM", "--json")
+    preservation = succeeds(
+        node_dir, *incoming, "--type", "preservation", *item_options(complete_items(UN, "preservation"))
+    )
+    rid = preservation.json()["id"]
+    succeeds(node_dir, "request", "transition", rid, "acknowledge")
+    succeeds(node_dir, "request", "transition", rid, "preserve")
+    falling_due = succeeds(node_dir, "request", "list", "--due-within", "61d", "--json").json()
+    assert [(r["next_clock"], r["state"]) for r in falling_due if r["id"] == rid] == [("preservation", "preserved")]
+
+    mla = succeeds(node_dir, *incoming, "--type", "mla", "--follows-up", rid, *item_options(complete_items(UN, "mla")))
+    mla_id = mla.json()["id"]
+
+    listed = succeeds(node_dir, "request", "list", "--due-within", "61d", "--json").json()
+    assert rid not in {r["id"] for r in listed}
+    assert mla_id in {r["id"] for r in listed}
+    (kept,) = [c for c in succeeds(node_dir, "request", "show", rid).json()["clocks"] if c["name"] == "preservation"]
+    assert (kept["status"], kept["due_at"]) == ("held", None)
+
+
+def test_amend_at_the_command_line_sets_removes_and_keeps_items_in_one_change(node_dir: Path, case_ref: str) -> None:
+    """The CLI's amend means what the API's and the web's mean: KEY=VALUE sets, KEY= removes, the rest stays — one
+    change, one 'amended' event naming what changed."""
+    items = complete_items(UN, "preservation")
+    new = ("request", "new", "--case", case_ref, "--type", "preservation", "--to", "THA", *item_options(items))
+    rid = succeeds(node_dir, *new, "--json").json()["id"]
+
+    amended = succeeds(
+        node_dir, "request", "amend", rid, "--item", "offence_and_facts=Changed", "--item", "necessity=", "--json"
+    ).json()
+
+    assert amended["items"] == {**{k: v for k, v in items.items() if k != "necessity"}, "offence_and_facts": "Changed"}
+    assert [e["kind"] for e in amended["events"]] == ["created", "amended"]
+    assert sorted(amended["events"][-1]["data"]["changed"]) == ["necessity", "offence_and_facts"]
+    assert [i["text"] for i in amended["issues"]] == [NECESSITY_MISSING]
+
+
+def test_length_limits_hold_at_the_command_line_and_save_nothing(node_dir: Path, case_ref: str) -> None:
+    """The limits live in the domain: the CLI cannot store a summary or an item the API would refuse."""
+    long_summary = hanoinet(
+        node_dir, "case", "new", "--reference", reference("LONG"), "--offence", "illegal_access",
+        "--summary", "x" * 20_001,
+    )  # fmt: skip
+    assert long_summary.code == 2
+    assert "summary: is longer than 20,000 characters" in long_summary.err
+
+    items = complete_items(UN, "preservation")
+    rid = succeeds(
+        node_dir, "request", "new", "--case", case_ref, "--type", "preservation", "--to", "THA",
+        *item_options(items), "--json",
+    ).json()["id"]  # fmt: skip
+    too_long = hanoinet(node_dir, "request", "amend", rid, "--item", "offence_and_facts=" + "y" * 20_001)
+    assert too_long.code == 2
+    assert "items.offence_and_facts: is longer than 20,000 characters" in too_long.err
+    shown = succeeds(node_dir, "request", "show", rid).json()
+    assert (shown["items"], len(shown["events"])) == (items, 1)

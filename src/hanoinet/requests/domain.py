@@ -390,7 +390,7 @@ def check_contents(
             known = ", ".join(i.key for i in rtype.required_items)
             issues.append(Issue(f"items.{key}", f"is not an item of a {rtype.label.lower()} request; items: {known}"))
         elif len(value) > MAX_ITEM_LENGTH:
-            issues.append(Issue(f"items.{key}", f"is longer than {MAX_ITEM_LENGTH} characters"))
+            issues.append(Issue(f"items.{key}", f"is longer than {MAX_ITEM_LENGTH:,} characters"))
     if emergency and not rtype.emergency_allowed:
         issues.append(
             Issue("emergency", f"{rtype.label} requests cannot be flagged as emergencies", str(rtype.citation))
