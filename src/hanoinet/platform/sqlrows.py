@@ -1,10 +1,14 @@
-"""Table rows to records and back, for the SQL repositories of every capability.
+"""Table rows to records and back, for the SQL repositories of every capability; and the columns that several
+capabilities' tables share.
 
 Most records a repository reads and writes are dataclasses whose fields are the columns of the same names, with
 each enum stored as its value. Spelling every field out twice for every table (``kind=MessageKind(row.kind)`` in
 the reader, ``"kind": m.kind.value`` in the writer) made the repositories the same twenty lines again and again,
 and a column added to one side only went unnoticed. These two functions map by field name, once; a repository
 names only what differs (a renamed column, a copy of a JSON value, a nested record).
+
+The audit log and the custody ledger are both a hash chain with a head row (``platform.chain``); their tables
+declare that row, and their sequence numbers, once: ``ChainHeadColumns`` and ``sequence_number``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ import typing
 from collections.abc import Callable, Collection
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -62,3 +70,19 @@ def to_row(record: DataclassInstance, /, *, omit: Collection[str] = (), **values
             value = getattr(record, name)
             values[name] = value.value if isinstance(value, enum.Enum) else value
     return values
+
+
+def sequence_number() -> TypeEngine[int]:
+    """The type of a sequence number (a chain's entries, the outbox's order): 64 bits on PostgreSQL; on SQLite
+    INTEGER, the one type its rowid (and so an autoincremented key) may have, 64 bits there too."""
+    return BigInteger().with_variant(Integer, "sqlite")
+
+
+class ChainHeadColumns:
+    """The columns of a hash chain's head table: its one row (``id`` 1) holds the sequence number and hash of the
+    chain's last entry, and every append locks and moves it, so that the chain has one writer at a time on every
+    backend. A mixin: each chain's table (``audit_head``, ``ledger_head``) gets columns of its own."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(sequence_number())
+    hash: Mapped[str] = mapped_column(String(64))
