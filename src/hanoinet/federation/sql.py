@@ -214,15 +214,7 @@ class SqlPeerRepository(_InSession):
         self.session.execute(
             update(PeerRow)
             .where(PeerRow.node_id == node_id, PeerRow.lease_owner == owner)
-            .values(
-                lease_owner=owner if keep_until else None,
-                lease_until=keep_until,
-                next_attempt_at=delivery.next_attempt_at,
-                failures=delivery.failures,
-                last_error=delivery.last_error,
-                last_attempt_at=delivery.last_attempt_at,
-                last_delivery_at=delivery.last_delivery_at,
-            )
+            .values(**to_row(delivery, lease_owner=owner if keep_until else None, lease_until=keep_until))
             .execution_options(synchronize_session=False)
         )
 
