@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,39 +15,19 @@ from hanoinet.accounts.ports import SessionRecord
 from hanoinet.platform.db import affected
 from hanoinet.platform.orm import Base
 from hanoinet.platform.permissions import Principal, Role
+from hanoinet.platform.sqlrows import from_row, to_row
 
 _USERS = Base.metadata.tables[UserRow.__tablename__]
 _SESSIONS = Base.metadata.tables[SessionRow.__tablename__]
 
 
 def _user(row: UserRow | Row[Any]) -> User:
-    return User(
-        id=row.id,
-        username=row.username,
-        display_name=row.display_name,
-        roles=frozenset(Role(r) for r in row.roles),
-        password_hash=row.password_hash,
-        created_at=row.created_at,
-        failed_logins=row.failed_logins,
-        locked_until=row.locked_until,
-        disabled_at=row.disabled_at,
-        last_login_at=row.last_login_at,
-        language=row.language,
-    )
+    return from_row(User, row, roles=frozenset(Role(r) for r in row.roles))
 
 
-def _session(row: SessionRow | Row[Any]) -> SessionRecord:
-    return SessionRecord(
-        id=row.id,
-        user_id=row.user_id,
-        token_hash=row.token_hash,
-        csrf_token=row.csrf_token,
-        created_at=row.created_at,
-        last_seen_at=row.last_seen_at,
-        expires_at=row.expires_at,
-        remote=row.remote,
-        ended_at=row.ended_at,
-    )
+def _stored_roles(roles: Iterable[Role]) -> list[str]:
+    """A user's roles as the ``roles`` column keeps them: their values, sorted."""
+    return sorted(r.value for r in roles)
 
 
 class SqlAccounts:
@@ -57,7 +37,7 @@ class SqlAccounts:
         self._db = session
 
     def add(self, user: User) -> None:
-        self._db.execute(insert(_USERS).values(**_values(user), id=user.id, created_at=user.created_at))
+        self._db.execute(insert(_USERS).values(**to_row(user, roles=_stored_roles(user.roles))))
 
     def get(self, user_id: str) -> User | None:
         row = self._db.execute(select(_USERS).where(_USERS.c.id == user_id)).first()
@@ -74,7 +54,7 @@ class SqlAccounts:
         return int(self._db.execute(select(func.count()).select_from(_USERS)).scalar() or 0)
 
     def update(self, user_id: str, changes: Mapping[str, Any]) -> None:
-        values = {k: sorted(r.value for r in v) if k == "roles" else v for k, v in changes.items()}
+        values = {k: _stored_roles(v) if k == "roles" else v for k, v in changes.items()}
         if values:
             self._db.execute(update(_USERS).where(_USERS.c.id == user_id).values(**values))
 
@@ -93,23 +73,11 @@ class SqlAccounts:
         return (int(row.failed_logins), row.locked_until) if row else (0, None)
 
     def add_session(self, session: SessionRecord) -> None:
-        self._db.execute(
-            insert(_SESSIONS).values(
-                id=session.id,
-                user_id=session.user_id,
-                token_hash=session.token_hash,
-                csrf_token=session.csrf_token,
-                created_at=session.created_at,
-                last_seen_at=session.last_seen_at,
-                expires_at=session.expires_at,
-                remote=session.remote[:64],
-                ended_at=session.ended_at,
-            )
-        )
+        self._db.execute(insert(_SESSIONS).values(**to_row(session, remote=session.remote[:64])))
 
     def session(self, token_hash: str) -> SessionRecord | None:
         row = self._db.execute(select(_SESSIONS).where(_SESSIONS.c.token_hash == token_hash)).first()
-        return _session(row) if row else None
+        return from_row(SessionRecord, row) if row else None
 
     def touch_session(self, session_id: str, at: datetime, expires_at: datetime) -> None:
         self._db.execute(
@@ -129,20 +97,6 @@ class SqlAccounts:
                 .values(ended_at=at)
             )
         )
-
-
-def _values(user: User) -> dict[str, Any]:
-    return {
-        "username": user.username,
-        "display_name": user.display_name,
-        "roles": sorted(r.value for r in user.roles),
-        "password_hash": user.password_hash,
-        "failed_logins": user.failed_logins,
-        "locked_until": user.locked_until,
-        "disabled_at": user.disabled_at,
-        "last_login_at": user.last_login_at,
-        "language": user.language,
-    }
 
 
 class SqlTokens:

@@ -5,17 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Integer,
-    LargeBinary,
-    String,
-)
+from sqlalchemy import JSON, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hanoinet.platform.db import UTCDateTime
 from hanoinet.platform.orm import Base
+from hanoinet.platform.sqlrows import ChainHeadColumns, sequence_number
 
 
 class AuditEntryRow(Base):
@@ -23,9 +18,7 @@ class AuditEntryRow(Base):
 
     __tablename__ = "audit_log"
 
-    seq: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
-    )
+    seq: Mapped[int] = mapped_column(sequence_number(), primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     actor: Mapped[str] = mapped_column(String(256), index=True)
     roles: Mapped[list[str]] = mapped_column(JSON)
@@ -41,11 +34,7 @@ class AuditEntryRow(Base):
     signature: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class AuditHeadRow(Base):
+class AuditHeadRow(ChainHeadColumns, Base):
     """A single row locked by every append, so that the audit chain has one writer at a time."""
 
     __tablename__ = "audit_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
-    hash: Mapped[str] = mapped_column(String(64))

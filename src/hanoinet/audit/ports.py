@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from hanoinet.audit.domain import AuditEntry
+from hanoinet.platform.chain import HashChain
 from hanoinet.platform.events import Channel, Outcome
 
 
@@ -32,20 +33,11 @@ class AuditQuery:
     offset: int = 0
 
 
-class AuditLog(Protocol):
+class AuditLog(HashChain[AuditEntry], Protocol):
     """The append-only, hash-chained audit log."""
-
-    def lock_head(self) -> tuple[int, str]:
-        """Take the log's write lock for this transaction; return its head's sequence number and hash."""
-
-    def append(self, entry: AuditEntry) -> None:
-        """Stage an entry that follows the head, and move the head."""
 
     def entries(self, query: AuditQuery) -> Sequence[AuditEntry]:
         """Entries matching the query, newest first."""
 
     def all(self) -> Iterator[AuditEntry]:
         """Every entry, oldest first (for verification and export)."""
-
-    def head_row(self) -> tuple[int, str]:
-        """The sequence number and hash the head row records."""

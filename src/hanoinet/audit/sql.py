@@ -13,9 +13,9 @@ from hanoinet.audit.orm import AuditEntryRow, AuditHeadRow
 from hanoinet.audit.ports import AuditQuery
 from hanoinet.platform.db import affected
 from hanoinet.platform.errors import Conflict
-from hanoinet.platform.events import Channel, Outcome
 from hanoinet.platform.orm import Base
 from hanoinet.platform.ports import MAX_ROWS
+from hanoinet.platform.sqlrows import from_row, to_row
 
 _AUDIT = Base.metadata.tables[AuditEntryRow.__tablename__]
 _HEAD = Base.metadata.tables[AuditHeadRow.__tablename__]
@@ -29,22 +29,7 @@ _INSERT_ENTRY = insert(_AUDIT)
 
 
 def _entry(row: AuditEntryRow | Row[Any]) -> AuditEntry:
-    return AuditEntry(
-        seq=row.seq,
-        at=row.at,
-        actor=row.actor,
-        roles=tuple(row.roles),
-        channel=Channel(row.channel),
-        action=row.action,
-        subject=row.subject,
-        object_id=row.object_id,
-        outcome=Outcome(row.outcome),
-        details=dict(row.details),
-        remote=row.remote,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-        signature=bytes(row.signature),
-    )
+    return from_row(AuditEntry, row, roles=tuple(row.roles), details=dict(row.details), signature=bytes(row.signature))
 
 
 class SqlAuditLog:
@@ -70,22 +55,7 @@ class SqlAuditLog:
             raise Conflict("the audit log moved on under this transaction; retry")
         self.session.execute(
             _INSERT_ENTRY,
-            {
-                "seq": entry.seq,
-                "at": entry.at,
-                "actor": entry.actor,
-                "roles": list(entry.roles),
-                "channel": entry.channel.value,
-                "action": entry.action,
-                "subject": entry.subject,
-                "object_id": entry.object_id,
-                "outcome": entry.outcome.value,
-                "details": entry.details,
-                "remote": entry.remote,
-                "prev_hash": entry.prev_hash,
-                "hash": entry.hash,
-                "signature": entry.signature,
-            },
+            to_row(entry, roles=list(entry.roles)),
         )
 
     def entries(self, query: AuditQuery) -> Sequence[AuditEntry]:

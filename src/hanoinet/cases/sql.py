@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from hanoinet.cases.domain import Case
 from hanoinet.cases.orm import CaseRow
 from hanoinet.platform.orm import Base
+from hanoinet.platform.sqlrows import from_row, to_row
 
 
 class SqlCaseRepository:
@@ -22,15 +23,7 @@ class SqlCaseRepository:
     def add(self, case: Case) -> None:
         self.session.execute(
             _INSERT_CASE,
-            {
-                "id": case.id,
-                "reference": case.reference,
-                "offence": case.offence,
-                "max_penalty_years": case.max_penalty_years,
-                "summary": case.summary,
-                "legal_qualification": case.legal_qualification,
-                "created_at": case.created_at,
-            },
+            to_row(case),
         )
 
     def get(self, case_id: str) -> Case | None:
@@ -54,12 +47,4 @@ _SELECT_CASE = select(_CASES).where(_CASES.c.id == bindparam("id"))
 
 
 def _case(row: CaseRow | Row[Any]) -> Case:
-    return Case(
-        id=row.id,
-        reference=row.reference,
-        offence=row.offence,
-        max_penalty_years=row.max_penalty_years,
-        summary=row.summary,
-        legal_qualification=row.legal_qualification,
-        created_at=row.created_at,
-    )
+    return from_row(Case, row)

@@ -10,7 +10,6 @@ from sqlalchemy import (
     BigInteger,
     Date,
     ForeignKey,
-    Integer,
     LargeBinary,
     String,
     Text,
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hanoinet.platform.db import UTCDateTime
 from hanoinet.platform.orm import Base
+from hanoinet.platform.sqlrows import ChainHeadColumns, sequence_number
 
 
 class EvidenceItemRow(Base):
@@ -57,9 +57,7 @@ class CustodyEventRow(Base):
 
     __tablename__ = "custody_events"
 
-    seq: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
-    )
+    seq: Mapped[int] = mapped_column(sequence_number(), primary_key=True, autoincrement=False)
     item_id: Mapped[str] = mapped_column(ForeignKey("evidence_items.id"), index=True)
     action: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(256))
@@ -75,19 +73,13 @@ class LedgerCheckpointRow(Base):
 
     __tablename__ = "ledger_checkpoints"
 
-    seq: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
-    )
+    seq: Mapped[int] = mapped_column(sequence_number(), primary_key=True, autoincrement=False)
     head_hash: Mapped[str] = mapped_column(String(64))
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     signature: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class LedgerHeadRow(Base):
+class LedgerHeadRow(ChainHeadColumns, Base):
     """A single row locked by every append, so that the chain has one writer at a time on every backend."""
 
     __tablename__ = "ledger_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
-    hash: Mapped[str] = mapped_column(String(64))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Protocol
 
 from hanoinet.evidence.domain import Checkpoint, CustodyEvent, EvidenceItem
+from hanoinet.platform.chain import HashChain
 from hanoinet.platform.errors import MISMATCH, ErrorKind
 
 
@@ -39,23 +40,14 @@ class EvidenceRepository(Protocol):
         """Record that the item's content was destroyed."""
 
 
-class Ledger(Protocol):
+class Ledger(HashChain[CustodyEvent], Protocol):
     """The hash-chained custody ledger."""
-
-    def lock_head(self) -> tuple[int, str]:
-        """Take the ledger's write lock for this transaction; return its head's sequence number and hash."""
-
-    def append(self, event: CustodyEvent) -> None:
-        """Stage an event that follows the head; raise Conflict if the head moved."""
 
     def history(self, item_id: str) -> Sequence[CustodyEvent]:
         """Every event about one item, in order."""
 
     def events(self) -> Sequence[CustodyEvent]:
         """Every event, in order."""
-
-    def head_row(self) -> tuple[int, str]:
-        """The sequence number and hash the ledger's head row records."""
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Stage a signed checkpoint."""

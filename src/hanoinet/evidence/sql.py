@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from hanoinet.evidence.domain import (
     Checkpoint,
-    CustodyAction,
     CustodyEvent,
     EvidenceItem,
     HandlingConditions,
@@ -19,45 +18,23 @@ from hanoinet.evidence.domain import (
 from hanoinet.evidence.orm import CustodyEventRow, EvidenceItemRow, LedgerCheckpointRow, LedgerHeadRow
 from hanoinet.platform.db import affected
 from hanoinet.platform.errors import Conflict
+from hanoinet.platform.sqlrows import from_row, to_row
 
 
 def _item(row: EvidenceItemRow) -> EvidenceItem:
     conditions = HandlingConditions.from_dict(row.conditions)
-    return EvidenceItem(
-        id=row.id,
-        sha256=row.sha256,
-        size=row.size,
+    return from_row(
+        EvidenceItem,
+        row,
         hashes=dict(row.hashes),
-        described=ItemDescription(
-            case_id=row.case_id,
-            exhibit=row.exhibit,
-            source=row.source,
-            acquisition_method=row.acquisition_method,
-            acquisition_tool=row.acquisition_tool,
-            acquired_by=row.acquired_by,
-            acquired_at=row.acquired_at,
-            description=row.description,
-            file_name=row.file_name,
-        ),
+        described=from_row(ItemDescription, row),
         conditions=conditions,
-        created_at=row.created_at,
-        disposed_at=row.disposed_at,
         stored_retention_until="same" if row.retention_until == conditions.retention_until else row.retention_until,
     )
 
 
 def _event(row: CustodyEventRow) -> CustodyEvent:
-    return CustodyEvent(
-        seq=row.seq,
-        item_id=row.item_id,
-        action=CustodyAction(row.action),
-        actor=row.actor,
-        at=row.at,
-        reason=row.reason,
-        details=dict(row.details),
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )
+    return from_row(CustodyEvent, row, details=dict(row.details))
 
 
 class SqlEvidenceRepository:
@@ -67,28 +44,13 @@ class SqlEvidenceRepository:
         self.session = session
 
     def add(self, item: EvidenceItem) -> None:
-        d = item.described
-        self.session.execute(
-            insert(EvidenceItemRow).values(
-                id=item.id,
-                case_id=d.case_id,
-                exhibit=d.exhibit,
-                sha256=item.sha256,
-                size=item.size,
-                hashes=item.hashes,
-                source=d.source,
-                acquisition_method=d.acquisition_method,
-                acquisition_tool=d.acquisition_tool,
-                acquired_by=d.acquired_by,
-                acquired_at=d.acquired_at,
-                description=d.description,
-                file_name=d.file_name,
-                conditions=item.conditions.as_dict(),
-                retention_until=item.conditions.retention_until,
-                created_at=item.created_at,
-                disposed_at=item.disposed_at,
-            )
+        values = to_row(
+            item,
+            omit=("described", "stored_retention_until"),  # the description's fields are columns of their own
+            conditions=item.conditions.as_dict(),
+            retention_until=item.conditions.retention_until,
         )
+        self.session.execute(insert(EvidenceItemRow).values(**values, **to_row(item.described)))
 
     def get(self, item_id: str) -> EvidenceItem | None:
         row = self.session.get(EvidenceItemRow, item_id)
@@ -152,19 +114,7 @@ class SqlLedger:
         )
         if affected(result) != 1:
             raise Conflict("the custody ledger moved on under this transaction; retry")
-        self.session.execute(
-            insert(CustodyEventRow).values(
-                seq=event.seq,
-                item_id=event.item_id,
-                action=event.action.value,
-                actor=event.actor,
-                at=event.at,
-                reason=event.reason,
-                details=event.details,
-                prev_hash=event.prev_hash,
-                hash=event.hash,
-            )
-        )
+        self.session.execute(insert(CustodyEventRow).values(**to_row(event)))
 
     def history(self, item_id: str) -> Sequence[CustodyEvent]:
         stmt = select(CustodyEventRow).where(CustodyEventRow.item_id == item_id).order_by(CustodyEventRow.seq)
@@ -178,15 +128,8 @@ class SqlLedger:
         return (head.seq, head.hash) if head else (0, "")
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
-        self.session.execute(
-            insert(LedgerCheckpointRow).values(
-                seq=checkpoint.seq,
-                head_hash=checkpoint.head_hash,
-                signed_at=checkpoint.signed_at,
-                signature=checkpoint.signature,
-            )
-        )
+        self.session.execute(insert(LedgerCheckpointRow).values(**to_row(checkpoint)))
 
     def checkpoints(self) -> Sequence[Checkpoint]:
         stmt = select(LedgerCheckpointRow).order_by(LedgerCheckpointRow.seq)
-        return [Checkpoint(r.seq, r.head_hash, r.signed_at, r.signature) for r in self.session.scalars(stmt)]
+        return [from_row(Checkpoint, r) for r in self.session.scalars(stmt)]

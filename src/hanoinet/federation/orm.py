@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hanoinet.platform.db import UTCDateTime
 from hanoinet.platform.orm import Base
+from hanoinet.platform.sqlrows import sequence_number
 
 # --------------------------------------------------------------------------------------------------------------
 # Federation
@@ -90,7 +91,7 @@ class OutboxRow(Base):
 
     __tablename__ = "federation_outbox"
 
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(sequence_number(), primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)
     peer: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hanoinet.federation.domain import (
     ConsentRole,
@@ -24,7 +24,6 @@ from hanoinet.federation.domain import (
     MessageKind,
     MessageStatus,
     PublicKey,
-    ReceiptDirection,
     TransferItemState,
     TransferState,
     entry_from_document,
@@ -61,6 +60,7 @@ from hanoinet.platform.db import affected
 from hanoinet.platform.direction import Direction
 from hanoinet.platform.errors import Conflict
 from hanoinet.platform.orm import Base
+from hanoinet.platform.sqlrows import from_row, to_row
 
 MAX_PAGE = 1000
 
@@ -81,94 +81,42 @@ def _entry(row: PeerRow | Row[Any]) -> DirectoryEntry:
 
 
 def _peer(row: PeerRow | Row[Any]) -> Peer:
-    return Peer(
-        entry=_entry(row),
-        signed=row.entry,
-        status=EntryStatus(row.status),
-        status_reason=row.status_reason,
-        imported_at=row.imported_at,
-        updated_at=row.updated_at,
-        delivery=PeerDelivery(
-            next_attempt_at=row.next_attempt_at,
-            failures=row.failures,
-            last_error=row.last_error,
-            last_attempt_at=row.last_attempt_at,
-            last_delivery_at=row.last_delivery_at,
-            lease_owner=row.lease_owner,
-            lease_until=row.lease_until,
-        ),
-    )
+    return from_row(Peer, row, entry=_entry(row), signed=row.entry, delivery=from_row(PeerDelivery, row))
 
 
 def _key(row: PeerKeyRow) -> PeerKey:
-    return PeerKey(
-        node_id=row.node_id,
-        use=KeyUse(row.use),
-        key=PublicKey(row.kid, dict(row.jwk)),
-        status=KeyStatus(row.status),
-        added_at=row.added_at,
-        changed_at=row.changed_at,
-        reason=row.reason,
-    )
+    return from_row(PeerKey, row, key=PublicKey(row.kid, dict(row.jwk)))
 
 
-def _outgoing(row: OutboxRow | Row[Any]) -> OutgoingMessage:
-    return OutgoingMessage(
-        id=row.id,
-        peer=row.peer,
-        kind=MessageKind(row.kind),
-        request_id=row.request_id,
-        jws=row.jws,
-        created_at=row.created_at,
-        created_by=row.created_by,
-        status=MessageStatus(row.status),
-        attempts=row.attempts,
-        first_sent_at=row.first_sent_at,
-        delivered_at=row.delivered_at,
-        read_at=row.read_at,
-        receipt_id=row.receipt_id,
-        error=row.error,
-        seq=row.seq,
-    )
-
-
-def _incoming(row: InboundMessageRow | Row[Any]) -> IncomingMessage:
-    return IncomingMessage(
-        id=row.id,
-        peer=row.peer,
-        kind=MessageKind(row.kind),
-        request_id=row.request_id,
-        jws=row.jws,
-        created_at=row.created_at,
-        received_at=row.received_at,
-        batch_id=row.batch_id,
-        status=MessageStatus(row.status),
-        reason=row.reason,
-        read_at=row.read_at,
-        read_by=row.read_by,
-    )
-
-
-def _consent(row: ConsentRow) -> ConsentRecord:
-    return ConsentRecord(
-        id=row.id,
-        role=ConsentRole(row.role),
-        item_id=row.item_id,
-        peer=row.peer,
-        destination=row.destination,
-        purpose=row.purpose,
-        status=ConsentStatus(row.status),
-        requested_at=row.requested_at,
-        requested_by=row.requested_by,
-        decided_at=row.decided_at,
-        decided_by=row.decided_by,
-        note=row.note,
-    )
-
+_LEARNT_LATER = ("first_sent_at", "delivered_at", "read_at", "receipt_id", "error", "seq")
+"""What an outgoing message's row learns after it is staged (``seq`` is numbered by the database)."""
 
 _PEERS = Base.metadata.tables[PeerRow.__tablename__]
 _OUTBOX = Base.metadata.tables[OutboxRow.__tablename__]
 _INBOUND = Base.metadata.tables[InboundMessageRow.__tablename__]
+
+
+_Message = TypeVar("_Message", OutboxRow, InboundMessageRow)
+
+
+def _message_page(
+    table: type[_Message], query: MessageQuery, *order: ColumnElement[Any] | InstrumentedAttribute[Any]
+) -> Select[_Message]:
+    """The page of outgoing or incoming messages ``query`` asks for, in ``order``: both tables have the columns it
+    filters on, and a listing is read fresh (rows changed by Core statements in this session)."""
+    stmt = select(table)
+    for column, value in (
+        (table.peer, query.peer),
+        (table.request_id, query.request_id),
+        (table.kind, query.kind.value if query.kind is not None else None),
+        (table.status, query.status.value if query.status is not None else None),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if query.unread:
+        stmt = stmt.where(table.read_at.is_(None))
+    stmt = stmt.order_by(*order).limit(min(query.limit, MAX_PAGE)).offset(query.offset)
+    return stmt.execution_options(populate_existing=True)
 
 
 class _InSession:
@@ -266,15 +214,7 @@ class SqlPeerRepository(_InSession):
         self.session.execute(
             update(PeerRow)
             .where(PeerRow.node_id == node_id, PeerRow.lease_owner == owner)
-            .values(
-                lease_owner=owner if keep_until else None,
-                lease_until=keep_until,
-                next_attempt_at=delivery.next_attempt_at,
-                failures=delivery.failures,
-                last_error=delivery.last_error,
-                last_attempt_at=delivery.last_attempt_at,
-                last_delivery_at=delivery.last_delivery_at,
-            )
+            .values(**to_row(delivery, lease_owner=owner if keep_until else None, lease_until=keep_until))
             .execution_options(synchronize_session=False)
         )
 
@@ -362,20 +302,7 @@ class SqlOutboxRepository(_InSession):
             return
         self.session.execute(
             insert(_OUTBOX),
-            [
-                {
-                    "id": m.id,
-                    "peer": m.peer,
-                    "kind": m.kind.value,
-                    "request_id": m.request_id,
-                    "jws": m.jws,
-                    "created_at": m.created_at,
-                    "created_by": m.created_by,
-                    "status": m.status.value,
-                    "attempts": 0,
-                }
-                for m in messages
-            ],
+            [to_row(m, omit=_LEARNT_LATER, attempts=0) for m in messages],
         )
 
     def pending(self, peer: str, limit: int) -> Sequence[OutgoingMessage]:
@@ -390,7 +317,7 @@ class SqlOutboxRepository(_InSession):
             .limit(1)
         ).first()
         if entry is not None:
-            return [_outgoing(entry)]
+            return [from_row(OutgoingMessage, entry)]
         # Plain rows, not ORM entities: a delivery round reads hundreds of them (see bench/federation.py).
         stmt = (
             select(_OUTBOX)
@@ -398,7 +325,7 @@ class SqlOutboxRepository(_InSession):
             .order_by(_OUTBOX.c.seq)
             .limit(limit)
         )
-        return [_outgoing(r) for r in self.session.execute(stmt)]
+        return [from_row(OutgoingMessage, r) for r in self.session.execute(stmt)]
 
     def record_attempt(self, ids: Sequence[str], at: datetime) -> None:
         if not ids:
@@ -434,19 +361,8 @@ class SqlOutboxRepository(_InSession):
         return affected(result)
 
     def list(self, query: MessageQuery) -> Sequence[OutgoingMessage]:
-        stmt = select(OutboxRow)
-        if query.peer is not None:
-            stmt = stmt.where(OutboxRow.peer == query.peer)
-        if query.request_id is not None:
-            stmt = stmt.where(OutboxRow.request_id == query.request_id)
-        if query.kind is not None:
-            stmt = stmt.where(OutboxRow.kind == query.kind.value)
-        if query.status is not None:
-            stmt = stmt.where(OutboxRow.status == query.status.value)
-        if query.unread:
-            stmt = stmt.where(OutboxRow.read_at.is_(None))
-        stmt = stmt.order_by(OutboxRow.seq.desc()).limit(min(query.limit, MAX_PAGE)).offset(query.offset)
-        return [_outgoing(r) for r in self.session.scalars(stmt.execution_options(populate_existing=True))]
+        stmt = _message_page(OutboxRow, query, OutboxRow.seq.desc())
+        return [from_row(OutgoingMessage, r) for r in self.session.scalars(stmt)]
 
     def counts(self) -> Mapping[tuple[str, MessageStatus], int]:
         stmt = select(OutboxRow.peer, OutboxRow.status, func.count()).group_by(OutboxRow.peer, OutboxRow.status)
@@ -456,7 +372,7 @@ class SqlOutboxRepository(_InSession):
         row = self.session.scalars(
             select(OutboxRow).where(OutboxRow.id == message_id).execution_options(populate_existing=True)
         ).first()
-        return _outgoing(row) if row else None
+        return from_row(OutgoingMessage, row) if row else None
 
 
 class SqlInboxRepository(_InSession):
@@ -466,7 +382,7 @@ class SqlInboxRepository(_InSession):
         if not ids:
             return {}
         stmt = select(_INBOUND).where(_INBOUND.c.id.in_(list(ids)))
-        return {r.id: _incoming(r) for r in self.session.execute(stmt)}
+        return {r.id: from_row(IncomingMessage, r) for r in self.session.execute(stmt)}
 
     def receive(self, messages: Sequence[IncomingMessage]) -> None:
         if not messages:
@@ -479,41 +395,12 @@ class SqlInboxRepository(_InSession):
     def _insert_incoming(self, messages: Sequence[IncomingMessage]) -> None:
         self.session.execute(
             insert(_INBOUND),
-            [
-                {
-                    "id": m.id,
-                    "peer": m.peer,
-                    "kind": m.kind.value,
-                    "request_id": m.request_id,
-                    "jws": m.jws,
-                    "created_at": m.created_at,
-                    "received_at": m.received_at,
-                    "batch_id": m.batch_id,
-                    "status": m.status.value,
-                    "reason": m.reason,
-                }
-                for m in messages
-            ],
+            [to_row(m, omit=("read_at", "read_by")) for m in messages],
         )
 
     def list(self, query: MessageQuery) -> Sequence[IncomingMessage]:
-        stmt = select(InboundMessageRow)
-        if query.peer is not None:
-            stmt = stmt.where(InboundMessageRow.peer == query.peer)
-        if query.request_id is not None:
-            stmt = stmt.where(InboundMessageRow.request_id == query.request_id)
-        if query.kind is not None:
-            stmt = stmt.where(InboundMessageRow.kind == query.kind.value)
-        if query.status is not None:
-            stmt = stmt.where(InboundMessageRow.status == query.status.value)
-        if query.unread:
-            stmt = stmt.where(InboundMessageRow.read_at.is_(None))
-        stmt = (
-            stmt.order_by(InboundMessageRow.received_at.desc(), InboundMessageRow.id)
-            .limit(min(query.limit, MAX_PAGE))
-            .offset(query.offset)
-        )
-        return [_incoming(r) for r in self.session.scalars(stmt.execution_options(populate_existing=True))]
+        stmt = _message_page(InboundMessageRow, query, InboundMessageRow.received_at.desc(), InboundMessageRow.id)
+        return [from_row(IncomingMessage, r) for r in self.session.scalars(stmt)]
 
     def mark_read(self, ids: Sequence[str], at: datetime, by: str) -> None:
         if ids:
@@ -526,7 +413,7 @@ class SqlInboxRepository(_InSession):
 
     def get(self, message_id: str) -> IncomingMessage | None:
         row = self.session.get(InboundMessageRow, message_id, populate_existing=True)
-        return _incoming(row) if row else None
+        return from_row(IncomingMessage, row) if row else None
 
 
 class SqlReceiptRepository(_InSession):
@@ -534,24 +421,13 @@ class SqlReceiptRepository(_InSession):
 
     def add(self, receipt: Receipt) -> None:
         try:
-            self.session.execute(
-                insert(ReceiptRow).values(
-                    id=receipt.id,
-                    batch_id=receipt.batch_id,
-                    peer=receipt.peer,
-                    direction=receipt.direction.value,
-                    jws=receipt.jws,
-                    at=receipt.at,
-                )
-            )
+            self.session.execute(insert(ReceiptRow).values(**to_row(receipt)))
         except IntegrityError:
             raise Conflict(f"receipt {receipt.id} is kept already") from None
 
     def get(self, receipt_id: str) -> Receipt | None:
         row = self.session.get(ReceiptRow, receipt_id, populate_existing=True)
-        return (
-            Receipt(row.id, row.batch_id, row.peer, ReceiptDirection(row.direction), row.jws, row.at) if row else None
-        )
+        return from_row(Receipt, row) if row else None
 
 
 class SqlSeenTransmissions(_InSession):
@@ -586,7 +462,7 @@ class SqlRejectionRepository(_InSession):
 
     def latest(self, limit: int) -> Sequence[Rejection]:
         stmt = select(RejectionRow).order_by(RejectionRow.id.desc()).limit(min(limit, MAX_PAGE))
-        return [Rejection(r.at, r.reason, r.detail, r.claimed_sender, r.remote) for r in self.session.scalars(stmt)]
+        return [from_row(Rejection, r) for r in self.session.scalars(stmt)]
 
 
 class SqlTransferRepository(_InSession):
@@ -595,43 +471,13 @@ class SqlTransferRepository(_InSession):
 
     def add(self, transfer: TransferRecord) -> None:
         self.session.execute(
-            insert(TransferRow).values(
-                id=transfer.id,
-                direction=transfer.direction.value,
-                peer=transfer.peer,
-                request_id=transfer.request_id,
-                case_id=transfer.case_id,
-                state=transfer.state.value,
-                created_at=transfer.created_at,
-                updated_at=transfer.updated_at,
-                created_by=transfer.created_by,
-                reason=transfer.reason,
-                offer_id=transfer.offer_id,
-                offer=dict(transfer.offer),
-                token_hash=transfer.token_hash,
-                receipt=transfer.receipt,
-                error=transfer.error,
-            )
+            insert(TransferRow).values(**to_row(transfer, omit=("items",), offer=dict(transfer.offer)))
         )
         if not transfer.items:
             return
         self.session.execute(
             insert(TransferItemRow),
-            [
-                {
-                    "transfer_id": transfer.id,
-                    "idx": i.idx,
-                    "item_id": i.item_id,
-                    "local_item_id": i.local_item_id,
-                    "sha256": i.sha256,
-                    "size": i.size,
-                    "chunk_size": i.chunk_size,
-                    "chunks_total": i.chunks_total,
-                    "chunks_done": i.chunks_done,
-                    "state": i.state.value,
-                }
-                for i in transfer.items
-            ],
+            [to_row(i, transfer_id=transfer.id) for i in transfer.items],
         )
 
     def _transfer(self, row: TransferRow) -> TransferRecord:
@@ -641,36 +487,11 @@ class SqlTransferRepository(_InSession):
             .order_by(TransferItemRow.idx)
             .execution_options(populate_existing=True)
         )
-        return TransferRecord(
-            id=row.id,
-            direction=Direction(row.direction),
-            peer=row.peer,
-            request_id=row.request_id,
-            case_id=row.case_id,
-            state=TransferState(row.state),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            created_by=row.created_by,
-            reason=row.reason,
-            offer_id=row.offer_id,
+        return from_row(
+            TransferRecord,
+            row,
             offer=dict(row.offer),
-            items=tuple(
-                TransferItemRecord(
-                    idx=i.idx,
-                    item_id=i.item_id,
-                    sha256=i.sha256,
-                    size=i.size,
-                    chunk_size=i.chunk_size,
-                    chunks_total=i.chunks_total,
-                    chunks_done=i.chunks_done,
-                    state=TransferItemState(i.state),
-                    local_item_id=i.local_item_id,
-                )
-                for i in items
-            ),
-            token_hash=row.token_hash,
-            receipt=row.receipt,
-            error=row.error,
+            items=tuple(from_row(TransferItemRecord, i) for i in items),
         )
 
     def get(self, transfer_id: str) -> TransferRecord | None:
@@ -736,26 +557,11 @@ class SqlConsentRepository(_InSession):
     """The ``federation_consents`` table: onward-transfer requests and decisions (Art 36)."""
 
     def add(self, consent: ConsentRecord) -> None:
-        self.session.execute(
-            insert(ConsentRow).values(
-                id=consent.id,
-                role=consent.role.value,
-                item_id=consent.item_id,
-                peer=consent.peer,
-                destination=consent.destination,
-                purpose=consent.purpose,
-                status=consent.status.value,
-                requested_at=consent.requested_at,
-                requested_by=consent.requested_by,
-                decided_at=consent.decided_at,
-                decided_by=consent.decided_by,
-                note=consent.note,
-            )
-        )
+        self.session.execute(insert(ConsentRow).values(**to_row(consent)))
 
     def get(self, consent_id: str) -> ConsentRecord | None:
         row = self.session.get(ConsentRow, consent_id, populate_existing=True)
-        return _consent(row) if row else None
+        return from_row(ConsentRecord, row) if row else None
 
     def list(self, *, item_id: str | None = None, role: ConsentRole | None = None) -> Sequence[ConsentRecord]:
         stmt = select(ConsentRow)
@@ -764,7 +570,7 @@ class SqlConsentRepository(_InSession):
         if role is not None:
             stmt = stmt.where(ConsentRow.role == role.value)
         stmt = stmt.order_by(ConsentRow.requested_at.desc(), ConsentRow.id).execution_options(populate_existing=True)
-        return [_consent(r) for r in self.session.scalars(stmt)]
+        return [from_row(ConsentRecord, r) for r in self.session.scalars(stmt)]
 
     def decide(self, consent_id: str, *, status: ConsentStatus, at: datetime, by: str, note: str) -> None:
         self.session.execute(

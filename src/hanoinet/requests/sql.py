@@ -8,7 +8,6 @@ transaction whose cost we keep small (see ``bench/requests.py``).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,25 +19,13 @@ from hanoinet.platform.db import affected
 from hanoinet.platform.errors import Conflict
 from hanoinet.platform.orm import Base
 from hanoinet.platform.ports import MAX_PAGE, MAX_ROWS
-from hanoinet.requests.domain import OPEN_STATES, Direction, EventKind, Request, RequestEvent, RequestState
+from hanoinet.platform.sqlrows import from_row, to_row
+from hanoinet.requests.domain import OPEN_STATES, Direction, EventKind, Request, RequestEvent
 from hanoinet.requests.orm import RequestEventRow, RequestRow
 from hanoinet.requests.ports import InboxQuery, RequestActivity, RequestSummary
 
 _INSERT_REQUEST = insert(Base.metadata.tables[RequestRow.__tablename__])
 _INSERT_EVENTS = insert(Base.metadata.tables[RequestEventRow.__tablename__])
-
-
-def _event_values(request_id: str, event: RequestEvent) -> dict[str, Any]:
-    return {
-        "request_id": request_id,
-        "seq": event.seq,
-        "kind": event.kind.value,
-        "at": event.at,
-        "actor": event.actor,
-        "state_from": event.state_from.value if event.state_from else None,
-        "state_to": event.state_to.value,
-        "data": event.data,
-    }
 
 
 def _request_values(request: Request) -> dict[str, Any]:
@@ -63,28 +50,20 @@ class SqlRequestRepository:
     def add(self, request: Request, next_due_at: datetime | None, next_clock: str | None) -> None:
         self.session.execute(
             _INSERT_REQUEST,
-            {
-                "id": request.id,
-                "case_id": request.case_id,
-                "instrument": request.instrument,
-                "type": request.type,
-                "direction": request.direction.value,
-                "requesting_state": request.requesting_state,
-                "requested_state": request.requested_state,
-                "counterpart_state": request.counterpart_state,
-                "follows_up": request.follows_up,
-                "created_at": request.created_at,
-                "version": request.version,
-                "next_due_at": next_due_at,
-                "next_clock": next_clock,
+            to_row(
+                request,
+                omit=("events", "peer"),
+                counterpart_state=request.counterpart_state,
+                next_due_at=next_due_at,
+                next_clock=next_clock,
                 **_request_values(request),
-            },
+            ),
         )
         self._insert_events(request, 0)
         self._loaded[request.id] = (request.version, len(request.events))
 
     def _insert_events(self, request: Request, already: int) -> None:
-        new = [_event_values(request.id, e) for e in request.events[already:]]
+        new = [to_row(e, request_id=request.id) for e in request.events[already:]]
         if new:
             self.session.execute(_INSERT_EVENTS, new)
 
@@ -99,39 +78,11 @@ class SqlRequestRepository:
 
     def _events(self, request_id: str) -> list[RequestEvent]:
         stmt = select(RequestEventRow).where(RequestEventRow.request_id == request_id).order_by(RequestEventRow.seq)
-        return [
-            RequestEvent(
-                seq=e.seq,
-                kind=EventKind(e.kind),
-                at=e.at,
-                actor=e.actor,
-                state_from=RequestState(e.state_from) if e.state_from else None,
-                state_to=RequestState(e.state_to),
-                data=e.data,
-            )
-            for e in self.session.scalars(stmt)
-        ]
+        return [from_row(RequestEvent, e) for e in self.session.scalars(stmt)]
 
     @staticmethod
     def _request(row: RequestRow, events: list[RequestEvent]) -> Request:
-        return Request(
-            id=row.id,
-            case_id=row.case_id,
-            instrument=row.instrument,
-            type=row.type,
-            direction=Direction(row.direction),
-            requesting_state=row.requesting_state,
-            requested_state=row.requested_state,
-            items=dict(row.items),
-            emergency=row.emergency,
-            deadline=row.deadline,
-            follows_up=row.follows_up,
-            state=RequestState(row.state),
-            created_at=row.created_at,
-            events=events,
-            version=row.version,
-            peer=row.peer_node,
-        )
+        return from_row(Request, row, items=dict(row.items), events=events, peer=row.peer_node)
 
     def save(self, request: Request, next_due_at: datetime | None, next_clock: str | None) -> None:
         version, known_events = self._loaded.get(request.id, (request.version, len(request.events)))
@@ -170,45 +121,13 @@ class SqlRequestRepository:
 
     def inbox(self, query: InboxQuery) -> Sequence[RequestSummary]:
         stmt = _inbox_statement(query)
-        return [
-            RequestSummary(
-                id=r.id,
-                case_id=r.case_id,
-                instrument=r.instrument,
-                type=r.type,
-                direction=Direction(r.direction),
-                counterpart_state=r.counterpart_state,
-                state=RequestState(r.state),
-                emergency=r.emergency,
-                created_at=r.created_at,
-                next_due_at=r.next_due_at,
-                next_clock=r.next_clock,
-                case_reference=r.reference,
-            )
-            for r in self.session.execute(stmt)
-        ]
+        return [from_row(RequestSummary, r, case_reference=r.reference) for r in self.session.execute(stmt)]
 
     def activity(
         self, since: datetime, until: datetime, direction: Direction | None = None, instrument: str | None = None
     ) -> Sequence[RequestActivity]:
-        found = [
-            RequestActivity(
-                id=r.id,
-                instrument=r.instrument,
-                type=r.type,
-                direction=Direction(r.direction),
-                counterpart_state=r.counterpart_state,
-                state=RequestState(r.state),
-                emergency=r.emergency,
-                started_at=r.started_at,
-                acknowledged_at=r.acknowledged_at,
-                executed_at=r.executed_at,
-                refused_at=r.refused_at,
-                withdrawn_at=r.withdrawn_at,
-            )
-            for r in self.session.execute(_activity_statement(since, until, direction, instrument))
-        ]
-        refused = [a.id for a in found if a.refused_at is not None]
+        found = self.session.execute(_activity_statement(since, until, direction, instrument)).all()
+        refused = [r.id for r in found if r.refused_at is not None]
         grounds: dict[str, tuple[str, ...]] = {}
         for start in range(0, len(refused), _IN_CHUNK):  # only refused requests: few, read by primary key
             stmt = select(RequestEventRow.request_id, RequestEventRow.data).where(
@@ -217,11 +136,23 @@ class SqlRequestRepository:
             )
             for request_id, data in self.session.execute(stmt):
                 grounds.setdefault(request_id, tuple(str(g) for g in (data or {}).get("grounds", [])))
-        return [replace(a, grounds=grounds.get(a.id, ())) for a in found]
+        return [from_row(RequestActivity, r, grounds=grounds.get(r.id, ())) for r in found]
 
 
 _IN_CHUNK = 500
 """Ids per ``IN (…)`` list: well under every backend's limit on bound parameters."""
+
+
+_REQUEST_COLUMNS = (
+    RequestRow.id,
+    RequestRow.instrument,
+    RequestRow.type,
+    RequestRow.direction,
+    RequestRow.counterpart_state,
+    RequestRow.state,
+    RequestRow.emergency,
+)
+"""What both an inbox line (``RequestSummary``) and the statistics (``RequestActivity``) read of a request's row."""
 
 
 def _first(condition: ColumnElement[bool]) -> ColumnElement[datetime]:
@@ -245,18 +176,9 @@ def _activity_statement(
             and_(RequestRow.direction == Direction.INCOMING.value, event.kind == EventKind.RECEIVED.value),
         )
     )
-    columns = (
-        RequestRow.id,
-        RequestRow.instrument,
-        RequestRow.type,
-        RequestRow.direction,
-        RequestRow.counterpart_state,
-        RequestRow.state,
-        RequestRow.emergency,
-    )
     stmt = (
         select(
-            *columns,
+            *_REQUEST_COLUMNS,
             started.label("started_at"),
             _first(event.kind == EventKind.ACKNOWLEDGED.value).label("acknowledged_at"),
             _first(event.kind.in_([EventKind.EXECUTED.value, EventKind.PRESERVED.value])).label("executed_at"),
@@ -265,7 +187,7 @@ def _activity_statement(
         )
         .join(event, event.request_id == RequestRow.id)
         .where(RequestRow.created_at < until)
-        .group_by(*columns)
+        .group_by(*_REQUEST_COLUMNS)
         .having(and_(started >= since, started < until))
         .order_by(RequestRow.id)
     )
@@ -277,14 +199,8 @@ def _activity_statement(
 
 
 _SUMMARY_COLUMNS = (
-    RequestRow.id,
+    *_REQUEST_COLUMNS,
     RequestRow.case_id,
-    RequestRow.instrument,
-    RequestRow.type,
-    RequestRow.direction,
-    RequestRow.counterpart_state,
-    RequestRow.state,
-    RequestRow.emergency,
     RequestRow.created_at,
     RequestRow.next_due_at,
     RequestRow.next_clock,
