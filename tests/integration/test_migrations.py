@@ -16,11 +16,10 @@ from sqlalchemy import Engine, inspect
 from hanoinet import migrations as migrations_pkg
 from hanoinet.platform import migrations
 from hanoinet.platform.db import make_engine
-from hanoinet.platform.orm import Base
 from hanoinet.requests.domain import OPEN_STATES
 from tests.conftest import new_postgres_database
 
-MODEL_TABLES = set(Base.metadata.tables)
+MODEL_TABLES = set(migrations_pkg.model_metadata().tables)
 CORE_TABLES = {"cases", "requests", "request_events", "deposit_events"}
 
 
@@ -45,7 +44,7 @@ def schema_differences(engine: Engine) -> list[Any]:
     """What alembic autogenerate would change to make the database match the models (empty when they agree)."""
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
-        return list(compare_metadata(context, Base.metadata))
+        return list(compare_metadata(context, migrations_pkg.model_metadata()))
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from hanoinet.migrations import model_metadata
 from hanoinet.platform.db import make_engine
-from hanoinet.platform.orm import Base
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = model_metadata()
 
 
 def _run(connection: Connection) -> None:
