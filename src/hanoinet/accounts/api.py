@@ -57,23 +57,23 @@ def user_json(u: User, now: datetime) -> dict[str, Any]:
 
 def admin_router(node: Node) -> APIRouter:
     """The account routes (USERS_MANAGE)."""
-    router = APIRouter(prefix="/api/v1", route_class=SecureRoute)
+    router = APIRouter(prefix="/api/v1", route_class=SecureRoute, tags=["accounts"])
+    # What every route changing one account declares alike: it answers with the account, 404 for no such account,
+    # 409 for a change refused; no audit of its own, since the service records the change.
+    change: dict[str, Any] = {
+        "response_model": UserOut,
+        "responses": problems(404, 409),
+        **secured(Permission.USERS_MANAGE),
+    }
 
-    @router.get(
-        "/users", tags=["accounts"], response_model=list[UserOut], **secured(Permission.USERS_MANAGE, audit="user:list")
-    )
+    @router.get("/users", response_model=list[UserOut], **secured(Permission.USERS_MANAGE, audit="user:list"))
     def users() -> list[dict[str, Any]]:
         """Every account, with its roles and whether it is locked or disabled."""
         now = node.now_wall()
         return [user_json(u, now) for u in account_services.list_users(node)]
 
     @router.post(
-        "/users",
-        status_code=201,
-        tags=["accounts"],
-        response_model=UserOut,
-        responses=problems(409),
-        **secured(Permission.USERS_MANAGE),
+        "/users", status_code=201, response_model=UserOut, responses=problems(409), **secured(Permission.USERS_MANAGE)
     )
     def add_user(who: CallerDep, body: UserCreate) -> dict[str, Any]:
         """Create an account with an initial password."""
@@ -89,7 +89,6 @@ def admin_router(node: Node) -> APIRouter:
 
     @router.get(
         "/users/{username}",
-        tags=["accounts"],
         response_model=UserOut,
         responses=problems(404),
         **secured(Permission.USERS_MANAGE, audit="user:view"),
@@ -102,47 +101,23 @@ def admin_router(node: Node) -> APIRouter:
             raise NotFound(f"no account {username!r}")
         return user_json(found, node.now_wall())
 
-    @router.put(
-        "/users/{username}/roles",
-        tags=["accounts"],
-        response_model=UserOut,
-        responses=problems(404, 409),
-        **secured(Permission.USERS_MANAGE),
-    )
+    @router.put("/users/{username}/roles", **change)
     def set_roles(who: CallerDep, username: str, body: RolesIn) -> dict[str, Any]:
         """Replace an account's roles; its sessions end, since they carried the old ones."""
         changed = account_services.set_roles(node, username, frozenset(body.roles), actor=who.actor)
         return user_json(changed, node.now_wall())
 
-    @router.post(
-        "/users/{username}/disable",
-        tags=["accounts"],
-        response_model=UserOut,
-        responses=problems(404, 409),
-        **secured(Permission.USERS_MANAGE),
-    )
+    @router.post("/users/{username}/disable", **change)
     def disable(who: CallerDep, username: str) -> dict[str, Any]:
         """Disable an account: it cannot sign in, and its sessions end now."""
         return user_json(account_services.set_disabled(node, username, True, actor=who.actor), node.now_wall())
 
-    @router.post(
-        "/users/{username}/enable",
-        tags=["accounts"],
-        response_model=UserOut,
-        responses=problems(404, 409),
-        **secured(Permission.USERS_MANAGE),
-    )
+    @router.post("/users/{username}/enable", **change)
     def enable(who: CallerDep, username: str) -> dict[str, Any]:
         """Enable a disabled account again."""
         return user_json(account_services.set_disabled(node, username, False, actor=who.actor), node.now_wall())
 
-    @router.post(
-        "/users/{username}/unlock",
-        tags=["accounts"],
-        response_model=UserOut,
-        responses=problems(404, 409),
-        **secured(Permission.USERS_MANAGE),
-    )
+    @router.post("/users/{username}/unlock", **change)
     def unlock(who: CallerDep, username: str) -> dict[str, Any]:
         """Lift a lockout after repeated failed sign-ins."""
         return user_json(account_services.unlock(node, username, actor=who.actor), node.now_wall())

@@ -8,7 +8,8 @@ line, where they would stay in the shell's history) or piped with ``--password-s
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -17,6 +18,9 @@ from hanoinet.accounts import service as account_services
 from hanoinet.platform.cli import JsonOption, emit, errors, node, out, principal
 from hanoinet.platform.events import Actor, Channel
 from hanoinet.platform.permissions import Role
+
+if TYPE_CHECKING:
+    from hanoinet.app.node import Node
 
 user_app = typer.Typer(help="Accounts: create the first administrator, manage roles, lockouts.", no_args_is_help=True)
 
@@ -105,31 +109,31 @@ def user_password(
     out.print(f"password of {username} changed")
 
 
+def _change(username: str, done: str, change: Callable[[Node, Actor], object]) -> None:
+    """Make one change to an account as the command line's actor, then say ``<username> <done>``: what disabling,
+    enabling and unlocking an account do alike (the service records the change in the audit log)."""
+    n = node()
+    with errors():
+        change(n, cli_actor())
+    out.print(f"{username} {done}")
+
+
 @user_app.command("disable")
 def user_disable(username: str) -> None:
     """Disable an account: it cannot sign in, its sessions end now."""
-    n = node()
-    with errors():
-        account_services.set_disabled(n, username, True, actor=cli_actor())
-    out.print(f"{username} disabled")
+    _change(username, "disabled", lambda n, who: account_services.set_disabled(n, username, True, actor=who))
 
 
 @user_app.command("enable")
 def user_enable(username: str) -> None:
     """Enable a disabled account again."""
-    n = node()
-    with errors():
-        account_services.set_disabled(n, username, False, actor=cli_actor())
-    out.print(f"{username} enabled")
+    _change(username, "enabled", lambda n, who: account_services.set_disabled(n, username, False, actor=who))
 
 
 @user_app.command("unlock")
 def user_unlock(username: str) -> None:
     """Lift a lockout after repeated failed sign-ins."""
-    n = node()
-    with errors():
-        account_services.unlock(n, username, actor=cli_actor())
-    out.print(f"{username} unlocked")
+    _change(username, "unlocked", lambda n, who: account_services.unlock(n, username, actor=who))
 
 
 """Options given before the command that take a value (the value is not the command's name)."""

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
+from hanoinet.audit import present as audit_present
 from hanoinet.audit import service as audit_services
-from hanoinet.audit.domain import AuditEntry
 from hanoinet.audit.ports import AuditQuery
 from hanoinet.audit.schemas import AuditEntryOut, AuditVerifyOut
 from hanoinet.platform.paging import OffsetQuery
@@ -68,25 +68,6 @@ def export_response(node: Node, filters: dict[str, str]) -> StreamingResponse:
     )
 
 
-def entry_json(e: AuditEntry) -> dict[str, Any]:
-    """An audit entry with its hashes, so that a copy can be checked against the node's log later."""
-    return {
-        "seq": e.seq,
-        "at": e.at.isoformat(),
-        "actor": e.actor,
-        "roles": list(e.roles),
-        "channel": e.channel.value,
-        "action": e.action,
-        "subject": e.subject,
-        "object_id": e.object_id,
-        "outcome": e.outcome.value,
-        "details": e.details,
-        "remote": e.remote,
-        "prev_hash": e.prev_hash,
-        "hash": e.hash,
-    }
-
-
 def router(node: Node) -> APIRouter:
     """The audit routes: AUDIT_READ only; reading, exporting and verifying are recorded in the log itself."""
     api = APIRouter(prefix="/api/v1", route_class=SecureRoute, tags=["audit"])
@@ -96,7 +77,8 @@ def router(node: Node) -> APIRouter:
         filters: Filters, limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100, offset: OffsetQuery = 0
     ) -> list[dict[str, Any]]:
         """Entries of the audit log, newest first, filtered."""
-        return [entry_json(e) for e in audit_services.entries(node, audit_query(filters, limit=limit, offset=offset))]
+        found = audit_services.entries(node, audit_query(filters, limit=limit, offset=offset))
+        return [audit_present.entry(e) for e in found]
 
     @api.get(
         "/audit.csv",

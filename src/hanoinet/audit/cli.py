@@ -10,9 +10,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from hanoinet.audit import present as audit_present
 from hanoinet.audit import service as audit_services
 from hanoinet.audit.ports import AuditQuery
-from hanoinet.platform.cli import JsonOption, emit, err, errors, fail, node, out
+from hanoinet.platform.cli import JsonOption, emit, err, errors, fail, node, out, shared_options
 from hanoinet.platform.events import Outcome
 
 audit_app = typer.Typer(help="The audit log: read it, export it, verify its chain.", no_args_is_help=True)
@@ -32,30 +33,6 @@ def audit_verify() -> None:
     fail(f"the audit log does not verify: {len(report.problems)} problem(s) in {report.entries} entries")
 
 
-def _query(
-    actor_name: str | None,
-    action: str | None,
-    subject: str | None,
-    object_id: str | None,
-    outcome: Outcome | None,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-) -> AuditQuery:
-    """The same filters as the web UI and the API (``services.audit.filter_query``); times typed without an offset
-    are this machine's local time."""
-    return audit_services.filter_query(
-        actor=actor_name,
-        action=action,
-        subject=subject,
-        object_id=object_id,
-        outcome=outcome,
-        since=since.astimezone() if since else None,
-        until=until.astimezone() if until else None,
-        limit=limit,
-    )
-
-
 ActorOption = Annotated[str | None, typer.Option("--actor", help="Only this actor.")]
 ActionOption = Annotated[str | None, typer.Option(help="Only this action, e.g. evidence:download.")]
 SubjectOption = Annotated[str | None, typer.Option(help="Only this subject: request, evidence, user, session …")]
@@ -64,39 +41,35 @@ OutcomeOption = Annotated[Outcome | None, typer.Option(help="ok, refused or fail
 SinceOption = Annotated[datetime | None, typer.Option(help="From this time (ISO 8601).")]
 UntilOption = Annotated[datetime | None, typer.Option(help="Before this time (ISO 8601).")]
 
+filter_options = shared_options(
+    {
+        "actor": (ActorOption, None),
+        "action": (ActionOption, None),
+        "subject": (SubjectOption, None),
+        "object_id": (ObjectOption, None),
+        "outcome": (OutcomeOption, None),
+        "since": (SinceOption, None),
+        "until": (UntilOption, None),
+    },
+    into="filters",
+)
+"""The filters of ``audit list`` and ``audit export``, the same as the web UI's and the API's (``filter_query``)."""
+
+
+def _query(filters: dict[str, Any], limit: int) -> AuditQuery:
+    """The service query for the filter options; times typed without an offset are this machine's local time."""
+    local: dict[str, Any] = {name: v.astimezone() if isinstance(v, datetime) else v for name, v in filters.items()}
+    return audit_services.filter_query(**local, limit=limit)
+
 
 @audit_app.command("list")
-def audit_list(
-    actor_name: ActorOption = None,
-    action: ActionOption = None,
-    subject: SubjectOption = None,
-    object_id: ObjectOption = None,
-    outcome: OutcomeOption = None,
-    since: SinceOption = None,
-    until: UntilOption = None,
-    limit: int = 50,
-    as_json: JsonOption = False,
-) -> None:
+@filter_options
+def audit_list(filters: dict[str, Any], limit: int = 50, as_json: JsonOption = False) -> None:
     """The latest entries, newest first, filtered."""
     n = node()
     with errors():
-        found = audit_services.entries(n, _query(actor_name, action, subject, object_id, outcome, since, until, limit))
-    data: list[dict[str, Any]] = [
-        {
-            "seq": e.seq,
-            "at": e.at.isoformat(),
-            "actor": e.actor,
-            "roles": list(e.roles),
-            "channel": e.channel.value,
-            "action": e.action,
-            "object_id": e.object_id,
-            "outcome": e.outcome.value,
-            "details": e.details,
-            "remote": e.remote,
-            "hash": e.hash,
-        }
-        for e in found
-    ]
+        found = audit_services.entries(n, _query(filters, limit))
+    data = [audit_present.listed(e) for e in found]
 
     def table() -> Table:
         t = Table("seq", "at", "actor", "channel", "action", "object", "outcome")
@@ -110,20 +83,10 @@ def audit_list(
 
 
 @audit_app.command("export")
-def audit_export(
-    actor_name: ActorOption = None,
-    action: ActionOption = None,
-    subject: SubjectOption = None,
-    object_id: ObjectOption = None,
-    outcome: OutcomeOption = None,
-    since: SinceOption = None,
-    until: UntilOption = None,
-    limit: int = 1_000_000,
-) -> None:
+@filter_options
+def audit_export(filters: dict[str, Any], limit: int = 1_000_000) -> None:
     """The matching entries as CSV on standard output, oldest first, each with its hash."""
     n = node()
     with errors():
-        for line in audit_services.export_csv(
-            n, _query(actor_name, action, subject, object_id, outcome, since, until, limit)
-        ):
+        for line in audit_services.export_csv(n, _query(filters, limit)):
             sys.stdout.write(line)

@@ -8,7 +8,8 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from enum import StrEnum
+from typing import TYPE_CHECKING, TypeVar
 
 from hanoinet.audit.domain import AuditEntry, chain, check_log
 from hanoinet.audit.ports import AuditQuery
@@ -165,25 +166,47 @@ def export_csv(node: Node, query: AuditQuery) -> Iterator[str]:
         yield buffer.getvalue()
 
 
+Kind = TypeVar("Kind", bound=StrEnum)
+
 FILTER_LENGTHS = {"actor": 256, "action": 64, "subject": 32, "object_id": 128}
 """The longest value each text filter can match (the audit table's column widths)."""
 
 
-def _moment(name: str, value: str | date | datetime | None, *, end: bool) -> tuple[datetime | None, list[Issue]]:
+def _text(name: str, value: str | None, issues: list[Issue]) -> str | None:
+    """A text filter, trimmed (empty: no filter); one longer than any value it could match is an issue."""
+    cleaned = (value or "").strip()
+    if len(cleaned) > FILTER_LENGTHS[name]:
+        issues.append(Issue(name, f"must be at most {FILTER_LENGTHS[name]} characters"))
+    return cleaned or None
+
+
+def _member(name: str, value: str | Kind | None, kinds: type[Kind], issues: list[Issue]) -> Kind | None:
+    """The member of ``kinds`` a filter names (empty: no filter); a value that names none is an issue."""
+    if not value:
+        return None
+    try:
+        return kinds(value)
+    except ValueError:
+        issues.append(Issue(name, f"must be one of {', '.join(k.value for k in kinds)}"))
+        return None
+
+
+def _moment(name: str, value: str | date | datetime | None, issues: list[Issue], *, end: bool) -> datetime | None:
     """A filter's time: a date means its whole day in UTC (``until`` then ends at the next midnight), a time
-    without a zone is UTC — the log's own clock."""
+    without a zone is UTC — the log's own clock; one that is neither is an issue."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        return None, []
+        return None
     if isinstance(value, str):
         text = value.strip()
         try:
             value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
         except ValueError:
-            return None, [Issue(name, "must be a date (YYYY-MM-DD) or a time (ISO 8601)")]
+            issues.append(Issue(name, "must be a date (YYYY-MM-DD) or a time (ISO 8601)"))
+            return None
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)), []
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     start = datetime.combine(value, time.min, tzinfo=UTC)
-    return (start + timedelta(days=1) if end else start), []
+    return start + timedelta(days=1) if end else start
 
 
 def filter_query(
@@ -201,31 +224,22 @@ def filter_query(
 ) -> AuditQuery:
     """The query for filters as an auditor gives them (a form, API parameters, command-line options): empty values
     are no filter, and every bad value is named in one ValidationFailed, so that the web UI, the API and the CLI
-    filter the log alike."""
+    filter the log alike. Each field is read by its own kind of reader, which notes what is wrong with it in
+    ``issues``; the query is returned only when there is none."""
     issues: list[Issue] = []
-    texts: dict[str, str | None] = {}
-    for name, value in (("actor", actor), ("action", action), ("subject", subject), ("object_id", object_id)):
-        cleaned = (value or "").strip()
-        if len(cleaned) > FILTER_LENGTHS[name]:
-            issues.append(Issue(name, f"must be at most {FILTER_LENGTHS[name]} characters"))
-        texts[name] = cleaned or None
-    wanted_outcome = None
-    if outcome:
-        try:
-            wanted_outcome = Outcome(outcome)
-        except ValueError:
-            issues.append(Issue("outcome", f"must be one of {', '.join(o.value for o in Outcome)}"))
-    wanted_channel = None
-    if channel:
-        try:
-            wanted_channel = Channel(channel)
-        except ValueError:
-            issues.append(Issue("channel", f"must be one of {', '.join(c.value for c in Channel)}"))
-    start, problems = _moment("since", since, end=False)
-    issues += problems
-    stop, problems = _moment("until", until, end=True)
-    issues += problems
-    if start and stop and stop <= start:
+    query = AuditQuery(
+        actor=_text("actor", actor, issues),
+        action=_text("action", action, issues),
+        subject=_text("subject", subject, issues),
+        object_id=_text("object_id", object_id, issues),
+        outcome=_member("outcome", outcome, Outcome, issues),
+        channel=_member("channel", channel, Channel, issues),
+        since=_moment("since", since, issues, end=False),
+        until=_moment("until", until, issues, end=True),
+        limit=limit,
+        offset=offset,
+    )
+    if query.since and query.until and query.until <= query.since:
         issues.append(Issue("until", "must be after since"))
     if not 1 <= limit <= MAX_EXPORT:
         issues.append(Issue("limit", f"must be from 1 to {MAX_EXPORT}"))
@@ -233,15 +247,4 @@ def filter_query(
         issues.append(Issue("offset", "must be 0 or more"))
     if issues:
         raise ValidationFailed(issues)
-    return AuditQuery(
-        actor=texts["actor"],
-        action=texts["action"],
-        subject=texts["subject"],
-        object_id=texts["object_id"],
-        outcome=wanted_outcome,
-        channel=wanted_channel,
-        since=start,
-        until=stop,
-        limit=limit,
-        offset=offset,
-    )
+    return query

@@ -547,39 +547,53 @@ def _body(identity: Identity, jws: str) -> Mapping[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _outgoing_view(identity: Identity, m: OutgoingMessage) -> MessageView:
+def _view(
+    direction: Direction,
+    m: OutgoingMessage | IncomingMessage,
+    body: Mapping[str, Any],
+    *,
+    delivered_at: datetime | None,
+    error: str | None,
+    attempts: int,
+    created_by: str,
+) -> MessageView:
+    """A message either way as one view: what the outbox and the inbox keep alike is read from the message the
+    same way, what each keeps in its own words (when it was delivered or received, why it failed or was refused,
+    who wrote or read it) is the caller's."""
     return MessageView(
-        Direction.OUTGOING,
+        direction,
         m.id,
         m.peer,
         m.kind,
         m.request_id,
-        _body(identity, m.jws) if m.kind is not MessageKind.ENTRY else {},
+        body,
         m.created_at,
         m.status,
-        m.delivered_at,
+        delivered_at,
         m.read_at,
-        m.error,
-        m.attempts,
-        m.created_by,
+        error,
+        attempts,
+        created_by,
+    )
+
+
+def _outgoing_view(identity: Identity, m: OutgoingMessage) -> MessageView:
+    body = _body(identity, m.jws) if m.kind is not MessageKind.ENTRY else {}
+    return _view(
+        Direction.OUTGOING,
+        m,
+        body,
+        delivered_at=m.delivered_at,
+        error=m.error,
+        attempts=m.attempts,
+        created_by=m.created_by,
     )
 
 
 def _incoming_view(identity: Identity, i: IncomingMessage) -> MessageView:
-    return MessageView(
-        Direction.INCOMING,
-        i.id,
-        i.peer,
-        i.kind,
-        i.request_id,
-        _body(identity, i.jws),
-        i.created_at,
-        i.status,
-        i.received_at,
-        i.read_at,
-        i.reason,
-        1,
-        i.read_by or "",
+    body = _body(identity, i.jws)
+    return _view(
+        Direction.INCOMING, i, body, delivered_at=i.received_at, error=i.reason, attempts=1, created_by=i.read_by or ""
     )
 
 

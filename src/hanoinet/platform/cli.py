@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -29,6 +31,41 @@ OnOption = Annotated[
     typer.Option("--on", formats=["%Y-%m-%d"], help="The date to answer for (default: today)."),
 ]
 InstrumentOption = Annotated[str, typer.Option("--instrument", "-i", help="Rule pack key.")]
+
+Result = TypeVar("Result")
+
+
+def shared_options(
+    options: Mapping[str, tuple[Any, Any]], *, into: str
+) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
+    """A decorator declaring, once, options that several commands take alike: each ``name: (annotation, default)``
+    becomes an option of the decorated command, ahead of its own parameters, and the command receives their values
+    together as one dict, its parameter ``into``. The commands cannot drift apart, and an option added to
+    ``options`` reaches all of them.
+
+    Typer reads a command's parameters from its signature, so the decorated command's signature is rewritten: the
+    shared options, then the command's own parameters without ``into`` (all keyword-only: Typer passes them by
+    name)."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+
+    def decorate(command: Callable[..., Result]) -> Callable[..., Result]:
+        own = inspect.signature(command, eval_str=True)
+        shared = [inspect.Parameter(name, keyword, default=d, annotation=a) for name, (a, d) in options.items()]
+        kept = [p.replace(kind=keyword) for p in own.parameters.values() if p.name != into]
+        signature = own.replace(parameters=[*shared, *kept])
+
+        @functools.wraps(command)
+        def with_options(**given: Any) -> Result:
+            values = {name: given.pop(name) for name in options}
+            return command(**given, **{into: values})
+
+        with_options.__signature__ = signature  # type: ignore[attr-defined]
+        with_options.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()} | {
+            "return": own.return_annotation
+        }
+        return with_options
+
+    return decorate
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -231,8 +231,7 @@ def create_request(node: Node, draft: RequestDraft, *, actor: str) -> RequestVie
         due = next_due(clocks)
         uow.requests.add(request, due.due_at if due else None, due.name if due else None)
         _refresh_followed(node, uow, request)
-        audit.attach(uow, request.id)
-        uow.commit()
+        _commit(uow, request)
     return _view(request, rtype, clocks, issues)
 
 
@@ -249,6 +248,13 @@ def _view(
         a for a in request.allowed_actions(rtype) if check_local_action(request.direction, a, request.peer) is None
     )
     return RequestView(request, rtype, tuple(clocks), allowed, tuple(issues), tuple(messages))
+
+
+def _commit(uow: UnitOfWork, request: Request) -> None:
+    """Commit a change to ``request`` together with the call's audit entry about it (``audit.attach``): one
+    transaction, so that the entry stands exactly when the change does."""
+    audit.attach(uow, request.id)
+    uow.commit()
 
 
 def _save(node: Node, uow: UnitOfWork, request: Request, rtype: RequestType) -> list[Clock]:
@@ -286,6 +292,15 @@ def _completeness(node: Node, uow: UnitOfWork, request: Request) -> list[Issue]:
     pack = node.pack(request.instrument)
     rtype = request_type(pack, request.type)
     case = _find_case(uow, request.case_id)
+    now = node.clock.now() if request.state is RequestState.DRAFT else request.created_at
+    return _contents(pack, rtype, request, case, deadline=request.deadline, now=now)
+
+
+def _contents(
+    pack: RulePack, rtype: RequestType, request: Request, case: Case, *, deadline: datetime | None, now: datetime
+) -> list[Issue]:
+    """``check_contents`` for a request already built — saved here, or received from a node: its items, its
+    emergency flag and its States are its own; the deadline and the moment it is judged at are the caller's."""
     return check_contents(
         pack,
         rtype,
@@ -294,8 +309,8 @@ def _completeness(node: Node, uow: UnitOfWork, request: Request) -> list[Issue]:
         emergency=request.emergency,
         requesting_state=request.requesting_state,
         requested_state=request.requested_state,
-        deadline=request.deadline,
-        now=node.clock.now() if request.state is RequestState.DRAFT else request.created_at,
+        deadline=deadline,
+        now=now,
     )
 
 
@@ -335,8 +350,7 @@ def amend_request(node: Node, request_id: str, changes: Mapping[str, str | None]
             raise ValidationFailed(hard)
         rtype = request_type(node.pack(request.instrument), request.type)
         clocks = _save(node, uow, request, rtype)
-        audit.attach(uow, request.id)
-        uow.commit()
+        _commit(uow, request)
     return _view(request, rtype, clocks, issues)
 
 
@@ -375,8 +389,7 @@ def act_on_request(
                     "grounds": list(event.data.get("grounds", [])),
                 }
                 compose(node, uow, peer, MessageKind.ACTION, body, actor=actor, request_id=request.id)
-        audit.attach(uow, request.id)
-        uow.commit()
+        _commit(uow, request)
     if request.peer is not None and is_shared(action):
         node.outbox_changed(request.peer)
     return _view(request, rtype, clocks, ())
@@ -682,17 +695,7 @@ def receive_request(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -
     if request.follows_up and (earlier is None or earlier.peer != peer.entry.node_id):
         data["follows_up_unknown"] = request.follows_up
         request.follows_up, earlier = None, None
-    issues = check_contents(
-        pack,
-        rtype,
-        items=request.items,
-        case=case,
-        emergency=request.emergency,
-        requesting_state=request.requesting_state,
-        requested_state=request.requested_state,
-        deadline=None,
-        now=now,
-    )
+    issues = _contents(pack, rtype, request, case, deadline=None, now=now)
     if issues:
         data["issues"] = [str(i) for i in issues]
     actor = f"{peer.entry.authority} ({peer.entry.state})"[:128]
