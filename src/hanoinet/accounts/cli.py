@@ -134,6 +134,3 @@ def user_enable(username: str) -> None:
 def user_unlock(username: str) -> None:
     """Lift a lockout after repeated failed sign-ins."""
     _change(username, "unlocked", lambda n, who: account_services.unlock(n, username, actor=who))
-
-
-"""Options given before the command that take a value (the value is not the command's name)."""
