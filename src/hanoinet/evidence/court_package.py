@@ -35,7 +35,6 @@ renamed into place only when complete and fsynced, so a crash never leaves a hal
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -56,7 +55,6 @@ from hanoinet.evidence.case_uco import NodeInfo, case_bundle
 from hanoinet.evidence.domain import (
     GENESIS,
     Checkpoint,
-    CustodyAction,
     CustodyEvent,
     EvidenceItem,
     HandlingConditions,
@@ -242,14 +240,9 @@ def _manifest(
         "exported_at": utc_iso(exported_at),
         "items": records,
         "custody": {
-            "events": [{**e.body(), "hash": e.hash} for e in sorted(events, key=lambda e: e.seq)],
+            "events": [e.as_dict() for e in sorted(events, key=lambda e: e.seq)],
             "checkpoints": [
-                {
-                    "seq": cp.seq,
-                    "head_hash": cp.head_hash,
-                    "signed_at": utc_iso(cp.signed_at),
-                    "signature": base64.b64encode(cp.signature).decode(),
-                }
+                cp.as_dict()
                 for cp in sorted({cp.seq: cp for cp in checkpoints if cp.seq in seqs}.values(), key=lambda c: c.seq)
             ],
         },
@@ -270,18 +263,9 @@ def _content_name(item: EvidenceItem, taken: set[str]) -> str:
 
 
 def _item_record(item: EvidenceItem, content_path: str | None) -> dict[str, Any]:
-    d = item.described
     return {
         "id": item.id,
-        "case_id": d.case_id,
-        "exhibit": d.exhibit,
-        "source": d.source,
-        "acquisition_method": d.acquisition_method,
-        "acquisition_tool": d.acquisition_tool,
-        "acquired_by": d.acquired_by,
-        "acquired_at": utc_iso(d.acquired_at),
-        "description": d.description,
-        "file_name": d.file_name,
+        **item.described.as_dict(),
         "sha256": item.sha256,
         "size": item.size,
         "hashes": dict(sorted(item.hashes.items())),
@@ -579,20 +563,6 @@ def _check_files(manifest: dict[str, Any], path: Path, actual: dict[str, str]) -
     return problems
 
 
-def _event(data: dict[str, Any]) -> CustodyEvent:
-    return CustodyEvent(
-        seq=int(data["seq"]),
-        item_id=str(data["item_id"]),
-        action=CustodyAction(data["action"]),
-        actor=str(data["actor"]),
-        at=datetime.fromisoformat(data["at"]),
-        reason=str(data["reason"]),
-        details=dict(data["details"]),
-        prev_hash=str(data["prev_hash"]),
-        hash=str(data["hash"]),
-    )
-
-
 def _item(data: dict[str, Any]) -> EvidenceItem:
     disposed = data.get("disposed_at")
     return EvidenceItem(
@@ -600,17 +570,7 @@ def _item(data: dict[str, Any]) -> EvidenceItem:
         sha256=str(data["sha256"]),
         size=int(data["size"]),
         hashes=dict(data["hashes"]),
-        described=ItemDescription(
-            case_id=data["case_id"],
-            exhibit=data["exhibit"],
-            source=data["source"],
-            acquisition_method=data["acquisition_method"],
-            acquisition_tool=data["acquisition_tool"],
-            acquired_by=data["acquired_by"],
-            acquired_at=datetime.fromisoformat(data["acquired_at"]),
-            description=data["description"],
-            file_name=data["file_name"],
-        ),
+        described=ItemDescription.from_dict(data),
         conditions=HandlingConditions.from_dict(data["conditions"]),
         created_at=datetime.fromisoformat(data["created_at"]),
         disposed_at=datetime.fromisoformat(disposed) if disposed else None,
@@ -642,7 +602,7 @@ def _parse_events(entries: list[dict[str, Any]], problems: list[str]) -> dict[in
     events: dict[int, CustodyEvent] = {}
     for n, data in enumerate(entries, start=1):
         try:
-            event = _event(data)
+            event = CustodyEvent.from_dict(data)
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"custody event entry {n} is malformed ({exc!r})")
             continue
@@ -662,12 +622,7 @@ def _check_checkpoints(
     signed: dict[int, str] = {}
     for n, data in enumerate(entries, start=1):
         try:
-            cp = Checkpoint(
-                int(data["seq"]),
-                str(data["head_hash"]),
-                datetime.fromisoformat(data["signed_at"]),
-                base64.b64decode(data["signature"], validate=True),
-            )
+            cp = Checkpoint.from_dict(data)
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"checkpoint entry {n} is malformed ({exc!r})")
             continue

@@ -14,7 +14,7 @@ from hanoinet.audit import service as audit
 from hanoinet.cases.service import get_case
 from hanoinet.evidence.domain import Checkpoint, CustodyAction, CustodyEvent, EvidenceItem
 from hanoinet.evidence.ports import Exporter
-from hanoinet.evidence.service import authorise, record
+from hanoinet.evidence.service import Custody, authorise
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.permissions import Principal
 
@@ -99,17 +99,9 @@ def export_case_graph(
     reference, items = _select(node, case, item_ids)
     now = node.clock.now()
     with node.uow() as uow:
+        custody = Custody(uow, signer, principal.name, now)
         for item in items:
-            record(
-                uow,
-                signer,
-                item_id=item.id,
-                action=CustodyAction.EXPORT,
-                actor=principal.name,
-                at=now,
-                reason=reason,
-                details={"format": "case-uco-jsonld"},
-            )
+            custody.record(item.id, CustodyAction.EXPORT, reason, format="case-uco-jsonld")
         audit.attach(uow, case)
         uow.commit()
     events, _ = _custody(node, items)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Protocol
@@ -113,21 +114,20 @@ class Vault(Protocol):
         """Destroy content for good (its data key with it)."""
 
 
-class SealedContent(Protocol):
-    """What a receiving node needs to check stored content sent verbatim: the blob's data key and framing."""
+@dataclass(frozen=True)
+class SealedContent:
+    """What a receiving node needs to check stored content sent verbatim, record by record: the blob's data key,
+    nonce prefix, header hash and chunk size, and how many records it has. One value for both sides: the vault
+    gives it for its own blobs (``seal_info``, where it is called ``SealedBlob``), a receiver rebuilds it from
+    an offer's secrets. The data key opens the content: it travels only inside an encrypted message, and never
+    shows in a ``repr`` or a log."""
 
-    @property
-    def sha256(self) -> str: ...
-    @property
-    def chunk_size(self) -> int: ...
-    @property
-    def records(self) -> int: ...
-    @property
-    def nonce_prefix(self) -> bytes: ...
-    @property
-    def header_hash(self) -> bytes: ...
-    @property
-    def data_key(self) -> bytes: ...
+    sha256: str
+    chunk_size: int
+    records: int
+    nonce_prefix: bytes
+    header_hash: bytes
+    data_key: bytes = field(repr=False)
 
 
 class ChunkOpener(Protocol):
