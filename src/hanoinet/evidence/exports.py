@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from hanoinet.audit import service as audit
 from hanoinet.cases.service import get_case
 from hanoinet.evidence.domain import Checkpoint, CustodyAction, CustodyEvent, EvidenceItem
-from hanoinet.evidence.ports import Exporter
+from hanoinet.evidence.ports import Exporter, PackageOrder
 from hanoinet.evidence.service import Custody, authorise
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.permissions import Principal
@@ -77,16 +77,15 @@ def export_package(
     def stream(sha256: str) -> Callable[[], Iterable[bytes]]:
         return lambda: vault.open_stream(sha256)
 
-    entries = [(i, None if i.disposed_at else stream(i.sha256)) for i in items]
-    return _exporter(node).court_package(
-        dest,
-        entries,
+    order = PackageOrder(
+        [(i, None if i.disposed_at else stream(i.sha256)) for i in items],
         events,
         checkpoints,
         case_reference=reference,
         exported_by=principal.name,
         exported_at=node.clock.now(),
     )
+    return _exporter(node).court_package(dest, order)
 
 
 def export_case_graph(

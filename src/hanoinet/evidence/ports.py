@@ -202,20 +202,24 @@ class SealedVault(Protocol):
         """Delete an assembly that cannot be opened; True if there was one."""
 
 
+@dataclass(frozen=True)
+class PackageOrder:
+    """What a court package is to hold: the items, each with a way to stream its decrypted content (None: its record
+    only, e.g. disposed of), their complete custody and the node's checkpoints, and the case, exporter and time it
+    states. One value for what the export service asks of an exporter, rather than seven arguments passed on."""
+
+    items: Sequence[tuple[EvidenceItem, Callable[[], Iterable[bytes]] | None]]
+    events: Sequence[CustodyEvent]
+    checkpoints: Sequence[Checkpoint]
+    case_reference: str
+    exported_by: str
+    exported_at: datetime
+
+
 class Exporter(Protocol):
     """Court packages and CASE/UCO graphs, signed by the node."""
 
-    def court_package(
-        self,
-        dest: Path,
-        items: Sequence[tuple[EvidenceItem, Callable[[], Iterable[bytes]] | None]],
-        events: Sequence[CustodyEvent],
-        checkpoints: Sequence[Checkpoint],
-        *,
-        case_reference: str,
-        exported_by: str,
-        exported_at: datetime,
-    ) -> Path:
+    def court_package(self, dest: Path, order: PackageOrder) -> Path:
         """Write a package a court can check with outside tools; nothing is left at ``dest`` on failure."""
 
     def case_graph(
