@@ -10,12 +10,12 @@ knowing the vault.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar
 
-from hanoinet.evidence.ports import AssemblyDamaged, AssemblyInUse, ChunkRefused, ContentMismatch
+from hanoinet.evidence.ports import AssemblyDamaged, AssemblyInUse, ChunkRefused, ContentMismatch, SealedContent
 from hanoinet.platform.errors import DAMAGED, VAULT_UNAVAILABLE, ErrorKind
 
 
@@ -128,18 +128,9 @@ class StoredBlob:
     path: Path
 
 
-@dataclass(frozen=True)
-class SealedBlob:
-    """What a receiver needs to authenticate a stored blob's records as they arrive (see ``RecordOpener``): its
-    data key, nonce prefix, header hash and chunk size, and how many records it has. The data key opens the
-    content: it travels only inside an encrypted message, and never shows in a ``repr`` or a log."""
-
-    sha256: str
-    chunk_size: int
-    records: int
-    nonce_prefix: bytes
-    header_hash: bytes
-    data_key: bytes = field(repr=False)
+SealedBlob = SealedContent
+"""What a receiver needs to authenticate a stored blob's records as they arrive (see ``RecordOpener``): the port's
+value, under the vault's name for it, so that the federation builds the same one from an offer."""
 
 
 @dataclass(frozen=True)

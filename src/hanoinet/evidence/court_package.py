@@ -35,19 +35,18 @@ renamed into place only when complete and fsynced, so a crash never leaves a hal
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from io import BufferedWriter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -56,7 +55,6 @@ from hanoinet.evidence.case_uco import NodeInfo, case_bundle
 from hanoinet.evidence.domain import (
     GENESIS,
     Checkpoint,
-    CustodyAction,
     CustodyEvent,
     EvidenceItem,
     HandlingConditions,
@@ -99,6 +97,8 @@ RULES = {
 
 _HASH_CHUNK = 1 << 20
 
+_T = TypeVar("_T")
+
 
 class PackageError(ValueError):
     """A package cannot be written as asked: content that is not the recorded content, or custody that does not
@@ -139,16 +139,19 @@ def write_package(  # noqa: PLR0917 - the export service's agreed signature: wha
         raise PackageError("the node info's public key is not the signing key's: the package would not verify")
     if exported_at.tzinfo is None:
         raise PackageError("exported_at must carry a time zone")
-    manifest = _manifest(
-        entries,
-        events,
-        checkpoints,
-        keys=keys,
-        node=node,
-        case_reference=case_reference,
-        exported_by=exported_by,
-        exported_at=exported_at,
-    )
+    # Everything the package states, as plain data (the ``files`` hashes are added once those files exist).
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "case_reference": case_reference,
+        "node": {"name": node.name, "state": node.state, "public_key_hex": node.public_key_hex},
+        "public_key_pem": keys.public_key_pem().decode(),
+        "exported_by": exported_by,
+        "exported_at": utc_iso(exported_at),
+        "items": _item_records(entries),
+        "custody": _custody_record(events, checkpoints),
+        "rules": RULES,
+    }
     problems = _check_custody(manifest, keys.public_key())
     if problems:
         raise PackageError("the custody of these items does not verify: " + "; ".join(problems))
@@ -208,18 +211,8 @@ def _write_all(
     _fsync_dir(tmp)
 
 
-def _manifest(
-    entries: Sequence[PackageEntry],
-    events: Sequence[CustodyEvent],
-    checkpoints: Sequence[Checkpoint],
-    *,
-    keys: NodeKeys,
-    node: NodeInfo,
-    case_reference: str,
-    exported_by: str,
-    exported_at: datetime,
-) -> dict[str, Any]:
-    """Everything the package states, as plain data (the ``files`` hashes are added once those files exist)."""
+def _item_records(entries: Sequence[PackageEntry]) -> list[dict[str, Any]]:
+    """The manifest's items, by exhibit, each with the file of its content (None when it has none)."""
     if len({e.item.id for e in entries}) != len(entries):
         raise PackageError("an item is listed twice")
     names: set[str] = set()
@@ -231,29 +224,18 @@ def _manifest(
                 raise PackageError(f"item {entry.item.id} was disposed of: it has no content to export")
             path = _content_name(entry.item, names)
         records.append(_item_record(entry.item, path))
+    return records
+
+
+def _custody_record(events: Sequence[CustodyEvent], checkpoints: Sequence[Checkpoint]) -> dict[str, Any]:
+    """The manifest's custody: the events in ledger order, and the node's checkpoints of those events only."""
     seqs = {e.seq for e in events}
     return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "case_reference": case_reference,
-        "node": {"name": node.name, "state": node.state, "public_key_hex": node.public_key_hex},
-        "public_key_pem": keys.public_key_pem().decode(),
-        "exported_by": exported_by,
-        "exported_at": utc_iso(exported_at),
-        "items": records,
-        "custody": {
-            "events": [{**e.body(), "hash": e.hash} for e in sorted(events, key=lambda e: e.seq)],
-            "checkpoints": [
-                {
-                    "seq": cp.seq,
-                    "head_hash": cp.head_hash,
-                    "signed_at": utc_iso(cp.signed_at),
-                    "signature": base64.b64encode(cp.signature).decode(),
-                }
-                for cp in sorted({cp.seq: cp for cp in checkpoints if cp.seq in seqs}.values(), key=lambda c: c.seq)
-            ],
-        },
-        "rules": RULES,
+        "events": [e.as_dict() for e in sorted(events, key=lambda e: e.seq)],
+        "checkpoints": [
+            cp.as_dict()
+            for cp in sorted({cp.seq: cp for cp in checkpoints if cp.seq in seqs}.values(), key=lambda c: c.seq)
+        ],
     }
 
 
@@ -270,18 +252,9 @@ def _content_name(item: EvidenceItem, taken: set[str]) -> str:
 
 
 def _item_record(item: EvidenceItem, content_path: str | None) -> dict[str, Any]:
-    d = item.described
     return {
         "id": item.id,
-        "case_id": d.case_id,
-        "exhibit": d.exhibit,
-        "source": d.source,
-        "acquisition_method": d.acquisition_method,
-        "acquisition_tool": d.acquisition_tool,
-        "acquired_by": d.acquired_by,
-        "acquired_at": utc_iso(d.acquired_at),
-        "description": d.description,
-        "file_name": d.file_name,
+        **item.described.as_dict(),
         "sha256": item.sha256,
         "size": item.size,
         "hashes": dict(sorted(item.hashes.items())),
@@ -579,20 +552,6 @@ def _check_files(manifest: dict[str, Any], path: Path, actual: dict[str, str]) -
     return problems
 
 
-def _event(data: dict[str, Any]) -> CustodyEvent:
-    return CustodyEvent(
-        seq=int(data["seq"]),
-        item_id=str(data["item_id"]),
-        action=CustodyAction(data["action"]),
-        actor=str(data["actor"]),
-        at=datetime.fromisoformat(data["at"]),
-        reason=str(data["reason"]),
-        details=dict(data["details"]),
-        prev_hash=str(data["prev_hash"]),
-        hash=str(data["hash"]),
-    )
-
-
 def _item(data: dict[str, Any]) -> EvidenceItem:
     disposed = data.get("disposed_at")
     return EvidenceItem(
@@ -600,17 +559,7 @@ def _item(data: dict[str, Any]) -> EvidenceItem:
         sha256=str(data["sha256"]),
         size=int(data["size"]),
         hashes=dict(data["hashes"]),
-        described=ItemDescription(
-            case_id=data["case_id"],
-            exhibit=data["exhibit"],
-            source=data["source"],
-            acquisition_method=data["acquisition_method"],
-            acquisition_tool=data["acquisition_tool"],
-            acquired_by=data["acquired_by"],
-            acquired_at=datetime.fromisoformat(data["acquired_at"]),
-            description=data["description"],
-            file_name=data["file_name"],
-        ),
+        described=ItemDescription.from_dict(data),
         conditions=HandlingConditions.from_dict(data["conditions"]),
         created_at=datetime.fromisoformat(data["created_at"]),
         disposed_at=datetime.fromisoformat(disposed) if disposed else None,
@@ -638,14 +587,22 @@ def _check_custody(manifest: dict[str, Any], public_key: Ed25519PublicKey) -> li
     return problems + _check_items(manifest, events)
 
 
-def _parse_events(entries: list[dict[str, Any]], problems: list[str]) -> dict[int, CustodyEvent]:
-    events: dict[int, CustodyEvent] = {}
+def _parsed(
+    entries: list[dict[str, Any]], parse: Callable[[dict[str, Any]], _T], what: str, problems: list[str]
+) -> Iterator[_T]:
+    """Each entry of a manifest's list, parsed; one that is malformed is reported (as ``what`` entry n) and left out."""
     for n, data in enumerate(entries, start=1):
         try:
-            event = _event(data)
+            parsed = parse(data)
         except (KeyError, TypeError, ValueError) as exc:
-            problems.append(f"custody event entry {n} is malformed ({exc!r})")
+            problems.append(f"{what} entry {n} is malformed ({exc!r})")
             continue
+        yield parsed
+
+
+def _parse_events(entries: list[dict[str, Any]], problems: list[str]) -> dict[int, CustodyEvent]:
+    events: dict[int, CustodyEvent] = {}
+    for event in _parsed(entries, CustodyEvent.from_dict, "custody event", problems):
         if event.seq in events:
             problems.append(f"custody event {event.seq} appears twice")
         events[event.seq] = event
@@ -660,17 +617,7 @@ def _check_checkpoints(
 ) -> dict[int, str]:
     """Check each checkpoint's signature and that its event is the one signed; return the good ones' hashes."""
     signed: dict[int, str] = {}
-    for n, data in enumerate(entries, start=1):
-        try:
-            cp = Checkpoint(
-                int(data["seq"]),
-                str(data["head_hash"]),
-                datetime.fromisoformat(data["signed_at"]),
-                base64.b64decode(data["signature"], validate=True),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            problems.append(f"checkpoint entry {n} is malformed ({exc!r})")
-            continue
+    for cp in _parsed(entries, Checkpoint.from_dict, "checkpoint", problems):
         if not verify_signature(public_key, cp.signature, cp.message()):
             problems.append(f"checkpoint {cp.seq}: its signature does not verify with the package's public key")
         elif cp.seq not in events:

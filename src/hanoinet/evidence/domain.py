@@ -10,9 +10,10 @@ I/O with a key, not domain logic).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
@@ -124,6 +125,18 @@ class ItemDescription:
     description: str = ""
     file_name: str = ""
 
+    def as_dict(self) -> dict[str, str]:
+        """Plain data, the time in UTC: the one shape of a description in the metadata digest, court package
+        manifests and transfer offers, so that what a receiver or a court recomputes is what was committed to."""
+        return {**asdict(self), "acquired_at": utc_iso(self.acquired_at)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ItemDescription:
+        """Inverse of ``as_dict``: every field must be there (KeyError otherwise); all are text but the time."""
+        values: dict[str, Any] = {f.name: str(data[f.name]) for f in fields(cls)}
+        values["acquired_at"] = datetime.fromisoformat(data["acquired_at"])
+        return cls(**values)
+
 
 @dataclass(slots=True)
 class EvidenceItem:
@@ -168,7 +181,6 @@ def check_description(described: ItemDescription, conditions: HandlingConditions
 
 def metadata_digest(item: EvidenceItem) -> str:
     """SHA-256 of everything about an item that must never change after acquisition."""
-    d = item.described
     return hashlib.sha256(
         canonical(
             {
@@ -176,15 +188,7 @@ def metadata_digest(item: EvidenceItem) -> str:
                 "sha256": item.sha256,
                 "size": item.size,
                 "hashes": item.hashes,
-                "case_id": d.case_id,
-                "exhibit": d.exhibit,
-                "source": d.source,
-                "acquisition_method": d.acquisition_method,
-                "acquisition_tool": d.acquisition_tool,
-                "acquired_by": d.acquired_by,
-                "acquired_at": utc_iso(d.acquired_at),
-                "description": d.description,
-                "file_name": d.file_name,
+                **item.described.as_dict(),
                 "conditions": item.conditions.as_dict(),
                 "created_at": utc_iso(item.created_at),
             }
@@ -222,6 +226,26 @@ class CustodyEvent:
     def computed_hash(self) -> str:
         """The hash this event must carry, recomputed from its fields."""
         return hashlib.sha256(canonical(self.body())).hexdigest()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The hashed fields and the hash: an event as a court package or a transfer offer carries it."""
+        return {**self.body(), "hash": self.hash}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CustodyEvent:
+        """Inverse of ``as_dict``, for events read from elsewhere; the hash is taken as given (check it with
+        ``computed_hash``). Raises KeyError, TypeError or ValueError on a malformed event."""
+        return cls(
+            seq=int(data["seq"]),
+            item_id=str(data["item_id"]),
+            action=CustodyAction(data["action"]),
+            actor=str(data["actor"]),
+            at=datetime.fromisoformat(data["at"]),
+            reason=str(data["reason"]),
+            details=dict(data["details"]),
+            prev_hash=str(data["prev_hash"]),
+            hash=str(data["hash"]),
+        )
 
 
 def next_event(
@@ -261,6 +285,25 @@ class Checkpoint:
     def message(self) -> bytes:
         """The bytes that are signed."""
         return canonical({"ledger": "hanoinet-custody", "seq": self.seq, "head_hash": self.head_hash})
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, the signature in base64: a checkpoint as a court package or a transfer offer carries it."""
+        return {
+            "seq": self.seq,
+            "head_hash": self.head_hash,
+            "signed_at": utc_iso(self.signed_at),
+            "signature": base64.b64encode(self.signature).decode(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
+        """Inverse of ``as_dict``; raises KeyError, TypeError or ValueError on a malformed checkpoint."""
+        return cls(
+            int(data["seq"]),
+            str(data["head_hash"]),
+            datetime.fromisoformat(data["signed_at"]),
+            base64.b64decode(data["signature"], validate=True),
+        )
 
 
 def check_chain(events: Sequence[CustodyEvent]) -> list[str]:

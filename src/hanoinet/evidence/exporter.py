@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hanoinet.evidence.case_uco import NodeInfo, case_bundle
 from hanoinet.evidence.court_package import PackageEntry, write_package
-from hanoinet.evidence.domain import Checkpoint, CustodyEvent, EvidenceItem
+from hanoinet.evidence.domain import CustodyEvent, EvidenceItem
+from hanoinet.evidence.ports import PackageOrder
 from hanoinet.platform.keys import NodeKeys
 
 
@@ -20,28 +20,18 @@ class FileExporter:
         self.keys = keys
         self.node = NodeInfo(name=name, state=state, public_key_hex=keys.public_key_hex())
 
-    def court_package(
-        self,
-        dest: Path,
-        items: Sequence[tuple[EvidenceItem, Callable[[], Iterable[bytes]] | None]],
-        events: Sequence[CustodyEvent],
-        checkpoints: Sequence[Checkpoint],
-        *,
-        case_reference: str,
-        exported_by: str,
-        exported_at: datetime,
-    ) -> Path:
-        entries = [PackageEntry(item, content) for item, content in items]
+    def court_package(self, dest: Path, order: PackageOrder) -> Path:
+        entries = [PackageEntry(item, content) for item, content in order.items]
         return write_package(
             dest,
             entries,
-            events,
-            checkpoints,
+            order.events,
+            order.checkpoints,
             self.keys,
             self.node,
-            case_reference=case_reference,
-            exported_by=exported_by,
-            exported_at=exported_at,
+            case_reference=order.case_reference,
+            exported_by=order.exported_by,
+            exported_at=order.exported_at,
         )
 
     def case_graph(

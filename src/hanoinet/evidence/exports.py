@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from hanoinet.audit import service as audit
 from hanoinet.cases.service import get_case
 from hanoinet.evidence.domain import Checkpoint, CustodyAction, CustodyEvent, EvidenceItem
-from hanoinet.evidence.ports import Exporter
-from hanoinet.evidence.service import authorise, record
+from hanoinet.evidence.ports import Exporter, PackageOrder
+from hanoinet.evidence.service import Custody, authorise
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.permissions import Principal
 
@@ -77,16 +77,15 @@ def export_package(
     def stream(sha256: str) -> Callable[[], Iterable[bytes]]:
         return lambda: vault.open_stream(sha256)
 
-    entries = [(i, None if i.disposed_at else stream(i.sha256)) for i in items]
-    return _exporter(node).court_package(
-        dest,
-        entries,
+    order = PackageOrder(
+        [(i, None if i.disposed_at else stream(i.sha256)) for i in items],
         events,
         checkpoints,
         case_reference=reference,
         exported_by=principal.name,
         exported_at=node.clock.now(),
     )
+    return _exporter(node).court_package(dest, order)
 
 
 def export_case_graph(
@@ -99,17 +98,9 @@ def export_case_graph(
     reference, items = _select(node, case, item_ids)
     now = node.clock.now()
     with node.uow() as uow:
+        custody = Custody(uow, signer, principal.name, now)
         for item in items:
-            record(
-                uow,
-                signer,
-                item_id=item.id,
-                action=CustodyAction.EXPORT,
-                actor=principal.name,
-                at=now,
-                reason=reason,
-                details={"format": "case-uco-jsonld"},
-            )
+            custody.record(item.id, CustodyAction.EXPORT, reason, format="case-uco-jsonld")
         audit.attach(uow, case)
         uow.commit()
     events, _ = _custody(node, items)

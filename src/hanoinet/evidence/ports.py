@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Protocol
@@ -105,21 +106,20 @@ class Vault(Protocol):
         """Destroy content for good (its data key with it)."""
 
 
-class SealedContent(Protocol):
-    """What a receiving node needs to check stored content sent verbatim: the blob's data key and framing."""
+@dataclass(frozen=True)
+class SealedContent:
+    """What a receiving node needs to check stored content sent verbatim, record by record: the blob's data key,
+    nonce prefix, header hash and chunk size, and how many records it has. One value for both sides: the vault
+    gives it for its own blobs (``seal_info``, where it is called ``SealedBlob``), a receiver rebuilds it from
+    an offer's secrets. The data key opens the content: it travels only inside an encrypted message, and never
+    shows in a ``repr`` or a log."""
 
-    @property
-    def sha256(self) -> str: ...
-    @property
-    def chunk_size(self) -> int: ...
-    @property
-    def records(self) -> int: ...
-    @property
-    def nonce_prefix(self) -> bytes: ...
-    @property
-    def header_hash(self) -> bytes: ...
-    @property
-    def data_key(self) -> bytes: ...
+    sha256: str
+    chunk_size: int
+    records: int
+    nonce_prefix: bytes
+    header_hash: bytes
+    data_key: bytes = field(repr=False)
 
 
 class ChunkOpener(Protocol):
@@ -194,20 +194,24 @@ class SealedVault(Protocol):
         """Delete an assembly that cannot be opened; True if there was one."""
 
 
+@dataclass(frozen=True)
+class PackageOrder:
+    """What a court package is to hold: the items, each with a way to stream its decrypted content (None: its record
+    only, e.g. disposed of), their complete custody and the node's checkpoints, and the case, exporter and time it
+    states. One value for what the export service asks of an exporter, rather than seven arguments passed on."""
+
+    items: Sequence[tuple[EvidenceItem, Callable[[], Iterable[bytes]] | None]]
+    events: Sequence[CustodyEvent]
+    checkpoints: Sequence[Checkpoint]
+    case_reference: str
+    exported_by: str
+    exported_at: datetime
+
+
 class Exporter(Protocol):
     """Court packages and CASE/UCO graphs, signed by the node."""
 
-    def court_package(
-        self,
-        dest: Path,
-        items: Sequence[tuple[EvidenceItem, Callable[[], Iterable[bytes]] | None]],
-        events: Sequence[CustodyEvent],
-        checkpoints: Sequence[Checkpoint],
-        *,
-        case_reference: str,
-        exported_by: str,
-        exported_at: datetime,
-    ) -> Path:
+    def court_package(self, dest: Path, order: PackageOrder) -> Path:
         """Write a package a court can check with outside tools; nothing is left at ``dest`` on failure."""
 
     def case_graph(

@@ -3,7 +3,8 @@
 Content goes into the vault first (durably, outside any database transaction: it may take minutes); the item row
 and its acquisition event are then committed together. A crash in between leaves content that no item refers to,
 which is not evidence (``verify`` starts from the items and the ledger) and is reused by the next ingest of the same
-content. Every custody event is appended under the ledger's lock and followed by a checkpoint signed by the node.
+content. Every custody event is appended under the ledger's lock and followed by a checkpoint signed by the node
+(``Custody``, which the federation's transfers record with too).
 """
 
 from __future__ import annotations
@@ -38,24 +39,37 @@ if TYPE_CHECKING:
     from hanoinet.app.node import Node, UnitOfWork
 
 
-def record(
-    uow: UnitOfWork,
-    signer: Signer,
-    *,
-    item_id: str,
-    action: CustodyAction,
-    actor: str,
-    at: datetime,
-    reason: str,
-    details: dict[str, Any] | None = None,
-) -> CustodyEvent:
-    """Append one custody event after the ledger's head, and sign a checkpoint of the new head."""
-    head = uow.ledger.lock_head()
-    event = next_event(head, item_id=item_id, action=action, actor=actor, at=at, reason=reason, details=details)
-    uow.ledger.append(event)
-    unsigned = Checkpoint(event.seq, event.hash, at, b"")
-    uow.ledger.add_checkpoint(Checkpoint(event.seq, event.hash, at, signer.sign(unsigned.message())))
-    return event
+@dataclass(frozen=True, slots=True)
+class Custody:
+    """How a use case records custody: in its unit of work, signed by the node, for one actor at one moment.
+
+    Every event of a use case (an ingest, a verify of many items, a transfer's receipt) shares these four, so they
+    are given once and each event names only its item, action, reason and details.
+    """
+
+    uow: UnitOfWork
+    signer: Signer
+    actor: str
+    at: datetime
+
+    def record(self, item_id: str, action: CustodyAction, reason: str, **details: Any) -> CustodyEvent:
+        """Append one custody event after the ledger's head, and sign a checkpoint of the new head."""
+        head = self.uow.ledger.lock_head()
+        event = next_event(
+            head, item_id=item_id, action=action, actor=self.actor, at=self.at, reason=reason, details=details
+        )
+        self.uow.ledger.append(event)
+        unsigned = Checkpoint(event.seq, event.hash, self.at, b"")
+        self.uow.ledger.add_checkpoint(Checkpoint(event.seq, event.hash, self.at, self.signer.sign(unsigned.message())))
+        return event
+
+    def refuse(self, item_id: str, attempted: CustodyAction, reason: str, what: str, **details: Any) -> AccessDenied:
+        """Record that ``attempted`` was refused and commit it, so that the refusal stays in the ledger whatever
+        follows; return the AccessDenied to raise, which says what may not be done (``what``) and that it is
+        recorded."""
+        self.record(item_id, CustodyAction.ACCESS_REFUSED, reason, attempted=attempted.value, **details)
+        self.uow.commit()
+        return AccessDenied(f"{self.actor} may not {what}; the refusal is recorded in its custody")
 
 
 def ingest(
@@ -95,20 +109,14 @@ def ingest(
             created_at=now,
         )
         uow.evidence.add(item)
-        record(
-            uow,
-            signer,
-            item_id=item.id,
-            action=CustodyAction.ACQUIRE,
-            actor=actor.name,
-            at=now,
-            reason=f"acquired by {described.acquired_by} from {described.source}",
-            details={
-                "hashes": item.hashes,
-                "size": item.size,
-                "metadata_digest": metadata_digest(item),
-                "stored_once": stored.deduplicated,
-            },
+        Custody(uow, signer, actor.name, now).record(
+            item.id,
+            CustodyAction.ACQUIRE,
+            f"acquired by {described.acquired_by} from {described.source}",
+            hashes=item.hashes,
+            size=item.size,
+            metadata_digest=metadata_digest(item),
+            stored_once=stored.deduplicated,
         )
         audit.attach(uow, item.id)
         uow.commit()
@@ -158,28 +166,18 @@ def authorise(
             raise NotFound(
                 f"item {item_id} was disposed of on {item.disposed_at.date().isoformat()}: no content is left"
             )
-        allowed = item.conditions.permits(principal)
-        if not allowed:
-            record(
-                uow,
-                signer,
-                item_id=item.id,
-                action=CustodyAction.ACCESS_REFUSED,
-                actor=principal.name,
-                at=now,
-                reason=reason,
-                details={"attempted": action.value, "roles": sorted(r.value for r in principal.roles)},
-            )
-            uow.commit()
+        custody = Custody(uow, signer, principal.name, now)
+        if not item.conditions.permits(principal):
             roles = ", ".join(r.value for r in item.conditions.allowed_roles) or "none"
-            raise AccessDenied(
-                f"{principal.name} may not {action.value} item {item.id}: its handling conditions allow roles {roles}"
-                + (f" and users {', '.join(item.conditions.allowed_users)}" if item.conditions.allowed_users else "")
-                + "; the refusal is recorded in its custody"
+            users = f" and users {', '.join(item.conditions.allowed_users)}" if item.conditions.allowed_users else ""
+            raise custody.refuse(
+                item.id,
+                action,
+                reason,
+                f"{action.value} item {item.id}: its handling conditions allow roles {roles}{users}",
+                roles=sorted(r.value for r in principal.roles),
             )
-        record(
-            uow, signer, item_id=item.id, action=action, actor=principal.name, at=now, reason=reason, details=details
-        )
+        custody.record(item.id, action, reason, **(details or {}))
         audit.attach(uow, item.id)
         uow.commit()
     return item
@@ -274,17 +272,16 @@ def verify(
     report.items = len(items)
     now = node.clock.now()
     with node.uow() as uow:
+        custody = Custody(uow, signer, principal.name, now)
         for item in items:
             problems = outcomes[item.id]
-            record(
-                uow,
-                signer,
-                item_id=item.id,
-                action=CustodyAction.VERIFY,
-                actor=principal.name,
-                at=now,
-                reason="integrity check",
-                details={"ok": not problems, "problems": problems[:20], "sha256": item.sha256},
+            custody.record(
+                item.id,
+                CustodyAction.VERIFY,
+                "integrity check",
+                ok=not problems,
+                problems=problems[:20],
+                sha256=item.sha256,
             )
         audit.attach(uow, item_id or "")
         uow.commit()
@@ -308,15 +305,8 @@ def dispose(node: Node, item_id: str, principal: Principal, reason: str) -> Evid
         if Role.ADMINISTRATOR not in principal.roles and not item.conditions.permits(principal):
             raise AccessDenied(f"{principal.name} may not dispose of item {item_id}")
         uow.evidence.mark_disposed(item.id, now)
-        record(
-            uow,
-            signer,
-            item_id=item.id,
-            action=CustodyAction.DISPOSE,
-            actor=principal.name,
-            at=now,
-            reason=reason,
-            details={"retention_until": until.isoformat(), "sha256": item.sha256},
+        Custody(uow, signer, principal.name, now).record(
+            item.id, CustodyAction.DISPOSE, reason, retention_until=until.isoformat(), sha256=item.sha256
         )
         shared = uow.evidence.live_with_content(item.sha256) > 0
         audit.attach(uow, item.id)

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from hanoinet.audit import service as audit
 from hanoinet.evidence.domain import (
-    AccessDenied,
     CustodyAction,
     CustodyEvent,
     EvidenceItem,
@@ -48,7 +47,7 @@ from hanoinet.evidence.ports import (
     SealedContent,
     SealedVault,
 )
-from hanoinet.evidence.service import record
+from hanoinet.evidence.service import Custody
 from hanoinet.federation.domain import (
     PROTOCOL_VERSION,
     TYP_SECRET,
@@ -76,7 +75,6 @@ from hanoinet.federation.ports import (
     Transport,
     TransportError,
 )
-from hanoinet.platform.canonical import utc_iso
 from hanoinet.platform.direction import Direction
 from hanoinet.platform.errors import (
     UNAUTHENTICATED,
@@ -107,18 +105,6 @@ def _unb64(text: Any) -> bytes:
         raise MessageRefused("a transfer secret is not base64") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Sealed:
-    """The framing and key of a blob sealed by another node, as its offer gave them."""
-
-    sha256: str
-    chunk_size: int
-    records: int
-    nonce_prefix: bytes
-    header_hash: bytes
-    data_key: bytes = field(repr=False)
-
-
 # --------------------------------------------------------------------------------------------------------------
 # Sender
 
@@ -137,16 +123,8 @@ def _custody_excerpt(node: Node, uow: UnitOfWork, item: EvidenceItem) -> dict[st
     checkpoints = [cp for cp in uow.ledger.checkpoints() if cp.seq in seqs]
     return {
         "custody_key": signer.public_key_hex(),
-        "events": [{**e.body(), "hash": e.hash} for e in events],
-        "checkpoints": [
-            {
-                "seq": cp.seq,
-                "head_hash": cp.head_hash,
-                "signed_at": utc_iso(cp.signed_at),
-                "signature": _b64(cp.signature),
-            }
-            for cp in checkpoints
-        ],
+        "events": [e.as_dict() for e in events],
+        "checkpoints": [cp.as_dict() for cp in checkpoints],
     }
 
 
@@ -154,26 +132,16 @@ def _refuse_transfer(node: Node, item: EvidenceItem, principal: Principal, reaso
     """Record the refusal in the item's custody (committed), then raise AccessDenied."""
     _, signer = node.evidence_store()
     with node.uow() as uow:
-        record(
-            uow,
-            signer,
-            item_id=item.id,
-            action=CustodyAction.ACCESS_REFUSED,
-            actor=principal.name,
-            at=node.clock.now(),
-            reason=reason,
-            details={
-                "attempted": CustodyAction.TRANSFER_OUT.value,
-                "to_node": to.entry.node_id,
-                "to_state": to.entry.state,
-                "refusal": why,
-            },
+        denied = Custody(uow, signer, principal.name, node.clock.now()).refuse(
+            item.id,
+            CustodyAction.TRANSFER_OUT,
+            reason,
+            f"send item {item.id} to {to.entry.node_id}: {why}",
+            to_node=to.entry.node_id,
+            to_state=to.entry.state,
+            refusal=why,
         )
-        uow.commit()
-    raise AccessDenied(
-        f"{principal.name} may not send item {item.id} to {to.entry.node_id}: {why}; "
-        "the refusal is recorded in its custody"
-    )
+    raise denied
 
 
 def _select(
@@ -210,7 +178,6 @@ def _select(
 def _manifest_item(node: Node, uow: UnitOfWork, idx: int, item: EvidenceItem, sealed: SealedContent) -> dict[str, Any]:
     """What the receiver is told of one item: enough to check it, store it and know its history and conditions."""
     identity, _, _ = node.network()
-    d = item.described
     return {
         "idx": idx,
         "item_id": item.id,
@@ -219,16 +186,8 @@ def _manifest_item(node: Node, uow: UnitOfWork, idx: int, item: EvidenceItem, se
         "hashes": item.hashes,
         "chunk_size": sealed.chunk_size,
         "records": sealed.records,
-        "described": {
-            "exhibit": d.exhibit,
-            "source": d.source,
-            "acquisition_method": d.acquisition_method,
-            "acquisition_tool": d.acquisition_tool,
-            "acquired_by": d.acquired_by,
-            "acquired_at": utc_iso(d.acquired_at),
-            "description": d.description,
-            "file_name": d.file_name,
-        },
+        # The case is the sender's own: the receiver files the item under the case of its request.
+        "described": {k: v for k, v in item.described.as_dict().items() if k != "case_id"},
         "conditions": item.conditions.as_dict(),
         "origin": (item.conditions.origin or Origin(identity.node_id, node.node_state or "", item.id)).as_dict(),
         "custody": _custody_excerpt(node, uow, item),
@@ -489,28 +448,23 @@ def record_receipt(node: Node, uow: UnitOfWork, peer: Peer, transfer_id: str, re
     received = {int(i["idx"]): i for i in claims.get("items", []) if isinstance(i, dict)}
     _, signer = node.evidence_store()
     now = node.clock.now()
+    custody = Custody(uow, signer, transfer.created_by, now)
     for item in transfer.items:
         got = received.get(item.idx)
         if got is None or got.get("sha256") != item.sha256 or got.get("size") != item.size:
             raise MessageRefused(f"the receipt does not confirm item {item.item_id} as sent")
-        record(
-            uow,
-            signer,
-            item_id=item.item_id,
-            action=CustodyAction.TRANSFER_OUT,
-            actor=transfer.created_by,
-            at=now,
-            reason=f"sent to {peer.entry.authority} ({peer.entry.state}): {transfer.reason}",
-            details={
-                "to_node": peer.entry.node_id,
-                "to_state": peer.entry.state,
-                "transfer_id": transfer_id,
-                "request_id": transfer.request_id,
-                "sha256": item.sha256,
-                "receipt_sha256": hashlib.sha256(receipt.encode()).hexdigest(),
-                "their_item_id": got.get("local_item_id"),
-                "their_custody_event": got.get("custody_event"),
-            },
+        custody.record(
+            item.item_id,
+            CustodyAction.TRANSFER_OUT,
+            f"sent to {peer.entry.authority} ({peer.entry.state}): {transfer.reason}",
+            to_node=peer.entry.node_id,
+            to_state=peer.entry.state,
+            transfer_id=transfer_id,
+            request_id=transfer.request_id,
+            sha256=item.sha256,
+            receipt_sha256=hashlib.sha256(receipt.encode()).hexdigest(),
+            their_item_id=got.get("local_item_id"),
+            their_custody_event=got.get("custody_event"),
         )
         uow.transfers.update_item(
             transfer_id, item.idx, state=TransferItemState.DELIVERED, chunks_done=item.chunks_total
@@ -574,19 +528,7 @@ def _check_excerpt(node: Node, peer: Peer, excerpt: Any, where: str) -> None:
             continue
     for raw in excerpt["events"]:
         try:
-            body = dict(raw)
-            claimed = body.pop("hash")
-            event = CustodyEvent(
-                seq=int(body["seq"]),
-                item_id=str(body["item_id"]),
-                action=CustodyAction(body["action"]),
-                actor=str(body["actor"]),
-                at=datetime.fromisoformat(body["at"]),
-                reason=str(body["reason"]),
-                details=dict(body["details"]),
-                prev_hash=str(body["prev_hash"]),
-                hash=str(claimed),
-            )
+            event = CustodyEvent.from_dict(dict(raw))
         except (KeyError, TypeError, ValueError):
             raise MessageRefused(f"{where}: a custody event is malformed") from None
         if event.computed_hash() != event.hash:
@@ -702,7 +644,7 @@ def _opened(node: Node, transfer: TransferRecord, idx: int) -> _Open:
             raise NotFound(f"transfer {transfer.id} has no item {idx}")
         secret = json.loads(identity.decrypt(str(transfer.offer["secret"])))
         fields = next(s for s in secret["items"] if int(s["idx"]) == idx)
-        sealed = Sealed(
+        sealed = SealedContent(
             item.sha256,
             item.chunk_size,
             item.chunks_total,
@@ -830,6 +772,7 @@ def complete_transfer(node: Node, transfer_id: str, token: str) -> str:
     now = node.clock.now()
     with node.uow() as uow:
         peer = _peer_of(uow, transfer)
+        custody = Custody(uow, signer, f"{peer.entry.authority} ({peer.entry.state})"[:256], now)
         results = []
         for item in transfer.items:
             entry = manifest[item.idx]
@@ -842,43 +785,37 @@ def complete_transfer(node: Node, transfer_id: str, token: str) -> str:
                 sha256=item.sha256,
                 size=item.size,
                 hashes={"sha256": item.sha256},
-                described=ItemDescription(
-                    case_id=transfer.case_id or "",
-                    exhibit=exhibit,
-                    source=str(d["source"]),
-                    acquisition_method=str(d["acquisition_method"]),
-                    acquisition_tool=str(d.get("acquisition_tool", "")),
-                    acquired_by=str(d["acquired_by"]),
-                    acquired_at=datetime.fromisoformat(d["acquired_at"]),
-                    description=str(d.get("description", "")),
-                    file_name=str(d.get("file_name", "")),
+                # An offer may leave out what is empty; the case and the exhibit number are this node's.
+                described=ItemDescription.from_dict(
+                    {
+                        "acquisition_tool": "",
+                        "description": "",
+                        "file_name": "",
+                        **d,
+                        "case_id": transfer.case_id or "",
+                        "exhibit": exhibit,
+                    }
                 ),
                 conditions=conditions,
                 created_at=now,
             )
             uow.evidence.add(evidence)
-            event = record(
-                uow,
-                signer,
-                item_id=evidence.id,
-                action=CustodyAction.TRANSFER_IN,
-                actor=f"{peer.entry.authority} ({peer.entry.state})"[:256],
-                at=now,
-                reason=f"received from {peer.entry.node_id}: {transfer.reason}",
-                details={
-                    "metadata_digest": metadata_digest(evidence),
-                    "from_node": peer.entry.node_id,
-                    "from_state": peer.entry.state,
-                    "transfer_id": transfer.id,
-                    "request_id": transfer.request_id,
-                    "their_item_id": item.item_id,
-                    "size": item.size,
-                    "hashes": {"sha256": item.sha256},
-                    "their_hashes": entry.get("hashes", {}),
-                    "verified": "each chunk authenticated on arrival; the SHA-256 of the whole matches the manifest",
-                    "stored_once": bool(getattr(stored[item.idx], "deduplicated", False)),
-                    "their_custody": entry["custody"],
-                },
+            event = custody.record(
+                evidence.id,
+                CustodyAction.TRANSFER_IN,
+                f"received from {peer.entry.node_id}: {transfer.reason}",
+                metadata_digest=metadata_digest(evidence),
+                from_node=peer.entry.node_id,
+                from_state=peer.entry.state,
+                transfer_id=transfer.id,
+                request_id=transfer.request_id,
+                their_item_id=item.item_id,
+                size=item.size,
+                hashes={"sha256": item.sha256},
+                their_hashes=entry.get("hashes", {}),
+                verified="each chunk authenticated on arrival; the SHA-256 of the whole matches the manifest",
+                stored_once=bool(getattr(stored[item.idx], "deduplicated", False)),
+                their_custody=entry["custody"],
             )
             uow.transfers.update_item(
                 transfer.id,
