@@ -44,8 +44,9 @@ run: setup ## Run one node on the embedded default (SQLite in the data directory
 	$(BIN)/hanoinet serve --host $(HOST) --port $(PORT)
 
 .PHONY: test
-test: setup system-deps ## Run every test: unit, integration on SQLite and PostgreSQL, end-to-end over HTTP
-	$(BIN)/pytest -q
+test: setup system-deps ## Run every test: unit, integration on SQLite and PostgreSQL, end-to-end over HTTP, browser
+	@# one worker per core; a file's tests stay on one worker, so its module-scoped nodes and databases are built once
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 .PHONY: lint
 lint: setup ## ruff (lint and format check) and mypy --strict
