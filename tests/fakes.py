@@ -43,6 +43,7 @@ from hanoinet.federation.ports import (
     PeerDelivery,
     PeerKey,
     Receipt,
+    RefusalCount,
     Rejection,
     TransferRecord,
 )
@@ -92,6 +93,7 @@ class FederationState:
     receipts: dict[str, Receipt] = field(default_factory=dict)
     seen: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # transmission id -> (peer, seen at)
     rejections: list[Rejection] = field(default_factory=list)  # oldest first
+    refusal_counts: list[RefusalCount] = field(default_factory=list)  # oldest first
     transfers: dict[str, TransferRecord] = field(default_factory=dict)
     consents: dict[str, ConsentRecord] = field(default_factory=dict)
 
@@ -107,6 +109,7 @@ class FederationState:
             receipts=dict(self.receipts),
             seen=dict(self.seen),
             rejections=list(self.rejections),
+            refusal_counts=list(self.refusal_counts),
             transfers=dict(self.transfers),
             consents=dict(self.consents),
         )
@@ -612,6 +615,12 @@ class FakeRejections(_FakeFederationTables):
 
     def latest(self, limit: int) -> Sequence[Rejection]:
         return self.staged.rejections[::-1][: min(limit, FEDERATION_MAX_PAGE)]
+
+    def add_count(self, count: RefusalCount) -> None:
+        self.staged.refusal_counts.append(replace(count, remote=count.remote[:64], reasons=dict(count.reasons)))
+
+    def latest_counts(self, limit: int) -> Sequence[RefusalCount]:
+        return self.staged.refusal_counts[::-1][: min(limit, FEDERATION_MAX_PAGE)]
 
 
 class FakeTransfers(_FakeFederationTables):

@@ -17,7 +17,7 @@ from hanoinet.evidence.uploads import UploadStore
 from hanoinet.evidence.vault import BlobStore
 from hanoinet.federation.domain import Backoff
 from hanoinet.federation.jose import JoseIdentity
-from hanoinet.federation.settings import FederationSettings, NodeProfile
+from hanoinet.federation.settings import FederationSettings, NodeProfile, RefusalLimits
 from hanoinet.platform import migrations
 from hanoinet.platform.db import make_engine
 from hanoinet.platform.errors import CONFIGURATION, ErrorKind
@@ -139,6 +139,14 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None,
             window=timedelta(seconds=settings.federation_window_seconds),
             batch_size=settings.federation_batch_size,
             backoff=Backoff(cap=timedelta(seconds=settings.federation_retry_max_seconds)),
+            refusals=RefusalLimits(
+                rate=settings.federation_refusal_rate,
+                burst=settings.federation_refusal_burst,
+                cap=settings.federation_refusal_record_cap,
+                total=settings.federation_refusal_record_total,
+                window=timedelta(seconds=settings.federation_refusal_window_seconds),
+                sources=settings.federation_refusal_sources,
+            ),
         ),
         wall_clock=wall,
         passwords=Argon2Hasher(),

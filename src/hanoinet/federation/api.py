@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi import APIRouter, Body, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field, StrictBool
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +26,7 @@ from starlette.requests import ClientDisconnect
 from hanoinet.evidence.ports import ChunkRefused
 from hanoinet.federation import consents as consent_services
 from hanoinet.federation import directory as directory_services
-from hanoinet.federation import inbound
+from hanoinet.federation import inbound, registers
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.federation import present as federation_present
 from hanoinet.federation import transfers as transfer_services
@@ -51,9 +54,9 @@ from hanoinet.federation.schemas import (
 )
 from hanoinet.federation.transport import HttpTransport
 from hanoinet.platform.api import NOT_BLANK, Strict, problems
-from hanoinet.platform.errors import Issue, ValidationFailed
+from hanoinet.platform.errors import Issue, NotFound, ValidationFailed
 from hanoinet.platform.paging import OffsetQuery
-from hanoinet.platform.permissions import Permission
+from hanoinet.platform.permissions import NodeRole, Permission
 from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
 
 if TYPE_CHECKING:
@@ -80,10 +83,30 @@ REJECTION_STATUS = {
 
 
 def rejection_response(exc: EnvelopeRejected) -> JSONResponse:
-    """The answer to a refused transmission: its reason code and detail, never more."""
+    """The answer to a refused transmission: its reason code and detail (escaped and truncated: it may quote what
+    the sender chose), never more."""
     return JSONResponse(
-        status_code=REJECTION_STATUS.get(exc.reason, 400), content={"title": exc.reason, "detail": exc.detail}
+        status_code=REJECTION_STATUS.get(exc.reason, 400),
+        content={"title": exc.reason, "detail": inbound.shown(exc.detail, inbound.DETAIL_LIMIT)},
     )
+
+
+def throttled_response(wait: float) -> JSONResponse:
+    """The answer to a source address past its rate of refusals: 429, unread, with when to come back."""
+    seconds = max(1, math.ceil(wait))
+    return JSONResponse(
+        status_code=429,
+        headers={"Retry-After": str(seconds)},
+        content={
+            "title": "too_many_refusals",
+            "detail": f"too many refused transmissions from this address: try again in {seconds} s",
+        },
+    )
+
+
+TransferId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+"""A transfer's id in a peer's URL: the ids this node makes (UUIDs), nothing that could carry a 100 KB value or a
+newline into an error."""
 
 
 class OutgoingMessageIn(Strict):
@@ -189,29 +212,56 @@ def _bearer(authorization: str | None) -> str:
 
 
 def node_router(node: Node) -> APIRouter:
-    """The routes other nodes call."""
-    router = APIRouter(prefix="/federation/v1", tags=["federation (node to node)"], route_class=SecureRoute)
+    """The routes other nodes call.
+
+    Anyone can call them, so what a refusal costs is bounded per source address (``inbound.RefusalGuard``): past
+    its rate an address is answered 429 before its body is read, and the counts of the last windows are recorded
+    when the server stops. Without authentication only this node's own signed entry is served, and the register
+    only by a directory node (publishing it is what a directory is for).
+    """
+    guard = inbound.RefusalGuard(node.federation.refusals)
+
+    @asynccontextmanager
+    async def counted(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await run_in_threadpool(inbound.keep_counts, node, guard.drain())
+
+    router = APIRouter(
+        prefix="/federation/v1", tags=["federation (node to node)"], route_class=SecureRoute, lifespan=counted
+    )
+
+    async def refused(request: Request, exc: EnvelopeRejected) -> JSONResponse:
+        """Record (or count) a refusal decided here, before the services saw anything, and answer it."""
+        await run_in_threadpool(inbound.refuse, node, exc, _remote(request), guard)
+        return rejection_response(exc)
 
     @router.post(
         "/transmissions",
         response_class=Response,
         responses={
             200: {"content": {JOSE: {"schema": {"type": "string"}}}, "description": "The sealed, signed receipt"},
-            **problems(400, 401, 403, 409, 421),
+            **problems(400, 401, 403, 409, 421, 429),
         },
         **secured(Permission.PEER),
     )
     async def transmission(request: Request) -> Response:
         """Take a sealed transmission of signed messages; answer with a sealed, signed receipt."""
+        wait = guard.admit(_remote(request), node.now_wall())
+        if wait is not None:
+            return throttled_response(wait)
         body = await request.body()
         if len(body) > MAX_TRANSMISSION:
-            return rejection_response(EnvelopeRejected("malformed", "the transmission is too large"))
+            return await refused(request, EnvelopeRejected("malformed", "the transmission is too large"))
         try:
             envelope = body.decode("ascii")
         except UnicodeDecodeError:
-            return rejection_response(EnvelopeRejected("malformed", "a transmission is a compact JWE (ASCII)"))
+            return await refused(request, EnvelopeRejected("malformed", "a transmission is a compact JWE (ASCII)"))
         try:
-            receipt = await run_in_threadpool(inbound.receive_transmission, node, envelope.strip(), _remote(request))
+            receipt = await run_in_threadpool(
+                inbound.receive_transmission, node, envelope.strip(), _remote(request), guard
+            )
         except EnvelopeRejected as exc:
             return rejection_response(exc)
         return Response(receipt, media_type=JOSE)
@@ -219,19 +269,22 @@ def node_router(node: Node) -> APIRouter:
     @router.post(
         "/entries",
         response_model=EntryVerdictOut,
-        responses=problems(400, 401, 403, 409, 421),
+        responses=problems(400, 401, 403, 409, 421, 429),
         **secured(Permission.PEER),
     )
     async def entry(request: Request) -> JSONResponse:
         """Take a known node's newer signed entry (a key rotation, a new endpoint)."""
+        wait = guard.admit(_remote(request), node.now_wall())
+        if wait is not None:
+            return throttled_response(wait)
         try:
             signed = json.loads(await request.body())
         except ValueError:
-            return rejection_response(EnvelopeRejected("malformed", "an entry is a JWS in JSON serialization"))
+            return await refused(request, EnvelopeRejected("malformed", "an entry is a JWS in JSON serialization"))
         if not isinstance(signed, dict):
-            return rejection_response(EnvelopeRejected("malformed", "an entry is a JSON object"))
+            return await refused(request, EnvelopeRejected("malformed", "an entry is a JSON object"))
         try:
-            result = await run_in_threadpool(inbound.receive_entry, node, signed, _remote(request))
+            result = await run_in_threadpool(inbound.receive_entry, node, signed, _remote(request), guard)
         except EnvelopeRejected as exc:
             return rejection_response(exc)
         except directory_services.EntryRefused as exc:
@@ -245,9 +298,13 @@ def node_router(node: Node) -> APIRouter:
         """This node's signed directory entry."""
         return dict(directory_services.publish_own_entry(node).signed)
 
-    @router.get("/register", response_model=Signed, **secured(Permission.PEER))
+    @router.get("/register", response_model=Signed, responses=problems(404), **secured(Permission.PEER))
     def register() -> dict[str, Any]:
-        """This node's signed register of the entries it trusts (for nodes that trust it as a directory)."""
+        """This node's signed register of the entries it trusts, if it is a directory node (for nodes that trust it
+        as one); any other node's trust list is its own business, and it answers 404."""
+        _, profile, _ = node.network()
+        if NodeRole.DIRECTORY not in profile.roles:
+            raise NotFound("this node is not a directory node: it publishes no register")
         return directory_services.register(node)
 
     @router.get(
@@ -256,7 +313,9 @@ def node_router(node: Node) -> APIRouter:
         responses=problems(401, 404),
         **secured(Permission.PEER),
     )
-    def transfer_status(transfer_id: str, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    def transfer_status(
+        transfer_id: TransferId, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
         """How many verified chunks of each item this node holds: the sender resumes from there."""
         return transfer_services.transfer_status(node, transfer_id, _bearer(authorization))
 
@@ -270,7 +329,7 @@ def node_router(node: Node) -> APIRouter:
         **secured(Permission.PEER),
     )
     async def records(
-        transfer_id: str,
+        transfer_id: TransferId,
         idx: int,
         request: Request,
         start: Annotated[int, Query(ge=0)],
@@ -332,7 +391,7 @@ def node_router(node: Node) -> APIRouter:
         responses=problems(401, 404, 409),
         **secured(Permission.PEER),
     )
-    def complete(transfer_id: str, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    def complete(transfer_id: TransferId, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         """Check every item whole against the manifest, store it, and return the signed receipt."""
         return {"receipt": transfer_services.complete_transfer(node, transfer_id, _bearer(authorization))}
 
@@ -391,7 +450,7 @@ def operator_router(node: Node) -> APIRouter:
     )
     def sync(body: SyncIn) -> dict[str, Any]:
         """Import the register a trusted directory node publishes (each entry checked on its own signature)."""
-        result = directory_services.import_register(node, fetch_register(body.url))
+        result = registers.import_register(node, fetch_register(body.url))  # issue 11: directory publishers only
         return {
             "publisher": result.publisher,
             "imported": [{"node_id": r.peer.entry.node_id, "verdict": r.verdict.value} for r in result.imported],

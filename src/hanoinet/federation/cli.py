@@ -19,6 +19,7 @@ from hanoinet.federation import consents as consent_services
 from hanoinet.federation import directory as directory_services
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.federation import present as federation_present
+from hanoinet.federation import registers
 from hanoinet.federation import transfers as transfer_services
 from hanoinet.federation.api import fetch_register
 from hanoinet.federation.domain import MessageKind
@@ -162,7 +163,7 @@ def directory_sync(url: Annotated[str, typer.Argument(help="Base URL of a direct
     """Import the register a trusted directory node publishes."""
     n = node()
     with errors():
-        result = directory_services.import_register(n, fetch_register(url))
+        result = registers.import_register(n, fetch_register(url))  # issue 11: directory publishers only
     out.print(
         f"{len(result.imported)} entr(ies) taken from {result.publisher}, {len(result.refused)} refused, "
         f"{len(result.revoked)} key(s) revoked"

@@ -10,14 +10,24 @@ receipt, and nothing of it is kept but the refusal.
 
 All the messages of a transmission, the replay marker and the receipt are committed in one transaction before the
 receipt is returned: a receipt is only ever sent for what is durable.
+
+Refusals come mostly from callers nobody authenticated, so what they cost is bounded (``RefusalGuard``): each source
+address has a token bucket of refusals (past it, its transmissions are answered 429 unread), and per window only the
+first refusals of an address are recorded one by one (a row and a signed audit entry each); the rest of the window
+is one counter row and one audit entry with the count. Every value a sender chose (a key id, a node id, any header)
+is escaped and truncated (``shown``) before it reaches a log line, an answer or a stored refusal.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from hanoinet.audit import service as audit
@@ -41,7 +51,8 @@ from hanoinet.federation.domain import (
     message_from_claims,
 )
 from hanoinet.federation.messaging import digest, incoming_record
-from hanoinet.federation.ports import IncomingMessage, Peer, PeerKey, Receipt, Rejection
+from hanoinet.federation.ports import IncomingMessage, Peer, PeerKey, Receipt, RefusalCount, Rejection
+from hanoinet.federation.settings import RefusalLimits
 from hanoinet.platform.errors import Conflict, DomainError, ValidationFailed
 from hanoinet.platform.events import Outcome
 from hanoinet.platform.ids import new_id
@@ -88,25 +99,209 @@ class Opened:
     keys: dict[str, PeerKey]
 
 
-def _reject(node: Node, exc: EnvelopeRejected, remote: str | None) -> None:
-    log.warning("transmission from %s (claims %s) refused: %s", remote or "?", exc.sender or "?", exc)
+def shown(value: object, limit: int = 200) -> str:
+    """``value`` as it may appear in a log line, an answer or a stored refusal: control and other non-printable
+    characters (newlines, escape sequences, Unicode line separators) and the backslash escaped, so that nothing a
+    sender chose can start a line or restyle a terminal, and at most about ``limit`` characters, so that a
+    100,000-character key id makes no 100 KB line.
+
+    TODO(issue 11 merge): becomes ``hanoinet.platform.logsafe.safe`` once that lands; same contract.
+    """
+    text = value if isinstance(value, str) else str(value)
+    out: list[str] = []
+    size = 0
+    for index, char in enumerate(text):
+        if size >= limit:
+            return "".join(out) + f"…(+{len(text) - index} characters)"
+        piece = char if char.isprintable() and char != "\\" else char.encode("unicode_escape").decode("ascii")
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
+
+
+DETAIL_LIMIT = 500
+"""The longest refusal detail shown in a log line, an answer, the rejections table or the audit log."""
+
+
+class Verdict(Enum):
+    """What to keep of one refusal."""
+
+    RECORD = "record"  # a row and a signed audit entry of its own
+    COUNT_FIRST = "count_first"  # counted: the first of the window past the cap (logged once)
+    COUNT = "count"  # counted
+
+
+@dataclass
+class _Tally:
+    """The counted refusals of one source address in one window."""
+
+    recorded: int = 0
+    refused: int = 0
+    throttled: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+
+OTHER_SOURCES = "(other sources)"
+"""Where the refusals of addresses beyond ``RefusalLimits.sources`` are counted, together."""
+
+
+class RefusalGuard:
+    """What refused transmissions may cost, per source address: a token bucket (``rate`` refusals a second,
+    ``burst`` at most) and, per window, the first ``cap`` refusals (``total`` for all addresses) recorded one by
+    one and the rest counted. In memory, for one server process; at most ``sources`` addresses are tracked.
+
+    A source's tokens go only on refusals: a peer whose transmissions are taken is never throttled, whatever its
+    volume. Windows are aligned on the clock (``window`` long), so that one address's window and the node's total
+    are the same window; a window's counts are handed out (``closed``) once it is over, and at shutdown (``drain``).
+    """
+
+    def __init__(self, limits: RefusalLimits) -> None:
+        self._limits = limits
+        self._lock = threading.Lock()
+        self._buckets: OrderedDict[str, tuple[float, datetime]] = OrderedDict()  # address -> (tokens, when)
+        self._tallies: dict[tuple[str, int], _Tally] = {}  # (address, window number) -> counts
+        self._recorded: dict[int, int] = {}  # window number -> refusals recorded one by one, all addresses
+
+    def _window(self, now: datetime) -> int:
+        return math.floor(now.timestamp() / self._limits.window.total_seconds())
+
+    def _tokens(self, remote: str, now: datetime) -> float:
+        """The address's tokens now (refilled since last time); the bucket becomes the most recent one."""
+        tokens, then = self._buckets.pop(remote, (float(self._limits.burst), now))
+        elapsed = max((now - then).total_seconds(), 0.0)
+        tokens = min(float(self._limits.burst), tokens + elapsed * self._limits.rate)
+        self._buckets[remote] = (tokens, now)
+        while len(self._buckets) > self._limits.sources:
+            self._buckets.popitem(last=False)
+        return tokens
+
+    def _tally(self, remote: str, window: int) -> _Tally:
+        key = (remote, window)
+        if key not in self._tallies and len(self._tallies) >= self._limits.sources:
+            key = (OTHER_SOURCES, window)
+        return self._tallies.setdefault(key, _Tally())
+
+    def admit(self, remote: str | None, now: datetime) -> float | None:
+        """None if a transmission from ``remote`` may be read; else the seconds until it may (it is counted as
+        throttled, and answered 429 without being read)."""
+        source = remote or "?"
+        with self._lock:
+            tokens = self._tokens(source, now)
+            if tokens >= 1.0:
+                return None
+            self._tally(source, self._window(now)).throttled += 1
+            return (1.0 - tokens) / self._limits.rate
+
+    def refused(self, remote: str | None, reason: str, now: datetime) -> Verdict:
+        """A transmission from ``remote`` was refused: it takes a token; say whether it is recorded or counted."""
+        source = remote or "?"
+        window = self._window(now)
+        with self._lock:
+            tokens = self._tokens(source, now)
+            self._buckets[source] = (max(tokens - 1.0, 0.0), now)
+            tally = self._tally(source, window)
+            recorded = self._recorded.get(window, 0)
+            if tally.recorded < self._limits.cap and recorded < self._limits.total:
+                tally.recorded += 1
+                self._recorded[window] = recorded + 1
+                return Verdict.RECORD
+            tally.refused += 1
+            tally.reasons[reason] += 1
+            return Verdict.COUNT_FIRST if tally.refused == 1 else Verdict.COUNT
+
+    def _take(self, keep: int | None) -> list[RefusalCount]:
+        """Remove the tallies of windows before ``keep`` (all if None) and return those with counts."""
+        span = self._limits.window
+        out: list[RefusalCount] = []
+        with self._lock:
+            for key in [k for k in self._tallies if keep is None or k[1] < keep]:
+                tally = self._tallies.pop(key)
+                if tally.refused or tally.throttled:
+                    start = datetime.fromtimestamp(key[1] * span.total_seconds(), UTC)
+                    out.append(
+                        RefusalCount(key[0], start, start + span, tally.refused, tally.throttled, dict(tally.reasons))
+                    )
+            for window in [w for w in self._recorded if keep is None or w < keep]:
+                del self._recorded[window]
+        return out
+
+    def closed(self, now: datetime) -> list[RefusalCount]:
+        """The counts of the windows that are over (each handed out once)."""
+        return self._take(self._window(now))
+
+    def drain(self) -> list[RefusalCount]:
+        """Every count, the current window's included (the server stops)."""
+        return self._take(None)
+
+
+def keep_counts(node: Node, counts: list[RefusalCount]) -> None:
+    """Record closed windows' counts: one row and one signed audit entry per address and window."""
+    if not counts:
+        return
     with node.uow() as uow:
-        uow.rejections.add(Rejection(node.now_wall(), exc.reason, exc.detail, exc.sender, remote))
+        for count in counts:
+            uow.rejections.add_count(count)
+            event = audit.by_node(
+                "",
+                "transmission:refuse-counted",
+                "transmission",
+                outcome=Outcome.REFUSED,
+                remote=shown(count.remote, 64),
+                window_start=count.window_start.isoformat(),
+                window_end=count.window_end.isoformat(),
+                refused=count.refused,
+                throttled=count.throttled,
+                reasons=dict(count.reasons),
+            )
+            audit.record(uow, node, event)
+        uow.commit()
+    for count in counts:
+        log.warning(
+            "%d refused and %d throttled transmission(s) from %s between %s and %s (counted)",
+            count.refused,
+            count.throttled,
+            shown(count.remote, 64),
+            count.window_start.isoformat(),
+            count.window_end.isoformat(),
+        )
+
+
+def refuse(node: Node, exc: EnvelopeRejected, remote: str | None, guard: RefusalGuard | None = None) -> None:
+    """Record a refused transmission (or entry): one by one within the guard's caps, else counted; without a guard
+    (in-process callers) always one by one. Closed windows' counts are recorded on the way."""
+    now = node.now_wall()
+    verdict = Verdict.RECORD if guard is None else guard.refused(remote, exc.reason, now)
+    if guard is not None:
+        keep_counts(node, guard.closed(now))
+    source = shown(remote or "?", 64)
+    sender = shown(exc.sender, 64) if exc.sender else None
+    detail = shown(exc.detail, DETAIL_LIMIT)
+    if verdict is Verdict.COUNT_FIRST:
+        log.warning("further refusals from %s this window are counted, not recorded one by one", source)
+    if verdict is not Verdict.RECORD:
+        return
+    log.warning("transmission from %s (claims %s) refused: %s: %s", source, sender or "?", exc.reason, detail)
+    with node.uow() as uow:
+        uow.rejections.add(Rejection(now, exc.reason, detail, sender, source))
         event = audit.by_node(
-            exc.sender or "",
+            sender or "",
             "transmission:refuse",
             "transmission",
             outcome=Outcome.REFUSED,
             reason=exc.reason,
-            detail=exc.detail[:500],
-            remote=remote or "",
+            detail=detail,
+            remote=source,
         )
         audit.record(uow, node, event)
         uow.commit()
 
 
+MAX_KID = 128
+"""The longest key id looked up: this node's key ids are thumbprints (43 characters); longer is nobody's key."""
+
+
 def _sender_key(uow: UnitOfWork, kid: str, claimed: str | None) -> tuple[PeerKey, Peer, dict[str, PeerKey]]:
-    key = uow.peer_keys.get(kid)
+    key = uow.peer_keys.get(kid) if len(kid) <= MAX_KID else None
     if key is None or not key.key.jwk:
         raise EnvelopeRejected("unknown_sender", f"key {kid} is not in this node's directory", sender=claimed)
     if key.status is KeyStatus.REVOKED:
@@ -327,7 +522,7 @@ def _take_one_by_one(node: Node, opened: Opened, parsed: list[_Parsed], now: dat
                 reason = str(exc.issues[0])
             else:
                 reason = exc.detail if isinstance(exc, EnvelopeRejected) else str(exc)
-            log.info("message %s from %s refused: %s", p.id, opened.peer.entry.node_id, reason)
+            log.info("message %s from %s refused: %s", shown(p.id), opened.peer.entry.node_id, shown(reason))
             with node.uow() as uow:
                 uow.inbox.receive([_refused_record(opened, p, now=now, reason=reason)])
                 uow.commit()
@@ -374,13 +569,16 @@ def _issue(node: Node, uow: UnitOfWork, opened: Opened, outcomes: list[_Outcome]
     return token
 
 
-def receive_transmission(node: Node, envelope: str, remote: str | None = None) -> str:
-    """Take a sealed transmission; return the sealed, signed receipt. Raise EnvelopeRejected (recorded) if refused."""
+def receive_transmission(
+    node: Node, envelope: str, remote: str | None = None, guard: RefusalGuard | None = None
+) -> str:
+    """Take a sealed transmission; return the sealed, signed receipt. Raise EnvelopeRejected (recorded, or counted
+    by ``guard``) if refused."""
     identity, _, _ = node.network()
     try:
         opened = open_transmission(node, envelope)
     except EnvelopeRejected as exc:
-        _reject(node, exc, remote)
+        refuse(node, exc, remote, guard)
         raise
     parsed = [_parse(node, opened, token) for token in opened.messages]
     now = node.now_wall()
@@ -401,14 +599,16 @@ def receive_transmission(node: Node, envelope: str, remote: str | None = None) -
                 replayed = uow.seen.contains(opened.batch_id)
             if replayed:
                 replay = EnvelopeRejected("replay", f"transmission {opened.batch_id} was already received: a replay")
-                _reject(node, replay, remote)
+                refuse(node, replay, remote, guard)
                 raise replay from None
     accepted = sum(1 for o in outcomes if o.status is MessageOutcome.ACCEPTED)
     log.debug("took %d of %d message(s) from %s", accepted, len(outcomes), opened.peer.entry.node_id)
     return identity.encrypt_to(token.encode(), opened.peer.entry.encryption_key, TYP_SEALED, TYP_RECEIPT)
 
 
-def receive_entry(node: Node, signed: Mapping[str, Any], remote: str | None = None) -> ImportResult:
+def receive_entry(
+    node: Node, signed: Mapping[str, Any], remote: str | None = None, guard: RefusalGuard | None = None
+) -> ImportResult:
     """Take a directory entry pushed by a known node (after it rotated its keys or changed its endpoint)."""
     from hanoinet.federation import directory  # noqa: PLC0415 - directory imports nothing from here; keeps layers flat
 
@@ -416,5 +616,5 @@ def receive_entry(node: Node, signed: Mapping[str, Any], remote: str | None = No
         return directory.accept_pushed_entry(node, signed)
     except (DomainError, EnvelopeRejected) as exc:
         detail = exc.detail if isinstance(exc, EnvelopeRejected) else str(exc)
-        _reject(node, EnvelopeRejected("entry_refused", detail), remote)
+        refuse(node, EnvelopeRejected("entry_refused", detail), remote, guard)
         raise

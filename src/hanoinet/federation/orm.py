@@ -172,6 +172,21 @@ class RejectionRow(Base):
     remote: Mapped[str | None] = mapped_column(String(64))
 
 
+class RefusalCountRow(Base):
+    """Refusals of one source address in one window beyond those recorded one by one, as counts: a flood of
+    refused transmissions costs a row per address and window, not a row per request."""
+
+    __tablename__ = "federation_refusal_counts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    remote: Mapped[str] = mapped_column(String(64))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    refused: Mapped[int] = mapped_column(Integer)
+    throttled: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
 class TransferRow(Base):
     """An evidence transfer between this node and a peer (either direction), item by item, chunk by chunk."""
 

@@ -172,6 +172,20 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True)
+class RefusalCount:
+    """Refusals from one source address in one window beyond what is recorded one by one: counted, not each kept
+    (an unauthenticated caller must not buy a row and a signed audit entry per request). ``refused`` were read and
+    refused, ``throttled`` answered 429 unread; ``reasons`` counts the refused by reason code."""
+
+    remote: str
+    window_start: datetime
+    window_end: datetime
+    refused: int
+    throttled: int
+    reasons: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class MessageQuery:
     """A filter over outgoing or incoming messages; every field narrows the result."""
 
@@ -382,6 +396,12 @@ class RejectionRepository(Protocol):
 
     def latest(self, limit: int) -> Sequence[Rejection]:
         """The latest refusals, newest first."""
+
+    def add_count(self, count: RefusalCount) -> None:
+        """Record the refusals of a source address and window that were counted rather than recorded each."""
+
+    def latest_counts(self, limit: int) -> Sequence[RefusalCount]:
+        """The latest counted windows, newest first."""
 
 
 class TransferRepository(Protocol):

@@ -23,13 +23,28 @@ class NodeProfile:
 
 
 @dataclass(frozen=True)
+class RefusalLimits:
+    """What refused transmissions may cost (``HANOINET_FEDERATION_REFUSAL_*``): a token bucket per source address
+    (``rate`` a second, ``burst`` at most), and per ``window`` the first ``cap`` refusals of an address (``total``
+    of all addresses) recorded one by one, the rest counted; at most ``sources`` addresses tracked at once."""
+
+    rate: float = 1.0
+    burst: int = 30
+    cap: int = 20
+    total: int = 200
+    window: timedelta = timedelta(minutes=1)
+    sources: int = 10_000
+
+
+@dataclass(frozen=True)
 class FederationSettings:
-    """How this node talks to others: freshness window, batch size, retries, leases."""
+    """How this node talks to others: freshness window, batch size, retries, leases, what refusals may cost."""
 
     window: timedelta = timedelta(minutes=5)
     batch_size: int = 500
     backoff: Backoff = field(default_factory=Backoff)
     lease: timedelta = timedelta(seconds=30)
+    refusals: RefusalLimits = field(default_factory=RefusalLimits)
 
 
 class NotOnNetwork(RuntimeError):  # noqa: N818 - names the condition, like the domain's errors

@@ -36,6 +36,7 @@ from hanoinet.federation.orm import (
     PeerKeyRow,
     PeerRow,
     ReceiptRow,
+    RefusalCountRow,
     RejectionRow,
     SeenTransmissionRow,
     TransferItemRow,
@@ -52,6 +53,7 @@ from hanoinet.federation.ports import (
     PeerDelivery,
     PeerKey,
     Receipt,
+    RefusalCount,
     Rejection,
     TransferItemRecord,
     TransferRecord,
@@ -463,6 +465,25 @@ class SqlRejectionRepository(_InSession):
     def latest(self, limit: int) -> Sequence[Rejection]:
         stmt = select(RejectionRow).order_by(RejectionRow.id.desc()).limit(min(limit, MAX_PAGE))
         return [from_row(Rejection, r) for r in self.session.scalars(stmt)]
+
+    def add_count(self, count: RefusalCount) -> None:
+        self.session.execute(
+            insert(RefusalCountRow).values(
+                remote=count.remote[:64],
+                window_start=count.window_start,
+                window_end=count.window_end,
+                refused=count.refused,
+                throttled=count.throttled,
+                reasons={str(k)[:32]: int(v) for k, v in count.reasons.items()},
+            )
+        )
+
+    def latest_counts(self, limit: int) -> Sequence[RefusalCount]:
+        stmt = select(RefusalCountRow).order_by(RefusalCountRow.id.desc()).limit(min(limit, MAX_PAGE))
+        return [
+            RefusalCount(r.remote, r.window_start, r.window_end, r.refused, r.throttled, dict(r.reasons))
+            for r in self.session.scalars(stmt)
+        ]
 
 
 class SqlTransferRepository(_InSession):

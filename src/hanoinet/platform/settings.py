@@ -44,6 +44,22 @@ class Settings(BaseSettings):
     federation_retry_max_seconds: float = 60.0
     """Longest wait between delivery attempts to a peer that does not answer (exponential backoff up to it)."""
     federation_batch_size: int = 500
+    # Refused transmissions (issue 11): an unauthenticated caller must not buy a row and a signed audit entry per
+    # request. Refusals are rate-limited per source address, and beyond a cap per window they are counted.
+    federation_refusal_rate: float = 1.0
+    """Refusals per second a source address earns back (a token bucket); beyond, its transmissions get a 429."""
+    federation_refusal_burst: int = 30
+    """Refusals a source address may cause in a row before the rate applies (the bucket's size)."""
+    federation_refusal_record_cap: int = 20
+    """Refusals recorded one by one (a row and a signed audit entry each) per source address and window; the rest
+    of the window is one counter row and one audit entry with the count."""
+    federation_refusal_record_total: int = 200
+    """Refusals recorded one by one per window for all source addresses together (many addresses, one attack)."""
+    federation_refusal_window_seconds: int = 60
+    """The counting window for refusals, in seconds."""
+    federation_refusal_sources: int = 10_000
+    """Source addresses tracked at once (buckets and counts); beyond, the least recent is forgotten and counts of
+    new addresses go to one shared tally, so that memory stays bounded whatever the number of addresses."""
     clock_speed: float = 1.0
     """Training exercises: legal clocks run this many times faster than real time (1440: a day per minute)."""
     clock_epoch: datetime | None = None
@@ -80,11 +96,31 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s):// URL")
         return value.rstrip("/") if value else value
 
-    @field_validator("federation_window_seconds", "federation_batch_size")
+    @field_validator(
+        "federation_window_seconds",
+        "federation_batch_size",
+        "federation_refusal_burst",
+        "federation_refusal_window_seconds",
+        "federation_refusal_sources",
+    )
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("federation_refusal_rate")
+    @classmethod
+    def _rate(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError("must be more than 0 (refusals per second)")
+        return value
+
+    @field_validator("federation_refusal_record_cap", "federation_refusal_record_total")
+    @classmethod
+    def _not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be 0 or more")
         return value
 
     @field_validator("database_url")
