@@ -400,6 +400,39 @@ def operator_router(node: Node) -> APIRouter:
         }
 
     @router.get(
+        "/directory/pending",
+        tags=["directory"],
+        response_model=list[PeerOut],
+        **secured(Permission.DIRECTORY_READ),
+    )
+    def pending() -> list[dict[str, Any]]:
+        """The nodes whose newer entry changes their State, authority, roles or endpoint: held for an operator, the
+        values in force meanwhile are the confirmed ones (each peer's ``pending`` shows both)."""
+        return [federation_present.peer(p) for p in directory_services.pending_changes(node)]
+
+    @router.post(
+        "/directory/{node_id}/confirm",
+        tags=["directory"],
+        response_model=PeerOut,
+        responses=problems(404, 409),
+        **secured(Permission.DIRECTORY_WRITE, audit="directory:change-confirm"),
+    )
+    def confirm(who: PrincipalDep, node_id: str) -> dict[str, Any]:
+        """Put a node's held change of identity in force (check it with the other authority first)."""
+        return federation_present.peer(directory_services.confirm_change(node, node_id, actor=who.name))
+
+    @router.post(
+        "/directory/{node_id}/reject",
+        tags=["directory"],
+        response_model=PeerOut,
+        responses=problems(404, 409),
+        **secured(Permission.DIRECTORY_WRITE, audit="directory:change-reject"),
+    )
+    def reject(who: PrincipalDep, node_id: str) -> dict[str, Any]:
+        """Refuse a node's held change of identity: the confirmed values stay in force."""
+        return federation_present.peer(directory_services.reject_change(node, node_id, actor=who.name))
+
+    @router.get(
         "/directory/{node_id}",
         tags=["directory"],
         response_model=PeerOut,
