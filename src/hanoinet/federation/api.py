@@ -27,7 +27,7 @@ from hanoinet.federation import inbound
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.federation import present as federation_present
 from hanoinet.federation import transfers as transfer_services
-from hanoinet.federation.domain import EnvelopeRejected, MessageKind
+from hanoinet.federation.domain import EntryStatus, EnvelopeRejected, MessageKind, peer_answer
 from hanoinet.federation.ports import MessageQuery
 from hanoinet.federation.schemas import (
     ChunkProblem,
@@ -49,11 +49,11 @@ from hanoinet.federation.schemas import (
     TransferOut,
     TransferStatusOut,
 )
-from hanoinet.federation.transport import HttpTransport
+from hanoinet.federation.transport import HttpTransport, OutboundRefused
 from hanoinet.platform.api import NOT_BLANK, Strict, problems
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.paging import OffsetQuery
-from hanoinet.platform.permissions import Permission
+from hanoinet.platform.permissions import NodeRole, Permission
 from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
 
 if TYPE_CHECKING:
@@ -155,27 +155,56 @@ class DecisionIn(Strict):
     note: str = Field(default="", max_length=2000)
 
 
-def fetch_register(url: str) -> dict[str, Any]:
-    """GET a directory node's signed register."""
+def _normal(url: str) -> str:
+    """A base URL as compared: scheme and host in lower case, no trailing slash."""
+    parsed = httpx.URL(url.strip())
+    return str(parsed.copy_with(scheme=parsed.scheme.lower(), host=parsed.host.lower())).rstrip("/")
+
+
+def sync_targets(node: Node) -> list[str]:
+    """Where ``directory sync`` may fetch a register: the configured directory URLs (``HANOINET_DIRECTORY_URLS``)
+    and the confirmed endpoints of trusted nodes with the directory role."""
+    configured = [_normal(u) for u in node.federation.directory_urls]
+    peers = [
+        _normal(p.entry.endpoint)
+        for p in directory_services.list_peers(node)
+        if p.status is EntryStatus.ACTIVE and NodeRole.DIRECTORY in p.entry.roles
+    ]
+    return list(dict.fromkeys([*configured, *peers]))
+
+
+def fetch_register(node: Node, url: str) -> dict[str, Any]:
+    """GET a directory node's signed register, from a place an operator approved only; its answer is size-capped
+    and never shown (a URL could point at another service, whose reply must not come back through this node)."""
+    shown = url[:200]
     try:
-        target = str(httpx.URL(f"{url.rstrip('/')}/federation/v1/register"))
+        base = _normal(url)
+        target = str(httpx.URL(f"{base}/federation/v1/register"))
     except (httpx.InvalidURL, UnicodeError) as exc:  # a host name no resolver would take, say
-        raise ValidationFailed([Issue("url", f"{url[:200]!r} is not a URL this node can call: {exc}")]) from None
-    transport = HttpTransport(timeout=30.0)
+        raise ValidationFailed([Issue("url", f"{shown!r} is not a URL this node can call: {exc}")]) from None
+    allowed = sync_targets(node)
+    if base not in allowed:
+        where = ", ".join(allowed) if allowed else "none yet: set HANOINET_DIRECTORY_URLS or import a directory node"
+        raise ValidationFailed(
+            [Issue("url", f"{shown!r} is not a directory this node syncs from (configured or trusted: {where})")]
+        )
+    transport = HttpTransport.of(node.federation)
     try:
         code, body = transport.fetch(target)
     except (httpx.InvalidURL, UnicodeError) as exc:  # the resolver refuses the host name (a label too long)
-        raise ValidationFailed([Issue("url", f"{url[:200]!r} is not a URL this node can call: {exc}")]) from None
+        raise ValidationFailed([Issue("url", f"{shown!r} is not a URL this node can call: {exc}")]) from None
+    except OutboundRefused as exc:
+        raise ValidationFailed([Issue("url", str(exc))]) from None
     finally:
         transport.close()
     if code != 200:
-        raise ValidationFailed([Issue("url", f"{url} answered HTTP {code}: {body[:200].decode(errors='replace')}")])
+        raise ValidationFailed([Issue("url", f"{shown} {peer_answer(code, body)}")])
     try:
         data = json.loads(body)
     except ValueError:
-        raise ValidationFailed([Issue("url", f"{url} did not answer with a JSON register")]) from None
+        raise ValidationFailed([Issue("url", f"{shown} did not answer with a JSON register")]) from None
     if not isinstance(data, dict):
-        raise ValidationFailed([Issue("url", f"{url} did not answer with a JSON register")])
+        raise ValidationFailed([Issue("url", f"{shown} did not answer with a JSON register")])
     return data
 
 
@@ -391,7 +420,7 @@ def operator_router(node: Node) -> APIRouter:
     )
     def sync(body: SyncIn) -> dict[str, Any]:
         """Import the register a trusted directory node publishes (each entry checked on its own signature)."""
-        result = directory_services.import_register(node, fetch_register(body.url))
+        result = directory_services.import_register(node, fetch_register(node, body.url))
         return {
             "publisher": result.publisher,
             "imported": [{"node_id": r.peer.entry.node_id, "verdict": r.verdict.value} for r in result.imported],

@@ -221,7 +221,7 @@ def directory_sync(url: Annotated[str, typer.Argument(help="Base URL of a direct
     """Import the register a trusted directory node publishes."""
     n = node()
     with errors():
-        result = directory_services.import_register(n, fetch_register(url))
+        result = directory_services.import_register(n, fetch_register(n, url))
     out.print(
         f"{len(result.imported)} entr(ies) taken from {result.publisher}, {len(result.refused)} refused, "
         f"{len(result.revoked)} key(s) revoked"
@@ -320,7 +320,7 @@ def outbox_flush(
 ) -> None:
     """Deliver what waits now, from this process (useful when no node is serving); exit 1 if some could not go."""
     n = node()
-    transport = HttpTransport()
+    transport = HttpTransport.of(n.federation)
     deadline = time.monotonic() + timeout
     failed: dict[str, str] = {}
     with errors():

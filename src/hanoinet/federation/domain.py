@@ -16,6 +16,7 @@ Pure rules only. Signing, encrypting and HTTP are adapters; the services combine
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -461,6 +462,40 @@ class EnvelopeRejected(Exception):  # noqa: N818 - names the outcome
         self.detail = detail
         self.sender = sender
         super().__init__(f"{reason}: {detail}")
+
+
+PEER_REASON_CODES = frozenset(
+    {
+        "malformed",
+        "undecryptable",
+        "unknown_sender",
+        "bad_signature",
+        "retired_key",
+        "stale",
+        "revoked_key",
+        "revoked_sender",
+        "misdirected",
+        "replay",
+        "entry_refused",
+        "chunk rejected",
+        "offset",
+    }
+)
+"""The stable reason codes a node puts in the ``title`` of a refusal: one of them may be named in an error shown
+here (it is one of ours, not the peer's text); anything else a peer answers is never shown."""
+
+
+def peer_answer(status: int, body: bytes) -> str:
+    """What an error says of a peer's answer: its HTTP status, and its reason code if it is one of ours — never its
+    text, which the peer chose (it could be another service's reply that a hostile endpoint made this node fetch)."""
+    code = ""
+    try:
+        title = json.loads(body).get("title") if body.lstrip()[:1] == b"{" else None
+    except (ValueError, AttributeError):
+        title = None
+    if isinstance(title, str) and title in PEER_REASON_CODES:
+        code = f"{title}; "
+    return f"answered HTTP {status} ({code}body not shown)"
 
 
 def check_freshness(sent_at: datetime, now: datetime, window: timedelta) -> str | None:
