@@ -49,7 +49,7 @@ from hanoinet.federation.schemas import (
     TransferOut,
     TransferStatusOut,
 )
-from hanoinet.federation.transport import HttpTransport, OutboundRefused
+from hanoinet.federation.transport import AnswerTooLarge, HttpTransport, OutboundRefused
 from hanoinet.platform.api import NOT_BLANK, Strict, problems
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.paging import OffsetQuery
@@ -193,7 +193,7 @@ def fetch_register(node: Node, url: str) -> dict[str, Any]:
         code, body = transport.fetch(target)
     except (httpx.InvalidURL, UnicodeError) as exc:  # the resolver refuses the host name (a label too long)
         raise ValidationFailed([Issue("url", f"{shown!r} is not a URL this node can call: {exc}")]) from None
-    except OutboundRefused as exc:
+    except (OutboundRefused, AnswerTooLarge) as exc:
         raise ValidationFailed([Issue("url", str(exc))]) from None
     finally:
         transport.close()

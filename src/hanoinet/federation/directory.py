@@ -322,20 +322,18 @@ def pending_changes(node: Node) -> Sequence[Peer]:
 
 
 def _decided(uow: UnitOfWork, node: Node, node_id: str, *, action: str, actor: str, change: PendingChange) -> None:
-    """Audit an operator's decision on a held change, with the values decided on: as the call's own entry (the
-    route's or command's, naming who and in which roles), or as an entry of its own when a service calls."""
+    """Audit an operator's decision on a held change: the call's own entry (the route's or command's), and an entry
+    about the peer with the values decided on, naming the same caller (its roles, its channel)."""
     details = {
         "serial": change.serial,
+        "via": change.via,
         "old": {k: change.old[k] for k in change.changed()},
         "new": {k: change.new[k] for k in change.changed()},
     }
     entry = events.pending_entry()
-    if entry is not None:
-        event = entry.event(node_id)
-        audit.record(uow, node, replace(event, details={**event.details, "decision": action, **details}))
-        entry.written = True
-        return
-    audit.record(uow, node, Event(actor, (), Channel.CLI, action, "peer", node_id, details=details))
+    caller = entry.event(node_id) if entry is not None else Event(actor, (), Channel.CLI, action, "peer", node_id)
+    audit.attach(uow, node_id)
+    audit.record(uow, node, replace(caller, action=action, subject="peer", object_id=node_id, details=details))
 
 
 def _held(uow: UnitOfWork, node_id: str) -> tuple[Peer, PendingChange]:
