@@ -42,6 +42,7 @@ from hanoinet.federation.ports import (
     Peer,
     PeerDelivery,
     PeerKey,
+    PendingChange,
     Receipt,
     RefusalCount,
     Rejection,
@@ -416,6 +417,12 @@ class FakePeers(_FakeFederationTables):
         known = self.staged.peers.get(node_id)
         if known is not None:
             self.staged.peers[node_id] = replace(known, status=status, status_reason=reason, updated_at=at)
+
+    def hold(self, node_id: str, change: PendingChange | None) -> None:
+        known = self.staged.peers.get(node_id)
+        if known is not None:  # stored as the SQL one stores it: through its plain-data form
+            kept = PendingChange.from_dict(_json(change.as_dict())) if change is not None else None
+            self.staged.peers[node_id] = replace(known, pending=kept)
 
     def due(self, now: datetime) -> Sequence[str]:
         waiting = {m.peer for m in self.staged.outbox.values() if m.status is MessageStatus.PENDING}

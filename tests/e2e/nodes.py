@@ -57,6 +57,7 @@ class NodeProcess:
             HANOINET_NODE_ROLES=self.roles,
             HANOINET_NODE_ENDPOINT=self.url,
             HANOINET_FEDERATION_RETRY_MAX_SECONDS="1",
+            HANOINET_ALLOW_PRIVATE_PEERS="true",  # every node of a test listens on 127.0.0.1
             HANOINET_ROLES="central_authority",
             NO_COLOR="1",
         )

@@ -218,14 +218,19 @@ def test_a_changed_profile_is_signed_anew_and_reaches_every_peer(new_node: NodeF
     wire.nodes["http://vnm-ca.example"] = moved
     assert deliver_all(wire, moved, sgp, tha) == 2
     for peer_node in (sgp, tha):
+        # The hours are the node's own word; the endpoint (where this node's requests go) waits for an operator.
         peer, _ = directory.get_peer(peer_node, "vnm-ca")
         assert (peer.entry.serial, peer.entry.endpoint, peer.entry.hours) == (
             2,
-            "http://vnm-ca.example",
+            "http://vnm-ca.test",
             "Mon-Fri 8-17 ICT",
         )
+        assert peer.pending is not None
+        assert (peer.pending.changed(), peer.pending.new["endpoint"]) == (("endpoint",), "http://vnm-ca.example")
         assert set(_keys(peer_node, "vnm-ca").values()) == {("sig", KeyStatus.CURRENT), ("enc", KeyStatus.CURRENT)}
         assert _rejections(peer_node) == []
+        confirmed = directory.confirm_change(peer_node, "vnm-ca", actor="operator")
+        assert (confirmed.entry.endpoint, confirmed.pending) == ("http://vnm-ca.example", None)
 
     _note(sgp, "vnm-ca", "to the new address")
     deliver_all(wire, moved, sgp, tha)

@@ -133,6 +133,7 @@ class DemoNode:
             HANOINET_NODE_LANGUAGES=",".join(self.spec.get("languages", ["en"])),
             HANOINET_NODE_ENDPOINT=self.url,
             HANOINET_FEDERATION_RETRY_MAX_SECONDS="5",
+            HANOINET_ALLOW_PRIVATE_PEERS="true",  # the demo's nodes all listen on this machine's loopback
             NO_COLOR="1",
         )
         env.update(clock)
@@ -149,6 +150,7 @@ class DemoNode:
             node_roles=env["HANOINET_NODE_ROLES"],
             node_languages=env["HANOINET_NODE_LANGUAGES"],
             node_endpoint=self.url,
+            allow_private_peers=True,
         )
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -30,7 +30,7 @@ from hanoinet.federation import inbound, registers
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.federation import present as federation_present
 from hanoinet.federation import transfers as transfer_services
-from hanoinet.federation.domain import EnvelopeRejected, MessageKind
+from hanoinet.federation.domain import EntryStatus, EnvelopeRejected, MessageKind, peer_answer
 from hanoinet.federation.ports import MessageQuery
 from hanoinet.federation.schemas import (
     ChunkProblem,
@@ -52,7 +52,7 @@ from hanoinet.federation.schemas import (
     TransferOut,
     TransferStatusOut,
 )
-from hanoinet.federation.transport import HttpTransport
+from hanoinet.federation.transport import AnswerTooLarge, HttpTransport, OutboundRefused
 from hanoinet.platform.api import NOT_BLANK, Strict, problems
 from hanoinet.platform.errors import Issue, NotFound, ValidationFailed
 from hanoinet.platform.paging import OffsetQuery
@@ -178,27 +178,56 @@ class DecisionIn(Strict):
     note: str = Field(default="", max_length=2000)
 
 
-def fetch_register(url: str) -> dict[str, Any]:
-    """GET a directory node's signed register."""
+def _normal(url: str) -> str:
+    """A base URL as compared: scheme and host in lower case, no trailing slash."""
+    parsed = httpx.URL(url.strip())
+    return str(parsed.copy_with(scheme=parsed.scheme.lower(), host=parsed.host.lower())).rstrip("/")
+
+
+def sync_targets(node: Node) -> list[str]:
+    """Where ``directory sync`` may fetch a register: the configured directory URLs (``HANOINET_DIRECTORY_URLS``)
+    and the confirmed endpoints of trusted nodes with the directory role."""
+    configured = [_normal(u) for u in node.federation.directory_urls]
+    peers = [
+        _normal(p.entry.endpoint)
+        for p in directory_services.list_peers(node)
+        if p.status is EntryStatus.ACTIVE and NodeRole.DIRECTORY in p.entry.roles
+    ]
+    return list(dict.fromkeys([*configured, *peers]))
+
+
+def fetch_register(node: Node, url: str) -> dict[str, Any]:
+    """GET a directory node's signed register, from a place an operator approved only; its answer is size-capped
+    and never shown (a URL could point at another service, whose reply must not come back through this node)."""
+    shown = url[:200]
     try:
-        target = str(httpx.URL(f"{url.rstrip('/')}/federation/v1/register"))
+        base = _normal(url)
+        target = str(httpx.URL(f"{base}/federation/v1/register"))
     except (httpx.InvalidURL, UnicodeError) as exc:  # a host name no resolver would take, say
-        raise ValidationFailed([Issue("url", f"{url[:200]!r} is not a URL this node can call: {exc}")]) from None
-    transport = HttpTransport(timeout=30.0)
+        raise ValidationFailed([Issue("url", f"{shown!r} is not a URL this node can call: {exc}")]) from None
+    allowed = sync_targets(node)
+    if base not in allowed:
+        where = ", ".join(allowed) if allowed else "none yet: set HANOINET_DIRECTORY_URLS or import a directory node"
+        raise ValidationFailed(
+            [Issue("url", f"{shown!r} is not a directory this node syncs from (configured or trusted: {where})")]
+        )
+    transport = HttpTransport.of(node.federation)
     try:
         code, body = transport.fetch(target)
     except (httpx.InvalidURL, UnicodeError) as exc:  # the resolver refuses the host name (a label too long)
-        raise ValidationFailed([Issue("url", f"{url[:200]!r} is not a URL this node can call: {exc}")]) from None
+        raise ValidationFailed([Issue("url", f"{shown!r} is not a URL this node can call: {exc}")]) from None
+    except (OutboundRefused, AnswerTooLarge) as exc:
+        raise ValidationFailed([Issue("url", str(exc))]) from None
     finally:
         transport.close()
     if code != 200:
-        raise ValidationFailed([Issue("url", f"{url} answered HTTP {code}: {body[:200].decode(errors='replace')}")])
+        raise ValidationFailed([Issue("url", f"{shown} {peer_answer(code, body)}")])
     try:
         data = json.loads(body)
     except ValueError:
-        raise ValidationFailed([Issue("url", f"{url} did not answer with a JSON register")]) from None
+        raise ValidationFailed([Issue("url", f"{shown} did not answer with a JSON register")]) from None
     if not isinstance(data, dict):
-        raise ValidationFailed([Issue("url", f"{url} did not answer with a JSON register")])
+        raise ValidationFailed([Issue("url", f"{shown} did not answer with a JSON register")])
     return data
 
 
@@ -450,13 +479,46 @@ def operator_router(node: Node) -> APIRouter:
     )
     def sync(body: SyncIn) -> dict[str, Any]:
         """Import the register a trusted directory node publishes (each entry checked on its own signature)."""
-        result = registers.import_register(node, fetch_register(body.url))  # issue 11: directory publishers only
+        result = registers.import_register(node, fetch_register(node, body.url))  # issue 11: directory publishers only
         return {
             "publisher": result.publisher,
             "imported": [{"node_id": r.peer.entry.node_id, "verdict": r.verdict.value} for r in result.imported],
             "refused": list(result.refused),
             "revoked": list(result.revoked),
         }
+
+    @router.get(
+        "/directory/pending",
+        tags=["directory"],
+        response_model=list[PeerOut],
+        **secured(Permission.DIRECTORY_READ),
+    )
+    def pending() -> list[dict[str, Any]]:
+        """The nodes whose newer entry changes their State, authority, roles or endpoint: held for an operator, the
+        values in force meanwhile are the confirmed ones (each peer's ``pending`` shows both)."""
+        return [federation_present.peer(p) for p in directory_services.pending_changes(node)]
+
+    @router.post(
+        "/directory/{node_id}/confirm",
+        tags=["directory"],
+        response_model=PeerOut,
+        responses=problems(404, 409),
+        **secured(Permission.DIRECTORY_WRITE, audit="directory:change-confirm"),
+    )
+    def confirm(who: PrincipalDep, node_id: str) -> dict[str, Any]:
+        """Put a node's held change of identity in force (check it with the other authority first)."""
+        return federation_present.peer(directory_services.confirm_change(node, node_id, actor=who.name))
+
+    @router.post(
+        "/directory/{node_id}/reject",
+        tags=["directory"],
+        response_model=PeerOut,
+        responses=problems(404, 409),
+        **secured(Permission.DIRECTORY_WRITE, audit="directory:change-reject"),
+    )
+    def reject(who: PrincipalDep, node_id: str) -> dict[str, Any]:
+        """Refuse a node's held change of identity: the confirmed values stay in force."""
+        return federation_present.peer(directory_services.reject_change(node, node_id, actor=who.name))
 
     @router.get(
         "/directory/{node_id}",

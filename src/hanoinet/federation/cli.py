@@ -158,12 +158,71 @@ def directory_revoke(
     out.print(f"revoked {what}")
 
 
+def _change_table(data: list[dict[str, Any]]) -> Table:
+    t = Table("node", "field", "in force", "offered", "serial", "via", "received")
+    for p in data:
+        change = p["pending"]
+        for name in change["changed"]:
+            t.add_row(
+                p["node_id"],
+                name,
+                _shown(change["old"][name]),
+                _shown(change["new"][name]),
+                str(change["serial"]),
+                change["via"],
+                change["received_at"],
+            )
+    return t
+
+
+def _shown(value: object) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+@directory_app.command("pending")
+def directory_pending(as_json: JsonOption = False) -> None:
+    """Changes of State, authority, roles or endpoint that nodes offered, waiting for your decision."""
+    n = node()
+    with errors():
+        peers = directory_services.pending_changes(n)
+    data = [federation_present.peer(p) for p in peers]
+    if not data and not as_json:
+        out.print("no change waits for a decision")
+        return
+    emit(data, as_json, lambda: _change_table(data))
+
+
+@directory_app.command("confirm")
+def directory_confirm(
+    node_id: Annotated[str, typer.Argument(help="The node whose held change to put in force.")],
+) -> None:
+    """Put a node's held change of identity in force (check it with the other authority first)."""
+    n = node()
+    with errors():
+        before = {p.entry.node_id: p.pending for p in directory_services.pending_changes(n)}.get(node_id)
+        peer = directory_services.confirm_change(n, node_id, actor=actor())
+    changed = ", ".join(before.changed()) if before else "nothing"
+    e = peer.entry
+    out.print(f"confirmed: {e.node_id} now {e.state}, {e.authority}, {', '.join(r.value for r in e.roles)}, "
+              f"{e.endpoint} ({changed} changed)")  # fmt: skip
+
+
+@directory_app.command("reject")
+def directory_reject(node_id: Annotated[str, typer.Argument(help="The node whose held change to refuse.")]) -> None:
+    """Refuse a node's held change of identity: the values in force stay."""
+    n = node()
+    with errors():
+        peer = directory_services.reject_change(n, node_id, actor=actor())
+    e = peer.entry
+    out.print(f"rejected: {e.node_id} stays {e.state}, {e.authority}, {e.endpoint}")
+
+
 @directory_app.command("sync")
 def directory_sync(url: Annotated[str, typer.Argument(help="Base URL of a directory node you trust.")]) -> None:
     """Import the register a trusted directory node publishes."""
     n = node()
     with errors():
-        result = registers.import_register(n, fetch_register(url))  # issue 11: directory publishers only
+        result = registers.import_register(n, fetch_register(n, url))  # issue 11: directory publishers only
     out.print(
         f"{len(result.imported)} entr(ies) taken from {result.publisher}, {len(result.refused)} refused, "
         f"{len(result.revoked)} key(s) revoked"
@@ -262,7 +321,7 @@ def outbox_flush(
 ) -> None:
     """Deliver what waits now, from this process (useful when no node is serving); exit 1 if some could not go."""
     n = node()
-    transport = HttpTransport()
+    transport = HttpTransport.of(n.federation)
     deadline = time.monotonic() + timeout
     failed: dict[str, str] = {}
     with errors():

@@ -2,14 +2,19 @@
 
 Trust is an operator's decision: an entry enters the directory because someone imported it (from a file handed
 over by the other authority, or from a directory node's register the operator chose to trust). After that, a node
-may change its own entry, and rotate its keys if the new entry is signed by the key it replaces. Revoking a key
-(or a whole node) is immediate and final: what it signs is refused from then on.
+may change its own entry's hours and languages, and rotate its keys if the new entry is signed by the key it
+replaces. What says who the node is and where it is reached (its State, authority, roles and endpoint:
+``domain.IDENTITY_FIELDS``) is an operator's decision too: a node's own signature proves only that it holds its
+key, so a newer entry changing any of them is held, the confirmed values stay in force (routing and delivery use
+them), and an operator confirms or rejects the change (``pending_changes``, ``confirm_change``, ``reject_change``).
+Revoking a key (or a whole node) is immediate and final: what it signs is refused from then on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hanoinet.audit import service as audit
@@ -27,8 +32,10 @@ from hanoinet.federation.domain import (
     decide_entry,
     entry_from_document,
 )
-from hanoinet.federation.ports import OutgoingMessage, OwnEntry, Peer, PeerKey
+from hanoinet.federation.ports import OutgoingMessage, OwnEntry, Peer, PeerKey, PendingChange
+from hanoinet.platform import events
 from hanoinet.platform.errors import Conflict, DomainError, Issue, NotFound, ValidationFailed
+from hanoinet.platform.events import Channel, Event
 from hanoinet.platform.ids import new_id
 
 if TYPE_CHECKING:
@@ -158,9 +165,62 @@ def _verify(node: Node, uow: UnitOfWork, signed: Mapping[str, Any]) -> tuple[Dir
     return entry, kids
 
 
+def _record(  # noqa: PLR0917 - the entry, its proof, what it replaces and the verdict on it go together
+    node: Node,
+    uow: UnitOfWork,
+    entry: DirectoryEntry,
+    signed: Mapping[str, Any],
+    current: Peer | None,
+    decision: EntryDecision,
+    *,
+    hold_via: str | None,
+    at: datetime,
+) -> EntryDecision:
+    """Save an accepted entry; or, if it changes the identity of a node known here and did not come from an
+    operator (``hold_via``), save it with the confirmed identity kept and hold the change. Return the verdict."""
+    if hold_via is None or current is None or entry.identity() == current.entry.identity():
+        uow.peers.save(entry, signed, at)
+        if current is not None and current.pending is not None:
+            uow.peers.hold(entry.node_id, None)  # the node went back to what is confirmed, or an operator imported
+        return decision
+    held = PendingChange(entry.serial, current.entry.identity(), entry.identity(), signed, at, hold_via)
+    # The confirmed identity stays in force; the rest of the entry (keys, hours, languages, serial) is taken. The
+    # signed entry kept for the register stays the one last confirmed here.
+    uow.peers.save(entry.with_identity(held.old), current.signed, at)
+    uow.peers.hold(entry.node_id, held)
+    changed = held.changed()
+    audit.record(
+        uow,
+        node,
+        audit.by_node(
+            entry.node_id,
+            "directory:change-held",
+            "peer",
+            entry.node_id,
+            serial=entry.serial,
+            via=hold_via,
+            old={k: held.old[k] for k in changed},
+            new={k: held.new[k] for k in changed},
+        ),
+    )
+    return replace(
+        decision,
+        verdict=EntryVerdict.HELD,
+        reason=f"{', '.join(changed)} changed: held for an operator's confirmation here ({decision.reason})",
+    )
+
+
 def _apply(
-    node: Node, uow: UnitOfWork, signed: Mapping[str, Any], *, replace_entry: bool, known_only: bool
+    node: Node,
+    uow: UnitOfWork,
+    signed: Mapping[str, Any],
+    *,
+    replace_entry: bool,
+    known_only: bool,
+    hold_via: str | None = None,
 ) -> tuple[Peer, EntryDecision]:
+    """Check and record an offered entry. With ``hold_via`` (the entry came from the node itself or from a register,
+    not from an operator), a change of its identity-bearing fields is held for an operator (``_record``)."""
     identity, _, _ = node.network()
     entry, kids = _verify(node, uow, signed)
     if entry.node_id == identity.node_id:
@@ -189,7 +249,7 @@ def _apply(
         owner = uow.peer_keys.get(kid)
         if owner is not None and owner.node_id != entry.node_id:
             raise EntryRefused(f"key {kid} already belongs to node {owner.node_id}")
-    uow.peers.save(entry, signed, now)
+    decision = _record(node, uow, entry, signed, current, decision, hold_via=hold_via, at=now)
     if current is not None and current.status is EntryStatus.REVOKED:
         uow.peers.set_status(entry.node_id, EntryStatus.ACTIVE, "restored by an operator", now)
     uow.peer_keys.save(entry.node_id, entry.signing_key, use=KeyUse.SIGNING, status=KeyStatus.CURRENT, at=now)
@@ -234,13 +294,80 @@ def import_entry(node: Node, signed: Mapping[str, Any], *, replace_entry: bool =
     return ImportResult(peer, decision.verdict, decision.reason)
 
 
+def _import_from_register(node: Node, signed: Mapping[str, Any], publisher: str) -> ImportResult:
+    """An entry of a register: a node new here is taken (the operator chose to sync from this directory); a change
+    of identity of a node known here is held, as if the node had pushed it."""
+    with node.uow() as uow:
+        peer, decision = _apply(
+            node, uow, signed, replace_entry=False, known_only=False, hold_via=f"in {publisher}'s register"
+        )
+        audit.attach(uow, peer.entry.node_id)
+        uow.commit()
+    return ImportResult(peer, decision.verdict, decision.reason)
+
+
 def accept_pushed_entry(node: Node, signed: Mapping[str, Any]) -> ImportResult:
     """Take an entry a known node pushed to us (after a rotation or a change of endpoint); unknown nodes cannot
     enter the directory this way."""
     with node.uow() as uow:
-        peer, decision = _apply(node, uow, signed, replace_entry=False, known_only=True)
+        peer, decision = _apply(node, uow, signed, replace_entry=False, known_only=True, hold_via="pushed by the node")
         uow.commit()
     return ImportResult(peer, decision.verdict, decision.reason)
+
+
+def pending_changes(node: Node) -> Sequence[Peer]:
+    """The peers with a change of identity waiting for an operator, each with its confirmed and offered values."""
+    with node.uow() as uow:
+        return [p for p in uow.peers.list() if p.pending is not None]
+
+
+def _decided(uow: UnitOfWork, node: Node, node_id: str, *, action: str, actor: str, change: PendingChange) -> None:
+    """Audit an operator's decision on a held change: the call's own entry (the route's or command's), and an entry
+    about the peer with the values decided on, naming the same caller (its roles, its channel)."""
+    details = {
+        "serial": change.serial,
+        "via": change.via,
+        "old": {k: change.old[k] for k in change.changed()},
+        "new": {k: change.new[k] for k in change.changed()},
+    }
+    entry = events.pending_entry()
+    caller = entry.event(node_id) if entry is not None else Event(actor, (), Channel.CLI, action, "peer", node_id)
+    audit.attach(uow, node_id)
+    audit.record(uow, node, replace(caller, action=action, subject="peer", object_id=node_id, details=details))
+
+
+def _held(uow: UnitOfWork, node_id: str) -> tuple[Peer, PendingChange]:
+    peer = uow.peers.get(node_id)
+    if peer is None:
+        raise NotFound(f"no node {node_id!r} in this node's directory")
+    if peer.pending is None:
+        raise Conflict(f"node {node_id} has no change waiting for a decision")
+    return peer, peer.pending
+
+
+def confirm_change(node: Node, node_id: str, *, actor: str) -> Peer:
+    """Put a peer's held change of identity in force: from now on requests for its (new) State go to it, at its
+    (new) endpoint. The signed entry it came in becomes the one this node republishes."""
+    with node.uow() as uow:
+        peer, change = _held(uow, node_id)
+        uow.peers.save(peer.entry.with_identity(change.new), change.signed, node.now_wall())
+        uow.peers.hold(node_id, None)
+        _decided(uow, node, node_id, action="directory:change-confirmed", actor=actor, change=change)
+        uow.commit()
+        confirmed = uow.peers.get(node_id)
+    assert confirmed is not None
+    return confirmed
+
+
+def reject_change(node: Node, node_id: str, *, actor: str) -> Peer:
+    """Refuse a peer's held change of identity: the confirmed values stay. A newer entry that offers it again is
+    held again (and audited again)."""
+    with node.uow() as uow:
+        peer, change = _held(uow, node_id)
+        uow.peers.hold(node_id, None)
+        _decided(uow, node, node_id, action="directory:change-rejected", actor=actor, change=change)
+        uow.commit()
+    return replace(peer, pending=None)
 
 
 def list_peers(node: Node) -> Sequence[Peer]:
@@ -348,7 +475,7 @@ def import_register(node: Node, signed: Mapping[str, Any]) -> SyncResult:
             payload, _ = identity.verify_document(entry, ())
             if payload.get("node_id") == identity.node_id:
                 continue
-            imported.append(import_entry(node, entry))
+            imported.append(_import_from_register(node, entry, publisher_id))
         except (DomainError, ValueError) as exc:
             refused.append(f"entries[{index}]: {exc}")
     revoked: list[str] = []

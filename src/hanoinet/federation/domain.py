@@ -16,9 +16,10 @@ Pure rules only. Signing, encrypting and HTTP are adapters; the services combine
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -40,6 +41,12 @@ TYP_SECRET = "hanoinet-secret+jwe"  # noqa: S105 - a JOSE type name, not a secre
 NODE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 MAX_TEXT = 500
+IDENTITY_FIELDS = ("state", "authority", "roles", "endpoint")
+"""The fields of a directory entry that say who a node is (its State, authority and roles: which requests it is
+given) and where it is reached (its endpoint: where this node sends them). A node's own signature proves only that
+it holds its key, not that it speaks for another State or may point this node's requests elsewhere: a change of any
+of them waits for an operator here (``directory.confirm_change``); keys, hours and languages change on the node's
+own word."""
 
 
 class EntryStatus(StrEnum):
@@ -168,6 +175,21 @@ class DirectoryEntry:
             theirs.pop(key)
         return mine == theirs
 
+    def identity(self) -> dict[str, Any]:
+        """The fields that say who the node is and where it is reached (``IDENTITY_FIELDS``), as published."""
+        document = self.document()
+        return {name: document[name] for name in IDENTITY_FIELDS}
+
+    def with_identity(self, values: Mapping[str, Any]) -> DirectoryEntry:
+        """This entry with its identity-bearing fields taken from ``values`` (as ``identity`` gives them)."""
+        return replace(
+            self,
+            state=str(values["state"]),
+            authority=str(values["authority"]),
+            roles=tuple(NodeRole(r) for r in values["roles"]),
+            endpoint=str(values["endpoint"]),
+        )
+
     @property
     def works_24_7(self) -> bool:
         """True for a 24/7 point of contact (Art 41)."""
@@ -293,6 +315,7 @@ class EntryVerdict(StrEnum):
     NEW = "new"  # not known yet: record it
     UPDATED = "updated"  # a newer entry of a known node: replace it
     UNCHANGED = "unchanged"  # the same or an older serial: keep what we have
+    HELD = "held"  # a newer entry that changes who the node is or where it is reached: waits for an operator
     REFUSED = "refused"
 
 
@@ -439,6 +462,40 @@ class EnvelopeRejected(Exception):  # noqa: N818 - names the outcome
         self.detail = detail
         self.sender = sender
         super().__init__(f"{reason}: {detail}")
+
+
+PEER_REASON_CODES = frozenset(
+    {
+        "malformed",
+        "undecryptable",
+        "unknown_sender",
+        "bad_signature",
+        "retired_key",
+        "stale",
+        "revoked_key",
+        "revoked_sender",
+        "misdirected",
+        "replay",
+        "entry_refused",
+        "chunk rejected",
+        "offset",
+    }
+)
+"""The stable reason codes a node puts in the ``title`` of a refusal: one of them may be named in an error shown
+here (it is one of ours, not the peer's text); anything else a peer answers is never shown."""
+
+
+def peer_answer(status: int, body: bytes) -> str:
+    """What an error says of a peer's answer: its HTTP status, and its reason code if it is one of ours — never its
+    text, which the peer chose (it could be another service's reply that a hostile endpoint made this node fetch)."""
+    code = ""
+    try:
+        title = json.loads(body).get("title") if body.lstrip()[:1] == b"{" else None
+    except (ValueError, AttributeError):
+        title = None
+    if isinstance(title, str) and title in PEER_REASON_CODES:
+        code = f"{title}; "
+    return f"answered HTTP {status} ({code}body not shown)"
 
 
 def check_freshness(sent_at: datetime, now: datetime, window: timedelta) -> str | None:

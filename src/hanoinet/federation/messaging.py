@@ -36,6 +36,7 @@ from hanoinet.federation.domain import (
     MessageOutcome,
     MessageStatus,
     ReceiptDirection,
+    peer_answer,
 )
 from hanoinet.federation.ports import (
     DeliveryResult,
@@ -302,13 +303,8 @@ def _failed(delivery: PeerDelivery, node: Node, error: str) -> PeerDelivery:
 
 
 def _peer_error(status: int, body: bytes) -> str:
-    import json  # noqa: PLC0415 - error bodies only
-
-    try:
-        detail = json.loads(body).get("detail", "")
-    except (ValueError, AttributeError):
-        detail = body[:300].decode(errors="replace")
-    return f"HTTP {status}: {detail}"
+    """A refused delivery as operators see it: the status (and our reason code), never the peer's text."""
+    return peer_answer(status, body)
 
 
 def _holds(peer: Peer, owner: str, now: datetime, node: Node) -> bool:

@@ -54,6 +54,9 @@ class PeerRow(Base):
     last_delivery_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pending_change: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """A newer entry's change of State, authority, roles or endpoint, waiting for an operator
+    (``ports.PendingChange.as_dict``); the columns above keep the confirmed values meanwhile."""
 
 
 class PeerKeyRow(Base):

@@ -55,8 +55,54 @@ class PeerDelivery:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingChange:
+    """A newer entry of a peer that changes who it is or where it is reached (``domain.IDENTITY_FIELDS``), held
+    until an operator confirms or rejects it: the values in force (``old``), the ones offered (``new``), and the
+    signed entry that offered them (the proof, kept to publish once confirmed)."""
+
+    serial: int
+    old: Mapping[str, Any]
+    new: Mapping[str, Any]
+    signed: Mapping[str, Any]
+    received_at: datetime
+    via: str
+    """How it arrived: pushed by the node itself, or in a directory node's register."""
+
+    def changed(self) -> tuple[str, ...]:
+        """The names of the fields it changes."""
+        return tuple(name for name in self.new if self.new[name] != self.old.get(name))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, as stored."""
+        return {
+            "serial": self.serial,
+            "old": dict(self.old),
+            "new": dict(self.new),
+            "signed": dict(self.signed),
+            "received_at": self.received_at.isoformat(),
+            "via": self.via,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PendingChange:
+        """Read what ``as_dict`` stored."""
+        return cls(
+            int(data["serial"]),
+            dict(data["old"]),
+            dict(data["new"]),
+            dict(data["signed"]),
+            datetime.fromisoformat(str(data["received_at"])),
+            str(data["via"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Peer:
-    """Another node: its entry as signed, whether it is trusted, and how deliveries to it are going."""
+    """Another node: its entry as confirmed here, the signed entry it was last confirmed from, whether it is
+    trusted, how deliveries to it are going, and a change of identity it offered and an operator has not decided.
+
+    ``entry`` is what this node acts on: its State, authority, roles and endpoint are the confirmed ones even when a
+    newer entry (``pending``) says otherwise, while its keys, hours and languages are the newest the node signed."""
 
     entry: DirectoryEntry
     signed: Mapping[str, Any]
@@ -65,6 +111,7 @@ class Peer:
     imported_at: datetime
     updated_at: datetime
     delivery: PeerDelivery = PeerDelivery()
+    pending: PendingChange | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +326,9 @@ class PeerRepository(Protocol):
 
     def set_status(self, node_id: str, status: EntryStatus, reason: str, at: datetime) -> None:
         """Trust or stop trusting a peer."""
+
+    def hold(self, node_id: str, change: PendingChange | None) -> None:
+        """Record the change of identity a peer offered, replacing any earlier one (None: no change waits)."""
 
     def due(self, now: datetime) -> Sequence[str]:
         """Peers with pending messages and no backoff running (``next_attempt_at`` passed or unset)."""

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from hanoinet.federation.messaging import MessageView
-from hanoinet.federation.ports import ConsentRecord, Peer, PeerKey, TransferRecord
+from hanoinet.federation.ports import ConsentRecord, Peer, PeerKey, PendingChange, TransferRecord
 from hanoinet.platform.present import _iso
 
 
@@ -50,6 +50,7 @@ def peer(p: Peer, keys: Sequence[PeerKey] = ()) -> dict[str, Any]:
         "status_reason": p.status_reason,
         "imported_at": p.imported_at.isoformat(),
         "delivery": {k: _iso(v) for k, v in asdict(p.delivery).items()},
+        "pending": pending(p.pending) if p.pending is not None else None,
     }
     if keys:
         data["keys"] = [
@@ -64,6 +65,19 @@ def peer(p: Peer, keys: Sequence[PeerKey] = ()) -> dict[str, Any]:
             for k in keys
         ]
     return data
+
+
+def pending(c: PendingChange) -> dict[str, Any]:
+    """A change of identity a peer offered, waiting for an operator: the fields it changes, in force and offered."""
+    changed = c.changed()
+    return {
+        "serial": c.serial,
+        "received_at": c.received_at.isoformat(),
+        "via": c.via,
+        "changed": list(changed),
+        "old": {k: c.old[k] for k in changed},
+        "new": {k: c.new[k] for k in changed},
+    }
 
 
 def transfer(t: TransferRecord) -> dict[str, Any]:

@@ -60,6 +60,17 @@ class PeerKeyOut(Shape):
     reason: str
 
 
+class PendingChangeOut(Shape):
+    """A change of a peer's State, authority, roles or endpoint, held until an operator confirms or rejects it."""
+
+    serial: int = Field(description="The serial of the entry that offered it")
+    received_at: DateTime
+    via: str = Field(description="Pushed by the node itself, or in a directory node's register")
+    changed: list[str] = Field(description="The fields it changes")
+    old: dict[str, Any] = Field(description="The values in force here, of the fields it changes")
+    new: dict[str, Any] = Field(description="The values offered")
+
+
 class PeerOut(Shape):
     """A node of the directory, and how deliveries to it are going (with its keys when asked for one node)."""
 
@@ -79,6 +90,9 @@ class PeerOut(Shape):
     status_reason: str
     imported_at: DateTime
     delivery: DeliveryOut
+    pending: PendingChangeOut | None = Field(
+        default=None, description="A change of identity waiting for an operator; the fields above are in force"
+    )
     keys: list[PeerKeyOut] | None = None
 
 

@@ -45,6 +45,12 @@ class FederationSettings:
     backoff: Backoff = field(default_factory=Backoff)
     lease: timedelta = timedelta(seconds=30)
     refusals: RefusalLimits = field(default_factory=RefusalLimits)
+    allow_private_peers: bool = False
+    """Connect to peers at private, loopback and link-local addresses (``HANOINET_ALLOW_PRIVATE_PEERS``)."""
+    directory_urls: tuple[str, ...] = ()
+    """Where ``directory sync`` may fetch a register, besides trusted directory nodes' confirmed endpoints."""
+    max_answer_bytes: int = 16 * 1024 * 1024
+    """The longest answer read from a peer (``HANOINET_FEDERATION_MAX_ANSWER_BYTES``): longer ones are cut off."""
 
 
 class NotOnNetwork(RuntimeError):  # noqa: N818 - names the condition, like the domain's errors

@@ -52,6 +52,7 @@ from hanoinet.federation.ports import (
     Peer,
     PeerDelivery,
     PeerKey,
+    PendingChange,
     Receipt,
     RefusalCount,
     Rejection,
@@ -83,7 +84,10 @@ def _entry(row: PeerRow | Row[Any]) -> DirectoryEntry:
 
 
 def _peer(row: PeerRow | Row[Any]) -> Peer:
-    return from_row(Peer, row, entry=_entry(row), signed=row.entry, delivery=from_row(PeerDelivery, row))
+    pending = PendingChange.from_dict(row.pending_change) if row.pending_change else None
+    return from_row(
+        Peer, row, entry=_entry(row), signed=row.entry, delivery=from_row(PeerDelivery, row), pending=pending
+    )
 
 
 def _key(row: PeerKeyRow) -> PeerKey:
@@ -140,7 +144,9 @@ class SqlPeerRepository(_InSession):
         return EntryStatus(status) if status else None
 
     def list(self) -> Sequence[Peer]:
-        rows = self.session.scalars(select(PeerRow).order_by(PeerRow.state, PeerRow.node_id))
+        rows = self.session.scalars(
+            select(PeerRow).order_by(PeerRow.state, PeerRow.node_id).execution_options(populate_existing=True)
+        )
         return [_peer(r) for r in rows]
 
     def save(self, entry: DirectoryEntry, signed: Mapping[str, Any], at: datetime) -> None:
@@ -179,6 +185,14 @@ class SqlPeerRepository(_InSession):
             update(PeerRow)
             .where(PeerRow.node_id == node_id)
             .values(status=status.value, status_reason=reason, updated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    def hold(self, node_id: str, change: PendingChange | None) -> None:
+        self.session.execute(
+            update(PeerRow)
+            .where(PeerRow.node_id == node_id)
+            .values(pending_change=change.as_dict() if change is not None else None)
             .execution_options(synchronize_session=False)
         )
 

@@ -64,6 +64,7 @@ from hanoinet.federation.domain import (
     TransferItemState,
     TransferState,
     check_onward_transfer,
+    peer_answer,
 )
 from hanoinet.federation.messaging import compose, find_peer, usable_encryption_key
 from hanoinet.federation.ports import (
@@ -322,7 +323,7 @@ def _peer_of(uow: UnitOfWork, transfer: TransferRecord) -> Peer:
 
 def _status_json(code: int, body: bytes, what: str) -> dict[str, Any]:
     if code != 200:
-        raise TransportError(f"{what}: HTTP {code}: {body[:300].decode(errors='replace')}")
+        raise TransportError(f"{what}: {peer_answer(code, body)}")
     try:
         data = json.loads(body)
     except ValueError:
@@ -375,12 +376,14 @@ def _push_items(
                 )
             except (OSError, ValueError) as exc:  # the sender's own content cannot be read
                 return _fail(node, transfer.id, f"item {item.item_id}: its stored content cannot be read: {exc}")
-            text = body[:500].decode(errors="replace")
-            if code == 422:
-                why = f"item {item.item_id}: the receiver refused a chunk: {text}; run 'hanoinet evidence verify'"
+            if code == 422:  # what it said stays there (its operator sees it); here, only that it refused
+                why = (
+                    f"item {item.item_id}: the receiver refused a chunk ({peer_answer(code, body)}); "
+                    "run 'hanoinet evidence verify', and ask the receiver's operator why"
+                )
                 return _fail(node, transfer.id, why)
             if code not in (200, 409):  # 409: the receiver wants another offset; the next status says which
-                raise TransportError(f"sending item {item.idx}: HTTP {code}: {text}")
+                raise TransportError(f"sending item {item.idx}: {peer_answer(code, body)}")
             if code == 200:
                 with node.uow() as uow:
                     chunks = int(json.loads(body).get("chunks_done", 0))
@@ -410,9 +413,10 @@ def send_transfer(node: Node, transport: Transport, transfer_id: str) -> Transfe
         return failed
     code, body = transport.complete_transfer(endpoint, transfer.id, token)
     if code == 422:
-        return _fail(node, transfer.id, f"the receiver refused the whole: {body[:500].decode(errors='replace')}")
+        why = f"the receiver refused the whole ({peer_answer(code, body)}): ask the receiver's operator why"
+        return _fail(node, transfer.id, why)
     if code != 200:
-        raise TransportError(f"completing transfer: HTTP {code}: {body[:300].decode(errors='replace')}")
+        raise TransportError(f"completing transfer: {peer_answer(code, body)}")
     receipt = str(json.loads(body).get("receipt", ""))
     with node.uow() as uow:
         record_receipt(node, uow, _peer_of(uow, transfer), transfer.id, receipt)

@@ -56,10 +56,15 @@ class FederationWorker:
         self,
         node: Node,
         *,
-        transport: Callable[[], Transport] = HttpTransport,
+        transport: Callable[[], Transport] | None = None,
         poll: float = POLL_SECONDS,
     ) -> None:
         self.node = node
+        if transport is None:  # the node's outbound rules: no private addresses unless allowed, answers capped
+
+            def transport() -> Transport:
+                return HttpTransport.of(node.federation)
+
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._transport = transport
         self._poll = poll

@@ -60,6 +60,17 @@ class Settings(BaseSettings):
     federation_refusal_sources: int = 10_000
     """Source addresses tracked at once (buckets and counts); beyond, the least recent is forgotten and counts of
     new addresses go to one shared tally, so that memory stays bounded whatever the number of addresses."""
+
+    # Outbound requests (issue 11): only where an operator pointed them, never into the node's own network.
+    allow_private_peers: bool = False
+    """Let this node connect to peers and directories at private, loopback, link-local and other non-public
+    addresses. Off by default: a peer's endpoint (or a sync URL) pointing at 127.0.0.1 or 10.x would make the node a
+    proxy into its own network (SSRF). Turn on for nodes on one machine or one private network (demo, tests)."""
+    directory_urls: str = ""
+    """Comma-separated base URLs ``directory sync`` may fetch a register from, besides the confirmed endpoints of
+    trusted nodes with the directory role; any other URL is refused."""
+    federation_max_answer_bytes: int = 16 * 1024 * 1024
+    """The longest answer this node reads from a peer or a directory (streamed, cut off beyond): 16 MiB."""
     clock_speed: float = 1.0
     """Training exercises: legal clocks run this many times faster than real time (1440: a day per minute)."""
     clock_epoch: datetime | None = None
@@ -102,6 +113,7 @@ class Settings(BaseSettings):
         "federation_refusal_burst",
         "federation_refusal_window_seconds",
         "federation_refusal_sources",
+        "federation_max_answer_bytes",
     )
     @classmethod
     def _positive(cls, value: int) -> int:

@@ -1,7 +1,7 @@
 """Refused transmissions beyond those recorded one by one, as counts per source address and window (issue 11).
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-20 10:00:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
