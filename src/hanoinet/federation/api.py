@@ -52,6 +52,7 @@ from hanoinet.federation.schemas import (
 from hanoinet.federation.transport import HttpTransport
 from hanoinet.platform.api import NOT_BLANK, Strict, problems
 from hanoinet.platform.errors import Issue, ValidationFailed
+from hanoinet.platform.limits import read_body
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
@@ -203,7 +204,7 @@ def node_router(node: Node) -> APIRouter:
     )
     async def transmission(request: Request) -> Response:
         """Take a sealed transmission of signed messages; answer with a sealed, signed receipt."""
-        body = await request.body()
+        body = await read_body(request, MAX_TRANSMISSION)  # stops reading one byte past the limit
         if len(body) > MAX_TRANSMISSION:
             return rejection_response(EnvelopeRejected("malformed", "the transmission is too large"))
         try:
