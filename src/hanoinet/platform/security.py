@@ -301,10 +301,11 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 def _guard_responses(permission: Permission, methods: Iterable[str] | None) -> dict[int | str, dict[str, Any]]:
     """The statuses every route can answer whatever it does, declared here once: 422 for a parameter or body
-    that breaks its schema, 400 for a body that cannot be read, and 401/403 where the guard checks a caller."""
+    that breaks its schema, 400 for a body that cannot be read, 408 and 413 for one that comes too slowly or is
+    too large (``platform.limits``), and 401/403 where the guard checks a caller."""
     statuses = [422]
     if UNSAFE & set(methods or ()):
-        statuses.append(400)
+        statuses += [400, 408, 413]
     if permission not in (Permission.PUBLIC, Permission.PEER):
         statuses += [401, 403]
     return problems(*sorted(statuses))
