@@ -53,6 +53,7 @@ from hanoinet.platform.errors import (
     ValidationFailed,
     kind_of,
 )
+from hanoinet.platform.limits import BodyLimit, BodyLimits
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import (
     BodyTooDeep,
@@ -62,6 +63,7 @@ from hanoinet.platform.security import (
     check_routes,
     secured,
 )
+from hanoinet.platform.settings import Settings
 from hanoinet.platform.web import error_page
 from hanoinet.requests import api as requests_api
 from hanoinet.rules import api as rules_api
@@ -208,9 +210,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | None = None) -> FastAPI:
+def create_app(
+    node: Node, uploads: UploadStore | None = None, *, worker: str | None = None, limits: BodyLimits | None = None
+) -> FastAPI:
     """Return the API application bound to a node; with ``worker`` (this node's endpoint), a worker process
-    delivers the outbox and transfers alongside it."""
+    delivers the outbox and transfers alongside it. ``limits``: the caps on request bodies (by default the
+    settings' ``limit_*``), applied before anything is parsed."""
+    body_limits = limits or BodyLimits.from_settings(Settings())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -233,6 +239,7 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
         version=__version__,
         description="Requests of Chapter V of the UN Convention against Cybercrime, treaty status and rule packs.",
         lifespan=lifespan,
+        form_limits=body_limits.form_options(),  # the forms FastAPI parses itself (``Form()`` parameters)
     )
     app.router.route_class = SecureRoute
     app.state.node = node
@@ -260,4 +267,7 @@ def create_app(node: Node, uploads: UploadStore | None = None, *, worker: str | 
 
     install_web(app, node)
     check_routes(app)
+    # Outermost, added last: bodies are capped and timed before any route, guard or parser sees them.
+    app.state.body_limits = body_limits
+    app.add_middleware(BodyLimit, limits=body_limits)
     return app

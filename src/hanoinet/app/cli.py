@@ -166,11 +166,27 @@ def serve(
     # A node's threads (API calls, deliveries, transfers) hand the interpreter to each other often; the default
     # 5 ms switch interval would add up to that much to each hand-over on a busy node (see bench/federation.py).
     sys.setswitchinterval(0.0005)
+    from hanoinet.platform.limits import BodyLimits  # noqa: PLC0415 - likewise
+
+    s = settings()
     with errors():
-        n = boot.bootstrap(settings(), endpoint=f"http://{host}:{port}")
-    api = create_app(n, boot.upload_store(settings()), worker=f"http://{host}:{port}")
+        n = boot.bootstrap(s, endpoint=f"http://{host}:{port}")
+    api = create_app(n, boot.upload_store(s), worker=f"http://{host}:{port}", limits=BodyLimits.from_settings(s))
     out.print(f"hanoinet node {n.identity.node_id if n.identity else ''}: API docs at http://{host}:{port}/docs")
-    uvicorn.run(api, host=host, port=port, log_level="info", access_log=False)
+    # Connection limits (issue 11): h11, because httptools bounds neither the request line nor the headers (100 MiB
+    # of headers grew the node by 100 MiB); a bound on connections and requests at once; short keep-alive.
+    uvicorn.run(
+        api,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        http=s.serve_http,
+        h11_max_incomplete_event_size=s.serve_max_header_bytes,
+        limit_concurrency=s.serve_limit_concurrency,
+        backlog=s.serve_backlog,
+        timeout_keep_alive=s.serve_keep_alive_seconds,
+    )
 
 
 @app.command()

@@ -55,6 +55,7 @@ from hanoinet.federation.schemas import (
 from hanoinet.federation.transport import AnswerTooLarge, HttpTransport, OutboundRefused
 from hanoinet.platform.api import NOT_BLANK, Strict, problems
 from hanoinet.platform.errors import Issue, NotFound, ValidationFailed
+from hanoinet.platform.limits import read_body
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import NodeRole, Permission
 from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
@@ -280,7 +281,7 @@ def node_router(node: Node) -> APIRouter:
         wait = guard.admit(_remote(request), node.now_wall())
         if wait is not None:
             return throttled_response(wait)
-        body = await request.body()
+        body = await read_body(request, MAX_TRANSMISSION)  # stops reading one byte past the limit
         if len(body) > MAX_TRANSMISSION:
             return await refused(request, EnvelopeRejected("malformed", "the transmission is too large"))
         try:

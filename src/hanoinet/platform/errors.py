@@ -30,6 +30,10 @@ INVALID_FILE = ErrorKind("invalid_file", 422, 2, "invalid file")
 """A file given as input is not what it should be (a deposit table without its header)."""
 BAD_REQUEST = ErrorKind("bad_request", 400, 2, "bad request")
 """The request itself cannot be read (a body that is not JSON, or nests too deeply)."""
+TOO_LARGE = ErrorKind("too_large", 413, 2, "content too large")
+"""A request's body is larger than its route takes (``platform.limits``): refused before it is read."""
+REQUEST_TIMEOUT = ErrorKind("request_timeout", 408, 2, "request timeout")
+"""A request's body did not arrive in time (``platform.limits``): the connection is closed."""
 UNAUTHENTICATED = ErrorKind("unauthenticated", 401, 5, "unauthorized")
 """No valid credential: no API token or session, or not the transfer's token."""
 FORBIDDEN = ErrorKind("forbidden", 403, 5, "forbidden")
@@ -57,6 +61,8 @@ KINDS: tuple[ErrorKind, ...] = (
     INVALID,
     INVALID_FILE,
     BAD_REQUEST,
+    TOO_LARGE,
+    REQUEST_TIMEOUT,
     UNAUTHENTICATED,
     FORBIDDEN,
     NOT_FOUND,

@@ -33,6 +33,7 @@ from hanoinet.platform.api import problems
 from hanoinet.platform.errors import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED, DomainError, ErrorKind, NotFound, kind_of
 from hanoinet.platform.events import Actor, Channel, Event, Outcome
 from hanoinet.platform.jsonbody import MAX_JSON_DEPTH, nesting_exceeds
+from hanoinet.platform.limits import read_form
 from hanoinet.platform.permissions import Forbidden, Permission, Principal, may
 
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ async def _check_csrf(request: Request, caller: Caller) -> None:
     if not given and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
-        form = await request.form()
+        form = await read_form(request)
         given = str(form.get(CSRF_FIELD, ""))
     if not given or not hmac.compare_digest(given, expected):
         raise CsrfRejected("this form is out of date or did not come from this node: reload the page and try again")
@@ -300,10 +301,11 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 def _guard_responses(permission: Permission, methods: Iterable[str] | None) -> dict[int | str, dict[str, Any]]:
     """The statuses every route can answer whatever it does, declared here once: 422 for a parameter or body
-    that breaks its schema, 400 for a body that cannot be read, and 401/403 where the guard checks a caller."""
+    that breaks its schema, 400 for a body that cannot be read, 408 and 413 for one that comes too slowly or is
+    too large (``platform.limits``), and 401/403 where the guard checks a caller."""
     statuses = [422]
     if UNSAFE & set(methods or ()):
-        statuses.append(400)
+        statuses += [400, 408, 413]
     if permission not in (Permission.PUBLIC, Permission.PEER):
         statuses += [401, 403]
     return problems(*sorted(statuses))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hanoinet.platform.permissions import NodeRole
@@ -75,6 +76,89 @@ class Settings(BaseSettings):
     """Training exercises: legal clocks run this many times faster than real time (1440: a day per minute)."""
     clock_epoch: datetime | None = None
     """Training exercises: the real instant from which the fast clock runs (the same for every node)."""
+
+    # --- limits on what a caller may send (issue 11): checked before anything is parsed (``platform.limits``)
+    limit_json_bytes: int = Field(
+        1024 * 1024,
+        description="Largest body of an API request (JSON under /api/ and /federation/, the deposits CSV); "
+        "more, declared or sent, is refused with 413 before it is read. The largest legitimate body (a request "
+        "with long items) is a few hundred KiB.",
+    )
+    limit_form_bytes: int = Field(
+        1024 * 1024,
+        description="Largest web form (every page's POST, /login included): 413 beyond it. A message of 100,000 "
+        "characters of a non-Latin script, percent-encoded, is just under 1 MiB.",
+    )
+    limit_form_fields: int = Field(
+        256, description="Most fields a form may have (the composer of a request has a few dozen); 400 beyond it."
+    )
+    limit_form_field_bytes: int = Field(
+        512 * 1024, description="Largest single field of a form, in bytes; 400 beyond it."
+    )
+    limit_transmission_bytes: int = Field(
+        64 * 1024 * 1024,
+        description="Largest transmission from another node (POST /federation/v1/transmissions), decrypted whole: "
+        "413 beyond it, counted as it arrives. The protocol's own bound is 64 MiB; a higher value changes nothing.",
+    )
+    limit_stream_bytes: int = Field(
+        64 * 1024 * 1024 * 1024,
+        description="Largest single request of an evidence stream (PATCH /api/v1/uploads/{id}, a transfer's "
+        "records): written to disk as it arrives, never held, so this bounds disk use per request, not memory.",
+    )
+    limit_body_seconds: float = Field(
+        60.0,
+        description="Time a body parsed whole (API, forms, transmissions) may take to arrive, from the end of the "
+        "headers: a client that trickles it gets 408 and the connection is closed. 64 MiB in 60 s needs 1.1 MB/s.",
+    )
+    limit_stream_idle_seconds: float = Field(
+        60.0, description="Longest pause between two pieces of an evidence stream before it is cut with 408."
+    )
+    serve_limit_concurrency: int = Field(
+        256,
+        description="hanoinet serve: most connections and requests at once; beyond it, new requests get 503 "
+        "(uvicorn limit_concurrency). Each may hold up to a body's cap.",
+    )
+    serve_backlog: int = Field(
+        128, description="hanoinet serve: connections the kernel queues before the server accepts them."
+    )
+    serve_keep_alive_seconds: int = Field(
+        5, description="hanoinet serve: how long an idle keep-alive connection stays open (uvicorn default 5)."
+    )
+    serve_http: Literal["h11", "httptools"] = Field(
+        "h11",
+        description="hanoinet serve: the HTTP parser. h11 (the default) bounds the request line and headers "
+        "(serve_max_header_bytes); httptools is faster but bounds neither: use it only behind a proxy that does.",
+    )
+    serve_max_header_bytes: int = Field(
+        16 * 1024,
+        description="hanoinet serve: largest request line and headers together (h11's max incomplete event size); "
+        "431/400 and the connection closed beyond it.",
+    )
+
+    @field_validator(
+        "limit_json_bytes",
+        "limit_form_bytes",
+        "limit_form_fields",
+        "limit_form_field_bytes",
+        "limit_transmission_bytes",
+        "limit_stream_bytes",
+        "serve_limit_concurrency",
+        "serve_backlog",
+        "serve_keep_alive_seconds",
+        "serve_max_header_bytes",
+    )
+    @classmethod
+    def _positive_limit(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("limit_body_seconds", "limit_stream_idle_seconds")
+    @classmethod
+    def _positive_seconds(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError("must be more than 0 seconds")
+        return value
 
     @field_validator("clock_speed")
     @classmethod

@@ -21,6 +21,7 @@ from hanoinet.cases import service as case_services
 from hanoinet.cases.domain import MAX_QUALIFICATION, MAX_SUMMARY, known_offences
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.platform.errors import DomainError, Issue, ValidationFailed, kind_of
+from hanoinet.platform.limits import read_form
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.ports import MAX_PAGE
 from hanoinet.platform.security import SecureRoute, secured
@@ -186,7 +187,7 @@ def router(node: Node) -> APIRouter:
     async def submit(request: Request) -> Response:
         """Save as a draft, or check and send: if anything is missing nothing is saved, and each problem is
         shown with the article that requires it."""
-        form = await request.form()
+        form = await read_form(request)
         return await _run_in_thread(_submit, request, form)
 
     def _submit(request: Request, form: FormData) -> Response:
@@ -272,7 +273,7 @@ def router(node: Node) -> APIRouter:
     @web.post("/requests/{request_id}/actions", **secured(Permission.REQUESTS_WRITE, audit="request:act"))
     async def act(request: Request, request_id: str) -> Response:
         """Carry out one action; a refusal names its grounds (each from the rule pack, with its article)."""
-        form = await request.form()
+        form = await read_form(request)
         return await _run_in_thread(_act, request, request_id, form)
 
     def _act(request: Request, request_id: str, form: FormData) -> Response:
@@ -293,7 +294,7 @@ def router(node: Node) -> APIRouter:
     @web.post("/requests/{request_id}/items", **secured(Permission.REQUESTS_WRITE, audit="request:amend"))
     async def amend(request: Request, request_id: str) -> Response:
         """Complete or correct a draft's items."""
-        form = await request.form()
+        form = await read_form(request)
         return await _run_in_thread(_amend, request, request_id, form)
 
     def _amend(request: Request, request_id: str, form: FormData) -> Response:
