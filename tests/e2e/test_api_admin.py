@@ -22,6 +22,7 @@ import pytest
 
 from hanoinet.audit.service import CSV_FIELDS
 from tests.e2e.conftest import HANOINET, Server, check_response, clean_env, start_server, stop_server
+from tests.e2e.signin import post_login
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's
 ENTRY_FIELDS = {
@@ -52,7 +53,7 @@ class Api:
 
     def signs_in(self, username: str, password: str = PASSWORD) -> bool:
         with httpx.Client(base_url=self.server.base_url) as browser:
-            signed = browser.post("/login", data={"username": username, "password": password, "next": "/"})
+            signed = post_login(browser, username, password, "/")
         return signed.status_code == 303
 
 

@@ -41,6 +41,7 @@ from tests.e2e.conftest import (
     start_server,
     stop_server,
 )
+from tests.e2e.signin import post_login, post_login_async
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's
 NEW_PASSWORD = "purple elephants dance slowly"  # noqa: S105 - a test account's
@@ -88,14 +89,14 @@ class Node:
 
     def sign_in(self, username: str, password: str = PASSWORD) -> httpx.Client:
         client = self.client()
-        signed = client.post("/login", data={"username": username, "password": password, "next": "/"})
+        signed = post_login(client, username, password, "/")
         assert signed.status_code == 303, signed.text
         assert "hanoinet_session" in client.cookies
         return client
 
     def sign_in_fails(self, username: str, password: str = PASSWORD) -> None:
         with self.client() as client:
-            refused = client.post("/login", data={"username": username, "password": password, "next": "/"})
+            refused = post_login(client, username, password, "/")
             assert refused.status_code == 401, refused.text
             assert "hanoinet_session" not in client.cookies
 
@@ -528,7 +529,7 @@ def test_a_node_without_a_federation_identity_says_so(tmp_path: Path) -> None:
     async def visit() -> httpx.Response:
         transport = httpx.ASGITransport(app=create_app(built))
         async with httpx.AsyncClient(transport=transport, base_url="http://node.test") as browser:
-            signed = await browser.post("/login", data={"username": "nadia", "password": PASSWORD})
+            signed = await post_login_async(browser, "nadia", PASSWORD)
             assert signed.status_code == 303
             return await browser.get("/directory")
 
