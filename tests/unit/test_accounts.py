@@ -631,6 +631,19 @@ def test_an_owner_changing_their_own_password_gives_the_current_one(node: Node, 
     assert PASSWORD.encode() not in everything
 
 
+def test_guessing_ones_own_current_password_is_throttled_like_a_sign_in(node: Node, hasher: FakePasswordHasher) -> None:
+    """A stolen session must not try current passwords freely: the sixth wrong one from the place waits."""
+    add(node, "minh", Role.DUTY_OFFICER)
+    for _ in range(FREE):
+        with pytest.raises(ValidationFailed):
+            accounts.set_password(node, "minh", "a brand new passphrase", actor=OFFICER, current=OTHER_PASSWORD)
+    checks = hasher.checks
+    with pytest.raises(TooManyAttempts):
+        accounts.set_password(node, "minh", "a brand new passphrase", actor=OFFICER, current=PASSWORD)
+    assert hasher.checks == checks
+    accounts.login(node, "minh", PASSWORD, remote="192.0.2.99")  # signing in from elsewhere still works
+
+
 def test_an_administrator_changing_their_own_password_on_the_web_gives_the_current_one_too(node: Node) -> None:
     add(node, "ada", Role.ADMINISTRATOR)
     with pytest.raises(ValidationFailed):
