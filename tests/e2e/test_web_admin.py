@@ -432,17 +432,23 @@ def test_unlock_after_five_failed_sign_ins(admin: httpx.Client, node: Node) -> N
     assert add_account(admin, "lena", "investigator").status_code == 303
     for _ in range(5):
         node.sign_in_fails("lena", "not her password at all")
-    with node.client() as same_place:  # this place now waits before its next attempt is even checked
-        waited = post_login(same_place, "lena", PASSWORD, "/")
+    with node.client() as same_place:  # this place now waits (1 s, 2 s …) before its next attempt is even checked
+        for _ in range(6):  # a loaded machine may let a short wait run out between two attempts: the next is longer
+            waited = post_login(same_place, "lena", "still not it", "/")
+            if waited.status_code == 429:
+                break
+            assert waited.status_code == 401, waited.text
         assert waited.status_code == 429
-        assert int(waited.headers["retry-after"]) >= 1
+        held = post_login(same_place, "lena", PASSWORD, "/")  # even the right password is not checked yet
+        assert held.status_code == 429
+        assert int(held.headers["retry-after"]) >= 1
         assert "hanoinet_session" not in same_place.cookies
     listed = admin.get("/users").text
     row = re.search(r'<a href="/users/lena">lena</a></th>(.*?)</tr>', listed, re.DOTALL)
     assert row is not None
     assert '<span class="badge due_soon">' not in row.group(1)  # the account itself is not locked
     page = admin.get("/users/lena").text
-    assert "<dt>Failed sign-ins in a row</dt><dd>5</dd>" in page
+    assert re.search(r"<dt>Failed sign-ins in a row</dt><dd>[1-9]\d*</dd>", page)
     assert "<dt>Locked until</dt><dd>not locked</dd>" in page
     unlocked = post_account_form(admin, "lena", "unlock")
     assert unlocked.status_code == 303

@@ -124,7 +124,9 @@ def login(
         if reason is not None:
             if reason == "wrong password" and user is not None:
                 uow.accounts.count_failure(user.id)
-            if wait := node.sign_in.delay_after(name, remote, now):
+            found_at = node.now_wall()
+            node.sign_in.failed(name, remote, found_at)
+            if wait := node.sign_in.delay_after(name, remote, found_at):
                 reason += f"; the next attempt from {remote or 'here'} waits {wait} s"
             audit.record(
                 uow, node, anonymous.event("session:login", "session", name, outcome=Outcome.FAILED, reason=reason)
@@ -282,6 +284,7 @@ def set_password(node: Node, username: str, password: str, *, actor: Actor, curr
         if matches:
             node.sign_in.succeeded(user.username, actor.remote, now)
         else:
+            node.sign_in.failed(user.username, actor.remote, node.now_wall())
             audit.log(
                 node,
                 actor.event(

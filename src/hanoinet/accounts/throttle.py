@@ -15,7 +15,8 @@ must wait is answered at once (429 with ``Retry-After``) without hashing anythin
   new address and then waits with all the others; the account's holder, signing in from any other place (or from
   where they have signed in before, in this process), is checked at once and, with the right password, gets in.
 
-Every admitted attempt counts at once, before the (slow) check, so that parallel guesses all count; a success
+Every admitted attempt counts at once, before the (slow) check, so that parallel guesses all count, and a failure's
+wait runs from when the check found it; a success
 clears its own account-and-address counter, marks the pair as known (the per-address and per-account limits no
 longer hold it back) and gives back its reservation on the two others; an attempt that was never checked (every
 hashing slot busy) gives its reservations back. Counters are forgotten ``forget_after`` seconds after their last
@@ -120,6 +121,17 @@ class SignInThrottle:
                 counter.attempts += 1
                 counter.last = at
                 self._store(key, counter)
+
+    def failed(self, account: str, address: str, now: datetime) -> None:
+        """The attempt admitted last was a failure, found at ``now``: the wait it imposes runs from then, not from
+        its admission (a slow check must not eat the wait up)."""
+        where = place(address)
+        at = now.timestamp()
+        with self._lock:
+            for key in (("pair", account, where), ("address", where), ("account", account)):
+                counter = self._counters.get(key)
+                if counter is not None:
+                    counter.last = max(counter.last, at)
 
     def succeeded(self, account: str, address: str, now: datetime) -> None:
         """The attempt admitted last was the right password: clear the pair's count and mark the place as known;
