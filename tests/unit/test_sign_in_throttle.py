@@ -118,14 +118,17 @@ def test_an_administrator_lifts_an_accounts_delays() -> None:
 def test_checks_beyond_the_slots_and_their_queue_are_refused_at_once() -> None:
     """One slot and one place in the queue: while two slow checks run or wait, a third is refused at once (it would
     hold 64 MiB more); once they are done, checks go through again."""
-    slow = Argon2Hasher(time_cost=40, memory_cost=8192, parallelism=1, concurrent=1, waiting=1)
+    slow = Argon2Hasher(time_cost=60, memory_cost=8192, parallelism=1, concurrent=1, waiting=1)
     encoded = slow.hash("correct horse battery staple")
     started = time.monotonic()
     assert slow.verify(encoded, "correct horse battery staple")
     alone = time.monotonic() - started
     with ThreadPoolExecutor(2) as pool:
         busy = [pool.submit(slow.verify, encoded, "wrong") for _ in range(2)]
-        time.sleep(alone / 4)
+        deadline = time.monotonic() + 10
+        while slow.pending < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert slow.pending == 2  # one running, one waiting: the queue is full
         started = time.monotonic()
         with pytest.raises(HashingBusy) as caught:
             slow.verify(encoded, "correct horse battery staple")

@@ -77,6 +77,12 @@ class Argon2Hasher:
             job.cancel()
             raise HashingBusy() from None
 
+    @property
+    def pending(self) -> int:
+        """Checks and hashes running or waiting for a worker now."""
+        with self._lock:
+            return self._in
+
     def _done(self, _: object) -> None:
         with self._lock:
             self._in -= 1
