@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from hanoinet.accounts.domain import User, after_failure
+from hanoinet.accounts.domain import User
 from hanoinet.accounts.ports import SessionRecord
 from hanoinet.audit.domain import AUDIT_GENESIS, AuditEntry
 from hanoinet.audit.ports import AuditQuery
@@ -801,13 +801,12 @@ class FakeAccounts:
             raise Conflict(f"an account named {user.username!r} already exists")
         self.staged.users[user.id] = _stored_user(user)
 
-    def count_failure(self, user_id: str, at: datetime) -> tuple[int, datetime | None]:
+    def count_failure(self, user_id: str) -> int:
         stored = self.staged.users.get(user_id)
         if stored is None:
-            return 0, None
-        failures, locked_until = after_failure(stored.failed_logins, stored.locked_until, at)
-        self.staged.users[user_id] = _stored_user(replace(stored, failed_logins=failures, locked_until=locked_until))
-        return failures, locked_until
+            return 0
+        self.staged.users[user_id] = _stored_user(replace(stored, failed_logins=stored.failed_logins + 1))
+        return stored.failed_logins + 1
 
     def add_session(self, session: SessionRecord) -> None:
         if session.id in self.staged.sessions or self.session(session.token_hash) is not None:

@@ -61,11 +61,15 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def start_server(data_dir: Path, backend: str, database_url: str | None = None) -> Server:
+def start_server(
+    data_dir: Path, backend: str, database_url: str | None = None, settings: dict[str, str] | None = None
+) -> Server:
+    """Start ``hanoinet serve`` on a free loopback port (``settings``: more HANOINET_* variables for it)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = data_dir.parent / f"server-{port}.log"
     extra = {"HANOINET_DATABASE_URL": database_url} if database_url else {}
+    extra.update(settings or {})
     made = subprocess.run(
         [HANOINET, "token", "add", f"tests-{port}", "--role", "administrator", "--role", "central_authority"],
         env=clean_env(data_dir, **extra), capture_output=True, text=True, check=True,

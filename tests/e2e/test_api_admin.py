@@ -22,6 +22,7 @@ import pytest
 
 from hanoinet.audit.service import CSV_FIELDS
 from tests.e2e.conftest import HANOINET, Server, check_response, clean_env, start_server, stop_server
+from tests.e2e.signin import post_login
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's
 ENTRY_FIELDS = {
@@ -52,7 +53,7 @@ class Api:
 
     def signs_in(self, username: str, password: str = PASSWORD) -> bool:
         with httpx.Client(base_url=self.server.base_url) as browser:
-            signed = browser.post("/login", data={"username": username, "password": password, "next": "/"})
+            signed = post_login(browser, username, password, "/")
         return signed.status_code == 303
 
 
@@ -157,10 +158,10 @@ def test_roles_disable_enable_and_unlock(api: Api) -> None:
 
     for _ in range(5):
         assert not api.signs_in("minh", "not the password at all")
-    locked = api.admin.get("/api/v1/users/minh").json()
-    assert locked["failed_logins"] == 5
-    assert datetime.fromisoformat(locked["locked_until"]) > datetime.now(UTC)
-    assert not api.signs_in("minh")
+    failed = api.admin.get("/api/v1/users/minh").json()
+    assert failed["failed_logins"] == 5
+    assert failed["locked_until"] is None  # failures lock no account (issue 11) …
+    assert not api.signs_in("minh")  # … they make this place wait (429) before its next attempt is checked
     unlocked = api.admin.post("/api/v1/users/minh/unlock")
     assert unlocked.json()["locked_until"] is None
     assert unlocked.json()["failed_logins"] == 0

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import HANOINET, free_port
+from tests.e2e.signin import post_login
 
 
 def _demo(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
@@ -101,13 +102,13 @@ def test_the_demo_plays_lotus_across_three_nodes_and_stops_them_all_on_ctrl_c(tm
         signins = re.findall(r"web sign-in \(user / password\): handler / (\S+)", output)
         assert len(signins) == 3
         with httpx.Client(base_url=f"http://127.0.0.1:{addresses[0]}", timeout=10) as browser:
-            landed = browser.post("/login", data={"username": "handler", "password": signins[0]})
+            landed = post_login(browser, "handler", signins[0])
             assert landed.status_code == 303
             inbox = browser.get("/inbox?direction=outgoing")
             assert inbox.status_code == 200
             assert "LOTUS" in inbox.text
             assert "Preservation" in inbox.text
-            wrong = browser.post("/login", data={"username": "duty", "password": signins[0]})
+            wrong = post_login(browser, "duty", signins[0])
             assert wrong.status_code == 401  # each account has its own random password
         nodes = _children(demo.pid)
         assert len(nodes) == 3

@@ -29,6 +29,7 @@ from tests.e2e.conftest import (
     start_server,
     stop_server,
 )
+from tests.e2e.signin import post_login
 from tests.factories import complete_items, deposits_csv, reference
 
 PASSWORD = "a long passphrase for the statistics desk"  # noqa: S105 - a test account's
@@ -102,7 +103,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory, peer_entries: Callable[[str],
     try:
         assert add_peer(api, peer_entries("THA")) == THA_NODE
         _requests(api)
-        signed = web.post("/login", data={"username": "stats.pham", "password": PASSWORD, "next": "/treaty"})
+        signed = post_login(web, "stats.pham", PASSWORD, "/treaty")
         assert signed.status_code == 303, signed.text
         assert "hanoinet_session" in web.cookies
         yield Desk(server, data_dir, api, web)
@@ -261,7 +262,7 @@ def test_viewing_and_exporting_are_audited(desk: Desk) -> None:
 def test_a_duty_officer_may_not_see_the_statistics(desk: Desk) -> None:
     cli(desk.data_dir, "user", "add", "duty.vo", "--role", "duty_officer", "--password-stdin", stdin=PASSWORD + "\n")
     with httpx.Client(base_url=desk.server.base_url, timeout=30.0, event_hooks={"response": [check_response]}) as web:
-        assert web.post("/login", data={"username": "duty.vo", "password": PASSWORD}).status_code == 303
+        assert post_login(web, "duty.vo", PASSWORD).status_code == 303
         assert web.get("/treaty").status_code == 200
         assert web.get("/statistics").status_code == 403
         assert web.get("/statistics/export.csv").status_code == 403

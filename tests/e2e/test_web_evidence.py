@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Server, check_response, cli, ok, start_server, stop_server
+from tests.e2e.signin import post_login
 from tests.factories import reference
 
 PASSWORD = "a long passphrase for the evidence room"  # noqa: S105 - a test account
@@ -49,7 +50,7 @@ class Room:
 
     def sign_in(self, username: str) -> httpx.Client:
         client = httpx.Client(base_url=self.server.base_url, timeout=30.0, event_hooks={"response": [check_response]})
-        signed = client.post("/login", data={"username": username, "password": PASSWORD, "next": "/evidence"})
+        signed = post_login(client, username, PASSWORD, "/evidence")
         assert signed.status_code == 303, signed.text
         assert signed.headers["location"] == "/evidence"
         assert "hanoinet_session" in client.cookies

@@ -1,5 +1,6 @@
 """Accounts over in-memory fakes: least-privilege roles, password and user-name rules, sign-in with one message for
-every failure and lockout, sessions that expire, account management, and refusals recorded in the audit log."""
+every failure, failures that slow down where they come from but lock nobody out, sessions that expire, account
+management, and refusals recorded in the audit log."""
 
 from __future__ import annotations
 
@@ -12,15 +13,13 @@ import pytest
 
 from hanoinet.accounts import service as accounts
 from hanoinet.accounts.domain import (
-    LOCK_AFTER,
-    LOCK_FOR,
     MAX_PASSWORD,
     MIN_PASSWORD,
     SESSION_IDLE,
     SESSION_MAX,
     LoginFailed,
+    TooManyAttempts,
     User,
-    after_failure,
     check_password,
     check_roles,
     check_username,
@@ -40,7 +39,9 @@ from tests.fakes import FakePasswordHasher, FakeUnitOfWork, FixedClock, Store
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's
 OTHER_PASSWORD = "purple elephant dancing slowly"  # noqa: S105 - a test account's
-ONE_MESSAGE = "wrong user name or password, or the account is locked: ask an administrator if this persists"
+ONE_MESSAGE = "wrong user name or password: ask an administrator if this persists"
+FREE = 5
+"""Failures from one place to one account before the next waits (``ThrottlePolicy.free_per_pair``)."""
 
 CLI = Actor("root", frozenset(), Channel.CLI, "local")
 ADMIN = Actor("ada", frozenset({Role.ADMINISTRATOR}), Channel.WEB, "192.0.2.1")
@@ -114,9 +115,9 @@ def log(store: Store) -> list[AuditEntry]:
     return list(store.audit.entries)
 
 
-def login_failure(node: Node, name: str, password: str) -> str:
+def login_failure(node: Node, name: str, password: str, remote: str = "") -> str:
     with pytest.raises(LoginFailed) as caught:
-        accounts.login(node, name, password)
+        accounts.login(node, name, password, remote=remote)
     return str(caught.value)
 
 
@@ -223,30 +224,6 @@ def test_an_account_has_a_role_and_every_problem_is_named_at_once() -> None:
         new_account_issues("Bad Name", "short", frozenset())
     assert [i.field for i in caught.value.issues] == ["username", "password", "roles"]
     new_account_issues("tran", PASSWORD, frozenset({Role.AUDITOR}))  # no exception
-
-
-def test_the_fifth_failure_in_a_row_locks_for_fifteen_minutes() -> None:
-    user = User("u", "tran", "Tran", frozenset({Role.INVESTIGATOR}), "h", START)
-    for n in range(1, LOCK_AFTER):
-        count, until = after_failure(user.failed_logins, user.locked_until, START)
-        assert (count, until) == (n, None)
-        user = replace(user, failed_logins=count)
-    count, until = after_failure(user.failed_logins, user.locked_until, START)
-    assert (count, until) == (LOCK_AFTER, START + timedelta(minutes=15))
-    assert timedelta(minutes=15) == LOCK_FOR
-    locked = replace(user, failed_logins=count, locked_until=until)
-    assert locked.locked(START + timedelta(minutes=14, seconds=59))
-    assert not locked.locked(START + timedelta(minutes=15))
-
-
-def test_a_mistake_after_a_lockout_has_run_out_starts_the_count_afresh() -> None:
-    """Five more mistakes lock it again, not one: the count of the old lockout is over."""
-    ended = START + LOCK_FOR
-    assert after_failure(LOCK_AFTER, ended, ended) == (1, None)
-    assert after_failure(LOCK_AFTER, ended, ended - timedelta(seconds=1)) == (
-        LOCK_AFTER + 1,
-        ended + LOCK_FOR - timedelta(seconds=1),
-    )
 
 
 # -- creating accounts -----------------------------------------------------------------------------------------
@@ -395,15 +372,12 @@ def test_every_failure_says_the_same_thing_and_the_log_says_what_it_was(node: No
     add(node, "dis")
     add(node, "lok")
     accounts.set_disabled(node, "dis", True, actor=CLI)
-    for _ in range(LOCK_AFTER):
-        login_failure(node, "lok", OTHER_PASSWORD)
     before = len(log(store))
 
     messages = {
         login_failure(node, "nobody", PASSWORD),  # unknown user
         login_failure(node, "tran", OTHER_PASSWORD),  # wrong password
         login_failure(node, "dis", PASSWORD),  # disabled, right password
-        login_failure(node, "lok", PASSWORD),  # locked, right password
         login_failure(node, "", ""),
     }
 
@@ -413,13 +387,10 @@ def test_every_failure_says_the_same_thing_and_the_log_says_what_it_was(node: No
         ("nobody", "nobody", Outcome.FAILED, {"reason": "unknown user"}),
         ("tran", "tran", Outcome.FAILED, {"reason": "wrong password"}),
         ("dis", "dis", Outcome.FAILED, {"reason": "account disabled"}),
-        ("lok", "lok", Outcome.FAILED, {"reason": "account locked"}),
         ("(empty)", "", Outcome.FAILED, {"reason": "unknown user"}),
     ]
     assert all(e.action == "session:login" and e.roles == () for e in failures)
     assert stored_user(store, "dis").failed_logins == 0  # a disabled account's failures are not counted
-    assert stored_user(store, "lok").failed_logins == LOCK_AFTER  # nor a locked one's: the lock is not extended
-    assert stored_user(store, "lok").locked_until == START + LOCK_FOR
     assert store.accounts.sessions == {}
     assert PASSWORD.encode() not in b"".join(canonical(e.body()) for e in log(store))
     assert OTHER_PASSWORD.encode() not in b"".join(canonical(e.body()) for e in log(store))
@@ -427,68 +398,63 @@ def test_every_failure_says_the_same_thing_and_the_log_says_what_it_was(node: No
 
 def test_every_failure_costs_one_password_check(node: Node, hasher: FakePasswordHasher) -> None:
     """An unknown user's password is checked against a dummy hash "so that the time is the same as for a real
-    account": a disabled or locked account must cost the same check, or its quick answer tells that it exists."""
+    account": a disabled account must cost the same check, or its quick answer tells that it exists."""
     add(node, "tran")
     add(node, "dis")
-    add(node, "lok")
     accounts.set_disabled(node, "dis", True, actor=CLI)
-    for _ in range(LOCK_AFTER):
-        login_failure(node, "lok", OTHER_PASSWORD)
     costs = {}
     for kind, name, password in [
         ("unknown user", "nobody", PASSWORD),
         ("wrong password", "tran", OTHER_PASSWORD),
         ("disabled", "dis", PASSWORD),
-        ("locked", "lok", PASSWORD),
     ]:
         checks = hasher.checks
         login_failure(node, name, password)
         costs[kind] = hasher.checks - checks
-    assert costs == {"unknown user": 1, "wrong password": 1, "disabled": 1, "locked": 1}
+    assert costs == {"unknown user": 1, "wrong password": 1, "disabled": 1}
 
 
-def test_the_fifth_consecutive_failure_locks_the_account_for_fifteen_minutes(
-    node: Node, store: Store, clock: FixedClock
+def test_failures_slow_down_the_place_they_come_from_and_lock_nobody_out(
+    node: Node, store: Store, clock: FixedClock, hasher: FakePasswordHasher
 ) -> None:
     add(node, "tran")
-    for n in range(1, LOCK_AFTER):
-        login_failure(node, "tran", OTHER_PASSWORD)
+    for n in range(1, FREE + 1):
+        login_failure(node, "tran", OTHER_PASSWORD, remote="198.51.100.66")
         assert (stored_user(store, "tran").failed_logins, stored_user(store, "tran").locked_until) == (n, None)
-    clock.advance(minutes=2)
-    login_failure(node, "tran", OTHER_PASSWORD)
-    locked_at = clock.now()
-    assert stored_user(store, "tran").locked_until == locked_at + LOCK_FOR
-    assert log(store)[-1].details == {
-        "reason": f"wrong password; account locked until {(locked_at + LOCK_FOR).isoformat()}"
-    }
+    assert log(store)[-1].details == {"reason": "wrong password; the next attempt from 198.51.100.66 waits 1 s"}
+    entries, checks = len(log(store)), hasher.checks
+    with pytest.raises(TooManyAttempts) as caught:  # even the right password is not checked during the wait
+        accounts.login(node, "tran", PASSWORD, remote="198.51.100.66")
+    assert caught.value.retry_after == 1
+    assert (len(log(store)), hasher.checks) == (entries, checks)  # nothing hashed, nothing written
 
-    login_failure(node, "tran", PASSWORD)  # the right password is refused while the lock runs
-    clock.advance(minutes=14, seconds=59)
-    login_failure(node, "tran", PASSWORD)
-    assert [e.details["reason"] for e in log(store)[-2:]] == ["account locked", "account locked"]
-    assert store.accounts.sessions == {}
+    signed, _ = accounts.login(node, "tran", PASSWORD, remote="192.0.2.7")  # the holder, elsewhere, gets in
+    assert (signed.user.failed_logins, signed.user.locked_until) == (0, None)
 
     clock.advance(seconds=1)
-    signed, _ = accounts.login(node, "tran", PASSWORD)
-    assert (signed.user.failed_logins, signed.user.locked_until) == (0, None)
-    assert stored_user(store, "tran").failed_logins == 0
+    login_failure(node, "tran", OTHER_PASSWORD, remote="198.51.100.66")  # checked again after the wait …
+    with pytest.raises(TooManyAttempts) as caught:
+        accounts.login(node, "tran", OTHER_PASSWORD, remote="198.51.100.66")
+    assert caught.value.retry_after == 2  # … and the next wait is twice as long
 
 
 def test_a_success_in_between_starts_the_count_again(node: Node, store: Store) -> None:
     add(node, "tran")
-    for _ in range(LOCK_AFTER - 1):
+    for _ in range(FREE - 1):
         login_failure(node, "tran", OTHER_PASSWORD)
     accounts.login(node, "tran", PASSWORD)
-    for _ in range(LOCK_AFTER - 1):
+    for _ in range(FREE - 1):
         login_failure(node, "tran", OTHER_PASSWORD)
     assert stored_user(store, "tran").locked_until is None
     accounts.login(node, "tran", PASSWORD)
 
 
-def test_unlocking_lifts_a_lockout_at_once(node: Node, store: Store) -> None:
+def test_unlocking_lifts_the_delays_at_once(node: Node, store: Store) -> None:
     add(node, "tran")
-    for _ in range(LOCK_AFTER):
+    for _ in range(FREE):
         login_failure(node, "tran", OTHER_PASSWORD)
+    with pytest.raises(TooManyAttempts):
+        accounts.login(node, "tran", PASSWORD)
     unlocked = accounts.unlock(node, "tran", actor=CLI)
     assert (unlocked.failed_logins, unlocked.locked_until) == (0, None)
     assert log(store)[-1].action == "user:unlock"
@@ -619,10 +585,10 @@ def test_new_roles_end_the_users_sessions(node: Node, store: Store, clock: Fixed
         accounts.set_roles(node, "nobody", frozenset({Role.AUDITOR}), actor=ADMIN)
 
 
-def test_an_administrator_sets_a_password_which_ends_sessions_and_lifts_a_lockout(node: Node, store: Store) -> None:
+def test_an_administrator_sets_a_password_which_ends_sessions_and_lifts_the_delays(node: Node, store: Store) -> None:
     user = add(node, "tran")
     _, token = accounts.login(node, "tran", PASSWORD)
-    for _ in range(LOCK_AFTER):
+    for _ in range(FREE):
         login_failure(node, "tran", OTHER_PASSWORD)
     accounts.set_password(node, "tran", OTHER_PASSWORD, actor=ADMIN)  # no current password asked of them
     assert accounts.signed_in(node, token) is None
@@ -663,6 +629,19 @@ def test_an_owner_changing_their_own_password_gives_the_current_one(node: Node, 
     everything = b"".join(canonical(e.body()) for e in log(store))
     assert new.encode() not in everything
     assert PASSWORD.encode() not in everything
+
+
+def test_guessing_ones_own_current_password_is_throttled_like_a_sign_in(node: Node, hasher: FakePasswordHasher) -> None:
+    """A stolen session must not try current passwords freely: the sixth wrong one from the place waits."""
+    add(node, "minh", Role.DUTY_OFFICER)
+    for _ in range(FREE):
+        with pytest.raises(ValidationFailed):
+            accounts.set_password(node, "minh", "a brand new passphrase", actor=OFFICER, current=OTHER_PASSWORD)
+    checks = hasher.checks
+    with pytest.raises(TooManyAttempts):
+        accounts.set_password(node, "minh", "a brand new passphrase", actor=OFFICER, current=PASSWORD)
+    assert hasher.checks == checks
+    accounts.login(node, "minh", PASSWORD, remote="192.0.2.99")  # signing in from elsewhere still works
 
 
 def test_an_administrator_changing_their_own_password_on_the_web_gives_the_current_one_too(node: Node) -> None:

@@ -6,7 +6,9 @@ by item, who may see its content — so a duty officer may open the evidence pag
 reserved for prosecutors, and the refusal is recorded.
 
 Passwords: at least 12 characters (long passphrases beat composition rules), not the user name, stretched with
-Argon2id by an adapter. Repeated failures lock the account for a while: five in a row, fifteen minutes.
+Argon2id by an adapter. Repeated failures do not lock the account — an outsider who knows a user name could then keep
+its holder out at will (the administrator's included); they slow down whoever fails instead, from where they fail
+(``accounts.throttle``).
 """
 
 from __future__ import annotations
@@ -14,23 +16,46 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import ClassVar
 
-from hanoinet.platform.errors import DomainError, Issue, ValidationFailed
+from hanoinet.platform.errors import FORBIDDEN, DomainError, ErrorKind, Issue, ValidationFailed
 from hanoinet.platform.permissions import Role
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
-LOCK_AFTER = 5
-LOCK_FOR = timedelta(minutes=15)
 SESSION_IDLE = timedelta(hours=1)
 SESSION_MAX = timedelta(hours=12)
 """A duty officer's night shift fits in a session; an unattended screen does not stay signed in."""
 
 
 class LoginFailed(DomainError):  # noqa: N818 - names the outcome
-    """Wrong user name or password, or a locked or disabled account: one message for all, so that it reveals
-    nothing about which accounts exist."""
+    """Wrong user name or password, or a disabled account: one message for all, so that it reveals nothing about
+    which accounts exist."""
+
+
+class TooManyAttempts(DomainError):  # noqa: N818 - names the outcome
+    """Too many failed sign-ins from this place (for this account, from this address, or for this account from
+    addresses that have failed on it): the next attempt is not even checked until ``retry_after`` seconds have
+    passed. The web answers 429 with ``Retry-After``; nothing is hashed, nothing is written."""
+
+    error_kind: ClassVar[ErrorKind] = FORBIDDEN
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(f"too many failed sign-ins from here: try again in {self.retry_after} seconds")
+
+
+class HashingBusy(DomainError):  # noqa: N818 - names the outcome
+    """Every password-checking slot is taken and the queue for them is full: the attempt is refused at once rather
+    than waiting (each Argon2id check holds 64 MiB, so a crowd of them would exhaust the node's memory). The web
+    answers 503 with ``Retry-After``; the attempt does not count as a failure."""
+
+    error_kind: ClassVar[ErrorKind] = FORBIDDEN
+
+    def __init__(self, retry_after: int = 2) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"the node is busy checking other sign-ins: try again in {retry_after} seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +75,8 @@ class User:
     language: str = "en"
 
     def locked(self, now: datetime) -> bool:
-        """True while a lockout runs."""
+        """True while a lockout runs. Nothing sets one any more (failures slow down where they come from instead,
+        ``accounts.throttle``); a lock written by an older version is shown until it runs out, and ignored."""
         return self.locked_until is not None and self.locked_until > now
 
 
@@ -92,15 +118,6 @@ def new_account_issues(username: str, password: str, roles: frozenset[Role], dis
     )
     if issues:
         raise ValidationFailed(issues)
-
-
-def after_failure(failed_logins: int, locked_until: datetime | None, now: datetime) -> tuple[int, datetime | None]:
-    """The failed-login count and lockout after one more failure. A lockout that has run out starts the count
-    afresh: one more mistake after it must not lock the account again at once."""
-    if locked_until is not None and locked_until <= now:
-        failed_logins, locked_until = 0, None
-    failures = failed_logins + 1
-    return failures, (now + LOCK_FOR if failures >= LOCK_AFTER else locked_until)
 
 
 MAX_DISPLAY_NAME = 256

@@ -68,9 +68,9 @@ class Accounts(Protocol):
         """Write only these fields of a user (``User`` field names: roles, password_hash, disabled_at …), so that
         two changes made at once (a password change while an administrator disables the account) both stand."""
 
-    def count_failure(self, user_id: str, at: datetime) -> tuple[int, datetime | None]:
-        """Add one failed sign-in in a single statement (parallel guesses all count) and lock the account as
-        ``domain.accounts.after_failure`` says; return the count and the lock's end."""
+    def count_failure(self, user_id: str) -> int:
+        """Add one failed sign-in in a single statement (parallel guesses all count); return the count. It is shown
+        to administrators and locks nothing: delays are the throttle's (``accounts.throttle``)."""
 
     def add_session(self, session: SessionRecord) -> None:
         """Stage a new session."""
@@ -95,7 +95,7 @@ class PasswordHasher(Protocol):
         """The encoded hash of a password."""
 
     def verify(self, encoded: str, password: str) -> bool:
-        """True if the password matches."""
+        """True if the password matches; raise HashingBusy, at once, when too many checks are running already."""
 
     def needs_rehash(self, encoded: str) -> bool:
         """True if the hash was made with weaker parameters than today's."""

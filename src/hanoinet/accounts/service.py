@@ -1,9 +1,9 @@
-"""Accounts: creating users, signing in and out, sessions, lockout, roles — each step in the audit log.
+"""Accounts: creating users, signing in and out, sessions, sign-in throttling, roles — each step in the audit log.
 
 There are no default accounts and no default passwords: ``hanoinet user add NAME --role administrator`` creates the
 first administrator on the node itself. Sign-in failures all say the same thing, whatever went wrong (unknown user,
-wrong password, locked or disabled account), so that nobody can probe which accounts exist; the log says what it
-was.
+wrong password, disabled account), so that nobody can probe which accounts exist; the log says what it was. Failures
+lock no account: they slow down further attempts from where they came (``accounts.throttle``).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from hanoinet.accounts.domain import (
     SESSION_IDLE,
     SESSION_MAX,
+    HashingBusy,
     LoginFailed,
     User,
     check_password,
@@ -94,38 +94,45 @@ def login(
 ) -> tuple[SignedIn, str]:
     """Check a password and open a session; return it and its token (shown once, to set the cookie).
 
-    Raise LoginFailed (one message for every reason) after recording the failure, and lock the account after
-    repeated failures.
+    The throttle (``accounts.throttle``) admits the attempt first: one that must wait raises TooManyAttempts before
+    anything is read, hashed or written. An admitted one that finds every hashing slot busy raises HashingBusy and
+    does not count. Otherwise raise LoginFailed (one message for every reason) after recording the failure; the
+    failure slows down further attempts from where it came, and locks no account.
     """
     now = node.now_wall()
     name = username.strip().lower()
     anonymous = Actor(name or "(empty)", frozenset(), channel, remote)
     hasher = _hasher(node)
-    with node.uow() as uow:
-        user = uow.accounts.by_username(name)
-    # Exactly one password check whatever the case (unknown, disabled, locked): the time tells nothing. It runs
-    # outside any transaction, so that a slow hash never holds the database.
-    matches = hasher.verify(user.password_hash if user else _dummy(hasher), password)
-    reason = _refusal(user, matches, now)
+    node.sign_in.admit(name, remote, now)
+    try:
+        with node.uow() as uow:
+            user = uow.accounts.by_username(name)
+        # Exactly one password check whatever the case (unknown, disabled): the time tells nothing. It runs outside
+        # any transaction, so that a slow hash never holds the database.
+        matches = hasher.verify(user.password_hash if user else _dummy(hasher), password)
+    except HashingBusy:
+        node.sign_in.unchecked(name, remote)
+        raise
+    reason = _refusal(user, matches)
     rehashed = hasher.hash(password) if user and reason is None and hasher.needs_rehash(user.password_hash) else None
     with node.uow() as uow:
         fresh = uow.accounts.get(user.id) if user else None
         if reason is None and (user is None or fresh is None or fresh.password_hash != user.password_hash):
             reason = "account changed while signing in"
         elif reason is None:
-            reason = _refusal(fresh, matches, now)
-        if reason == "wrong password" and user is not None:
-            _, locked_until = uow.accounts.count_failure(user.id, now)
-            if locked_until is not None and locked_until > now:
-                reason += f"; account locked until {locked_until.isoformat()}"
+            reason = _refusal(fresh, matches)
         if reason is not None:
+            if reason == "wrong password" and user is not None:
+                uow.accounts.count_failure(user.id)
+            found_at = node.now_wall()
+            node.sign_in.failed(name, remote, found_at)
+            if wait := node.sign_in.delay_after(name, remote, found_at):
+                reason += f"; the next attempt from {remote or 'here'} waits {wait} s"
             audit.record(
                 uow, node, anonymous.event("session:login", "session", name, outcome=Outcome.FAILED, reason=reason)
             )
             uow.commit()
-            raise LoginFailed(
-                "wrong user name or password, or the account is locked: ask an administrator if this persists"
-            )
+            raise LoginFailed("wrong user name or password: ask an administrator if this persists")
         assert fresh is not None
         changes: dict[str, object] = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
         if rehashed is not None:
@@ -147,17 +154,16 @@ def login(
         actor = Actor(user.username, user.roles, channel, remote)
         audit.record(uow, node, actor.event("session:login", "session", session.id))
         uow.commit()
+    node.sign_in.succeeded(name, remote, now)
     return SignedIn(user, session), token
 
 
-def _refusal(user: User | None, matches: bool, now: datetime) -> str | None:
+def _refusal(user: User | None, matches: bool) -> str | None:
     """Why a sign-in fails (for the audit log only; the caller hears one message for every reason), or None."""
     if user is None:
         return "unknown user"
     if user.disabled_at is not None:
         return "account disabled"
-    if user.locked(now):
-        return "account locked"
     return None if matches else "wrong password"
 
 
@@ -267,8 +273,18 @@ def set_password(node: Node, username: str, password: str, *, actor: Actor, curr
     """Set an account's password: by an administrator, or by its owner giving the current one. Sessions end."""
     user = _user(node, username)
     own = actor.name == user.username and actor.channel is not Channel.CLI
-    if own:
-        if current is None or not _hasher(node).verify(user.password_hash, current):
+    if own:  # a password check like a sign-in's (a stolen session must not guess it freely): throttled alike
+        now = node.now_wall()
+        node.sign_in.admit(user.username, actor.remote, now)
+        try:
+            matches = current is not None and _hasher(node).verify(user.password_hash, current)
+        except HashingBusy:
+            node.sign_in.unchecked(user.username, actor.remote)
+            raise
+        if matches:
+            node.sign_in.succeeded(user.username, actor.remote, now)
+        else:
+            node.sign_in.failed(user.username, actor.remote, node.now_wall())
             audit.log(
                 node,
                 actor.event(
@@ -281,7 +297,9 @@ def set_password(node: Node, username: str, password: str, *, actor: Actor, curr
     if issues := check_password(password, user.username):
         raise ValidationFailed(issues)
     changes = {"password_hash": _hasher(node).hash(password), "failed_logins": 0, "locked_until": None}
-    return _change(node, user.username, changes, actor, "user:password", end_sessions=True)
+    changed = _change(node, user.username, changes, actor, "user:password", end_sessions=True)
+    node.sign_in.forget_account(changed.username)  # guesses at the old password say nothing about the new one
+    return changed
 
 
 def set_disabled(node: Node, username: str, disabled: bool, *, actor: Actor) -> User:
@@ -295,9 +313,14 @@ def set_disabled(node: Node, username: str, disabled: bool, *, actor: Actor) -> 
 
 
 def unlock(node: Node, username: str, *, actor: Actor) -> User:
-    """Lift a lockout before it runs out."""
+    """Clear an account's failed sign-ins: its count, and the delays they imposed on it in this process (those of
+    the addresses themselves stay: they hold back whoever tries many accounts from there)."""
     _require_manager(node, actor, "user:unlock", username)
-    return _change(node, username, {"failed_logins": 0, "locked_until": None}, actor, "user:unlock", end_sessions=False)
+    changed = _change(
+        node, username, {"failed_logins": 0, "locked_until": None}, actor, "user:unlock", end_sessions=False
+    )
+    node.sign_in.forget_account(changed.username)
+    return changed
 
 
 def authorize(

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, case, func, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from hanoinet.accounts.domain import LOCK_AFTER, LOCK_FOR, User
+from hanoinet.accounts.domain import User
 from hanoinet.accounts.orm import ApiTokenRow, SessionRow, UserRow
 from hanoinet.accounts.ports import SessionRecord
 from hanoinet.platform.db import affected
@@ -58,19 +58,13 @@ class SqlAccounts:
         if values:
             self._db.execute(update(_USERS).where(_USERS.c.id == user_id).values(**values))
 
-    def count_failure(self, user_id: str, at: datetime) -> tuple[int, datetime | None]:
-        # One statement, so that parallel guesses all count; the same rule as domain.accounts.after_failure.
+    def count_failure(self, user_id: str) -> int:
+        # One statement, so that parallel guesses all count.
         c = _USERS.c
-        expired = and_(c.locked_until.is_not(None), c.locked_until <= at)
-        failures = case((expired, 1), else_=c.failed_logins + 1)
-        lock = case((failures >= LOCK_AFTER, at + LOCK_FOR), (expired, None), else_=c.locked_until)
         row = self._db.execute(
-            update(_USERS)
-            .where(c.id == user_id)
-            .values(failed_logins=failures, locked_until=lock)
-            .returning(c.failed_logins, c.locked_until)
+            update(_USERS).where(c.id == user_id).values(failed_logins=c.failed_logins + 1).returning(c.failed_logins)
         ).first()
-        return (int(row.failed_logins), row.locked_until) if row else (0, None)
+        return int(row.failed_logins) if row else 0
 
     def add_session(self, session: SessionRecord) -> None:
         self._db.execute(insert(_SESSIONS).values(**to_row(session, remote=session.remote[:64])))

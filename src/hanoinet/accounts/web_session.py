@@ -1,14 +1,24 @@
-"""Signing in and out, the start page, and a user's own account (their password)."""
+"""Signing in and out, the start page, and a user's own account (their password).
+
+The sign-in form is protected against login CSRF (another site signing a victim's browser into an account of its
+choosing) twice: the kernel refuses a cross-origin POST (``platform.security.check_origin``), and ``GET /login``
+issues a pre-session token — a random value, in an HttpOnly, SameSite=Strict cookie scoped to ``/login`` and in a
+hidden field of the form — that ``POST /login`` must present in both, equal. Another site can neither read the
+field nor make the browser send the cookie along with its form. Once signed in, the session's own CSRF token
+protects every form.
+"""
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hanoinet.accounts import service as accounts
-from hanoinet.accounts.domain import LoginFailed
+from hanoinet.accounts.domain import HashingBusy, LoginFailed, TooManyAttempts
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.permissions import Permission, permissions_of
 from hanoinet.platform.security import SESSION_COOKIE, SecureRoute, identify, secured
@@ -24,6 +34,51 @@ START_PAGES = (
     (Permission.TREATY_READ, "/treaty"),
 )
 """Where each role starts: casework at the inbox, the auditor at the log, the administrator at the accounts."""
+
+LOGIN_COOKIE = "hanoinet_login"
+LOGIN_FIELD = "login_token"
+LOGIN_TOKEN_SECONDS = 3600
+"""How long a sign-in form stays usable: the pre-session cookie's lifetime."""
+STALE_FORM = "this sign-in form is out of date or did not come from this node: reload the page and try again"
+
+
+def _login_token(request: Request) -> str:
+    """The pre-session token this browser already holds (a second tab keeps working), or a new one."""
+    held = request.cookies.get(LOGIN_COOKIE, "")
+    return (
+        held
+        if 32 <= len(held) <= 64 and held.replace("-", "").replace("_", "").isalnum()
+        else secrets.token_urlsafe(32)
+    )
+
+
+def _with_login_token(request: Request, response: Response, token: str) -> Response:
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=LOGIN_TOKEN_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/login",
+    )
+    return response
+
+
+def _login_form(
+    request: Request, next: str, username: str = "", *, error: str = "", status: int = 200, retry_after: int = 0
+) -> Response:
+    """The sign-in page, with a pre-session token in its cookie and its hidden field."""
+    token = _login_token(request)
+    context = {"next": safe_next(next), "username": username, "login_field": LOGIN_FIELD, "login_token": token}
+    if error:
+        context["error"] = error
+    else:
+        context.update(flash(request))
+    page = render(request, "login.html", context, status=status)
+    if retry_after:
+        page.headers["Retry-After"] = str(retry_after)
+    return _with_login_token(request, page, token)
 
 
 def router(node: Node) -> APIRouter:
@@ -41,9 +96,9 @@ def router(node: Node) -> APIRouter:
         return RedirectResponse(target, status_code=303)
 
     @web.get("/login", **secured(Permission.PUBLIC))
-    def login_page(request: Request, next: str = "/") -> HTMLResponse:
-        """The sign-in form."""
-        return render(request, "login.html", {"next": safe_next(next), "username": "", **flash(request)})
+    def login_page(request: Request, next: str = "/") -> Response:
+        """The sign-in form, with its pre-session token."""
+        return _login_form(request, next)
 
     @web.post("/login", **secured(Permission.PUBLIC))
     def login(
@@ -51,15 +106,24 @@ def router(node: Node) -> APIRouter:
         username: Annotated[str, Form(max_length=64)] = "",
         password: Annotated[str, Form(max_length=1024)] = "",
         next: Annotated[str, Form(max_length=2000)] = "/",
+        login_token: Annotated[str, Form(max_length=64)] = "",
     ) -> Response:
-        """Check the password, open a session (cookie: HttpOnly, SameSite=Strict, Secure over HTTPS), go on."""
+        """Check the pre-session token, then the password (as the throttle allows), open a session (cookie:
+        HttpOnly, SameSite=Strict, Secure over HTTPS), go on. Too many failures from here: 429 with Retry-After;
+        every hashing slot busy: 503 with Retry-After; neither counts as a failure."""
+        held = request.cookies.get(LOGIN_COOKIE, "")
+        if not held or not login_token or not hmac.compare_digest(held.encode(), login_token.encode()):
+            return _login_form(request, next, username, error=STALE_FORM, status=403)
         remote = request.client.host if request.client else ""
         try:
             _, token = accounts.login(node, username, password, remote=remote)
         except LoginFailed as exc:
-            context = {"next": safe_next(next), "username": username, "error": str(exc)}
-            return render(request, "login.html", context, status=401)
+            return _login_form(request, next, username, error=str(exc), status=401)
+        except (TooManyAttempts, HashingBusy) as exc:
+            status = 429 if isinstance(exc, TooManyAttempts) else 503
+            return _login_form(request, next, username, error=str(exc), status=status, retry_after=exc.retry_after)
         response = RedirectResponse(safe_next(next), status_code=303)
+        response.delete_cookie(LOGIN_COOKIE, path="/login")
         response.set_cookie(
             SESSION_COOKIE,
             token,
@@ -99,6 +163,13 @@ def router(node: Node) -> APIRouter:
             accounts.set_password(node, who.name, new, actor=who, current=current)
         except ValidationFailed as exc:
             return render(request, "account.html", {"errors": by_field(exc.issues)}, status=422)
+        except (TooManyAttempts, HashingBusy) as exc:
+            errors = {"current": [Issue("current", str(exc))]}
+            page = render(
+                request, "account.html", {"errors": errors}, status=429 if isinstance(exc, TooManyAttempts) else 503
+            )
+            page.headers["Retry-After"] = str(exc.retry_after)
+            return page
         response = redirect("/login", "password")
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

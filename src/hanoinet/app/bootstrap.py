@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hanoinet.accounts.passwords import Argon2Hasher
+from hanoinet.accounts.throttle import SignInThrottle, ThrottlePolicy
 from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.app.unit_of_work import SqlUnitOfWork
 from hanoinet.evidence.exporter import FileExporter
@@ -152,7 +153,20 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None,
             max_answer_bytes=settings.federation_max_answer_bytes,
         ),
         wall_clock=wall,
-        passwords=Argon2Hasher(),
+        passwords=Argon2Hasher(
+            concurrent=settings.password_checks_concurrent, waiting=settings.password_checks_waiting
+        ),
+        sign_in=SignInThrottle(
+            ThrottlePolicy(
+                free_per_pair=settings.login_free_per_pair,
+                free_per_address=settings.login_free_per_address,
+                free_per_account=settings.login_free_per_account,
+                first_delay=settings.login_first_delay_seconds,
+                max_delay=settings.login_max_delay_seconds,
+                forget_after=settings.login_forget_seconds,
+                max_tracked=settings.login_max_tracked,
+            )
+        ),
     )
 
 

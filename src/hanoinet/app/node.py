@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from hanoinet.accounts.ports import Accounts, PasswordHasher, Tokens
+from hanoinet.accounts.throttle import SignInThrottle
 from hanoinet.app.handlers import message_handlers
 from hanoinet.audit.ports import AuditLog
 from hanoinet.cases.ports import CaseRepository
@@ -57,6 +58,8 @@ class Node:
     wall_clock: Clock | None = None
     """Real time, for transmission timestamps, even when ``clock`` runs fast for a training exercise."""
     passwords: PasswordHasher | None = None
+    sign_in: SignInThrottle = field(default_factory=SignInThrottle, compare=False, repr=False)
+    """The counters that slow repeated failed sign-ins down (in this process: ``accounts.throttle``)."""
     listeners: list[Callable[[frozenset[str]], None]] = field(default_factory=list)
     """Called after a commit that put messages in the outbox (with the peers they are for, if known), to wake the
     delivery worker at once."""

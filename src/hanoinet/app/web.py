@@ -48,7 +48,10 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 headers += [
                     (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
+                    # same-origin, not no-referrer: no other site learns a page's address either way, and the
+                    # node's own forms then carry their true Origin (no-referrer makes it "null"), which signing in
+                    # is checked by (``platform.security.check_origin``).
+                    (b"referrer-policy", b"same-origin"),
                     (b"x-frame-options", b"DENY"),
                 ]
                 if not docs:

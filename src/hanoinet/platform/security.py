@@ -7,7 +7,8 @@ refused (no account, a missing permission, handling conditions) or failed (inval
 
 Callers: a machine presents an API token (``Authorization: Bearer``); a person signs in and carries a session
 cookie (HttpOnly, SameSite=Strict), and every form or unsafe call of theirs carries the session's CSRF token (a form
-field ``csrf_token`` or the ``X-CSRF-Token`` header), so that another site cannot act in their name.
+field ``csrf_token`` or the ``X-CSRF-Token`` header), so that another site cannot act in their name. An unsafe
+call of the web UI without a session (signing in) must come from this node's own origin (``check_origin``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
@@ -205,6 +207,46 @@ def identify(request: Request) -> Caller:
     return caller
 
 
+def _origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, lower-case, with the scheme's default port left out ("" if none)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    default = {"http": 80, "https": 443}[parts.scheme]
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
+
+
+def check_origin(request: Request) -> None:
+    """Refuse (CsrfRejected) an unsafe call of the web UI that a browser says comes from another site.
+
+    Without a session there is no session CSRF token to check, yet a cross-site form must not act here either —
+    above all ``POST /login``, which would otherwise sign the victim's browser into the attacker's account (login
+    CSRF). Browsers send ``Origin`` with every POST; it (or, failing it, ``Referer``) must be this node's own origin:
+    the one the request was made to, or the one of its configured endpoint (behind a TLS proxy). ``Origin: null``
+    (a sandboxed or privacy-stripped page) is refused. A call with neither header is no browser's cross-site form
+    and goes on — the login form's own pre-session token (``accounts.web_session``) is still required.
+    """
+    claimed = request.headers.get("origin")
+    if claimed is None:
+        referer = request.headers.get("referer")
+        if referer is None:
+            return
+        claimed = _origin_of(referer)
+    else:
+        claimed = _origin_of(claimed)
+    own = {_origin_of(str(request.base_url))}
+    profile = getattr(_node(request), "profile", None)
+    if profile is not None and profile.endpoint:
+        own.add(_origin_of(profile.endpoint))
+    if not claimed or claimed not in own:
+        raise CsrfRejected("this form did not come from this node: open the page on this node and try again")
+
+
 async def _check_csrf(request: Request, caller: Caller) -> None:
     if caller.session is None or request.method not in UNSAFE:
         return
@@ -224,8 +266,12 @@ def requirement(permission: Permission) -> Callable[[Request], Awaitable[Caller]
 
     async def require(request: Request) -> Caller:
         if permission in (Permission.PUBLIC, Permission.PEER):
-            # Nothing to check: the caller is resolved only if the page asks (``identify``), not on every call.
-            return Caller(None, _channel(request), _remote(request))
+            # No caller to check: it is resolved only if the page asks (``identify``), not on every call. An unsafe
+            # call of the web UI (signing in) has no session CSRF token: its origin is checked instead.
+            channel = _channel(request)
+            if request.method in UNSAFE and channel is Channel.WEB:
+                check_origin(request)
+            return Caller(None, channel, _remote(request))
         caller = _known_token_caller(request)
         if caller is None:
             caller = await run_in_threadpool(identify, request)

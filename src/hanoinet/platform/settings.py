@@ -72,6 +72,27 @@ class Settings(BaseSettings):
     trusted nodes with the directory role; any other URL is refused."""
     federation_max_answer_bytes: int = 16 * 1024 * 1024
     """The longest answer this node reads from a peer or a directory (streamed, cut off beyond): 16 MiB."""
+
+    # --- sign-in throttling and password checks (issue 11; the reasons: ``accounts.throttle``, ``accounts.passwords``)
+    login_free_per_pair: int = Field(5, ge=1)
+    """Failed sign-ins to one account from one address before each further one waits (exponential backoff)."""
+    login_free_per_address: int = Field(20, ge=1)
+    """Sign-ins from one address (IPv6: its /64), all accounts and unknown names together, before each waits."""
+    login_free_per_account: int = Field(50, ge=1)
+    """Failed sign-ins to one account from every address before the addresses that failed on it wait (any other
+    place, and a place where the account signed in before, is still checked at once: no lockout)."""
+    login_first_delay_seconds: float = Field(1.0, gt=0)
+    """The first wait once an allowance is used up; it doubles with each further attempt."""
+    login_max_delay_seconds: float = Field(900.0, gt=0)
+    """The longest wait between two checked attempts: a slowdown, never a lockout."""
+    login_forget_seconds: float = Field(3600.0, gt=0)
+    """Counters of sign-in attempts are forgotten this long after their last attempt."""
+    login_max_tracked: int = Field(100_000, ge=100)
+    """At most this many sign-in counters in memory (the least recently used go first): memory stays bounded."""
+    password_checks_concurrent: int = Field(2, ge=1)
+    """Password checks (Argon2id, 64 MiB each) running at once."""
+    password_checks_waiting: int = Field(8, ge=0)
+    """Password checks waiting for a slot; one more is refused at once (503 with Retry-After), not queued."""
     clock_speed: float = 1.0
     """Training exercises: legal clocks run this many times faster than real time (1440: a day per minute)."""
     clock_epoch: datetime | None = None
