@@ -15,6 +15,7 @@ class UploadOut(Shape):
     id: str
     offset: int
     size: int | None = Field(default=None, description="The declared size, if one was given")
+    expires_at: DateTime | None = Field(default=None, description="When the upload is deleted if nobody touches it")
 
 
 class PieceOut(Shape):
