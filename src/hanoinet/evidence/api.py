@@ -27,7 +27,7 @@ from hanoinet.platform.api import NOT_BLANK, WHOLE, IsoDate, IsoInstant, problem
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission, Role
-from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
+from hanoinet.platform.security import PrincipalDep, SecureRoute, note_for_audit, secured
 
 if TYPE_CHECKING:
     from hanoinet.app.node import Node
@@ -255,13 +255,24 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
     @router.post(
         "/evidence/{item_id}/verify",
         response_model=VerifyOut,
-        responses=problems(404),
+        responses=problems(403, 404),
         **secured(Permission.EVIDENCE_READ, audit="evidence:verify"),
     )
-    def verify(who: PrincipalDep, item_id: str) -> dict[str, Any]:
-        """Recompute the item's content hashes and the custody chain; say exactly what is wrong."""
-        report = evidence_services.verify(node, item_id, who)
-        return {"ok": report.ok, "items": report.items, "events": report.events, "problems": report.problems}
+    def verify(
+        who: PrincipalDep,
+        item_id: str,
+        request: Request,
+        full: Annotated[bool, Query(description="Check the whole ledger, not only what was appended since")] = False,
+    ) -> dict[str, Any]:
+        """Recompute the item's content hashes and the custody chain; say exactly what is wrong.
+
+        The chain is checked from where the last verify found it whole; ``full=true`` checks all of it, for an
+        auditor (403 for other roles). The check is a custody event only when the caller handles evidence; a
+        read-only role's is recorded in the audit log, with its outcome.
+        """
+        report = evidence_services.verify(node, item_id, who, full=full)
+        note_for_audit(request, ok=report.ok, problems=len(report.problems), full=report.full)
+        return evidence_present.verify_report(report)
 
     @router.get(
         "/cases/{case}/evidence.jsonld",

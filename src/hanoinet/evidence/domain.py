@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 
 from hanoinet.platform.canonical import canonical, utc_iso
 from hanoinet.platform.errors import FORBIDDEN, DomainError, ErrorKind, Issue, ValidationFailed
-from hanoinet.platform.permissions import Principal, Role
+from hanoinet.platform.permissions import Permission, Principal, Role, may
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first custody event."""
@@ -306,11 +306,60 @@ class Checkpoint:
         )
 
 
-def check_chain(events: Sequence[CustodyEvent]) -> list[str]:
-    """Return every break in the ledger (events in seq order): a changed, missing or reordered event."""
+@dataclass(frozen=True, slots=True)
+class VerifiedMark:
+    """A signed statement by the node: "the ledger was found whole up to event ``seq``, whose hash is ``head_hash``".
+
+    A normal verify checks the chain from the mark on, so its cost follows what was appended since the last one,
+    not the whole ledger; a full check (an auditor's, or the node's command line) starts again from the genesis and
+    is what catches an event altered before the mark together with every hash after it. The mark is signed so that
+    whoever can write the database cannot move it forward over events they altered; an unsigned one (the genesis,
+    seq 0) or one that does not verify makes the check a full one.
+    """
+
+    seq: int
+    head_hash: str
+    verified_at: datetime | None = None
+    signature: bytes = b""
+
+    def message(self) -> bytes:
+        """The bytes that are signed."""
+        return canonical({"ledger": "hanoinet-custody-verified", "seq": self.seq, "head_hash": self.head_hash})
+
+
+VERIFICATION_IS_CUSTODY = Permission.EVIDENCE_WRITE
+"""Whose verification of an item is a custody event: those who handle evidence. A read-only role (an auditor, a
+duty officer) may verify, but appends nothing to the ledger: its check is recorded in the audit log, as every
+access to evidence is — so that reading the ledger never lengthens it, nor can be used to (issue 11)."""
+
+FULL_CHECK = Permission.AUDIT_READ
+"""Who may ask for a full check of the ledger from the API or the web UI (the auditor); the node's command line
+may always (``hanoinet evidence verify --full``)."""
+
+ACCESS_PERMISSIONS: dict[CustodyAction, Permission] = {
+    CustodyAction.VIEW: Permission.EVIDENCE_CONTENT,
+    CustodyAction.DOWNLOAD: Permission.EVIDENCE_CONTENT,
+    CustodyAction.EXPORT: Permission.EVIDENCE_EXPORT,
+    CustodyAction.TRANSFER_OUT: Permission.EVIDENCE_TRANSFER,
+}
+"""The permission an access recorded in custody needs, whatever the entry point: a principal whose roles do not
+allow it is refused before the handling conditions are looked at, and appends nothing (its refusal is in the
+audit log, where the route's guard records it)."""
+
+
+def records_its_verification(principal: Principal) -> bool:
+    """True if ``principal``'s verification of an item is a custody event (see ``VERIFICATION_IS_CUSTODY``)."""
+    return may(principal.roles, VERIFICATION_IS_CUSTODY)
+
+
+def check_chain(events: Sequence[CustodyEvent], *, after: int = 0, prev: str = GENESIS) -> list[str]:
+    """Return every break in the ledger (events in seq order): a changed, missing or reordered event.
+
+    ``after`` and ``prev`` start the check past a verified mark: the first event must be ``after + 1`` and follow
+    ``prev``.
+    """
     problems = []
-    prev = GENESIS
-    for expected, event in enumerate(events, start=1):
+    for expected, event in enumerate(events, start=after + 1):
         if event.seq != expected:
             problems.append(f"custody event {expected} is missing (found {event.seq} in its place)")
         if event.prev_hash != prev:
