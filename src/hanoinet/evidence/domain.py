@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime
@@ -19,7 +20,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 from hanoinet.platform.canonical import canonical, utc_iso
-from hanoinet.platform.errors import FORBIDDEN, DomainError, ErrorKind, Issue, ValidationFailed
+from hanoinet.platform.errors import FORBIDDEN, REJECTED, DomainError, ErrorKind, Issue, ValidationFailed
 from hanoinet.platform.permissions import Permission, Principal, Role, may
 
 GENESIS = "0" * 64
@@ -391,3 +392,47 @@ def check_item(item: EvidenceItem, history: Iterable[CustodyEvent]) -> list[str]
     if (item.disposed_at is not None) != disposed:
         problems.append(f"item {item.id}: its disposal state does not match the custody ledger")
     return problems
+
+
+SEALED_RECORD_HEAD = struct.Struct(">IB")
+"""A sealed record's clear head: its plaintext length and its flags (the vault's blob format, v1)."""
+SEALED_RECORD_TAG = 16
+
+
+class RecordTooLong(DomainError):  # noqa: N818 - names the outcome
+    """A sealed record states more content bytes than its blob's chunk size: refused before any of it is read."""
+
+    error_kind: ClassVar[ErrorKind] = REJECTED
+
+
+class RecordFramer:
+    """Cuts a stream of sealed records (length, flags, ciphertext, tag) into whole records, holding at most one
+    record's worth of bytes: a record whose stated length exceeds ``chunk_size`` is refused the moment its five-byte
+    head arrives (``RecordTooLong``), so a declared 4 GiB record costs nothing but its head (issue 11)."""
+
+    def __init__(self, chunk_size: int) -> None:
+        self.chunk_size = chunk_size
+        self._buffer = bytearray()
+
+    def feed(self, piece: bytes) -> list[bytes]:
+        """Take the next bytes of the stream; return the records they complete, in order."""
+        self._buffer += piece
+        records = []
+        while len(self._buffer) >= SEALED_RECORD_HEAD.size:
+            length, _ = SEALED_RECORD_HEAD.unpack_from(self._buffer)
+            if length > self.chunk_size:
+                self._buffer.clear()
+                raise RecordTooLong(
+                    f"a record states {length} content bytes, more than the item's chunk size ({self.chunk_size})"
+                )
+            whole = SEALED_RECORD_HEAD.size + length + SEALED_RECORD_TAG
+            if len(self._buffer) < whole:
+                break
+            records.append(bytes(self._buffer[:whole]))
+            del self._buffer[:whole]
+        return records
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an incomplete record held (dropped if the stream ends: the sender resumes at the last whole one)."""
+        return len(self._buffer)

@@ -143,6 +143,10 @@ class SealedContent:
 class ChunkOpener(Protocol):
     """Authenticates and decrypts the records of one sealed blob."""
 
+    @property
+    def chunk_size(self) -> int:
+        """Plaintext bytes per record at most: a record stating more is refused before it is read."""
+
     def open(self, index: int, record: bytes | memoryview) -> tuple[bytes | memoryview, bool]:
         """Return (plaintext, is_last) of record ``index``; raise ChunkRefused if it does not authenticate."""
 
