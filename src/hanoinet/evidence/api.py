@@ -117,8 +117,10 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
 
         The body is written as it arrives, in batches of a few MiB handed to a worker thread, so memory stays flat
         whatever the piece size. A piece is all or nothing: if the client goes away, or the piece would exceed the
-        declared size, it is taken back and the client resumes at the offset ``GET /uploads/{id}`` reports. One
-        request at a time writes to an upload; a second one gets 409.
+        declared size or the account's quota of bytes in progress (``HANOINET_UPLOAD_QUOTA_BYTES``), it is taken back
+        and the client resumes at the offset ``GET /uploads/{id}`` reports. The bytes are sealed under the upload's
+        own key as they are written: nothing of the evidence is on disk in the clear. One request at a time works on
+        an upload (a piece or a complete); a second one gets 409.
         """
         appender = await run_in_threadpool(uploads.appender, upload_id, who.name, upload_offset)
         batch = bytearray()
