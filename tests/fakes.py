@@ -17,7 +17,7 @@ from hanoinet.accounts.ports import SessionRecord
 from hanoinet.audit.domain import AUDIT_GENESIS, AuditEntry
 from hanoinet.audit.ports import AuditQuery
 from hanoinet.cases.domain import Case
-from hanoinet.evidence.domain import GENESIS, Checkpoint, CustodyEvent, EvidenceItem
+from hanoinet.evidence.domain import GENESIS, Checkpoint, CustodyEvent, EvidenceItem, VerifiedMark
 from hanoinet.federation.domain import (
     ConsentRole,
     ConsentStatus,
@@ -151,6 +151,7 @@ class Store:
     evidence: dict[str, EvidenceItem] = field(default_factory=dict)
     custody: list[CustodyEvent] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
+    ledger_verified: VerifiedMark | None = None
     tokens: dict[str, tuple[str, Principal, bool]] = field(default_factory=dict)
     federation: FederationState = field(default_factory=FederationState)
     accounts: AccountsState = field(default_factory=AccountsState)
@@ -328,9 +329,12 @@ class FakeEvidence:
 
 
 class FakeLedger:
-    def __init__(self, events: list[CustodyEvent], checkpoints: list[Checkpoint]) -> None:
+    def __init__(
+        self, events: list[CustodyEvent], checkpoints: list[Checkpoint], verified: VerifiedMark | None = None
+    ) -> None:
         self.staged = events
         self.staged_checkpoints = checkpoints
+        self.verified_mark = verified or VerifiedMark(0, GENESIS)
 
     def lock_head(self) -> tuple[int, str]:
         return (self.staged[-1].seq, self.staged[-1].hash) if self.staged else (0, GENESIS)
@@ -354,6 +358,26 @@ class FakeLedger:
 
     def checkpoints(self) -> Sequence[Checkpoint]:
         return list(self.staged_checkpoints)
+
+    def events_after(self, seq: int) -> Sequence[CustodyEvent]:
+        return [e for e in self.staged if e.seq > seq]
+
+    def event(self, seq: int) -> CustodyEvent | None:
+        return next((e for e in self.staged if e.seq == seq), None)
+
+    def checkpoints_after(self, seq: int) -> Sequence[Checkpoint]:
+        return [cp for cp in self.staged_checkpoints if cp.seq > seq]
+
+    def checkpoints_of(self, seqs: Iterable[int]) -> Sequence[Checkpoint]:
+        wanted = set(seqs)
+        return [cp for cp in self.staged_checkpoints if cp.seq in wanted]
+
+    def verified(self) -> VerifiedMark:
+        return self.verified_mark
+
+    def mark_verified(self, mark: VerifiedMark) -> None:
+        if mark.seq >= self.verified_mark.seq:
+            self.verified_mark = mark
 
 
 class FakeTokens:
@@ -956,7 +980,7 @@ class FakeUnitOfWork:
         self._requests = FakeRequests(dict(self.store.requests), self._cases.staged)
         self._deposits = FakeDeposits(list(self.store.deposits))
         self._evidence = FakeEvidence(dict(self.store.evidence))
-        self._ledger = FakeLedger(list(self.store.custody), list(self.store.checkpoints))
+        self._ledger = FakeLedger(list(self.store.custody), list(self.store.checkpoints), self.store.ledger_verified)
         self._tokens = FakeTokens(dict(self.store.tokens))
         federation = self.store.federation.copy()  # one staged copy, shared as the SQL repositories share a session
         self._federation = federation
@@ -1058,6 +1082,7 @@ class FakeUnitOfWork:
         self.store.evidence = dict(self._evidence.staged)
         self.store.custody = list(self._ledger.staged)
         self.store.checkpoints = list(self._ledger.staged_checkpoints)
+        self.store.ledger_verified = self._ledger.verified_mark
         self.store.tokens = dict(self._tokens.staged)
         self.store.federation = self._federation.copy()
         self.store.accounts = self._accounts.staged.copy()

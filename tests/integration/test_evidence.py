@@ -46,7 +46,7 @@ from hanoinet.evidence.vault import HEADER_SIZE, RECORD_OVERHEAD, BlobCorrupt, B
 from hanoinet.platform import migrations
 from hanoinet.platform.db import make_engine
 from hanoinet.platform.errors import Conflict, NotFound, ValidationFailed
-from hanoinet.platform.permissions import Principal, Role
+from hanoinet.platform.permissions import Forbidden, Principal, Role
 from hanoinet.platform.settings import Settings
 from tests.factories import reference
 from tests.fakes import FixedClock
@@ -170,7 +170,7 @@ def execute(engine: Engine, statement: Any) -> None:
 
 
 def verify_all(node: Node) -> evidence.VerifyReport:
-    return evidence.verify(node, None, ADMIN)
+    return evidence.verify(node, None, INVESTIGATOR)
 
 
 def problems_naming(report: evidence.VerifyReport, text: str) -> list[str]:
@@ -215,7 +215,7 @@ def test_ingest_hashes_record_and_read_back_every_size(node: Node, case_id: str,
         assert len(stored) == HEADER_SIZE + -(-size // CHUNK) * RECORD_OVERHEAD + size
 
     for size, item in items.items():
-        report = evidence.verify(node, item.id, ADMIN)
+        report = evidence.verify(node, item.id, INVESTIGATOR)
         assert report.ok, report.problems
         assert report.items == 1
         last = history(node, item.id)[-1]
@@ -338,7 +338,7 @@ def test_every_flipped_byte_of_a_blob_is_found_and_located(node: Node, case_id: 
     for region, start, end, where in regions:
         for offset in [start, end - 1, *(rng.randrange(start, end) for _ in range(3))]:
             old = flip(path, offset, rng)
-            report = evidence.verify(node, target.id, ADMIN)
+            report = evidence.verify(node, target.id, INVESTIGATOR)
             assert not report.ok, f"{region}: flipping byte {offset} went unnoticed"
             named = problems_naming(report, f"item {target.id} (LOTUS/B-1)")
             assert named, report.problems
@@ -413,7 +413,7 @@ def test_every_changed_metadata_field_is_found(node: Node, engine: Engine, case_
             before = conn.execute(select(*(getattr(EvidenceItemRow, k) for k in change)).where(row)).one()
         execute(engine, update(EvidenceItemRow).where(row).values(**change))
 
-        report = evidence.verify(node, item.id, ADMIN)
+        report = evidence.verify(node, item.id, INVESTIGATOR)
         expected = f"item {item.id}: its metadata differ from what was recorded at acquisition"
         if expected not in report.problems or history(node, item.id)[-1].details["ok"] is not False:
             undetected[field] = report.problems
@@ -464,7 +464,7 @@ def test_every_changed_field_of_every_custody_event_is_found(node: Node, engine:
             original = {k: v.value if isinstance(v, CustodyAction) else v for k, v in original.items()}
             execute(engine, update(CustodyEventRow).where(row).values(**change))
 
-            problems = evidence.verify(node, item.id, ADMIN).problems
+            problems = evidence.verify(node, item.id, ADMIN, full=True, on_host=True).problems
             expected = f"custody event {target.seq} was altered: its contents do not match its hash"
             assert expected in problems, (field, target.seq, problems)
             execute(engine, update(CustodyEventRow).where(row).values(**original))
@@ -765,7 +765,7 @@ def test_court_package_verifies_with_outside_tools(node: Node, case_id: str, tmp
 
 
 def test_an_export_without_rights_writes_nothing_and_is_recorded(node: Node, case_id: str, tmp_path: Path) -> None:
-    hoa = Principal("Prosecutor Đỗ Hoa", frozenset({Role.DUTY_OFFICER}))
+    hoa = Principal("Prosecutor Đỗ Hoa", frozenset({Role.INVESTIGATOR}))
     open_to_hoa = ingest(node, case_id, "LOTUS/B-1", b"a", HandlingConditions(allowed_users=(hoa.name,)))
     closed = ingest(node, case_id, "LOTUS/B-2", b"b", HandlingConditions(allowed_roles=(Role.PROSECUTOR,)))
     dest = tmp_path / "package"
@@ -782,6 +782,16 @@ def test_an_export_without_rights_writes_nothing_and_is_recorded(node: Node, cas
         "export",
     )
     assert [e.action for e in history(node, open_to_hoa.id)] == [CustodyAction.ACQUIRE]  # nothing marked exported
+
+    # A role that may not export at all is refused by the permission model, and appends nothing to the ledger (the
+    # entry point records the refusal in the audit log): reading or refusing never lengthens the ledger (issue 11).
+    duty = Principal("Duty officer Phạm Thu", frozenset({Role.DUTY_OFFICER}))
+    before = all_events(node)
+    with pytest.raises(Forbidden, match="evidence:export"):
+        exports.export_package(node, case_reference(node, case_id), dest, principal=duty, reason="send abroad")
+    with pytest.raises(Forbidden, match="evidence:export"):
+        exports.export_case_graph(node, case_id, principal=duty, reason="send abroad")
+    assert all_events(node) == before
 
 
 def test_an_export_that_writes_nothing_records_no_export(node: Node, case_id: str, tmp_path: Path) -> None:
@@ -869,7 +879,7 @@ def test_concurrent_writers_never_fork_the_chain(node: Node, case_id: str) -> No
             item = ingest(node, case_id, f"LOTUS/T{worker}-{n}", data(100 * worker + n, 20_000 + n))
             ids.append(item.id)
             read_all(node, item.id)
-            evidence.verify(node, item.id, ADMIN)
+            evidence.verify(node, item.id, INVESTIGATOR)
         return ids
 
     with ThreadPoolExecutor(2) as pool:

@@ -172,7 +172,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None,
 
 def upload_store(settings: Settings) -> UploadStore:
     """Where resumable API uploads wait until they are complete."""
-    return UploadStore(settings.data_dir / "uploads")
+    return UploadStore.for_node(settings)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -7,6 +7,7 @@ person — is the principal whose roles the handling conditions are checked agai
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -26,7 +27,7 @@ from hanoinet.platform.api import NOT_BLANK, WHOLE, IsoDate, IsoInstant, problem
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import Permission, Role
-from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
+from hanoinet.platform.security import PrincipalDep, SecureRoute, note_for_audit, secured
 
 if TYPE_CHECKING:
     from hanoinet.app.node import Node
@@ -65,6 +66,10 @@ class UploadCreate(BaseModel):
     size: Annotated[int, Field(ge=0), WHOLE] | None = None
 
 
+def _instant(unix: float) -> str:
+    return datetime.fromtimestamp(unix, UTC).replace(microsecond=0).isoformat()
+
+
 def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
     """Return the evidence routes bound to a node."""
     router = APIRouter(prefix="/api/v1", tags=["evidence"], route_class=SecureRoute)
@@ -76,9 +81,20 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
         **secured(Permission.EVIDENCE_WRITE, audit="upload:start"),
     )
     def start_upload(who: PrincipalDep, body: UploadCreate) -> dict[str, Any]:
-        """Start a resumable upload."""
+        """Start a resumable upload (409 if it would take the account beyond its quota of bytes in progress).
+
+        Abandoned uploads (untouched for longer than ``HANOINET_UPLOAD_EXPIRY_SECONDS``) are swept first.
+        """
         upload_id = uploads.create(who.name, body.size)
         return {"id": upload_id, "offset": 0, "size": body.size}
+
+    @router.get("/uploads", response_model=list[UploadOut], **secured(Permission.EVIDENCE_WRITE))
+    def list_uploads(who: PrincipalDep) -> list[dict[str, Any]]:
+        """The caller's uploads in progress, oldest first, each with when it expires if left untouched."""
+        return [
+            {"id": u.id, "offset": u.offset, "size": u.size, "expires_at": _instant(u.expires_at)}
+            for u in uploads.listing(who.name)
+        ]
 
     @router.get(
         "/uploads/{upload_id}", response_model=UploadOut, responses=problems(404), **secured(Permission.EVIDENCE_WRITE)
@@ -101,8 +117,10 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
 
         The body is written as it arrives, in batches of a few MiB handed to a worker thread, so memory stays flat
         whatever the piece size. A piece is all or nothing: if the client goes away, or the piece would exceed the
-        declared size, it is taken back and the client resumes at the offset ``GET /uploads/{id}`` reports. One
-        request at a time writes to an upload; a second one gets 409.
+        declared size or the account's quota of bytes in progress (``HANOINET_UPLOAD_QUOTA_BYTES``), it is taken back
+        and the client resumes at the offset ``GET /uploads/{id}`` reports. The bytes are sealed under the upload's
+        own key as they are written: nothing of the evidence is on disk in the clear. One request at a time works on
+        an upload (a piece or a complete); a second one gets 409.
         """
         appender = await run_in_threadpool(uploads.appender, upload_id, who.name, upload_offset)
         batch = bytearray()
@@ -112,6 +130,8 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
                 if len(batch) >= UPLOAD_BATCH:
                     await run_in_threadpool(appender.write, bytes(batch))
                     batch.clear()
+            if batch:  # inside the try: a last batch refused (declared size, quota) is taken back like the rest
+                await run_in_threadpool(appender.write, bytes(batch))
         except ClientDisconnect:
             # What resumable uploads are for: the piece is taken back whole, the client asks for the offset and
             # sends it again. Not an error of the node's, so no stack trace.
@@ -121,8 +141,6 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
         except BaseException:
             await run_in_threadpool(appender.abort)
             raise
-        if batch:
-            await run_in_threadpool(appender.write, bytes(batch))
         offset = await run_in_threadpool(appender.finish)
         return {"id": upload_id, "offset": offset}
 
@@ -144,10 +162,11 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
         **secured(Permission.EVIDENCE_WRITE, audit="evidence:ingest"),
     )
     def complete_upload(who: PrincipalDep, upload_id: str, body: EvidenceComplete) -> dict[str, Any]:
-        """Ingest the uploaded file into the vault as a new item, then delete the upload."""
+        """Ingest the uploaded file into the vault as a new item, then delete the upload; 409 while a piece of it is
+        still being received (complete once the ``PATCH`` has answered)."""
         from hanoinet.cases import service as case_services  # noqa: PLC0415 - only needed here
 
-        path = uploads.path(upload_id, who.name)
+        uploads.status(upload_id, who.name)  # 404 before anything else for someone else's upload
         try:
             case_id = case_services.get_case(node, body.case).id
         except Exception:
@@ -170,11 +189,13 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
             retention_until=body.retention_until,
             onward_transfer_allowed=body.onward_transfer_allowed,
         )
-        with path.open("rb") as source:
+        # The upload stays locked from here until it is deleted: an append cannot run during the ingest (nor can
+        # the ingest start during an append: 409), so the item is exactly the bytes the node reported durable.
+        with uploads.reading(upload_id, who.name) as source:
             item = evidence_services.ingest(
                 node, source, described, conditions, actor=who, extra_hashes=body.extra_hashes
             )
-        uploads.delete(upload_id, who.name)
+            uploads.delete(upload_id, who.name)
         return evidence_present.evidence_item(item)
 
     @router.get(
@@ -236,13 +257,24 @@ def evidence_router(node: Node, uploads: UploadStore) -> APIRouter:
     @router.post(
         "/evidence/{item_id}/verify",
         response_model=VerifyOut,
-        responses=problems(404),
+        responses=problems(403, 404),
         **secured(Permission.EVIDENCE_READ, audit="evidence:verify"),
     )
-    def verify(who: PrincipalDep, item_id: str) -> dict[str, Any]:
-        """Recompute the item's content hashes and the custody chain; say exactly what is wrong."""
-        report = evidence_services.verify(node, item_id, who)
-        return {"ok": report.ok, "items": report.items, "events": report.events, "problems": report.problems}
+    def verify(
+        who: PrincipalDep,
+        item_id: str,
+        request: Request,
+        full: Annotated[bool, Query(description="Check the whole ledger, not only what was appended since")] = False,
+    ) -> dict[str, Any]:
+        """Recompute the item's content hashes and the custody chain; say exactly what is wrong.
+
+        The chain is checked from where the last verify found it whole; ``full=true`` checks all of it, for an
+        auditor (403 for other roles). The check is a custody event only when the caller handles evidence; a
+        read-only role's is recorded in the audit log, with its outcome.
+        """
+        report = evidence_services.verify(node, item_id, who, full=full)
+        note_for_audit(request, ok=report.ok, problems=len(report.problems), full=report.full)
+        return evidence_present.verify_report(report)
 
     @router.get(
         "/cases/{case}/evidence.jsonld",

@@ -28,7 +28,7 @@ from hanoinet.evidence import present as evidence_present
 from hanoinet.evidence import service as evidence_services
 from hanoinet.evidence.domain import HandlingConditions, ItemDescription
 from hanoinet.evidence.vault import BlobCorrupt
-from hanoinet.platform.cli import JsonOption, emit, err, errors, fail, node, out, principal
+from hanoinet.platform.cli import JsonOption, emit, err, errors, fail, node, out, principal, settings
 from hanoinet.platform.permissions import Role
 
 evidence_app = typer.Typer(help="The evidence vault: ingest, verify, export, download, dispose.", no_args_is_help=True)
@@ -169,28 +169,31 @@ def show(item_id: str) -> None:
 def verify(
     item_id: Annotated[str | None, typer.Argument(help="One item (or --all).")] = None,
     all_items: Annotated[bool, typer.Option("--all", help="Every item and the whole ledger.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Check the whole ledger, not only what was appended since the last verify.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Recompute content hashes, the custody chain and signatures; exit 1 and say exactly what is wrong."""
+    """Recompute content hashes, the custody chain and signatures; exit 1 and say exactly what is wrong.
+
+    The chain is checked from where the last verify found it whole, unless --full (or --all) is given: the node's
+    command line may always ask for the whole ledger.
+    """
     if (item_id is None) == (not all_items):
         fail("give an item id or --all")
     n = node()
     with errors(), progress_bar("verify", None) as advance:
-        report = evidence_services.verify(n, item_id, principal(), progress=advance)
-    data = {
-        "ok": report.ok,
-        "items": report.items,
-        "events": report.events,
-        "checkpoints": report.checkpoints,
-        "problems": report.problems,
-    }
+        report = evidence_services.verify(n, item_id, principal(), progress=advance, full=full, on_host=True)
+    data = evidence_present.verify_report(report)
     if as_json:
         emit(data, True)
     else:
         for problem in report.problems:
             err.print(f"[red]tampered:[/] {problem}", highlight=False)
+        scope = "the whole ledger" if report.full else f"the ledger from event {report.since}"
         out.print(
-            f"{report.items} item(s), {report.events} custody event(s), {report.checkpoints} checkpoint(s): "
+            f"{report.items} item(s), {report.events} custody event(s) of {scope},"
+            f" {report.checkpoints} checkpoint(s): "
             + ("all intact" if report.ok else f"{len(report.problems)} problem(s)")
         )
     if not report.ok:
@@ -279,3 +282,21 @@ def dispose(
         out.print(f"disposed of {item.id} ({item.described.exhibit})")
     if not done:
         out.print("nothing past its retention end")
+
+
+@evidence_app.command("uploads-sweep")
+def uploads_sweep(as_json: JsonOption = False) -> None:
+    """Delete uploads nobody touched for longer than HANOINET_UPLOAD_EXPIRY_SECONDS (none being written).
+
+    The node sweeps them itself whenever an upload is started or listed; this is for a node nobody uploads to, from
+    cron or a systemd timer. The run is recorded in the audit log like every command.
+    """
+    from hanoinet.evidence.uploads import UploadStore  # noqa: PLC0415 - only this command needs it
+
+    node()  # built so that the run is audited
+    with errors():
+        swept = UploadStore.for_node(settings()).sweep()
+    if as_json:
+        emit({"swept": swept}, True)
+    else:
+        out.print(f"{len(swept)} abandoned upload(s) deleted" + "".join(f"\n  {upload_id}" for upload_id in swept))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime
@@ -19,8 +20,8 @@ from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 from hanoinet.platform.canonical import canonical, utc_iso
-from hanoinet.platform.errors import FORBIDDEN, DomainError, ErrorKind, Issue, ValidationFailed
-from hanoinet.platform.permissions import Principal, Role
+from hanoinet.platform.errors import FORBIDDEN, REJECTED, DomainError, ErrorKind, Issue, ValidationFailed
+from hanoinet.platform.permissions import Permission, Principal, Role, may
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first custody event."""
@@ -306,11 +307,60 @@ class Checkpoint:
         )
 
 
-def check_chain(events: Sequence[CustodyEvent]) -> list[str]:
-    """Return every break in the ledger (events in seq order): a changed, missing or reordered event."""
+@dataclass(frozen=True, slots=True)
+class VerifiedMark:
+    """A signed statement by the node: "the ledger was found whole up to event ``seq``, whose hash is ``head_hash``".
+
+    A normal verify checks the chain from the mark on, so its cost follows what was appended since the last one,
+    not the whole ledger; a full check (an auditor's, or the node's command line) starts again from the genesis and
+    is what catches an event altered before the mark together with every hash after it. The mark is signed so that
+    whoever can write the database cannot move it forward over events they altered; an unsigned one (the genesis,
+    seq 0) or one that does not verify makes the check a full one.
+    """
+
+    seq: int
+    head_hash: str
+    verified_at: datetime | None = None
+    signature: bytes = b""
+
+    def message(self) -> bytes:
+        """The bytes that are signed."""
+        return canonical({"ledger": "hanoinet-custody-verified", "seq": self.seq, "head_hash": self.head_hash})
+
+
+VERIFICATION_IS_CUSTODY = Permission.EVIDENCE_WRITE
+"""Whose verification of an item is a custody event: those who handle evidence. A read-only role (an auditor, a
+duty officer) may verify, but appends nothing to the ledger: its check is recorded in the audit log, as every
+access to evidence is — so that reading the ledger never lengthens it, nor can be used to (issue 11)."""
+
+FULL_CHECK = Permission.AUDIT_READ
+"""Who may ask for a full check of the ledger from the API or the web UI (the auditor); the node's command line
+may always (``hanoinet evidence verify --full``)."""
+
+ACCESS_PERMISSIONS: dict[CustodyAction, Permission] = {
+    CustodyAction.VIEW: Permission.EVIDENCE_CONTENT,
+    CustodyAction.DOWNLOAD: Permission.EVIDENCE_CONTENT,
+    CustodyAction.EXPORT: Permission.EVIDENCE_EXPORT,
+    CustodyAction.TRANSFER_OUT: Permission.EVIDENCE_TRANSFER,
+}
+"""The permission an access recorded in custody needs, whatever the entry point: a principal whose roles do not
+allow it is refused before the handling conditions are looked at, and appends nothing (its refusal is in the
+audit log, where the route's guard records it)."""
+
+
+def records_its_verification(principal: Principal) -> bool:
+    """True if ``principal``'s verification of an item is a custody event (see ``VERIFICATION_IS_CUSTODY``)."""
+    return may(principal.roles, VERIFICATION_IS_CUSTODY)
+
+
+def check_chain(events: Sequence[CustodyEvent], *, after: int = 0, prev: str = GENESIS) -> list[str]:
+    """Return every break in the ledger (events in seq order): a changed, missing or reordered event.
+
+    ``after`` and ``prev`` start the check past a verified mark: the first event must be ``after + 1`` and follow
+    ``prev``.
+    """
     problems = []
-    prev = GENESIS
-    for expected, event in enumerate(events, start=1):
+    for expected, event in enumerate(events, start=after + 1):
         if event.seq != expected:
             problems.append(f"custody event {expected} is missing (found {event.seq} in its place)")
         if event.prev_hash != prev:
@@ -342,3 +392,47 @@ def check_item(item: EvidenceItem, history: Iterable[CustodyEvent]) -> list[str]
     if (item.disposed_at is not None) != disposed:
         problems.append(f"item {item.id}: its disposal state does not match the custody ledger")
     return problems
+
+
+SEALED_RECORD_HEAD = struct.Struct(">IB")
+"""A sealed record's clear head: its plaintext length and its flags (the vault's blob format, v1)."""
+SEALED_RECORD_TAG = 16
+
+
+class RecordTooLong(DomainError):  # noqa: N818 - names the outcome
+    """A sealed record states more content bytes than its blob's chunk size: refused before any of it is read."""
+
+    error_kind: ClassVar[ErrorKind] = REJECTED
+
+
+class RecordFramer:
+    """Cuts a stream of sealed records (length, flags, ciphertext, tag) into whole records, holding at most one
+    record's worth of bytes: a record whose stated length exceeds ``chunk_size`` is refused the moment its five-byte
+    head arrives (``RecordTooLong``), so a declared 4 GiB record costs nothing but its head (issue 11)."""
+
+    def __init__(self, chunk_size: int) -> None:
+        self.chunk_size = chunk_size
+        self._buffer = bytearray()
+
+    def feed(self, piece: bytes) -> list[bytes]:
+        """Take the next bytes of the stream; return the records they complete, in order."""
+        self._buffer += piece
+        records = []
+        while len(self._buffer) >= SEALED_RECORD_HEAD.size:
+            length, _ = SEALED_RECORD_HEAD.unpack_from(self._buffer)
+            if length > self.chunk_size:
+                self._buffer.clear()
+                raise RecordTooLong(
+                    f"a record states {length} content bytes, more than the item's chunk size ({self.chunk_size})"
+                )
+            whole = SEALED_RECORD_HEAD.size + length + SEALED_RECORD_TAG
+            if len(self._buffer) < whole:
+                break
+            records.append(bytes(self._buffer[:whole]))
+            del self._buffer[:whole]
+        return records
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an incomplete record held (dropped if the stream ends: the sender resumes at the last whole one)."""
+        return len(self._buffer)

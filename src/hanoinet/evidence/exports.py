@@ -14,7 +14,7 @@ from hanoinet.audit import service as audit
 from hanoinet.cases.service import get_case
 from hanoinet.evidence.domain import Checkpoint, CustodyAction, CustodyEvent, EvidenceItem
 from hanoinet.evidence.ports import Exporter, PackageOrder
-from hanoinet.evidence.service import Custody, authorise
+from hanoinet.evidence.service import Custody, authorise, require_access
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.permissions import Principal
 
@@ -92,6 +92,7 @@ def export_case_graph(
     node: Node, case: str, *, principal: Principal, reason: str, item_ids: Sequence[str] = ()
 ) -> dict[str, Any]:
     """Return a case's items and custody as CASE/UCO JSON-LD (records only, no content); recorded in custody."""
+    require_access(principal, CustodyAction.EXPORT)
     _, signer = node.evidence_store()
     if not reason.strip():
         raise ValidationFailed([Issue("reason", "say why you export this (it is recorded in custody)")])

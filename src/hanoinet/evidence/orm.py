@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     ForeignKey,
+    Integer,
     LargeBinary,
     String,
     Text,
@@ -83,3 +84,17 @@ class LedgerHeadRow(ChainHeadColumns, Base):
     """A single row locked by every append, so that the chain has one writer at a time on every backend."""
 
     __tablename__ = "ledger_head"
+
+
+class LedgerVerifiedRow(Base):
+    """How far the ledger was last found whole (event ``seq`` with ``head_hash``), signed by the node: a normal verify
+    checks the chain from here on, so its cost follows what was appended since, not the whole ledger. Only moves
+    forward; an unsigned or altered mark makes the next verify a full one."""
+
+    __tablename__ = "ledger_verified"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(sequence_number())
+    head_hash: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    signature: Mapped[bytes] = mapped_column(LargeBinary)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Protocol
 
-from hanoinet.evidence.domain import Checkpoint, CustodyEvent, EvidenceItem
+from hanoinet.evidence.domain import Checkpoint, CustodyEvent, EvidenceItem, VerifiedMark
 from hanoinet.platform.chain import HashChain
 from hanoinet.platform.errors import MISMATCH, ErrorKind
 
@@ -55,6 +55,24 @@ class Ledger(HashChain[CustodyEvent], Protocol):
 
     def checkpoints(self) -> Sequence[Checkpoint]:
         """Every checkpoint, in order."""
+
+    def events_after(self, seq: int) -> Sequence[CustodyEvent]:
+        """The events after ``seq``, in order (all of them after 0)."""
+
+    def event(self, seq: int) -> CustodyEvent | None:
+        """The event ``seq``, or None if there is none."""
+
+    def checkpoints_after(self, seq: int) -> Sequence[Checkpoint]:
+        """The checkpoints of the events after ``seq``, in order."""
+
+    def checkpoints_of(self, seqs: Iterable[int]) -> Sequence[Checkpoint]:
+        """The checkpoints of these events (an item's), in order."""
+
+    def verified(self) -> VerifiedMark:
+        """How far the ledger was last found whole (the genesis, unsigned, before any verify)."""
+
+    def mark_verified(self, mark: VerifiedMark) -> None:
+        """Stage a new verified mark; a mark behind the one recorded is ignored (it only moves forward)."""
 
 
 class StoredContent(Protocol):
@@ -124,6 +142,10 @@ class SealedContent:
 
 class ChunkOpener(Protocol):
     """Authenticates and decrypts the records of one sealed blob."""
+
+    @property
+    def chunk_size(self) -> int:
+        """Plaintext bytes per record at most: a record stating more is refused before it is read."""
 
     def open(self, index: int, record: bytes | memoryview) -> tuple[bytes | memoryview, bool]:
         """Return (plaintext, is_last) of record ``index``; raise ChunkRefused if it does not authenticate."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hanoinet.evidence.domain import CustodyEvent, EvidenceItem
 from hanoinet.platform.present import _iso
+
+if TYPE_CHECKING:
+    from hanoinet.evidence.service import VerifyReport
 
 
 def evidence_item(item: EvidenceItem) -> dict[str, Any]:
@@ -43,4 +46,18 @@ def custody_event(e: CustodyEvent) -> dict[str, Any]:
         "details": e.details,
         "prev_hash": e.prev_hash,
         "hash": e.hash,
+    }
+
+
+def verify_report(report: VerifyReport) -> dict[str, Any]:
+    """A verify's findings: what was checked (how much of the ledger, whether all of it) and every problem."""
+    return {
+        "ok": report.ok,
+        "items": report.items,
+        "events": report.events,
+        "checkpoints": report.checkpoints,
+        "full": report.full,
+        "since": report.since,
+        "item_events": report.item_events,
+        "problems": report.problems,
     }

@@ -15,6 +15,7 @@ class UploadOut(Shape):
     id: str
     offset: int
     size: int | None = Field(default=None, description="The declared size, if one was given")
+    expires_at: DateTime | None = Field(default=None, description="When the upload is deleted if nobody touches it")
 
 
 class PieceOut(Shape):
@@ -83,5 +84,9 @@ class VerifyOut(Shape):
 
     ok: bool
     items: int
-    events: int
+    events: int = Field(description="Ledger events whose place in the chain was checked (from ``since``)")
     problems: list[str]
+    checkpoints: int = Field(default=0, description="Signed checkpoints checked with them")
+    full: bool = Field(default=False, description="Whether the whole ledger was checked, from its first event")
+    since: int = Field(default=1, description="The first event checked; before it, the last verify found it whole")
+    item_events: int = Field(default=0, description="The item's own events, each checked against its signature")

@@ -10,12 +10,15 @@ content. Every custody event is appended under the ledger's lock and followed by
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from hanoinet.audit import service as audit
 from hanoinet.evidence.domain import (
+    ACCESS_PERMISSIONS,
+    FULL_CHECK,
+    GENESIS,
     HASH_NAMES,
     AccessDenied,
     Checkpoint,
@@ -24,15 +27,17 @@ from hanoinet.evidence.domain import (
     EvidenceItem,
     HandlingConditions,
     ItemDescription,
+    VerifiedMark,
     check_chain,
     check_description,
     check_item,
     metadata_digest,
     next_event,
+    records_its_verification,
 )
 from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
 from hanoinet.platform.ids import new_id
-from hanoinet.platform.permissions import Principal, Role
+from hanoinet.platform.permissions import Forbidden, Principal, Role, may
 from hanoinet.platform.ports import Signer
 
 if TYPE_CHECKING:
@@ -143,6 +148,17 @@ def list_items(node: Node, *, case_id: str | None = None, limit: int = 100, offs
         return uow.evidence.list(case_id=case_id, limit=limit, offset=offset)
 
 
+def require_access(principal: Principal, action: CustodyAction) -> None:
+    """Refuse (Forbidden) a principal whose roles do not allow ``action`` on any item (``ACCESS_PERMISSIONS``).
+
+    Not the handling conditions' refusal, which is a custody event, but the permission model's: such a caller
+    appends nothing to the ledger — the entry point records the refusal in the audit log.
+    """
+    needed = ACCESS_PERMISSIONS.get(action)
+    if needed is not None and not may(principal.roles, needed):
+        raise Forbidden(f"{principal.name} may not {action.value} evidence: that needs {needed.value}")
+
+
 def authorise(
     node: Node,
     item_id: str,
@@ -156,6 +172,7 @@ def authorise(
 
     The refusal is committed before AccessDenied is raised, so that it stays in the ledger.
     """
+    require_access(principal, action)
     _, signer = node.evidence_store()
     now = node.clock.now()
     if not reason.strip():
@@ -195,12 +212,21 @@ def read_content(
 
 @dataclass
 class VerifyReport:
-    """What ``verify`` found: the number of items and events checked, and every problem, precisely."""
+    """What ``verify`` found: the number of items and events checked, and every problem, precisely.
+
+    ``events`` and ``checkpoints`` count the ledger's entries whose chain and signatures were checked this time:
+    all of them on a full check (``full``), those after the last verified mark otherwise (from ``since``); an
+    item's own events are checked against their signed checkpoints either way (``item_events``).
+    """
 
     items: int = 0
     events: int = 0
     checkpoints: int = 0
     problems: list[str] = field(default_factory=list)
+    full: bool = False
+    since: int = 1
+    """The first event whose link in the chain was checked."""
+    item_events: int = 0
 
     @property
     def ok(self) -> bool:
@@ -208,49 +234,127 @@ class VerifyReport:
         return not self.problems
 
 
-def _check_ledger(uow: UnitOfWork, signer: Signer, report: VerifyReport) -> list[CustodyEvent]:
-    events = list(uow.ledger.events())
-    report.events = len(events)
-    report.problems += check_chain(events)
+def _start(uow: UnitOfWork, signer: Signer, full: bool, problems: list[str]) -> tuple[int, str]:
+    """Where the chain check starts: after the verified mark, unless a full check was asked for or the mark does
+    not hold (unsigned, altered, or its event changed since), in which case from the genesis."""
+    mark = uow.ledger.verified()
+    if full or mark.seq == 0:
+        return 0, GENESIS
+    if not signer.verify(mark.signature, mark.message()):
+        problems.append(
+            f"the ledger's verified mark (event {mark.seq}) is not signed by this node: it was altered;"
+            " the whole ledger was checked instead"
+        )
+        return 0, GENESIS
+    anchor = uow.ledger.event(mark.seq)
+    if anchor is None or anchor.hash != mark.head_hash:
+        problems.append(
+            f"custody event {mark.seq} differs from when the ledger was last verified (or is missing);"
+            " the whole ledger was checked instead"
+        )
+        return 0, GENESIS
+    return mark.seq, mark.head_hash
+
+
+def _check_ledger(
+    uow: UnitOfWork, signer: Signer, report: VerifyReport, *, full: bool
+) -> tuple[list[CustodyEvent], list[str]]:
+    """Check the chain and its signed checkpoints from the verified mark (or all of it); return the events checked
+    and the ledger's problems (which ``report`` gets too)."""
+    problems: list[str] = []
+    after, prev = _start(uow, signer, full, problems)
+    events = list(uow.ledger.events_after(after))
+    report.full, report.since, report.events = after == 0, after + 1, len(events)
+    problems += check_chain(events, after=after, prev=prev)
     by_seq = {e.seq: e for e in events}
     head_seq, head_hash = uow.ledger.head_row()
-    last = events[-1] if events else None
-    if (last.seq if last else 0) != head_seq or (last and last.hash != head_hash):
-        report.problems.append(
-            f"the ledger head records event {head_seq}, but the last event is {last.seq if last else 0}"
-        )
-    checkpoints = uow.ledger.checkpoints()
+    last_seq, last_hash = (events[-1].seq, events[-1].hash) if events else (after, prev)
+    if last_seq != head_seq or last_hash != head_hash:
+        problems.append(f"the ledger head records event {head_seq}, but the last event is {last_seq}")
+    checkpoints = uow.ledger.checkpoints_after(after)
     report.checkpoints = len(checkpoints)
-    for cp in checkpoints:
-        event = by_seq.get(cp.seq)
-        if not signer.verify(cp.signature, cp.message()):
-            report.problems.append(f"checkpoint {cp.seq}: the node's signature does not match")
-        elif event is None:
-            report.problems.append(f"checkpoint {cp.seq}: the signed event is missing from the ledger")
-        elif event.hash != cp.head_hash:
-            report.problems.append(f"checkpoint {cp.seq}: event {cp.seq} differs from what the node signed")
+    problems += _check_checkpoints(signer, checkpoints, by_seq)
     signed = {cp.seq for cp in checkpoints}
-    report.problems += [
+    problems += [
         f"custody event {e.seq} has no signed checkpoint (every event gets one: it was removed)"
         for e in events
         if e.seq not in signed
     ]
-    return events
+    report.problems += problems
+    return events, problems
+
+
+def _check_checkpoints(signer: Signer, checkpoints: Sequence[Checkpoint], by_seq: dict[int, CustodyEvent]) -> list[str]:
+    problems = []
+    for cp in checkpoints:
+        event = by_seq.get(cp.seq)
+        if not signer.verify(cp.signature, cp.message()):
+            problems.append(f"checkpoint {cp.seq}: the node's signature does not match")
+        elif event is None:
+            problems.append(f"checkpoint {cp.seq}: the signed event is missing from the ledger")
+        elif event.hash != cp.head_hash:
+            problems.append(f"checkpoint {cp.seq}: event {cp.seq} differs from what the node signed")
+    return problems
+
+
+def _check_history(uow: UnitOfWork, signer: Signer, history: Sequence[CustodyEvent], since: int) -> list[str]:
+    """An item's events before ``since`` (those the chain check did not reach this time), each against its own hash
+    and the checkpoint the node signed of it: altering one, even with its hash recomputed, needs the node's key to
+    go unnoticed. Its cost is the item's history, not the ledger's."""
+    older = [e for e in history if e.seq < since]
+    problems = [
+        f"custody event {e.seq} was altered: its contents do not match its hash"
+        for e in older
+        if e.computed_hash() != e.hash
+    ]
+    checkpoints = uow.ledger.checkpoints_of(e.seq for e in older)
+    problems += _check_checkpoints(signer, checkpoints, {e.seq: e for e in older})
+    signed = {cp.seq for cp in checkpoints}
+    problems += [
+        f"custody event {e.seq} has no signed checkpoint (every event gets one: it was removed)"
+        for e in older
+        if e.seq not in signed
+    ]
+    return problems
 
 
 def verify(
-    node: Node, item_id: str | None, principal: Principal, progress: Callable[[int], None] | None = None
+    node: Node,
+    item_id: str | None,
+    principal: Principal,
+    progress: Callable[[int], None] | None = None,
+    *,
+    full: bool = False,
+    on_host: bool = False,
 ) -> VerifyReport:
     """Recompute content hashes, the ledger's chain and signatures, and each item's metadata against its custody.
 
-    Each item checked gets a ``verify`` custody event with the outcome.
+    The chain is checked from the last verified mark on (its cost follows what was appended since, not the whole
+    ledger), unless ``full`` is asked for — by a role that may (``FULL_CHECK``, the auditor) or at the node's
+    command line (``on_host``); every item at once (``item_id`` None, which only the command line offers) is always a
+    full check. Each item checked
+    gets a ``verify`` custody event with the outcome when the principal handles evidence
+    (``records_its_verification``); a read-only role's check appends nothing to the ledger and is recorded in the
+    audit log by the entry point, with its outcome.
     """
+    if full and not (on_host or may(principal.roles, FULL_CHECK)):
+        raise Forbidden(
+            f"{principal.name} may not ask for a full check of the custody ledger: that is for a role with"
+            f" {FULL_CHECK.value} (the auditor) or the node's command line (hanoinet evidence verify --full);"
+            " a normal verify checks what was appended since the last one"
+        )
+    full = full or item_id is None  # every item at once: the node's command line (no route offers it)
     vault, signer = node.evidence_store()
     report = VerifyReport()
     with node.uow() as uow:
-        events = _check_ledger(uow, signer, report)
+        events, ledger_problems = _check_ledger(uow, signer, report, full=full)
         items = [_get(uow, item_id)] if item_id else list(uow.evidence.all())
         histories = {i.id: uow.ledger.history(i.id) for i in items}
+        if item_id is not None:
+            report.item_events = len(histories[item_id])
+            found = _check_history(uow, signer, histories[item_id], report.since)
+            report.problems += found
+            ledger_problems += found
     if item_id is None:
         known = {i.id for i in items}
         orphans: dict[str, int] = {}
@@ -272,18 +376,22 @@ def verify(
     report.items = len(items)
     now = node.clock.now()
     with node.uow() as uow:
-        custody = Custody(uow, signer, principal.name, now)
-        for item in items:
-            problems = outcomes[item.id]
-            custody.record(
-                item.id,
-                CustodyAction.VERIFY,
-                "integrity check",
-                ok=not problems,
-                problems=problems[:20],
-                sha256=item.sha256,
-            )
-        audit.attach(uow, item_id or "")
+        if not ledger_problems and events:
+            unsigned = VerifiedMark(events[-1].seq, events[-1].hash, now)
+            uow.ledger.mark_verified(replace(unsigned, signature=signer.sign(unsigned.message())))
+        if records_its_verification(principal):
+            custody = Custody(uow, signer, principal.name, now)
+            for item in items:
+                problems = outcomes[item.id]
+                custody.record(
+                    item.id,
+                    CustodyAction.VERIFY,
+                    "integrity check",
+                    ok=not problems,
+                    problems=problems[:20],
+                    sha256=item.sha256,
+                )
+            audit.attach(uow, item_id or "")
         uow.commit()
     return report
 

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.orm import Session
 
 from hanoinet.evidence.domain import (
+    GENESIS,
     Checkpoint,
     CustodyEvent,
     EvidenceItem,
     HandlingConditions,
     ItemDescription,
+    VerifiedMark,
 )
-from hanoinet.evidence.orm import CustodyEventRow, EvidenceItemRow, LedgerCheckpointRow, LedgerHeadRow
+from hanoinet.evidence.orm import (
+    CustodyEventRow,
+    EvidenceItemRow,
+    LedgerCheckpointRow,
+    LedgerHeadRow,
+    LedgerVerifiedRow,
+)
 from hanoinet.platform.db import affected
 from hanoinet.platform.errors import Conflict
 from hanoinet.platform.sqlrows import from_row, to_row
@@ -133,3 +141,38 @@ class SqlLedger:
     def checkpoints(self) -> Sequence[Checkpoint]:
         stmt = select(LedgerCheckpointRow).order_by(LedgerCheckpointRow.seq)
         return [from_row(Checkpoint, r) for r in self.session.scalars(stmt)]
+
+    def events_after(self, seq: int) -> Sequence[CustodyEvent]:
+        stmt = select(CustodyEventRow).where(CustodyEventRow.seq > seq).order_by(CustodyEventRow.seq)
+        return [_event(r) for r in self.session.scalars(stmt)]
+
+    def event(self, seq: int) -> CustodyEvent | None:
+        row = self.session.get(CustodyEventRow, seq)
+        return _event(row) if row else None
+
+    def checkpoints_after(self, seq: int) -> Sequence[Checkpoint]:
+        stmt = select(LedgerCheckpointRow).where(LedgerCheckpointRow.seq > seq).order_by(LedgerCheckpointRow.seq)
+        return [from_row(Checkpoint, r) for r in self.session.scalars(stmt)]
+
+    def checkpoints_of(self, seqs: Iterable[int]) -> Sequence[Checkpoint]:
+        wanted = sorted(set(seqs))
+        found: list[Checkpoint] = []
+        for start in range(0, len(wanted), 500):  # bounded IN lists on every backend
+            stmt = select(LedgerCheckpointRow).where(LedgerCheckpointRow.seq.in_(wanted[start : start + 500]))
+            found += [from_row(Checkpoint, r) for r in self.session.scalars(stmt)]
+        return sorted(found, key=lambda cp: cp.seq)
+
+    def verified(self) -> VerifiedMark:
+        row = self.session.get(LedgerVerifiedRow, 1)
+        return from_row(VerifiedMark, row) if row else VerifiedMark(0, GENESIS)
+
+    def mark_verified(self, mark: VerifiedMark) -> None:
+        values = {**to_row(mark)}
+        result = self.session.execute(
+            update(LedgerVerifiedRow)
+            .where(LedgerVerifiedRow.id == 1, LedgerVerifiedRow.seq <= mark.seq)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if affected(result) == 0 and self.session.get(LedgerVerifiedRow, 1) is None:
+            self.session.execute(insert(LedgerVerifiedRow).values(id=1, **values))

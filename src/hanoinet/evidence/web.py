@@ -96,8 +96,10 @@ def router(node: Node) -> APIRouter:
 
     @web.post("/evidence/{item_id}/verify", **secured(Permission.EVIDENCE_READ, audit="evidence:verify"))
     def verify(request: Request, item_id: str) -> HTMLResponse:
-        """Recompute the item's hashes and the custody chain, and show what was found (recorded in custody)."""
+        """Recompute the item's hashes and the custody chain since the last verify, and show what was found (a
+        custody event for those who handle evidence; for a read-only role, an entry in the audit log)."""
         report = evidence_services.verify(node, item_id, principal(request))
+        note_for_audit(request, ok=report.ok, problems=len(report.problems), full=report.full)
         found, _ = evidence_services.get_item(node, item_id)
         return render(request, "evidence_verify.html", {"item": found, "report": report})
 

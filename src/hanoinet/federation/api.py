@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,6 +22,7 @@ from pydantic import Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from hanoinet.evidence.domain import RecordFramer, RecordTooLong
 from hanoinet.evidence.ports import ChunkRefused
 from hanoinet.federation import consents as consent_services
 from hanoinet.federation import directory as directory_services
@@ -65,8 +65,6 @@ if TYPE_CHECKING:
 
 JOSE = "application/jose"
 MAX_TRANSMISSION = 64 * 1024 * 1024
-RECORD_HEAD = struct.Struct(">IB")
-RECORD_TAG = 16
 
 REJECTION_STATUS = {
     "malformed": 400,
@@ -355,6 +353,7 @@ def node_router(node: Node) -> APIRouter:
         responses={
             **problems(401, 404),
             409: {"model": ChunkProblem, "description": "Not the next chunk: resume at chunks_done"},
+            413: {"model": ChunkProblem, "description": "A record states more bytes than the item's chunk size"},
         },
         **secured(Permission.PEER),
     )
@@ -376,22 +375,19 @@ def node_router(node: Node) -> APIRouter:
         )
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=2)
         cut = False
+        too_long: RecordTooLong | None = None
+        framer = RecordFramer(writer.chunk_size)  # a record's stated length is checked before it is buffered
 
         async def reader() -> None:
-            nonlocal cut
-            buffer = bytearray()
+            nonlocal cut, too_long
             try:
                 async for piece in request.stream():
-                    buffer += piece
-                    while len(buffer) >= RECORD_HEAD.size:
-                        length, _ = RECORD_HEAD.unpack_from(buffer)
-                        whole = RECORD_HEAD.size + length + RECORD_TAG
-                        if len(buffer) < whole:
-                            break
-                        await queue.put(bytes(buffer[:whole]))
-                        del buffer[:whole]
+                    for record in framer.feed(piece):
+                        await queue.put(record)
             except ClientDisconnect:
                 cut = True
+            except RecordTooLong as exc:
+                too_long = exc
             finally:
                 await queue.put(None)
 
@@ -413,6 +409,11 @@ def node_router(node: Node) -> APIRouter:
         finally:
             await run_in_threadpool(writer.release)
         await task
+        if too_long is not None:
+            return JSONResponse(
+                status_code=413,
+                content={"title": "record too long", "detail": str(too_long), "chunks_done": writer.chunks_done},
+            )
         return JSONResponse({"chunks_done": writer.chunks_done, "cut": cut})
 
     @router.post(

@@ -697,6 +697,11 @@ class ChunkWriter:
         """Verified chunks stored so far."""
         return self._opened.assembly.chunks_done
 
+    @property
+    def chunk_size(self) -> int:
+        """The item's chunk size: a record stating more content bytes is refused before it is read."""
+        return self._opened.opener.chunk_size
+
     def take(self, record: bytes) -> None:
         """Authenticate the next record and write it; a refused one is recorded and raised as ChunkRefused."""
         index = self._opened.assembly.chunks_done

@@ -97,6 +97,13 @@ class Settings(BaseSettings):
     """Training exercises: legal clocks run this many times faster than real time (1440: a day per minute)."""
     clock_epoch: datetime | None = None
     """Training exercises: the real instant from which the fast clock runs (the same for every node)."""
+    # Evidence uploads in progress (issue 11): sealed on disk, but still bounded in time and in space.
+    upload_expiry_seconds: int = Field(default=86_400, ge=1)
+    """How long an upload nobody touches is kept before it is deleted with its bytes (default 24 hours); swept when
+    uploads are started or listed, and by ``hanoinet evidence uploads-sweep``."""
+    upload_quota_bytes: int = Field(default=256 << 30, ge=0)
+    """How many bytes one account's uploads in progress may hold together (default 256 GiB); an upload's declared
+    size counts from its start. Beyond it, starting or appending is refused with 409 naming this setting."""
 
     # --- limits on what a caller may send (issue 11): checked before anything is parsed (``platform.limits``)
     limit_json_bytes: int = Field(
