@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import HANOINET, START_TIMEOUT, Server, clean_env, free_port, stop_server
+from tests.e2e.signin import post_login
 
 MiB = 1024 * 1024
 ATTACK = 150 * MiB
@@ -322,7 +323,8 @@ def test_ordinary_requests_still_work(node: Server) -> None:
         assert api.get(f"/api/v1/cases/{made.json()['id']}").status_code == 200
         # anonymous, small: the node reads it and says who may call (the limits are not in the way)
         assert httpx.post(f"{node.base_url}/api/v1/cases", json=case).status_code == 401
-        signed = httpx.post(f"{node.base_url}/login", data={"username": "nobody", "password": "x"})
+        with httpx.Client(base_url=node.base_url, timeout=10.0) as browser:
+            signed = post_login(browser, "nobody", "x")
         assert signed.status_code == 401, signed.text  # the form was read: the password is wrong
 
 
