@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -22,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import HANOINET, START_TIMEOUT, Server, clean_env, free_port, stop_server
+from tests.e2e.conftest import Server, start_server, stop_server
 from tests.e2e.signin import post_login
 
 MiB = 1024 * 1024
@@ -41,30 +40,7 @@ CONCURRENCY = 6
 
 def start_node(data_dir: Path, **settings: str) -> Server:
     """``hanoinet serve`` on a fresh data directory with these settings, and an administrator's API token."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log = data_dir.parent / f"server-{port}.log"
-    env = clean_env(data_dir, **settings)
-    made = subprocess.run(
-        [HANOINET, "token", "add", f"tests-{port}", "--role", "administrator", "--role", "central_authority"],
-        env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    with log.open("wb") as sink:
-        process = subprocess.Popen([HANOINET, "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink)
-    server = Server(process, f"http://127.0.0.1:{port}", log, "sqlite", made.stdout.strip())
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"hanoinet serve exited with {process.returncode}:\n{server.log_text()}")
-        try:
-            if httpx.get(f"{server.base_url}/health", timeout=1.0).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            stop_server(server)
-            pytest.fail(f"hanoinet serve did not answer /health within {START_TIMEOUT} s:\n{server.log_text()}")
-        time.sleep(0.1)
+    return start_server(data_dir, "sqlite", settings=settings)
 
 
 @pytest.fixture(scope="module")
