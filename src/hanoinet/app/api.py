@@ -53,6 +53,7 @@ from hanoinet.platform.errors import (
     ValidationFailed,
     kind_of,
 )
+from hanoinet.platform.logsafe import bounded
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import (
     BodyTooDeep,
@@ -87,6 +88,7 @@ def _is_page(request: Request) -> bool:
 
 
 def _problem(request: Request, status: int, title: str, detail: Any) -> Response:
+    detail = bounded(detail)  # a message quoting the caller's input echoes a bounded part of it (platform.logsafe)
     if _is_page(request):
         try:
             return error_page(request, status, title, detail)

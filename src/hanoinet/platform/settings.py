@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hanoinet.platform.permissions import NodeRole
@@ -48,6 +49,17 @@ class Settings(BaseSettings):
     """Training exercises: legal clocks run this many times faster than real time (1440: a day per minute)."""
     clock_epoch: datetime | None = None
     """Training exercises: the real instant from which the fast clock runs (the same for every node)."""
+    # --- logs and error bodies (platform.logsafe): what an attacker's input may make of them
+    log_format: Literal["text", "json"] = "text"
+    """``text``: one line per record; ``json``: one JSON object per line (time, level, logger, message, trace)."""
+    log_value_limit: int = Field(default=200, ge=16, le=100_000)
+    """The longest argument of a log record (a key id, a user name, a path): longer ones are cut, with a marker."""
+    log_message_limit: int = Field(default=2000, ge=64, le=1_000_000)
+    """The longest log message, its arguments put in (control characters escaped: always one line)."""
+    log_record_limit: int = Field(default=16_000, ge=256, le=10_000_000)
+    """The longest log record with its traceback."""
+    error_text_limit: int = Field(default=1000, ge=64, le=1_000_000)
+    """The longest string of an error body: a message quoting the caller's input never echoes more of it."""
 
     @field_validator("clock_speed")
     @classmethod
