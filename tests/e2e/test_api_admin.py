@@ -88,7 +88,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             text=True,
             timeout=60,
             check=True,
-        )  # fmt: skip
+        )
         for name, role in (("audit-tool", "auditor"), ("second-admin", "administrator"))
     )
     with (

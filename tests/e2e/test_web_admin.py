@@ -362,7 +362,8 @@ def test_an_administrator_adds_an_account_that_can_then_sign_in(
     assert "The new roles wait for another administrator&#39;s approval" in listed
     assert '<a href="/users/ivan.le">ivan.le</a>' in listed
     assert "Ivan.Le Nguyễn" in listed
-    assert 'action="/grants/' in listed and "Another administrator approves this." in listed  # not adam's to approve
+    assert 'action="/grants/' in listed
+    assert "Another administrator approves this." in listed
     with closing(node.sign_in("ivan.le")) as ivan:
         assert ivan.get("/inbox").status_code == 403  # no role in effect yet
     approve(approver, "ivan.le")
@@ -442,14 +443,16 @@ def test_nobody_changes_their_own_roles_and_a_grant_waits_for_another_administra
     asked = post_account_form(admin, "audrey", "roles", roles=["auditor", "prosecutor"])
     assert asked.headers["location"] == "/users/audrey?done=grant"
     waiting = approver.get("/users").text
-    assert "Waiting for approval" in waiting and "<strong>prosecutor</strong>" in waiting
+    assert "Waiting for approval" in waiting
+    assert "<strong>prosecutor</strong>" in waiting
     rejected = re.search(r'action="(/grants/[^"]+/reject)"', waiting)
     assert rejected is not None
     done = approver.post(rejected.group(1), data={"csrf_token": form_token(waiting, rejected.group(1))})
     assert done.headers["location"] == "/users/audrey?done=rejected"
     assert "<dt>Roles</dt><dd>auditor</dd>" in approver.get("/users/audrey").text
     logged = auditor.get("/audit", params={"object_id": "audrey", "action": "user:grant-reject"}).text
-    assert "bea" in logged and "requested_by=adam" in logged
+    assert "bea" in logged
+    assert "requested_by=adam" in logged
 
 
 def test_a_disabled_account_cannot_sign_in_until_enabled(admin: httpx.Client, node: Node) -> None:

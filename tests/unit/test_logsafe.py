@@ -25,7 +25,8 @@ def test_safe_escapes_control_and_format_characters_and_the_backslash() -> None:
     assert safe("\x1b[31mred\x1b[0m") == "\\x1b[31mred\\x1b[0m"
     assert safe("\u202eevil\u2028x\x00") == "\\u202eevil\\u2028x\\x00"
     assert safe("typed \\n") == "typed \\\\n"  # never mistaken for an escaped newline
-    assert safe(42) == "42" and safe(None) == "None"
+    assert safe(42) == "42"
+    assert safe(None) == "None"
 
 
 def test_safe_truncates_and_says_how_much_it_cut() -> None:
@@ -50,13 +51,16 @@ def test_formula_prefixes_are_quoted(prefix: str) -> None:
 
 
 def test_other_cells_are_left_alone() -> None:
-    assert csv_cell("ada") == "ada" and csv_cell("2027-03-01T09:00:00+00:00") == "2027-03-01T09:00:00+00:00"
+    assert csv_cell("ada") == "ada"
+    assert csv_cell("2027-03-01T09:00:00+00:00") == "2027-03-01T09:00:00+00:00"
 
 
 def test_error_bodies_are_bounded_in_every_string() -> None:
     detail = [{"field": "username", "message": "no account '" + "y" * 5000 + "'", "article": None}]
     shown = bounded(detail, 100)
-    assert len(shown[0]["message"]) < 130 and shown[0]["field"] == "username" and shown[0]["article"] is None
+    assert len(shown[0]["message"]) < 130
+    assert shown[0]["field"] == "username"
+    assert shown[0]["article"] is None
     assert bounded("short", 100) == "short"
 
 
@@ -78,13 +82,18 @@ def test_a_record_with_a_forged_line_and_a_huge_value_is_one_bounded_line() -> N
     text = sink.getvalue()
     assert text.count("\n") == 1, text
     assert "\\nINFO:     hanoinet.security" in text
-    assert "(3 tries)" in text and len(text) < 300
+    assert "(3 tries)" in text
+    assert len(text) < 300
+
+
+def _fail() -> None:
+    raise ValueError("bad\nERROR:    forged")
 
 
 def test_a_traceback_is_on_marked_continuation_lines() -> None:
     logger, sink = _logger(TextFormatter())
     try:
-        raise ValueError("bad\nERROR:    forged")
+        _fail()
     except ValueError:
         logger.exception("failed")
     lines = sink.getvalue().splitlines()
@@ -97,5 +106,6 @@ def test_json_logs_are_one_object_per_line() -> None:
     logger.warning("kid %s refused", "a\nb\x1b[2J")
     (line,) = sink.getvalue().splitlines()
     entry = json.loads(line)
-    assert entry["level"] == "WARNING" and entry["message"] == "kid a\\nb\\x1b[2J refused"
+    assert entry["level"] == "WARNING"
+    assert entry["message"] == "kid a\\nb\\x1b[2J refused"
     assert set(entry) == {"time", "level", "logger", "message"}
