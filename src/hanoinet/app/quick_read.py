@@ -55,6 +55,11 @@ SETTINGS_FIELDS = frozenset(
         "federation_batch_size",
         "clock_speed",
         "clock_epoch",
+        "log_format",
+        "log_value_limit",
+        "log_message_limit",
+        "log_record_limit",
+        "error_text_limit",
     }
 )
 """The fields of ``platform.settings.Settings`` (a unit test keeps the two equal)."""
