@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from hanoinet.accounts.domain import User
+from hanoinet.accounts.domain import GrantStatus, RoleGrant, User
 from hanoinet.accounts.ports import SessionRecord
 from hanoinet.audit.domain import AUDIT_GENESIS, AuditEntry
 from hanoinet.audit.ports import AuditQuery
@@ -118,13 +118,15 @@ class FederationState:
 
 @dataclass
 class AccountsState:
-    """The ``users`` and ``sessions`` tables. Users and sessions are frozen, so copying the dicts is enough."""
+    """The ``users``, ``sessions`` and ``role_grants`` tables. Their records are frozen, so copying the dicts is
+    enough."""
 
     users: dict[str, User] = field(default_factory=dict)  # id -> user
     sessions: dict[str, SessionRecord] = field(default_factory=dict)  # id -> session
+    grants: dict[str, RoleGrant] = field(default_factory=dict)  # id -> grant
 
     def copy(self) -> AccountsState:
-        return AccountsState(users=dict(self.users), sessions=dict(self.sessions))
+        return AccountsState(users=dict(self.users), sessions=dict(self.sessions), grants=dict(self.grants))
 
 
 @dataclass
@@ -866,6 +868,37 @@ class FakeAccounts:
         for s in open_:
             self.staged.sessions[s.id] = replace(s, ended_at=_utc_required(at))
         return len(open_)
+
+    def add_grant(self, grant: RoleGrant) -> None:
+        if grant.id in self.staged.grants:
+            raise Conflict(f"a grant {grant.id} already exists")
+        if grant.user_id not in self.staged.users:
+            raise Conflict(f"no account {grant.user_id!r} to grant roles to")
+        self.staged.grants[grant.id] = replace(
+            grant,
+            roles=frozenset(grant.roles),
+            previous=frozenset(grant.previous),
+            requested_at=_utc_required(grant.requested_at),
+            decided_at=_utc(grant.decided_at),
+        )
+
+    def grant(self, grant_id: str) -> RoleGrant | None:
+        return self.staged.grants.get(grant_id)
+
+    def pending_grants(self, user_id: str | None = None) -> Sequence[RoleGrant]:
+        found = [
+            g
+            for g in self.staged.grants.values()
+            if g.status is GrantStatus.PENDING and (user_id is None or g.user_id == user_id)
+        ]
+        return sorted(found, key=lambda g: (g.requested_at, g.id))
+
+    def decide_grant(self, grant_id: str, status: GrantStatus, by: str, at: datetime) -> bool:
+        found = self.staged.grants.get(grant_id)
+        if found is None or found.status is not GrantStatus.PENDING:
+            return False
+        self.staged.grants[grant_id] = replace(found, status=status, decided_by=by, decided_at=_utc_required(at))
+        return True
 
 
 def _audit_matches(entry: AuditEntry, query: AuditQuery) -> bool:

@@ -132,7 +132,7 @@ def test_the_audit_log_shows_every_command_and_what_it_changed(session: Session)
     ]
     first = entries[-1]
     assert (first["actor"], first["channel"], first["remote"]) == ("root", "cli", "local")
-    assert first["details"] == {"roles": ["administrator"]}
+    assert first["details"] == {"roles": ["administrator"], "granted_on_host": True}  # the host grants at once
     refused = [e for e in entries if e["action"] == "command:user-add" and e["outcome"] == "failed"]
     assert sorted(e["details"]["exit"] for e in refused) == [2, 3]
     assert refused[-1]["details"]["argv"] == ["user", "add", "lan", "--role", "auditor", "--password-stdin"]

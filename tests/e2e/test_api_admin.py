@@ -31,19 +31,30 @@ ENTRY_FIELDS = {
 }  # fmt: skip
 USER_FIELDS = {
     "username", "display_name", "roles", "created_at", "last_login_at", "failed_logins", "locked_until", "disabled",
-    "disabled_at",
+    "disabled_at", "pending_grant",
 }  # fmt: skip
 Json = dict[str, Any]
 
 
 @dataclass
 class Api:
-    """A running node, with an HTTP client per token: its administrator's and an auditor's."""
+    """A running node, with an HTTP client per token: its administrator's, a second administrator's (who approves
+    the first one's grants of casework roles) and an auditor's."""
 
     server: Server
     data_dir: Path
     admin: httpx.Client
     auditor: httpx.Client
+    approver: httpx.Client
+
+    def approve(self, user: Json) -> Json:
+        """Approve the grant waiting in ``user`` (as the API returned it) with the second administrator's token."""
+        grant = user["pending_grant"]
+        assert grant is not None, user
+        approved = self.approver.post(f"/api/v1/grants/{grant['id']}/approve")
+        assert approved.status_code == 200, approved.text
+        body: Json = approved.json()
+        return body
 
     def audit(self, **params: Any) -> list[Json]:
         listed = self.auditor.get("/api/v1/audit", params=params)
@@ -70,12 +81,23 @@ def client(server: Server, token: str) -> httpx.Client:
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     data_dir = tmp_path_factory.mktemp("api-admin") / "data"
     server = start_server(data_dir, "sqlite")  # with an administrator's (and central authority's) token
-    made = subprocess.run(
-        [HANOINET, "token", "add", "audit-tool", "--role", "auditor"], env=clean_env(data_dir),
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    with client(server, server.token) as admin, client(server, made.stdout.strip()) as auditor:
-        yield Api(server, data_dir, admin, auditor)
+    made, second = (
+        subprocess.run(
+            [HANOINET, "token", "add", name, "--role", role],
+            env=clean_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        for name, role in (("audit-tool", "auditor"), ("second-admin", "administrator"))
+    )
+    with (
+        client(server, server.token) as admin,
+        client(server, made.stdout.strip()) as auditor,
+        client(server, second.stdout.strip()) as approver,
+    ):
+        yield Api(server, data_dir, admin, auditor, approver)
     stop_server(server)
     assert "Traceback" not in server.log_text(), server.log_text()
 
@@ -110,9 +132,13 @@ def test_an_administrator_creates_an_account_that_can_sign_in(api: Api) -> None:
     user = made.json()
     assert set(user) == USER_FIELDS
     assert user["username"] == "hoa.pham"
-    assert user["roles"] == ["investigator", "prosecutor"]
+    assert user["roles"] == []  # casework roles wait for a second administrator
+    assert user["pending_grant"]["roles"] == ["investigator", "prosecutor"]
+    assert user["pending_grant"]["requested_by"].startswith("tests-")
     assert user["disabled"] is False
     assert user["locked_until"] is None
+    assert api.approve(user)["status"] == "approved"
+    assert api.admin.get("/api/v1/users/hoa.pham").json()["roles"] == ["investigator", "prosecutor"]
     assert api.signs_in("hoa.pham")
     listed = api.admin.get("/api/v1/users")
     assert listed.status_code == 200
@@ -141,10 +167,17 @@ def test_invalid_accounts_are_refused_with_their_fields(api: Api) -> None:
 
 
 def test_roles_disable_enable_and_unlock(api: Api) -> None:
-    assert new_user(api, "minh", "duty_officer").status_code == 201
-    changed = api.admin.put("/api/v1/users/minh/roles", json={"roles": ["auditor", "investigator"]})
+    made = new_user(api, "minh", "duty_officer")
+    assert made.status_code == 201
+    api.approve(made.json())
+    asked = api.admin.put("/api/v1/users/minh/roles", json={"roles": ["auditor", "investigator"]})
+    assert asked.status_code == 202, asked.text  # waiting for the second administrator
+    assert asked.json()["roles"] == ["duty_officer"]
+    api.approve(asked.json())
+    changed = api.admin.put("/api/v1/users/minh/roles", json={"roles": ["investigator"]})  # taking one away
     assert changed.status_code == 200, changed.text
-    assert changed.json()["roles"] == ["auditor", "investigator"]
+    assert changed.json()["roles"] == ["investigator"]
+    assert changed.json()["pending_grant"] is None
     assert fields(problem(api.admin.put("/api/v1/users/minh/roles", json={"roles": []}), 422)) == ["roles"]
     problem(api.admin.put("/api/v1/users/minh/roles", json={"role": ["auditor"]}), 422)
 

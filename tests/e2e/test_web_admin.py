@@ -110,11 +110,17 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     made = run_cli(data_dir, "user", "add", "adam", "--role", "administrator", "--name", "Adam Lê", "--password-stdin",
                stdin=PASSWORD + "\n")  # fmt: skip
     assert made.code == 0, made
+    made = run_cli(data_dir, "user", "add", "bea", "--role", "administrator", "--name", "Bea Trần", "--password-stdin",
+               stdin=PASSWORD + "\n")  # fmt: skip
+    assert made.code == 0, made
     server = start_server(data_dir, "sqlite")
     with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {server.token}"}) as api:
         for username, role in (("audrey", "auditor"), ("dora", "duty_officer")):
             body = {"username": username, "display_name": username.title(), "roles": [role], "password": PASSWORD}
             assert api.post("/api/v1/users", json=body).status_code == 201
+    # Their roles read cases: they wait for a second administrator, here the node's command line on the host.
+    for grant in json.loads(run_cli(data_dir, "user", "grants", "--json").out):
+        assert run_cli(data_dir, "user", "approve", grant["id"]).code == 0
     yield Node(server, data_dir)
     stop_server(server)
     assert "Traceback" not in server.log_text(), server.log_text()
@@ -124,6 +130,23 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
 def admin(node: Node) -> Iterator[httpx.Client]:
     with closing(node.sign_in("adam")) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def approver(node: Node) -> Iterator[httpx.Client]:
+    """The second administrator, who approves the first one's grants of casework roles."""
+    with closing(node.sign_in("bea")) as client:
+        yield client
+
+
+def approve(approver: httpx.Client, username: str) -> None:
+    """Approve the account's pending grant with the button on its page."""
+    page = approver.get(f"/users/{username}").text
+    found = re.search(r'action="(/grants/[^"]+/approve)"', page)
+    assert found is not None, f"no grant of {username} to approve"
+    done = approver.post(found.group(1), data={"csrf_token": form_token(page, found.group(1))})
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == f"/users/{username}?done=granted"
 
 
 @pytest.fixture(scope="module")
@@ -330,14 +353,21 @@ def test_the_accounts_table_lists_everyone_without_secrets(admin: httpx.Client) 
     no_inline_code(html)
 
 
-def test_an_administrator_adds_an_account_that_can_then_sign_in(admin: httpx.Client, node: Node) -> None:
+def test_an_administrator_adds_an_account_that_can_then_sign_in(
+    admin: httpx.Client, approver: httpx.Client, node: Node
+) -> None:
     added = add_account(admin, "Ivan.Le", "investigator", "prosecutor")
     assert added.status_code == 303, added.text
-    assert added.headers["location"] == "/users?done=user"
+    assert added.headers["location"] == "/users?done=grant"  # casework roles wait for a second administrator
     listed = admin.get(added.headers["location"]).text
-    assert '<p class="flash ok" role="status">The account is saved.</p>' in listed
+    assert "The new roles wait for another administrator&#39;s approval" in listed
     assert '<a href="/users/ivan.le">ivan.le</a>' in listed
     assert "Ivan.Le Nguyễn" in listed
+    assert 'action="/grants/' in listed
+    assert "Another administrator approves this." in listed
+    with closing(node.sign_in("ivan.le")) as ivan:
+        assert ivan.get("/inbox").status_code == 403  # no role in effect yet
+    approve(approver, "ivan.le")
     with closing(node.sign_in("ivan.le")) as ivan:
         assert ivan.get("/inbox").status_code == 200
     page = admin.get("/users/ivan.le").text
@@ -379,11 +409,12 @@ def test_a_weak_password_is_refused_with_the_field_error(admin: httpx.Client) ->
     assert "weak." not in admin.get("/users").text
 
 
-def test_changing_roles_ends_the_accounts_sessions(admin: httpx.Client, node: Node) -> None:
-    assert add_account(admin, "mai", "investigator").status_code == 303
+def test_changing_roles_ends_the_accounts_sessions(admin: httpx.Client, approver: httpx.Client, node: Node) -> None:
+    assert add_account(admin, "mai", "investigator", "auditor").status_code == 303
+    approve(approver, "mai")
     mai = node.sign_in("mai")
     assert mai.get("/inbox").status_code == 200
-    changed = post_account_form(admin, "mai", "roles", roles=["auditor"])
+    changed = post_account_form(admin, "mai", "roles", roles=["auditor"])  # taking one away needs nobody else
     assert changed.status_code == 303
     assert changed.headers["location"] == "/users/mai?done=user"
     page = admin.get(changed.headers["location"]).text
@@ -398,6 +429,31 @@ def test_changing_roles_ends_the_accounts_sessions(admin: httpx.Client, node: No
     none = post_account_form(admin, "mai", "roles")
     assert none.status_code == 422
     assert "roles" in field_errors(none.text)
+
+
+def test_nobody_changes_their_own_roles_and_a_grant_waits_for_another_administrator(
+    admin: httpx.Client, approver: httpx.Client, auditor: httpx.Client
+) -> None:
+    page = admin.get("/users/adam").text
+    assert 'action="/users/adam/roles"' not in page
+    assert "You cannot change your own roles: another administrator does." in page
+    forced = admin.post("/users/adam/roles", data={"csrf_token": form_token(page, "/logout"), "roles": ["prosecutor"]})
+    assert forced.status_code == 403
+    assert "nobody changes their own roles" in unescape(forced.text)
+    assert "<dd>administrator</dd>" in admin.get("/users/adam").text
+    asked = post_account_form(admin, "audrey", "roles", roles=["auditor", "prosecutor"])
+    assert asked.headers["location"] == "/users/audrey?done=grant"
+    waiting = approver.get("/users").text
+    assert "Waiting for approval" in waiting
+    assert "<strong>prosecutor</strong>" in waiting
+    rejected = re.search(r'action="(/grants/[^"]+/reject)"', waiting)
+    assert rejected is not None
+    done = approver.post(rejected.group(1), data={"csrf_token": form_token(waiting, rejected.group(1))})
+    assert done.headers["location"] == "/users/audrey?done=rejected"
+    assert "<dt>Roles</dt><dd>auditor</dd>" in approver.get("/users/audrey").text
+    logged = auditor.get("/audit", params={"object_id": "audrey", "action": "user:grant-reject"}).text
+    assert "bea" in logged
+    assert "requested_by=adam" in logged
 
 
 def test_a_disabled_account_cannot_sign_in_until_enabled(admin: httpx.Client, node: Node) -> None:
@@ -422,14 +478,15 @@ def test_an_administrator_cannot_disable_their_own_account(admin: httpx.Client) 
     assert 'action="/users/adam/disable"' not in page
     assert "You cannot disable your own account." in page
     assert 'action="/users/adam/password"' not in page  # their own password is changed on their account page
-    forced = admin.post("/users/adam/disable", data={"csrf_token": form_token(page, "/users/adam/roles")})
+    forced = admin.post("/users/adam/disable", data={"csrf_token": form_token(page, "/logout")})
     assert forced.status_code == 422
     assert "an administrator cannot disable their own account" in forced.text
     assert 'role="alert"' in forced.text
 
 
-def test_unlock_after_five_failed_sign_ins(admin: httpx.Client, node: Node) -> None:
+def test_unlock_after_five_failed_sign_ins(admin: httpx.Client, approver: httpx.Client, node: Node) -> None:
     assert add_account(admin, "lena", "investigator").status_code == 303
+    approve(approver, "lena")
     for _ in range(5):
         node.sign_in_fails("lena", "not her password at all")
     with node.client() as same_place:  # this place now waits (1 s, 2 s …) before its next attempt is even checked

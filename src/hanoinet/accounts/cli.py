@@ -3,6 +3,11 @@
 The command line runs on the node itself, by someone who can read its data directory: that is how the first
 administrator is created (there is no default account). Passwords are typed at a prompt (never on the command
 line, where they would stay in the shell's history) or piped with ``--password-stdin``.
+
+Separation of duties: the command line on the node itself grants any role at once (recorded as granted on the
+host); grants asked for through the web UI or the API wait for a second administrator — ``hanoinet user grants``
+lists them, ``hanoinet user approve ID`` and ``hanoinet user reject ID`` decide them. Nobody, here either,
+changes their own roles (``$HANOINET_ACTOR`` names who acts).
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hanoinet.accounts import service as account_services
 from hanoinet.platform.cli import JsonOption, emit, errors, node, out, principal
 from hanoinet.platform.events import Actor, Channel
+from hanoinet.platform.logsafe import safe
 from hanoinet.platform.permissions import Role
 
 if TYPE_CHECKING:
@@ -92,8 +99,62 @@ def user_roles(
     """Replace an account's roles (its sessions end)."""
     n = node()
     with errors():
-        user = account_services.set_roles(n, username, frozenset(role), actor=cli_actor())
-    out.print(f"{user.username}: {', '.join(sorted(r.value for r in user.roles))}")
+        changed = account_services.set_roles(n, username, frozenset(role), actor=cli_actor())
+    out.print(f"{changed.user.username}: {', '.join(sorted(r.value for r in changed.user.roles))}")
+
+
+@user_app.command("grants")
+def user_grants(as_json: JsonOption = False) -> None:
+    """The grants of roles asked for through the web UI or the API, waiting for a second administrator."""
+    n = node()
+    with errors():
+        waiting = account_services.pending_grants(n)
+    data: list[dict[str, Any]] = [
+        {
+            "id": g.id,
+            "username": g.username,
+            "roles": sorted(r.value for r in g.roles),
+            "previous": sorted(r.value for r in g.previous),
+            "needs_approval": sorted(r.value for r in g.added),
+            "requested_by": g.requested_by,
+            "requested_at": g.requested_at.isoformat(),
+        }
+        for g in waiting
+    ]
+
+    def table() -> Table:
+        t = Table("id", "user", "roles asked for", "now", "asked by", "at")
+        for g in data:
+            t.add_row(
+                g["id"],
+                escape(g["username"]),
+                ", ".join(g["roles"]),
+                ", ".join(g["previous"]) or "none",
+                escape(safe(g["requested_by"], 64)),
+                g["requested_at"][:19],
+            )
+        return t
+
+    emit(data, as_json, table)
+
+
+@user_app.command("approve")
+def user_approve(grant_id: Annotated[str, typer.Argument(help="The grant's id (see 'hanoinet user grants').")]) -> None:
+    """Approve a pending grant: its roles take effect now (the account's sessions end)."""
+    n = node()
+    with errors():
+        grant = account_services.approve_grant(n, grant_id, actor=cli_actor())
+    roles = ", ".join(sorted(r.value for r in grant.roles))
+    out.print(f"grant {grant.id} approved: {grant.username} now has {roles} (asked for by {grant.requested_by})")
+
+
+@user_app.command("reject")
+def user_reject(grant_id: Annotated[str, typer.Argument(help="The grant's id (see 'hanoinet user grants').")]) -> None:
+    """Reject a pending grant: the account's roles stay as they are."""
+    n = node()
+    with errors():
+        grant = account_services.reject_grant(n, grant_id, actor=cli_actor())
+    out.print(f"grant {grant.id} rejected: the roles of {grant.username} are unchanged")
 
 
 @user_app.command("password")

@@ -5,6 +5,9 @@ decide what a person may do at all; an evidence item's handling conditions (``do
 by item, who may see its content — so a duty officer may open the evidence page but not an image its sender
 reserved for prosecutors, and the refusal is recorded.
 
+Separation of duties: nobody changes their own roles, and an administrator's grant of a role that reads cases,
+requests or evidence (or manages accounts) waits as a ``RoleGrant`` until a second administrator approves it.
+
 Passwords: at least 12 characters (long passphrases beat composition rules), not the user name, stretched with
 Argon2id by an adapter. Repeated failures do not lock the account — an outsider who knows a user name could then keep
 its holder out at will (the administrator's included); they slow down whoever fails instead, from where they fail
@@ -16,10 +19,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import ClassVar
 
 from hanoinet.platform.errors import FORBIDDEN, DomainError, ErrorKind, Issue, ValidationFailed
-from hanoinet.platform.permissions import Role
+from hanoinet.platform.permissions import ROLE_PERMISSIONS, Permission, Role
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 MIN_PASSWORD = 12
@@ -106,6 +110,63 @@ def check_password(password: str, username: str) -> list[Issue]:
 def check_roles(roles: frozenset[Role] | set[Role]) -> list[Issue]:
     """An account has at least one role."""
     return [] if roles else [Issue("roles", f"give at least one of {', '.join(r.value for r in Role)}")]
+
+
+CASEWORK_PERMISSIONS = frozenset({Permission.REQUESTS_READ, Permission.EVIDENCE_READ, Permission.EVIDENCE_CONTENT})
+"""The permissions that read what a node holds in confidence: requests and cases (``requests:read``), evidence
+records and custody (``evidence:read``) and evidence content (``evidence:content``). Every other permission reaching
+a case or an item (writing, exporting, transferring) comes with one of them in the role matrix."""
+
+CASEWORK_ROLES = frozenset(role for role, allowed in ROLE_PERMISSIONS.items() if allowed & CASEWORK_PERMISSIONS)
+"""The roles that read cases, requests or evidence, derived from the role matrix (``platform.permissions``), so that
+a role given such a permission later is covered at once: granting one needs a second administrator's approval (or
+the node's own command line). Today every role but the administrator's — the auditor's too, who reads requests."""
+
+
+APPROVAL_ROLES = CASEWORK_ROLES | frozenset(
+    role for role, allowed in ROLE_PERMISSIONS.items() if Permission.USERS_MANAGE in allowed
+)
+"""The roles an administrator grants only with a second administrator's approval: the casework roles, and the
+roles that manage accounts — else one administrator would make a second administrator account whose password they
+know, and approve their own grants from it."""
+
+
+def needs_approval(before: frozenset[Role], after: frozenset[Role]) -> frozenset[Role]:
+    """The roles of ``APPROVAL_ROLES`` that ``after`` gives and ``before`` did not: a change that removes roles, or
+    adds only others, takes effect at once."""
+    return (after - before) & APPROVAL_ROLES
+
+
+class GrantStatus(StrEnum):
+    """Where a grant of roles needing approval stands."""
+
+    PENDING = "pending"  # asked for by one administrator, waiting for another
+    APPROVED = "approved"  # a second administrator approved it: the roles took effect then
+    REJECTED = "rejected"  # rejected (or withdrawn by the administrator who asked): nothing changed
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGrant:
+    """An administrator's change of an account's roles that gives it a role of ``APPROVAL_ROLES``: it waits as a
+    pending grant until a different administrator (not the one who asked, not the account's holder) approves it.
+    ``roles`` is the account's whole new role set, ``previous`` the set when it was asked for: if the roles changed
+    meanwhile, the grant no longer says what its approver would be approving, and it is refused."""
+
+    id: str
+    user_id: str
+    username: str
+    roles: frozenset[Role]
+    previous: frozenset[Role]
+    requested_by: str
+    requested_at: datetime
+    status: GrantStatus = GrantStatus.PENDING
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+    @property
+    def added(self) -> frozenset[Role]:
+        """The roles needing approval that this grant would give."""
+        return needs_approval(self.previous, self.roles)
 
 
 def new_account_issues(username: str, password: str, roles: frozenset[Role], display_name: str = "") -> None:

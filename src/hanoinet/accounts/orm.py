@@ -1,4 +1,5 @@
-"""The tables of accounts: users, their sessions, and API tokens (stored as SHA-256 digests only)."""
+"""The tables of accounts: users, their sessions, API tokens (stored as SHA-256 digests only) and the grants of
+casework roles waiting for a second administrator."""
 
 from __future__ import annotations
 
@@ -61,3 +62,21 @@ class ApiTokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RoleGrantRow(Base):
+    """A grant of casework roles asked for by one administrator, waiting for (or decided by) another: both names
+    stay here, and both steps are in the audit log."""
+
+    __tablename__ = "role_grants"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    previous: Mapped[list[str]] = mapped_column(JSON)
+    requested_by: Mapped[str] = mapped_column(String(256))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(256))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from hanoinet.accounts.domain import User
+from hanoinet.accounts.domain import GrantStatus, RoleGrant, User
 from hanoinet.platform.permissions import Principal, Role
 
 
@@ -86,6 +86,19 @@ class Accounts(Protocol):
 
     def end_sessions_of(self, user_id: str, at: datetime) -> int:
         """End every open session of a user (password changed, account disabled); return how many."""
+
+    def add_grant(self, grant: RoleGrant) -> None:
+        """Stage a pending grant of casework roles."""
+
+    def grant(self, grant_id: str) -> RoleGrant | None:
+        """Return the grant with this id (whatever its status), or None."""
+
+    def pending_grants(self, user_id: str | None = None) -> Sequence[RoleGrant]:
+        """The grants still waiting for a second administrator, oldest first (only this account's, if given)."""
+
+    def decide_grant(self, grant_id: str, status: GrantStatus, by: str, at: datetime) -> bool:
+        """Approve or reject a grant in one statement, only while it is pending; False if it no longer was (two
+        administrators deciding at once: one wins, the other is told)."""
 
 
 class PasswordHasher(Protocol):

@@ -1,12 +1,28 @@
-"""The OpenAPI shape of an account: what ``accounts.api.user_json`` writes (never a password hash)."""
+"""The OpenAPI shapes of an account and of a grant waiting for a second administrator: what
+``accounts.api.user_json`` and ``grant_json`` write (never a password hash)."""
 
 from __future__ import annotations
 
 from hanoinet.platform.api import DateTime, Shape
 
 
+class GrantOut(Shape):
+    """A change of an account's roles giving it a role that needs a second administrator's approval."""
+
+    id: str
+    username: str
+    roles: list[str]
+    previous: list[str]
+    needs_approval: list[str]
+    requested_by: str
+    requested_at: DateTime
+    status: str
+    decided_by: str | None
+    decided_at: DateTime | None
+
+
 class UserOut(Shape):
-    """An account, with its roles and whether it is locked or disabled."""
+    """An account, with its roles, whether it is locked or disabled, and a grant of roles waiting for approval."""
 
     username: str
     display_name: str
@@ -17,3 +33,4 @@ class UserOut(Shape):
     locked_until: DateTime | None
     disabled: bool
     disabled_at: DateTime | None
+    pending_grant: GrantOut | None

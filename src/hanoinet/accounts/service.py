@@ -15,13 +15,17 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from hanoinet.accounts.domain import (
+    APPROVAL_ROLES,
     SESSION_IDLE,
     SESSION_MAX,
+    GrantStatus,
     HashingBusy,
     LoginFailed,
+    RoleGrant,
     User,
     check_password,
     check_roles,
+    needs_approval,
     new_account_issues,
 )
 from hanoinet.accounts.ports import PasswordHasher, SessionRecord
@@ -29,10 +33,11 @@ from hanoinet.audit import service as audit
 from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
 from hanoinet.platform.events import Actor, Channel, Outcome
 from hanoinet.platform.ids import new_id
+from hanoinet.platform.logsafe import safe
 from hanoinet.platform.permissions import Forbidden, Permission, Principal, Role, may
 
 if TYPE_CHECKING:
-    from hanoinet.app.node import Node
+    from hanoinet.app.node import Node, UnitOfWork
 
 TOUCH_EVERY_SECONDS = 60
 """A session's last activity is written at most once a minute: a page view need not be a write."""
@@ -66,25 +71,35 @@ def add_user(
     node: Node, *, username: str, password: str, roles: frozenset[Role], display_name: str = "", actor: Actor
 ) -> User:
     """Create an account. The first one may be created from the node's command line; later ones by an
-    administrator."""
+    administrator. An administrator's account with a role needing approval (``domain.APPROVAL_ROLES``) is created
+    without it, and the role waits as a pending grant for a second administrator: an account made by one person
+    cannot read a case. The command line on the node itself grants at once (recorded as such)."""
     username = username.strip().lower()
     _require_manager(node, actor, "user:add", username)
     new_account_issues(username, password, roles, display_name.strip())
+    held = roles if _grants_directly(actor) else roles - APPROVAL_ROLES
     now = node.now_wall()
     password_hash = _hasher(node).hash(password)  # slow on purpose: before the transaction, not inside it
     with node.uow() as uow:
         if uow.accounts.by_username(username) is not None:
-            raise Conflict(f"an account named {username!r} already exists")
+            raise Conflict(f"an account named {safe(username, 64)!r} already exists")
         user = User(
             id=new_id(),
             username=username,
             display_name=display_name.strip() or username,
-            roles=frozenset(roles),
+            roles=frozenset(held),
             password_hash=password_hash,
             created_at=now,
         )
         uow.accounts.add(user)
-        audit.record(uow, node, actor.event("user:add", "user", user.username, roles=sorted(r.value for r in roles)))
+        details: dict[str, object] = {"roles": _names(held)}
+        if held != roles:
+            details["pending"] = _names(roles - held)
+        elif needs_approval(frozenset(), roles):
+            details["granted_on_host"] = True
+        audit.record(uow, node, actor.event("user:add", "user", user.username, **details))
+        if held != roles:
+            _request_grant(uow, node, user, roles, actor)
         uow.commit()
     return user
 
@@ -253,20 +268,175 @@ def _require_manager(node: Node, actor: Actor, action: str, username: str) -> No
         authorize(node, actor, Permission.USERS_MANAGE, action=action, subject="user", object_id=username)
 
 
-def set_roles(node: Node, username: str, roles: frozenset[Role], *, actor: Actor) -> User:
-    """Change an account's roles (its sessions end: they carried the old ones)."""
+@dataclass(frozen=True, slots=True)
+class RolesChanged:
+    """What a change of roles did: the account as it now is, and the grant waiting for a second administrator if
+    the change gives a role needing approval (the account's roles are then unchanged)."""
+
+    user: User
+    pending: RoleGrant | None = None
+
+
+def set_roles(node: Node, username: str, roles: frozenset[Role], *, actor: Actor) -> RolesChanged:
+    """Change an account's roles (its sessions end: they carried the old ones). Nobody changes their own roles,
+    through any channel; an administrator's change giving a role needing approval becomes a pending grant, which a
+    different administrator approves (``approve_grant``) before it takes effect."""
     _require_manager(node, actor, "user:roles", username)
     if issues := check_roles(roles):
         raise ValidationFailed(issues)
-    return _change(
-        node,
-        username,
-        {"roles": frozenset(roles)},
-        actor,
-        "user:roles",
-        end_sessions=True,
-        roles=sorted(r.value for r in roles),
+    name = username.strip().lower()
+    _refuse_own(node, actor, "user:roles", name, "nobody changes their own roles: another administrator does")
+    with node.uow() as uow:
+        user = uow.accounts.by_username(name)
+        if user is None:
+            raise NotFound(f"no account {safe(username, 64)!r}")
+        wanted = frozenset(roles)
+        added = needs_approval(user.roles, wanted)
+        if added and not _grants_directly(actor):
+            grant = _request_grant(uow, node, user, wanted, actor)
+            uow.commit()
+            return RolesChanged(user, grant)
+        uow.accounts.update(user.id, {"roles": wanted})
+        uow.accounts.end_sessions_of(user.id, node.now_wall())
+        details: dict[str, object] = {"roles": _names(wanted)}
+        if added:
+            details["granted_on_host"] = True
+        audit.record(uow, node, actor.event("user:roles", "user", user.username, **details))
+        uow.commit()
+    return RolesChanged(replace(user, roles=wanted))
+
+
+def _names(roles: frozenset[Role] | set[Role]) -> list[str]:
+    return sorted(r.value for r in roles)
+
+
+def _grants_directly(actor: Actor) -> bool:
+    """The node's own command line grants any role at once: it runs on the host, by someone who can read the data
+    directory (and the database) anyway; every other channel needs a second administrator for ``APPROVAL_ROLES``."""
+    return actor.channel is Channel.CLI
+
+
+def _refuse_own(node: Node, actor: Actor, action: str, username: str, why: str) -> None:
+    """Refuse, after recording the refusal, a change of the actor's own roles."""
+    if actor.name == username:
+        audit.log(node, actor.event(action, "user", username, outcome=Outcome.REFUSED, reason=why))
+        raise Forbidden(why)
+
+
+def _request_grant(uow: UnitOfWork, node: Node, user: User, roles: frozenset[Role], actor: Actor) -> RoleGrant:
+    """Stage a pending grant of ``roles`` to ``user`` (one at a time per account), recorded in ``uow``."""
+    waiting = uow.accounts.pending_grants(user.id)
+    if waiting:
+        raise Conflict(
+            f"a grant of roles to {user.username} is already waiting for approval ({waiting[0].id}): "
+            "approve or reject it first"
+        )
+    grant = RoleGrant(
+        id=new_id(),
+        user_id=user.id,
+        username=user.username,
+        roles=roles,
+        previous=user.roles,
+        requested_by=actor.name,
+        requested_at=node.now_wall(),
     )
+    uow.accounts.add_grant(grant)
+    event = actor.event(
+        "user:grant-request",
+        "user",
+        user.username,
+        grant=grant.id,
+        roles=_names(roles),
+        previous=_names(user.roles),
+        needs_approval=_names(grant.added),
+    )
+    audit.record(uow, node, event)
+    return grant
+
+
+def pending_grants(node: Node, username: str | None = None) -> Sequence[RoleGrant]:
+    """The grants waiting for a second administrator, oldest first (only this account's, if given)."""
+    with node.uow() as uow:
+        if username is None:
+            return uow.accounts.pending_grants()
+        user = uow.accounts.by_username(username.strip().lower())
+        return uow.accounts.pending_grants(user.id) if user else []
+
+
+def _pending(node: Node, grant_id: str) -> RoleGrant:
+    with node.uow() as uow:
+        grant = uow.accounts.grant(grant_id.strip())
+    if grant is None:
+        raise NotFound(f"no grant {safe(grant_id, 64)!r}")
+    if grant.status is not GrantStatus.PENDING:
+        raise Conflict(f"grant {grant.id} was already {grant.status.value} by {grant.decided_by}")
+    return grant
+
+
+def approve_grant(node: Node, grant_id: str, *, actor: Actor) -> RoleGrant:
+    """Approve a pending grant: its roles take effect now (the account's sessions end). The approver is an
+    administrator other than the one who asked and other than the account's holder (the node's command line may
+    approve any, but not its own actor's); the log records the approval with both names."""
+    _require_manager(node, actor, "user:grant-approve", grant_id)
+    grant = _pending(node, grant_id)
+    if grant.requested_by == actor.name and not _grants_directly(actor):
+        why = f"{actor.name} asked for this grant: a different administrator approves it"
+        audit.log(
+            node,
+            actor.event(
+                "user:grant-approve", "user", grant.username, outcome=Outcome.REFUSED, grant=grant.id, reason=why
+            ),
+        )
+        raise Forbidden(why)
+    _refuse_own(node, actor, "user:grant-approve", grant.username, "nobody approves a grant of their own roles")
+    now = node.now_wall()
+    with node.uow() as uow:
+        user = uow.accounts.get(grant.user_id)
+        if user is None:
+            raise NotFound(f"no account {grant.username!r}")
+        if user.roles != grant.previous:
+            raise Conflict(
+                f"the roles of {user.username} changed since this grant was asked for "
+                f"(now {', '.join(_names(user.roles)) or 'none'}): reject it and ask again"
+            )
+        if not uow.accounts.decide_grant(grant.id, GrantStatus.APPROVED, actor.name, now):
+            raise Conflict(f"grant {grant.id} was decided meanwhile by another administrator")
+        uow.accounts.update(user.id, {"roles": grant.roles})
+        uow.accounts.end_sessions_of(user.id, now)
+        event = actor.event(
+            "user:grant-approve",
+            "user",
+            user.username,
+            grant=grant.id,
+            requested_by=grant.requested_by,
+            requested_at=grant.requested_at.isoformat(),
+            roles=_names(grant.roles),
+            previous=_names(grant.previous),
+        )
+        audit.record(uow, node, event)
+        uow.commit()
+    return replace(grant, status=GrantStatus.APPROVED, decided_by=actor.name, decided_at=now)
+
+
+def reject_grant(node: Node, grant_id: str, *, actor: Actor) -> RoleGrant:
+    """Reject a pending grant (the administrator who asked may withdraw it): the account's roles stay as they are."""
+    _require_manager(node, actor, "user:grant-reject", grant_id)
+    grant = _pending(node, grant_id)
+    now = node.now_wall()
+    with node.uow() as uow:
+        if not uow.accounts.decide_grant(grant.id, GrantStatus.REJECTED, actor.name, now):
+            raise Conflict(f"grant {grant.id} was decided meanwhile by another administrator")
+        event = actor.event(
+            "user:grant-reject",
+            "user",
+            grant.username,
+            grant=grant.id,
+            requested_by=grant.requested_by,
+            roles=_names(grant.roles),
+        )
+        audit.record(uow, node, event)
+        uow.commit()
+    return replace(grant, status=GrantStatus.REJECTED, decided_by=actor.name, decided_at=now)
 
 
 def set_password(node: Node, username: str, password: str, *, actor: Actor, current: str | None = None) -> User:

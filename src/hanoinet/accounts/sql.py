@@ -6,11 +6,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from hanoinet.accounts.domain import User
-from hanoinet.accounts.orm import ApiTokenRow, SessionRow, UserRow
+from hanoinet.accounts.domain import GrantStatus, RoleGrant, User
+from hanoinet.accounts.orm import ApiTokenRow, RoleGrantRow, SessionRow, UserRow
 from hanoinet.accounts.ports import SessionRecord
 from hanoinet.platform.db import affected
 from hanoinet.platform.orm import Base
@@ -19,10 +19,17 @@ from hanoinet.platform.sqlrows import from_row, to_row
 
 _USERS = Base.metadata.tables[UserRow.__tablename__]
 _SESSIONS = Base.metadata.tables[SessionRow.__tablename__]
+_GRANTS = Base.metadata.tables[RoleGrantRow.__tablename__]
 
 
 def _user(row: UserRow | Row[Any]) -> User:
     return from_row(User, row, roles=frozenset(Role(r) for r in row.roles))
+
+
+def _grant(row: Row[Any]) -> RoleGrant:
+    return from_row(
+        RoleGrant, row, roles=frozenset(Role(r) for r in row.roles), previous=frozenset(Role(r) for r in row.previous)
+    )
 
 
 def _stored_roles(roles: Iterable[Role]) -> list[str]:
@@ -91,6 +98,25 @@ class SqlAccounts:
                 .values(ended_at=at)
             )
         )
+
+    def add_grant(self, grant: RoleGrant) -> None:
+        row = to_row(grant, roles=_stored_roles(grant.roles), previous=_stored_roles(grant.previous))
+        self._db.execute(insert(_GRANTS).values(**row))
+
+    def grant(self, grant_id: str) -> RoleGrant | None:
+        row = self._db.execute(select(_GRANTS).where(_GRANTS.c.id == grant_id)).first()
+        return _grant(row) if row else None
+
+    def pending_grants(self, user_id: str | None = None) -> Sequence[RoleGrant]:
+        query = select(_GRANTS).where(_GRANTS.c.status == GrantStatus.PENDING.value)
+        if user_id is not None:
+            query = query.where(_GRANTS.c.user_id == user_id)
+        return [_grant(r) for r in self._db.execute(query.order_by(_GRANTS.c.requested_at, _GRANTS.c.id))]
+
+    def decide_grant(self, grant_id: str, status: GrantStatus, by: str, at: datetime) -> bool:
+        pending = and_(_GRANTS.c.id == grant_id, _GRANTS.c.status == GrantStatus.PENDING.value)
+        decided = update(_GRANTS).where(pending).values(status=status.value, decided_by=by, decided_at=at)
+        return affected(self._db.execute(decided)) > 0
 
 
 class SqlTokens:

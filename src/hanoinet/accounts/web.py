@@ -16,13 +16,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from hanoinet.accounts import service as account_services
-from hanoinet.accounts.domain import User
+from hanoinet.accounts.domain import RoleGrant, User
 from hanoinet.federation import directory as directory_services
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.federation.settings import NotOnNetwork
 from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
 from hanoinet.platform.events import Actor
-from hanoinet.platform.permissions import Permission, Role
+from hanoinet.platform.logsafe import safe
+from hanoinet.platform.permissions import Forbidden, Permission, Role
 from hanoinet.platform.security import SecureRoute, secured
 from hanoinet.platform.web import actor as current_actor
 from hanoinet.platform.web import by_field, flash, redirect, render
@@ -59,12 +60,41 @@ class AccountRow:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class GrantRow:
+    """A grant waiting for approval as the pages show it: whether the viewer may approve it (not the one who asked,
+    not the account's holder)."""
+
+    id: str
+    username: str
+    roles: tuple[str, ...]
+    previous: tuple[str, ...]
+    added: tuple[str, ...]
+    requested_by: str
+    requested_at: datetime
+    approvable: bool
+
+    @classmethod
+    def of(cls, grant: RoleGrant, viewer: str) -> GrantRow:
+        """The row for a grant, seen by ``viewer``."""
+        return cls(
+            id=grant.id,
+            username=grant.username,
+            roles=tuple(sorted(r.value for r in grant.roles)),
+            previous=tuple(sorted(r.value for r in grant.previous)),
+            added=tuple(sorted(r.value for r in grant.added)),
+            requested_by=grant.requested_by,
+            requested_at=grant.requested_at,
+            approvable=viewer not in (grant.requested_by, grant.username),
+        )
+
+
 def _roles(values: Sequence[str]) -> tuple[frozenset[Role], list[Issue]]:
     """Roles ticked on a form; an unknown one (a forged form) is an issue, not a crash."""
     known = {r.value: r for r in Role}
     unknown = [v for v in values if v not in known]
     if unknown:
-        return frozenset(), [Issue("roles", f"unknown role {unknown[0]!r}: roles are {', '.join(known)}")]
+        return frozenset(), [Issue("roles", f"unknown role '{safe(unknown[0], 32)}': roles are {', '.join(known)}")]
     return frozenset(known[v] for v in values), []
 
 
@@ -107,14 +137,17 @@ def router(node: Node) -> APIRouter:
             return _users_page(request, values, by_field(exc.issues), status=422)
         except Conflict as exc:
             return _users_page(request, values, {"username": [Issue("username", str(exc))]}, status=409)
-        return redirect("/users", "user")
+        pending = account_services.pending_grants(node, username)
+        return redirect("/users", "grant" if pending else "user")
 
     def _users_page(
         request: Request, values: Mapping[str, Any], errors: dict[str, list[Issue]], *, status: int = 200
     ) -> HTMLResponse:
         now = node.now_wall()
+        viewer = current_actor(request).name
         context = {
             "accounts": [AccountRow.of(u, now) for u in account_services.list_users(node)],
+            "grants": [GrantRow.of(g, viewer) for g in account_services.pending_grants(node)],
             "values": values,
             "errors": errors,
             "issues": [i for found in errors.values() for i in found],
@@ -139,9 +172,11 @@ def router(node: Node) -> APIRouter:
         name = username.strip().lower()
         found = next((u for u in account_services.list_users(node) if u.username == name), None)
         if found is None:
-            raise NotFound(f"no account {username!r}")
+            raise NotFound(f"no account '{safe(username, 64)}'")
+        viewer = current_actor(request).name
         page = {
             "account": AccountRow.of(found, node.now_wall()),
+            "grants": [GrantRow.of(g, viewer) for g in account_services.pending_grants(node, found.username)],
             "errors": errors,
             "issues": [i for issues in errors.values() for i in issues],
             "all_roles": [r.value for r in Role],
@@ -166,7 +201,27 @@ def router(node: Node) -> APIRouter:
         wanted, issues = _roles(roles or [])
         if issues:
             return _user_page(request, username, by_field(issues), status=422)
-        return _change(request, username, lambda who: account_services.set_roles(node, username, wanted, actor=who))
+        try:
+            changed = account_services.set_roles(node, username, wanted, actor=current_actor(request))
+        except ValidationFailed as exc:
+            return _user_page(request, username, by_field(exc.issues), status=422)
+        except (Forbidden, Conflict) as exc:  # their own roles; a grant already waiting
+            status = 403 if isinstance(exc, Forbidden) else 409
+            return _user_page(request, username, {"roles": [Issue("roles", str(exc))]}, status=status)
+        done = "grant" if changed.pending is not None else "user"
+        return redirect(f"/users/{changed.user.username}", done)
+
+    @web.post("/grants/{grant_id}/approve", **secured(Permission.USERS_MANAGE))
+    def approve(request: Request, grant_id: str) -> Response:
+        """Approve a grant asked for by another administrator: its roles take effect now."""
+        grant = account_services.approve_grant(node, grant_id, actor=current_actor(request))
+        return redirect(f"/users/{grant.username}", "granted")
+
+    @web.post("/grants/{grant_id}/reject", **secured(Permission.USERS_MANAGE))
+    def reject(request: Request, grant_id: str) -> Response:
+        """Reject a grant (or withdraw one's own): the account's roles stay as they are."""
+        grant = account_services.reject_grant(node, grant_id, actor=current_actor(request))
+        return redirect(f"/users/{grant.username}", "rejected")
 
     @web.post("/users/{username}/password", **secured(Permission.USERS_MANAGE))
     def reset_password(

@@ -54,6 +54,7 @@ from hanoinet.platform.errors import (
     kind_of,
 )
 from hanoinet.platform.limits import BodyLimit, BodyLimits
+from hanoinet.platform.logsafe import bounded
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import (
     BodyTooDeep,
@@ -89,6 +90,7 @@ def _is_page(request: Request) -> bool:
 
 
 def _problem(request: Request, status: int, title: str, detail: Any) -> Response:
+    detail = bounded(detail)  # a message quoting the caller's input echoes a bounded part of it (platform.logsafe)
     if _is_page(request):
         try:
             return error_page(request, status, title, detail)

@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from hanoinet.audit.cli_record import command_entry, record_command
 from hanoinet.platform.cli import build_nodes_with
+from hanoinet.platform.logsafe import install_from_environment
 
 if TYPE_CHECKING:
     from hanoinet.app.node import Node
@@ -162,13 +163,15 @@ def serve(
     from hanoinet.app import bootstrap as boot  # noqa: PLC0415 - likewise
     from hanoinet.app.api import create_app  # noqa: PLC0415 - likewise
     from hanoinet.platform.cli import errors, out, settings  # noqa: PLC0415 - likewise
+    from hanoinet.platform.limits import BodyLimits  # noqa: PLC0415 - likewise
+    from hanoinet.platform.logsafe import install_from_settings  # noqa: PLC0415 - likewise
 
+    # Every log line escaped and bounded (uvicorn's too: it applies the same configuration), text or JSON.
+    s = settings()
+    log_config = install_from_settings(s)
     # A node's threads (API calls, deliveries, transfers) hand the interpreter to each other often; the default
     # 5 ms switch interval would add up to that much to each hand-over on a busy node (see bench/federation.py).
     sys.setswitchinterval(0.0005)
-    from hanoinet.platform.limits import BodyLimits  # noqa: PLC0415 - likewise
-
-    s = settings()
     with errors():
         n = boot.bootstrap(s, endpoint=f"http://{host}:{port}")
     api = create_app(n, boot.upload_store(s), worker=f"http://{host}:{port}", limits=BodyLimits.from_settings(s))
@@ -186,6 +189,7 @@ def serve(
         limit_concurrency=s.serve_limit_concurrency,
         backlog=s.serve_backlog,
         timeout_keep_alive=s.serve_keep_alive_seconds,
+        log_config=log_config,
     )
 
 
@@ -224,6 +228,7 @@ def main() -> None:
     """Run the command through Typer, then record it in the audit log with its outcome."""
     code = 0
     argv = sys.argv[1:]
+    install_from_environment()  # no attacker-supplied value reaches a log line unescaped (platform.logsafe)
     with command_entry(argv) as entry:
         try:
             app(standalone_mode=True)

@@ -88,6 +88,11 @@ SETTINGS_FIELDS = frozenset(
         "serve_keep_alive_seconds",
         "serve_http",
         "serve_max_header_bytes",
+        "log_format",
+        "log_value_limit",
+        "log_message_limit",
+        "log_record_limit",
+        "error_text_limit",
     }
 )
 """The fields of ``platform.settings.Settings`` (a unit test keeps the two equal)."""

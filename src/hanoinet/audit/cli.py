@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hanoinet.audit import present as audit_present
@@ -15,6 +16,7 @@ from hanoinet.audit import service as audit_services
 from hanoinet.audit.ports import AuditQuery
 from hanoinet.platform.cli import JsonOption, emit, err, errors, fail, node, out, shared_options
 from hanoinet.platform.events import Outcome
+from hanoinet.platform.logsafe import safe
 
 audit_app = typer.Typer(help="The audit log: read it, export it, verify its chain.", no_args_is_help=True)
 
@@ -72,11 +74,11 @@ def audit_list(filters: dict[str, Any], limit: int = 50, as_json: JsonOption = F
     data = [audit_present.listed(e) for e in found]
 
     def table() -> Table:
+        # Actors and object ids were typed by anyone (a sign-in name, a peer's id): shown escaped, never as markup.
         t = Table("seq", "at", "actor", "channel", "action", "object", "outcome")
         for e in data:
-            t.add_row(
-                str(e["seq"]), e["at"][:19], e["actor"], e["channel"], e["action"], e["object_id"][:36], e["outcome"]
-            )
+            cells = (e["at"][:19], e["actor"], e["channel"], e["action"], e["object_id"][:36], e["outcome"])
+            t.add_row(str(e["seq"]), *(escape(safe(cell, 256)) for cell in cells))
         return t
 
     emit(data, as_json, table)

@@ -16,6 +16,7 @@ from hanoinet.audit.ports import AuditQuery
 from hanoinet.platform import events
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.events import Channel, Event, Outcome
+from hanoinet.platform.logsafe import csv_cell
 from hanoinet.platform.ports import MAX_PAGE, Signer
 
 if TYPE_CHECKING:
@@ -135,7 +136,10 @@ def _pages(node: Node, query: AuditQuery) -> Iterator[AuditEntry]:
 def export_csv(node: Node, query: AuditQuery) -> Iterator[str]:
     """The matching entries, oldest first, as CSV lines (with each entry's hash, so that an export can be checked
     against the node's log later), read page by page in sequence order: every match up to ``query.limit``, and
-    entries appended while the export runs cannot shift it."""
+    entries appended while the export runs cannot shift it. A cell a spreadsheet would read as a formula (an actor
+    named ``=HYPERLINK(…)``, an object id from a peer) is prefixed with a quote (``platform.logsafe.csv_cell``): the
+    export is opened by auditors, and the values in it were typed by anyone. The hashes are those of the entries as
+    stored: to check a cell against its hash, take off a quote that precedes ``= + - @``, a tab or a CR."""
     if query.limit > MAX_EXPORT:
         raise ValidationFailed([Issue("limit", f"at most {MAX_EXPORT} entries per export")])
     pages = _pages(node, query)
@@ -149,18 +153,23 @@ def export_csv(node: Node, query: AuditQuery) -> Iterator[str]:
         writer.writerow(
             [
                 e.seq,
-                e.at.isoformat(),
-                e.actor,
-                " ".join(e.roles),
-                e.channel.value,
-                e.action,
-                e.subject,
-                e.object_id,
-                e.outcome.value,
-                e.remote,
-                json.dumps(e.details, sort_keys=True, ensure_ascii=False),
-                e.prev_hash,
-                e.hash,
+                *map(
+                    csv_cell,
+                    (
+                        e.at.isoformat(),
+                        e.actor,
+                        " ".join(e.roles),
+                        e.channel.value,
+                        e.action,
+                        e.subject,
+                        e.object_id,
+                        e.outcome.value,
+                        e.remote,
+                        json.dumps(e.details, sort_keys=True, ensure_ascii=False),
+                        e.prev_hash,
+                        e.hash,
+                    ),
+                ),
             ]
         )
         yield buffer.getvalue()

@@ -188,6 +188,18 @@ class Settings(BaseSettings):
             raise ValueError("must be more than 0 seconds")
         return value
 
+    # --- logs and error bodies (platform.logsafe): what an attacker's input may make of them
+    log_format: Literal["text", "json"] = "text"
+    """``text``: one line per record; ``json``: one JSON object per line (time, level, logger, message, trace)."""
+    log_value_limit: int = Field(default=200, ge=16, le=100_000)
+    """The longest argument of a log record (a key id, a user name, a path): longer ones are cut, with a marker."""
+    log_message_limit: int = Field(default=2000, ge=64, le=1_000_000)
+    """The longest log message, its arguments put in (control characters escaped: always one line)."""
+    log_record_limit: int = Field(default=16_000, ge=256, le=10_000_000)
+    """The longest log record with its traceback."""
+    error_text_limit: int = Field(default=1000, ge=64, le=1_000_000)
+    """The longest string of an error body: a message quoting the caller's input never echoes more of it."""
+
     @field_validator("clock_speed")
     @classmethod
     def _speed(cls, value: float) -> float:

@@ -144,6 +144,9 @@ FLASH: dict[str, str] = {
     "message": N_("The message is queued for the other node."),
     "case": N_("The case is open."),
     "user": N_("The account is saved."),
+    "grant": N_("Saved. The new roles wait for another administrator's approval before they take effect."),
+    "granted": N_("The grant is approved: the new roles are in effect."),
+    "rejected": N_("The grant is rejected: the roles are unchanged."),
     "verified": N_("Verification finished."),
     "transfer": N_("The transfer is queued."),
 }
