@@ -897,7 +897,9 @@ class FakeAccounts:
         found = self.staged.grants.get(grant_id)
         if found is None or found.status is not GrantStatus.PENDING:
             return False
-        self.staged.grants[grant_id] = replace(found, status=status, decided_by=by, decided_at=_utc_required(at))
+        self.staged.grants[grant_id] = replace(
+            found, status=status, decided_by=by, decided_at=_utc_required(at), password_hash=None
+        )
         return True
 
 

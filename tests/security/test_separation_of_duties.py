@@ -189,3 +189,36 @@ def test_the_host_command_line_grants_at_once_and_says_so(node: Node) -> None:
     (entry,) = node.audit("--action", "user:add", "--object", "lan")
     assert entry["channel"] == "cli"
     assert entry["details"] == {"roles": ["investigator"], "granted_on_host": True}
+
+
+def test_an_administrator_reset_of_a_casework_password_waits_for_a_second(
+    node: Node, ada: httpx.Client, ben: httpx.Client
+) -> None:
+    """Else an administrator resets an investigator's password, signs in as them and reads their cases."""
+    made = run_cli(node.data_dir, "user", "add", "hoa", "--role", "investigator", "--password-stdin",
+                   stdin=PASSWORD + "\n")  # fmt: skip
+    assert made.code == 0, made
+    chosen = "a password only ada knows"
+    page = ada.get("/users/hoa").text
+    asked = ada.post(
+        "/users/hoa/password",
+        data={"csrf_token": form_token(page, "/users/hoa/password"), "password": chosen, "repeat": chosen},
+    )
+    assert asked.status_code == 303, asked.text
+    assert "done=reset" in asked.headers["location"]
+    with httpx.Client(base_url=node.server.base_url, timeout=30.0) as intruder:
+        assert post_login(intruder, "hoa", chosen, next="/").status_code == 401  # not in effect
+    with closing(node.sign_in("hoa")) as holder:  # the holder's own password still works
+        assert holder.get("/api/v1/cases").status_code == 200
+    (grant,) = [g for g in ben.get("/api/v1/grants").json() if g["username"] == "hoa"]
+    assert (grant["change"], grant["needs_approval"]) == ("password", ["investigator"])
+    assert "hash" not in str(grant)
+    assert "A new password" in ben.get("/users").text
+    assert ada.post(f"/api/v1/grants/{grant['id']}/approve").status_code == 403
+    approved = ben.post(f"/api/v1/grants/{grant['id']}/approve")
+    assert approved.status_code == 200, approved.text
+    with httpx.Client(base_url=node.server.base_url, timeout=30.0) as now:
+        assert post_login(now, "hoa", chosen, next="/").status_code == 303
+    steps = [(e["actor"], e["action"]) for e in node.audit("--object", "hoa", "--outcome", "ok")]
+    assert ("ada", "user:grant-request") in steps
+    assert ("ben", "user:grant-approve") in steps

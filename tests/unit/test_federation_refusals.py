@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given
-from hypothesis import strategies as st
-
-from hanoinet.federation.inbound import OTHER_SOURCES, RefusalGuard, Verdict, shown
+from hanoinet.federation.inbound import OTHER_SOURCES, RefusalGuard, Verdict
 from hanoinet.federation.settings import RefusalLimits
 
 START = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)  # on a window boundary for windows of a minute
@@ -67,21 +64,3 @@ def test_memory_is_bounded_whatever_the_number_of_addresses() -> None:
     assert sum(c.refused for c in counts) == 1000
     assert [c.refused for c in counts if c.remote == OTHER_SOURCES] == [990]
     assert guard.drain() == []
-
-
-def test_shown_escapes_what_could_forge_a_line_or_restyle_a_terminal() -> None:
-    assert shown("kid\nWARNING forged\r\x1b[2J\u2028\\") == "kid\\nWARNING forged\\r\\x1b[2J\\u2028\\\\"
-    assert shown("plain text, accents: é, 中文") == "plain text, accents: é, 中文"
-
-
-def test_shown_truncates_and_says_by_how_much() -> None:
-    assert shown("K" * 100_000) == "K" * 200 + "…(+99800 characters)"
-    assert shown("\n" * 1000, limit=10) == "\\n" * 5 + "…(+995 characters)"
-    assert shown(12345) == "12345"
-
-
-@given(st.text(), st.integers(min_value=1, max_value=500))
-def test_shown_never_has_a_line_break_or_a_control_character_and_stays_near_its_limit(text: str, limit: int) -> None:
-    out = shown(text, limit)
-    assert out.isprintable()
-    assert len(out) <= limit + 10 + len(f"…(+{len(text)} characters)")

@@ -8,6 +8,8 @@ import json
 import logging
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hanoinet.platform.logsafe import (
     JsonFormatter,
@@ -34,6 +36,13 @@ def test_safe_truncates_and_says_how_much_it_cut() -> None:
     cut = safe(huge, 50)
     assert cut == "x" * 50 + "…[99950 more characters]"
     assert len(safe("\n" * 1000, 10)) < 40  # escapes count towards the limit
+
+
+@given(st.text(), st.integers(min_value=1, max_value=500))
+def test_safe_is_always_one_printable_line_near_its_limit(text: str, limit: int) -> None:
+    out = safe(text, limit)
+    assert out.isprintable()
+    assert len(out) <= limit + len(f"…[{len(text)} more characters]")
 
 
 class Unprintable:

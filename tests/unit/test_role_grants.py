@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hanoinet.accounts import service as accounts
-from hanoinet.accounts.domain import APPROVAL_ROLES, CASEWORK_ROLES, GrantStatus, needs_approval
+from hanoinet.accounts.domain import APPROVAL_ROLES, CASEWORK_ROLES, GrantStatus, LoginFailed, needs_approval
 from hanoinet.app.node import Node
 from hanoinet.audit.domain import AuditEntry
 from hanoinet.platform.errors import Conflict, NotFound
@@ -170,3 +170,53 @@ def test_only_account_managers_decide_grants(node: Node) -> None:
         with pytest.raises(Forbidden, match="users:manage"):
             decide(node, grant.id, actor=officer)
     assert accounts.pending_grants(node) == [grant]
+
+
+def test_a_password_reset_by_an_administrator_waits_for_a_second_one(node: Node, store: Store) -> None:
+    """Whoever chose a casework account's new password could sign in as it and read its cases."""
+    accounts.add_user(node, username="tran", password=PASSWORD, roles=INVESTIGATOR, actor=CLI)
+    _, token = accounts.login(node, "tran", PASSWORD)
+    changed = accounts.set_password(node, "tran", "a password ada chose", actor=ADA)
+    assert changed.pending is not None
+    assert changed.pending.resets_password
+    assert changed.pending.why == INVESTIGATOR
+    accounts.login(node, "tran", PASSWORD)  # the old one still works; the session too
+    assert accounts.signed_in(node, token) is not None
+    with pytest.raises(LoginFailed):
+        accounts.login(node, "tran", "a password ada chose")
+    with pytest.raises(Conflict, match="password reset of tran is already waiting"):
+        accounts.set_roles(node, "tran", frozenset({Role.PROSECUTOR}), actor=BEN)
+    with pytest.raises(Forbidden, match="a different administrator approves it"):
+        accounts.approve_grant(node, changed.pending.id, actor=ADA)
+    approved = accounts.approve_grant(node, changed.pending.id, actor=BEN)
+    assert approved.password_hash is None
+    assert store.accounts.grants[approved.id].password_hash is None  # the pending hash is not kept once applied
+    assert accounts.signed_in(node, token) is None
+    accounts.login(node, "tran", "a password ada chose")
+    assert roles_of(node, "tran") == INVESTIGATOR
+    steps = [(e.actor, e.action, e.details.get("change")) for e in entries(store, "user:grant")]
+    assert steps[0] == ("ada", "user:grant-request", "password")
+    assert steps[-1] == ("ben", "user:grant-approve", "password")
+    assert all("hash" not in str(e.details) for e in entries(store))
+
+
+def test_a_rejected_password_reset_changes_nothing_and_forgets_the_hash(node: Node, store: Store) -> None:
+    accounts.add_user(node, username="tran", password=PASSWORD, roles=INVESTIGATOR, actor=CLI)
+    changed = accounts.set_password(node, "tran", "a password ada chose", actor=ADA)
+    assert changed.pending is not None
+    rejected = accounts.reject_grant(node, changed.pending.id, actor=BEN)
+    assert rejected.status is GrantStatus.REJECTED
+    assert store.accounts.grants[rejected.id].password_hash is None
+    accounts.login(node, "tran", PASSWORD)
+    with pytest.raises(LoginFailed):
+        accounts.login(node, "tran", "a password ada chose")
+
+
+def test_the_host_command_line_and_the_holder_reset_a_password_at_once(node: Node) -> None:
+    accounts.add_user(node, username="tran", password=PASSWORD, roles=INVESTIGATOR, actor=CLI)
+    assert accounts.set_password(node, "tran", "set on the host itself", actor=CLI).pending is None
+    accounts.login(node, "tran", "set on the host itself")
+    holder = Actor("tran", INVESTIGATOR, Channel.WEB, "192.0.2.9")
+    done = accounts.set_password(node, "tran", "chosen by its holder", actor=holder, current="set on the host itself")
+    assert done.pending is None
+    accounts.login(node, "tran", "chosen by its holder")

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hanoinet.accounts import service as account_services
+from hanoinet.accounts.present import grant_json
 from hanoinet.platform.cli import JsonOption, emit, errors, node, out, principal
 from hanoinet.platform.events import Actor, Channel
 from hanoinet.platform.logsafe import safe
@@ -105,30 +106,20 @@ def user_roles(
 
 @user_app.command("grants")
 def user_grants(as_json: JsonOption = False) -> None:
-    """The grants of roles asked for through the web UI or the API, waiting for a second administrator."""
+    """The grants of roles and password resets asked for through the web UI or the API, waiting for a second
+    administrator."""
     n = node()
     with errors():
         waiting = account_services.pending_grants(n)
-    data: list[dict[str, Any]] = [
-        {
-            "id": g.id,
-            "username": g.username,
-            "roles": sorted(r.value for r in g.roles),
-            "previous": sorted(r.value for r in g.previous),
-            "needs_approval": sorted(r.value for r in g.added),
-            "requested_by": g.requested_by,
-            "requested_at": g.requested_at.isoformat(),
-        }
-        for g in waiting
-    ]
+    data: list[dict[str, Any]] = [grant_json(g) for g in waiting]
 
     def table() -> Table:
-        t = Table("id", "user", "roles asked for", "now", "asked by", "at")
+        t = Table("id", "user", "change asked for", "now", "asked by", "at")
         for g in data:
             t.add_row(
                 g["id"],
                 escape(g["username"]),
-                ", ".join(g["roles"]),
+                "a new password" if g["change"] == "password" else ", ".join(g["roles"]),
                 ", ".join(g["previous"]) or "none",
                 escape(safe(g["requested_by"], 64)),
                 g["requested_at"][:19],
@@ -144,8 +135,12 @@ def user_approve(grant_id: Annotated[str, typer.Argument(help="The grant's id (s
     n = node()
     with errors():
         grant = account_services.approve_grant(n, grant_id, actor=cli_actor())
+    asked = escape(safe(grant.requested_by, 64))
+    if grant.resets_password:
+        out.print(f"grant {grant.id} approved: {grant.username} has its new password (asked for by {asked})")
+        return
     roles = ", ".join(sorted(r.value for r in grant.roles))
-    out.print(f"grant {grant.id} approved: {grant.username} now has {roles} (asked for by {grant.requested_by})")
+    out.print(f"grant {grant.id} approved: {grant.username} now has {roles} (asked for by {asked})")
 
 
 @user_app.command("reject")
@@ -154,7 +149,7 @@ def user_reject(grant_id: Annotated[str, typer.Argument(help="The grant's id (se
     n = node()
     with errors():
         grant = account_services.reject_grant(n, grant_id, actor=cli_actor())
-    out.print(f"grant {grant.id} rejected: the roles of {grant.username} are unchanged")
+    out.print(f"grant {grant.id} rejected: {grant.username} is unchanged")
 
 
 @user_app.command("password")

@@ -17,7 +17,7 @@ its holder out at will (the administrator's included); they slow down whoever fa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar
@@ -145,10 +145,18 @@ class GrantStatus(StrEnum):
     REJECTED = "rejected"  # rejected (or withdrawn by the administrator who asked): nothing changed
 
 
+class GrantKind(StrEnum):
+    """What a grant waiting for approval changes."""
+
+    ROLES = "roles"  # the account's roles, giving it one of APPROVAL_ROLES
+    PASSWORD = "password"  # noqa: S105 - a kind, not a secret: an administrator's reset of such an account's password
+
+
 @dataclass(frozen=True, slots=True)
 class RoleGrant:
-    """An administrator's change of an account's roles that gives it a role of ``APPROVAL_ROLES``: it waits as a
-    pending grant until a different administrator (not the one who asked, not the account's holder) approves it.
+    """An administrator's change of an account's roles that gives it a role of ``APPROVAL_ROLES``, or of the password
+    of an account holding one (whoever chose the password has the account's access): it waits as a pending grant
+    until a different administrator (not the one who asked, not the account's holder) approves it.
     ``roles`` is the account's whole new role set, ``previous`` the set when it was asked for: if the roles changed
     meanwhile, the grant no longer says what its approver would be approving, and it is refused."""
 
@@ -162,11 +170,24 @@ class RoleGrant:
     status: GrantStatus = GrantStatus.PENDING
     decided_by: str | None = None
     decided_at: datetime | None = None
+    kind: GrantKind = GrantKind.ROLES
+    password_hash: str | None = field(default=None, repr=False)
+    """For a pending password reset, the new password's hash, applied on approval (and cleared once decided)."""
+
+    @property
+    def resets_password(self) -> bool:
+        """Whether this is a password reset rather than a change of roles (roles and previous are then equal)."""
+        return self.kind is GrantKind.PASSWORD
 
     @property
     def added(self) -> frozenset[Role]:
         """The roles needing approval that this grant would give."""
         return needs_approval(self.previous, self.roles)
+
+    @property
+    def why(self) -> frozenset[Role]:
+        """The roles that make it need approval: those it gives, or (a reset) those of the account."""
+        return self.roles & APPROVAL_ROLES if self.resets_password else self.added
 
 
 def new_account_issues(username: str, password: str, roles: frozenset[Role], display_name: str = "") -> None:

@@ -80,3 +80,5 @@ class RoleGrantRow(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     decided_by: Mapped[str | None] = mapped_column(String(256))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(16), default="roles", server_default="roles")
+    password_hash: Mapped[str | None] = mapped_column(String(256))

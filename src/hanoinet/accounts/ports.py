@@ -98,7 +98,7 @@ class Accounts(Protocol):
 
     def decide_grant(self, grant_id: str, status: GrantStatus, by: str, at: datetime) -> bool:
         """Approve or reject a grant in one statement, only while it is pending; False if it no longer was (two
-        administrators deciding at once: one wins, the other is told)."""
+        administrators deciding at once: one wins, the other is told). A reset's password hash is cleared with it."""
 
 
 class PasswordHasher(Protocol):

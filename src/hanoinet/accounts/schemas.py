@@ -1,16 +1,21 @@
 """The OpenAPI shapes of an account and of a grant waiting for a second administrator: what
-``accounts.api.user_json`` and ``grant_json`` write (never a password hash)."""
+``accounts.present.user_json`` and ``grant_json`` write (never a password hash)."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from hanoinet.platform.api import DateTime, Shape
 
 
 class GrantOut(Shape):
-    """A change of an account's roles giving it a role that needs a second administrator's approval."""
+    """A change of an account that needs a second administrator's approval: its roles, giving it a role that reads
+    casework or manages accounts (``change: roles``), or its password, reset by an administrator (``change:
+    password``; ``roles`` and ``previous`` are then the account's unchanged roles)."""
 
     id: str
     username: str
+    change: Literal["roles", "password"]
     roles: list[str]
     previous: list[str]
     needs_approval: list[str]

@@ -18,6 +18,7 @@ from hanoinet.accounts.domain import (
     APPROVAL_ROLES,
     SESSION_IDLE,
     SESSION_MAX,
+    GrantKind,
     GrantStatus,
     HashingBusy,
     LoginFailed,
@@ -269,15 +270,15 @@ def _require_manager(node: Node, actor: Actor, action: str, username: str) -> No
 
 
 @dataclass(frozen=True, slots=True)
-class RolesChanged:
-    """What a change of roles did: the account as it now is, and the grant waiting for a second administrator if
-    the change gives a role needing approval (the account's roles are then unchanged)."""
+class AccountChanged:
+    """What a change of roles or of password did: the account as it now is, and the grant waiting for a second
+    administrator if the change needs one (the account is then unchanged)."""
 
     user: User
     pending: RoleGrant | None = None
 
 
-def set_roles(node: Node, username: str, roles: frozenset[Role], *, actor: Actor) -> RolesChanged:
+def set_roles(node: Node, username: str, roles: frozenset[Role], *, actor: Actor) -> AccountChanged:
     """Change an account's roles (its sessions end: they carried the old ones). Nobody changes their own roles,
     through any channel; an administrator's change giving a role needing approval becomes a pending grant, which a
     different administrator approves (``approve_grant``) before it takes effect."""
@@ -295,7 +296,7 @@ def set_roles(node: Node, username: str, roles: frozenset[Role], *, actor: Actor
         if added and not _grants_directly(actor):
             grant = _request_grant(uow, node, user, wanted, actor)
             uow.commit()
-            return RolesChanged(user, grant)
+            return AccountChanged(user, grant)
         uow.accounts.update(user.id, {"roles": wanted})
         uow.accounts.end_sessions_of(user.id, node.now_wall())
         details: dict[str, object] = {"roles": _names(wanted)}
@@ -303,7 +304,7 @@ def set_roles(node: Node, username: str, roles: frozenset[Role], *, actor: Actor
             details["granted_on_host"] = True
         audit.record(uow, node, actor.event("user:roles", "user", user.username, **details))
         uow.commit()
-    return RolesChanged(replace(user, roles=wanted))
+    return AccountChanged(replace(user, roles=wanted))
 
 
 def _names(roles: frozenset[Role] | set[Role]) -> list[str]:
@@ -323,13 +324,16 @@ def _refuse_own(node: Node, actor: Actor, action: str, username: str, why: str) 
         raise Forbidden(why)
 
 
-def _request_grant(uow: UnitOfWork, node: Node, user: User, roles: frozenset[Role], actor: Actor) -> RoleGrant:
-    """Stage a pending grant of ``roles`` to ``user`` (one at a time per account), recorded in ``uow``."""
+def _request_grant(
+    uow: UnitOfWork, node: Node, user: User, roles: frozenset[Role], actor: Actor, *, password_hash: str | None = None
+) -> RoleGrant:
+    """Stage a pending grant of ``roles`` to ``user`` — or, with ``password_hash``, a reset of its password — one
+    at a time per account, recorded in ``uow``."""
     waiting = uow.accounts.pending_grants(user.id)
     if waiting:
+        what = "password reset" if waiting[0].resets_password else "grant of roles"
         raise Conflict(
-            f"a grant of roles to {user.username} is already waiting for approval ({waiting[0].id}): "
-            "approve or reject it first"
+            f"a {what} of {user.username} is already waiting for approval ({waiting[0].id}): approve or reject it first"
         )
     grant = RoleGrant(
         id=new_id(),
@@ -339,6 +343,8 @@ def _request_grant(uow: UnitOfWork, node: Node, user: User, roles: frozenset[Rol
         previous=user.roles,
         requested_by=actor.name,
         requested_at=node.now_wall(),
+        kind=GrantKind.ROLES if password_hash is None else GrantKind.PASSWORD,
+        password_hash=password_hash,
     )
     uow.accounts.add_grant(grant)
     event = actor.event(
@@ -346,9 +352,10 @@ def _request_grant(uow: UnitOfWork, node: Node, user: User, roles: frozenset[Rol
         "user",
         user.username,
         grant=grant.id,
+        change=grant.kind.value,
         roles=_names(roles),
         previous=_names(user.roles),
-        needs_approval=_names(grant.added),
+        needs_approval=_names(grant.why),
     )
     audit.record(uow, node, event)
     return grant
@@ -401,13 +408,18 @@ def approve_grant(node: Node, grant_id: str, *, actor: Actor) -> RoleGrant:
             )
         if not uow.accounts.decide_grant(grant.id, GrantStatus.APPROVED, actor.name, now):
             raise Conflict(f"grant {grant.id} was decided meanwhile by another administrator")
-        uow.accounts.update(user.id, {"roles": grant.roles})
+        if grant.resets_password:
+            changes = {"password_hash": grant.password_hash, "failed_logins": 0, "locked_until": None}
+            uow.accounts.update(user.id, changes)
+        else:
+            uow.accounts.update(user.id, {"roles": grant.roles})
         uow.accounts.end_sessions_of(user.id, now)
         event = actor.event(
             "user:grant-approve",
             "user",
             user.username,
             grant=grant.id,
+            change=grant.kind.value,
             requested_by=grant.requested_by,
             requested_at=grant.requested_at.isoformat(),
             roles=_names(grant.roles),
@@ -415,7 +427,9 @@ def approve_grant(node: Node, grant_id: str, *, actor: Actor) -> RoleGrant:
         )
         audit.record(uow, node, event)
         uow.commit()
-    return replace(grant, status=GrantStatus.APPROVED, decided_by=actor.name, decided_at=now)
+    if grant.resets_password:
+        node.sign_in.forget_account(user.username)  # guesses at the old password say nothing about the new one
+    return replace(grant, status=GrantStatus.APPROVED, decided_by=actor.name, decided_at=now, password_hash=None)
 
 
 def reject_grant(node: Node, grant_id: str, *, actor: Actor) -> RoleGrant:
@@ -431,16 +445,23 @@ def reject_grant(node: Node, grant_id: str, *, actor: Actor) -> RoleGrant:
             "user",
             grant.username,
             grant=grant.id,
+            change=grant.kind.value,
             requested_by=grant.requested_by,
             roles=_names(grant.roles),
         )
         audit.record(uow, node, event)
         uow.commit()
-    return replace(grant, status=GrantStatus.REJECTED, decided_by=actor.name, decided_at=now)
+    return replace(grant, status=GrantStatus.REJECTED, decided_by=actor.name, decided_at=now, password_hash=None)
 
 
-def set_password(node: Node, username: str, password: str, *, actor: Actor, current: str | None = None) -> User:
-    """Set an account's password: by an administrator, or by its owner giving the current one. Sessions end."""
+def set_password(
+    node: Node, username: str, password: str, *, actor: Actor, current: str | None = None
+) -> AccountChanged:
+    """Set an account's password: by its owner giving the current one, or by an administrator. Sessions end.
+
+    An administrator's reset of an account holding a role of ``APPROVAL_ROLES`` (today, every account) waits for a
+    second administrator, like a grant of those roles: whoever chose the new password could otherwise sign in as
+    the account and read its cases. The node's own command line resets at once."""
     user = _user(node, username)
     own = actor.name == user.username and actor.channel is not Channel.CLI
     if own:  # a password check like a sign-in's (a stolen session must not guess it freely): throttled alike
@@ -466,10 +487,16 @@ def set_password(node: Node, username: str, password: str, *, actor: Actor, curr
         _require_manager(node, actor, "user:password", user.username)
     if issues := check_password(password, user.username):
         raise ValidationFailed(issues)
-    changes = {"password_hash": _hasher(node).hash(password), "failed_logins": 0, "locked_until": None}
+    hashed = _hasher(node).hash(password)
+    if not own and user.roles & APPROVAL_ROLES and not _grants_directly(actor):
+        with node.uow() as uow:
+            grant = _request_grant(uow, node, user, user.roles, actor, password_hash=hashed)
+            uow.commit()
+        return AccountChanged(user, grant)
+    changes = {"password_hash": hashed, "failed_logins": 0, "locked_until": None}
     changed = _change(node, user.username, changes, actor, "user:password", end_sessions=True)
     node.sign_in.forget_account(changed.username)  # guesses at the old password say nothing about the new one
-    return changed
+    return AccountChanged(changed)
 
 
 def set_disabled(node: Node, username: str, disabled: bool, *, actor: Actor) -> User:

@@ -115,7 +115,10 @@ class SqlAccounts:
 
     def decide_grant(self, grant_id: str, status: GrantStatus, by: str, at: datetime) -> bool:
         pending = and_(_GRANTS.c.id == grant_id, _GRANTS.c.status == GrantStatus.PENDING.value)
-        decided = update(_GRANTS).where(pending).values(status=status.value, decided_by=by, decided_at=at)
+        # A reset's password hash is kept only while it waits: once applied (or rejected) it is nobody's business.
+        decided = (
+            update(_GRANTS).where(pending).values(status=status.value, decided_by=by, decided_at=at, password_hash=None)
+        )
         return affected(self._db.execute(decided)) > 0
 
 

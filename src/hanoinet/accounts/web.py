@@ -72,6 +72,7 @@ class GrantRow:
     added: tuple[str, ...]
     requested_by: str
     requested_at: datetime
+    resets_password: bool
     approvable: bool
 
     @classmethod
@@ -85,6 +86,7 @@ class GrantRow:
             added=tuple(sorted(r.value for r in grant.added)),
             requested_by=grant.requested_by,
             requested_at=grant.requested_at,
+            resets_password=grant.resets_password,
             approvable=viewer not in (grant.requested_by, grant.username),
         )
 
@@ -230,14 +232,20 @@ def router(node: Node) -> APIRouter:
         password: Annotated[str, Form(max_length=1024)] = "",
         repeat: Annotated[str, Form(max_length=1024)] = "",
     ) -> Response:
-        """Give the account a new password (a forgotten one); its sessions end and a lockout is lifted."""
+        """Give the account a new password (a forgotten one); its sessions end and a lockout is lifted — once a
+        second administrator approves it (``account_services.set_password``)."""
         if password != repeat:
             return _user_page(
                 request, username, {"repeat": [Issue("repeat", "does not match the password")]}, status=422
             )
-        return _change(
-            request, username, lambda who: account_services.set_password(node, username, password, actor=who)
-        )
+        try:
+            changed = account_services.set_password(node, username, password, actor=current_actor(request))
+        except ValidationFailed as exc:
+            return _user_page(request, username, by_field(exc.issues), status=422)
+        except Conflict as exc:  # a grant or another reset already waiting for this account
+            return _user_page(request, username, {"password": [Issue("password", str(exc))]}, status=409)
+        done = "reset" if changed.pending is not None else "user"
+        return redirect(f"/users/{changed.user.username}", done)
 
     @web.post("/users/{username}/disable", **secured(Permission.USERS_MANAGE))
     def disable(request: Request, username: str) -> Response:

@@ -56,6 +56,7 @@ from hanoinet.federation.transport import AnswerTooLarge, HttpTransport, Outboun
 from hanoinet.platform.api import NOT_BLANK, Strict, problems
 from hanoinet.platform.errors import Issue, NotFound, ValidationFailed
 from hanoinet.platform.limits import read_body
+from hanoinet.platform.logsafe import safe
 from hanoinet.platform.paging import OffsetQuery
 from hanoinet.platform.permissions import NodeRole, Permission
 from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
@@ -86,7 +87,7 @@ def rejection_response(exc: EnvelopeRejected) -> JSONResponse:
     the sender chose), never more."""
     return JSONResponse(
         status_code=REJECTION_STATUS.get(exc.reason, 400),
-        content={"title": exc.reason, "detail": inbound.shown(exc.detail, inbound.DETAIL_LIMIT)},
+        content={"title": exc.reason, "detail": safe(exc.detail, inbound.DETAIL_LIMIT)},
     )
 
 
@@ -198,7 +199,7 @@ def sync_targets(node: Node) -> list[str]:
 def fetch_register(node: Node, url: str) -> dict[str, Any]:
     """GET a directory node's signed register, from a place an operator approved only; its answer is size-capped
     and never shown (a URL could point at another service, whose reply must not come back through this node)."""
-    shown = url[:200]
+    shown = safe(url)
     try:
         base = _normal(url)
         target = str(httpx.URL(f"{base}/federation/v1/register"))

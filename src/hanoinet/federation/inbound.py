@@ -15,7 +15,7 @@ Refusals come mostly from callers nobody authenticated, so what they cost is bou
 address has a token bucket of refusals (past it, its transmissions are answered 429 unread), and per window only the
 first refusals of an address are recorded one by one (a row and a signed audit entry each); the rest of the window
 is one counter row and one audit entry with the count. Every value a sender chose (a key id, a node id, any header)
-is escaped and truncated (``shown``) before it reaches a log line, an answer or a stored refusal.
+is escaped and truncated (``platform.logsafe.safe``) before it reaches a log line, an answer or a stored refusal.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from hanoinet.federation.settings import RefusalLimits
 from hanoinet.platform.errors import Conflict, DomainError, ValidationFailed
 from hanoinet.platform.events import Outcome
 from hanoinet.platform.ids import new_id
+from hanoinet.platform.logsafe import safe
 
 if TYPE_CHECKING:
     from hanoinet.app.node import Node, UnitOfWork
@@ -97,26 +98,6 @@ class Opened:
     batch_id: str
     messages: list[str]
     keys: dict[str, PeerKey]
-
-
-def shown(value: object, limit: int = 200) -> str:
-    """``value`` as it may appear in a log line, an answer or a stored refusal: control and other non-printable
-    characters (newlines, escape sequences, Unicode line separators) and the backslash escaped, so that nothing a
-    sender chose can start a line or restyle a terminal, and at most about ``limit`` characters, so that a
-    100,000-character key id makes no 100 KB line.
-
-    TODO(issue 11 merge): becomes ``hanoinet.platform.logsafe.safe`` once that lands; same contract.
-    """
-    text = value if isinstance(value, str) else str(value)
-    out: list[str] = []
-    size = 0
-    for index, char in enumerate(text):
-        if size >= limit:
-            return "".join(out) + f"…(+{len(text) - index} characters)"
-        piece = char if char.isprintable() and char != "\\" else char.encode("unicode_escape").decode("ascii")
-        out.append(piece)
-        size += len(piece)
-    return "".join(out)
 
 
 DETAIL_LIMIT = 500
@@ -246,7 +227,7 @@ def keep_counts(node: Node, counts: list[RefusalCount]) -> None:
                 "transmission:refuse-counted",
                 "transmission",
                 outcome=Outcome.REFUSED,
-                remote=shown(count.remote, 64),
+                remote=safe(count.remote, 64),
                 window_start=count.window_start.isoformat(),
                 window_end=count.window_end.isoformat(),
                 refused=count.refused,
@@ -260,7 +241,7 @@ def keep_counts(node: Node, counts: list[RefusalCount]) -> None:
             "%d refused and %d throttled transmission(s) from %s between %s and %s (counted)",
             count.refused,
             count.throttled,
-            shown(count.remote, 64),
+            safe(count.remote, 64),
             count.window_start.isoformat(),
             count.window_end.isoformat(),
         )
@@ -273,9 +254,9 @@ def refuse(node: Node, exc: EnvelopeRejected, remote: str | None, guard: Refusal
     verdict = Verdict.RECORD if guard is None else guard.refused(remote, exc.reason, now)
     if guard is not None:
         keep_counts(node, guard.closed(now))
-    source = shown(remote or "?", 64)
-    sender = shown(exc.sender, 64) if exc.sender else None
-    detail = shown(exc.detail, DETAIL_LIMIT)
+    source = safe(remote or "?", 64)
+    sender = safe(exc.sender, 64) if exc.sender else None
+    detail = safe(exc.detail, DETAIL_LIMIT)
     if verdict is Verdict.COUNT_FIRST:
         log.warning("further refusals from %s this window are counted, not recorded one by one", source)
     if verdict is not Verdict.RECORD:
@@ -522,7 +503,7 @@ def _take_one_by_one(node: Node, opened: Opened, parsed: list[_Parsed], now: dat
                 reason = str(exc.issues[0])
             else:
                 reason = exc.detail if isinstance(exc, EnvelopeRejected) else str(exc)
-            log.info("message %s from %s refused: %s", shown(p.id), opened.peer.entry.node_id, shown(reason))
+            log.info("message %s from %s refused: %s", safe(p.id), opened.peer.entry.node_id, safe(reason))
             with node.uow() as uow:
                 uow.inbox.receive([_refused_record(opened, p, now=now, reason=reason)])
                 uow.commit()

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from hanoinet.audit import service as audit
 from hanoinet.federation import directory
 from hanoinet.federation.domain import KeyStatus, KeyUse
-from hanoinet.federation.inbound import shown
 from hanoinet.platform.events import Outcome
+from hanoinet.platform.logsafe import safe
 from hanoinet.platform.permissions import NodeRole
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def check_publisher(node: Node, signed: Mapping[str, Any]) -> None:
         audit.record(uow, node, event)
         uow.commit()
     raise directory.EntryRefused(
-        f"the register's publisher {shown(publisher_id, 64)} is trusted here as {roles}, not as a directory: "
+        f"the register's publisher {safe(publisher_id, 64)} is trusted here as {roles}, not as a directory: "
         "a register, and the revocations in it, is taken only from a node trusted as a directory"
     )
 

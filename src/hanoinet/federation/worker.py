@@ -21,16 +21,17 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hanoinet.federation import directory, messaging, transfers
 from hanoinet.federation.ports import Transport, TransportError
 from hanoinet.federation.transport import HttpTransport
+from hanoinet.platform import logsafe
 
 if TYPE_CHECKING:
     from hanoinet.app.node import Node
@@ -257,14 +258,17 @@ def _die_with_parent() -> None:
 PR_SET_PDEATHSIG = 1
 
 
-def worker_main(conn: Connection, build: Callable[[], Node], parent: int) -> None:
+def worker_main(
+    conn: Connection, build: Callable[[], Node], parent: int, logs: Mapping[str, Any] | None = None
+) -> None:
     """The worker process: the same node, built by ``build`` (the composition root's bootstrap, with the settings
     from the environment), its delivery loops, and wake-ups from the API process through ``conn`` (peer ids); it
-    ends when told to or when the API process goes away."""
+    ends when told to or when the API process goes away. ``logs``: the parent's logging (``logsafe.installed``), so
+    that what a peer's answer puts in a failure's message is escaped and bounded here too."""
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before we could ask to die with it
         return
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    logsafe.apply(logs if logs is not None else logsafe.installed(level="INFO"))
     node = build()
     worker = FederationWorker(node)
     worker.start()
@@ -309,7 +313,10 @@ class WorkerProcess:
     def _spawn(self) -> None:
         reader, writer = self._context.Pipe(duplex=False)
         process = self._context.Process(
-            target=worker_main, args=(reader, self._build, os.getpid()), name="hanoinet-worker", daemon=True
+            target=worker_main,
+            args=(reader, self._build, os.getpid(), logsafe.installed(level="INFO")),
+            name="hanoinet-worker",
+            daemon=True,
         )
         process.start()
         reader.close()  # the child reads; this process only writes

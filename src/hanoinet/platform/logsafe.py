@@ -251,10 +251,31 @@ def log_config(fmt: str = "text", limit: Limits | None = None, *, level: str = "
     }
 
 
+_FORMAT = ["text"]
+
+
+def installed(*, level: str = "INFO") -> dict[str, Any]:
+    """The dictionary of what was last installed (format and limits) at ``level``: what a child process (the
+    federation worker) applies with ``apply`` so that its lines are as safe as its parent's."""
+    return log_config(_FORMAT[0], limits(), level=level)
+
+
+def apply(config: Mapping[str, Any]) -> None:
+    """Configure logging from a ``log_config`` dictionary made elsewhere (by ``installed`` in a parent process),
+    its limits in force here too."""
+    safe_filter = config["filters"]["hanoinet_safe"]
+    record = config["formatters"]["hanoinet_safe"]["record_limit"]
+    _LIMITS[0] = Limits(safe_filter["value_limit"], safe_filter["message_limit"], record, limits().error_text)
+    _FORMAT[0] = "json" if config["formatters"]["hanoinet_safe"]["()"] is JsonFormatter else "text"
+    logging.config.dictConfig(dict(config))
+    logging.captureWarnings(True)
+
+
 def install(fmt: str = "text", limit: Limits | None = None, *, level: str = "INFO") -> dict[str, Any]:
     """Configure logging as ``log_config`` says and make ``limit`` the limits in force; return the dictionary."""
     if limit is not None:
         _LIMITS[0] = limit
+    _FORMAT[0] = fmt
     config = log_config(fmt, limit, level=level)
     logging.config.dictConfig(config)
     logging.captureWarnings(True)

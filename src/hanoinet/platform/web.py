@@ -145,8 +145,9 @@ FLASH: dict[str, str] = {
     "case": N_("The case is open."),
     "user": N_("The account is saved."),
     "grant": N_("Saved. The new roles wait for another administrator's approval before they take effect."),
-    "granted": N_("The grant is approved: the new roles are in effect."),
-    "rejected": N_("The grant is rejected: the roles are unchanged."),
+    "granted": N_("Approved: the change is in effect."),
+    "reset": N_("Saved. The new password waits for another administrator's approval before it takes effect."),
+    "rejected": N_("Rejected: the account is unchanged."),
     "verified": N_("Verification finished."),
     "transfer": N_("The transfer is queued."),
 }

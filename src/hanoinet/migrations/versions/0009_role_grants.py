@@ -1,4 +1,5 @@
-"""Separation of duties: grants of casework roles asked for by one administrator and waiting for another.
+"""Separation of duties: grants of casework roles (and resets of such accounts' passwords) asked for by one
+administrator and waiting for another.
 
 Revision ID: 0009
 Revises: 0008
@@ -31,6 +32,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("decided_by", sa.String(length=256), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("kind", sa.String(length=16), server_default="roles", nullable=False),
+        sa.Column("password_hash", sa.String(length=256), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_role_grants_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_role_grants")),
     )
