@@ -5,6 +5,8 @@ the file. Every step is a person's click in Chromium; the nodes talk to each oth
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import subprocess
 from collections.abc import Iterator
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
+from hanoinet.federation.domain import TYP_ENTRY
+from hanoinet.federation.jose import JoseIdentity
 from tests.browser.conftest import PASSWORD, Account, Profiles, Watch, screenshot
 from tests.browser.test_web_ui import NECESSITY, NECESSITY_TEXT, PRESERVATION, PRESERVATION_ITEMS
 from tests.e2e.conftest import HANOINET
@@ -20,6 +24,7 @@ from tests.e2e.nodes import NodeProcess, network
 
 HANDLER = Account("tran", "Trần Văn An", "central_authority")
 DUTY = Account("lim", "Lim Wei Ling", "duty_officer")
+ADMIN = Account("thuy", "Phạm Thu Thủy", "administrator")
 CASE = "LOTUS-HOSPITAL"
 SUMMARY = "Ransomware attack on a hospital in Hà Nội"
 ARRIVAL_TIMEOUT_MS = 30_000
@@ -53,6 +58,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     vnm, sgp = next(nodes)
     try:
         _add_user(vnm, HANDLER)
+        _add_user(vnm, ADMIN)
         _add_user(sgp, DUTY)
         vnm.call(
             "POST",
@@ -168,3 +174,42 @@ def test_a_request_from_composing_to_closing_across_two_nodes(desks: tuple[Page,
     expect(closed).to_have_count(1)
     expect(closed).to_contain_text("Preservation")
     expect(closed.get_by_role("link", name=CASE)).to_have_attribute("href", request_path)
+
+
+def test_a_change_of_identity_a_peer_offers_waits_on_the_directory_page_until_rejected(
+    browser: Browser, pair: Pair
+) -> None:
+    """Singapore's node pushes a newer entry of its own, signed by its same key, moving itself to another address
+    and calling itself a directory: Viet Nam's administrator sees it held, with the old and new values, and
+    rejects it; what is in force never changed."""
+    signed = pair.sgp.call("GET", "/federation/v1/entry")
+    text = signed["payload"]
+    entry = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    elsewhere = "http://127.0.0.1:9"  # nothing listens there: a request routed to it would never arrive
+    offered = {**entry, "endpoint": elsewhere, "roles": [*entry["roles"], "directory"], "serial": entry["serial"] + 1}
+    hostile = JoseIdentity(pair.sgp.data_dir / "keys", "sgp-247", "SGP").sign_document(offered, TYP_ENTRY)
+    with pair.vnm.client() as http:
+        pushed = http.post("/federation/v1/entries", json=hostile)
+    assert pushed.json()["verdict"] == "held", pushed.text
+
+    watch = Watch()
+    profiles = Profiles(browser, pair.vnm.url, watch, {})
+    try:
+        page = profiles.new(ADMIN)
+        page.goto("/directory")
+        row = page.locator("tr").filter(has=page.get_by_role("rowheader", name="sgp-247"))
+        expect(row.get_by_role("status")).to_contain_text("waits for a decision")
+        expect(row).to_contain_text(f"{pair.sgp.url.rstrip('/')} → {elsewhere}")
+        expect(row.locator("td").nth(3)).not_to_contain_text(elsewhere)  # the endpoint in force is the old one
+        screenshot(page, "directory-pending-change")
+        row.get_by_role("button", name="Reject the change of sgp-247").click()
+        expect(page.locator("p.flash")).to_contain_text("confirmed identity stays in force")
+        row = page.locator("tr").filter(has=page.get_by_role("rowheader", name="sgp-247"))
+        expect(row).not_to_contain_text("waits for a decision")
+        expect(row).not_to_contain_text(elsewhere)
+    finally:
+        profiles.close()
+    assert not watch.problems, "\n".join(watch.problems)
+    peer = pair.vnm.call("GET", "/api/v1/directory/sgp-247")
+    assert (peer["endpoint"], peer["pending"]) == (pair.sgp.url.rstrip("/"), None)
+    assert "directory" not in peer["roles"]

@@ -285,7 +285,19 @@ def router(node: Node) -> APIRouter:
             "encryption_key": identity.encryption_key.kid,
             "custody_key": node.signer.public_key_hex() if node.signer else "",
         }
-        context = {"offline": "", "own": own, "peers": peers, "rejections": status["rejections"]}
+        context = {"offline": "", "own": own, "peers": peers, "rejections": status["rejections"], **flash(request)}
         return render(request, "directory.html", context)
+
+    @web.post("/directory/{node_id}/confirm", **secured(Permission.DIRECTORY_WRITE))
+    def confirm_change(request: Request, node_id: str) -> Response:
+        """Put a node's held change of identity in force (after checking it with the other authority)."""
+        directory_services.confirm_change(node, node_id, actor=current_actor(request).name)
+        return redirect("/directory", "identity-confirmed")
+
+    @web.post("/directory/{node_id}/reject", **secured(Permission.DIRECTORY_WRITE))
+    def reject_change(request: Request, node_id: str) -> Response:
+        """Refuse a node's held change of identity: the confirmed values stay in force."""
+        directory_services.reject_change(node, node_id, actor=current_actor(request).name)
+        return redirect("/directory", "identity-rejected")
 
     return web

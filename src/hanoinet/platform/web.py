@@ -146,6 +146,8 @@ FLASH: dict[str, str] = {
     "user": N_("The account is saved."),
     "grant": N_("Saved. The new roles wait for another administrator's approval before they take effect."),
     "granted": N_("Approved: the change is in effect."),
+    "identity-confirmed": N_("The node's new identity is in force: requests for its State now go to it."),
+    "identity-rejected": N_("The change is refused: the node's confirmed identity stays in force."),
     "reset": N_("Saved. The new password waits for another administrator's approval before it takes effect."),
     "rejected": N_("Rejected: the account is unchanged."),
     "verified": N_("Verification finished."),
