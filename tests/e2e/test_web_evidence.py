@@ -80,26 +80,28 @@ def ingest(api: httpx.Client, case: Json, exhibit: str, content: bytes, **condit
 def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Room]:
     data_dir = tmp_path_factory.mktemp("web-evidence") / "data"
     server = start_server(data_dir, "sqlite")
-    with ThreadPoolExecutor(1) as pool:  # the console script starts slowly: it runs while the API does the rest
-        made = pool.submit(
-            cli, data_dir, "user", "add", "pros.nguyen", "--role", "prosecutor", "--password-stdin",
-            stdin=PASSWORD + "\n",
-        )  # fmt: skip
+    # The accounts are made on the host, where casework roles are granted at once (through the API they would wait
+    # for a second administrator); the console script starts slowly, so it runs while the API does the rest.
+    accounts = (("pros.nguyen", "prosecutor"), ("duty.tran", "duty_officer"), ("audit.le", "auditor"))
+    with ThreadPoolExecutor(1) as pool:
+        made = [
+            pool.submit(cli, data_dir, "user", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
+            for name, role in accounts
+        ]
         api = httpx.Client(
             base_url=server.base_url,
             timeout=30.0,
             headers={"Authorization": f"Bearer {server.token}"},
             event_hooks={"response": [check_response]},
         )
-        for name, role in (("duty.tran", "duty_officer"), ("audit.le", "auditor")):
-            ok(api.post("/api/v1/users", json={"username": name, "roles": [role], "password": PASSWORD}), 201)
         body = {"reference": reference("LOTUS"), "offence": "system_interference", "summary": "Ransomware, Hà Nội"}
         case: Json = ok(api.post("/api/v1/cases", json=body), 201)
         image = ingest(api, case, "LOTUS/W-1", IMAGE, file_name="hn-db-01.img", extra_hashes=["sha1", "md5"])
         records = ingest(
             api, case, "LOTUS/W-2", RECORDS, file_name="thuê-bao.csv", allowed_roles=["prosecutor"], purpose="trial"
         )
-        made.result()
+        for done in made:
+            done.result()
     yield Room(server, data_dir, api, case, image, records)
     api.close()
     stop_server(server)
