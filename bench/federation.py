@@ -130,6 +130,7 @@ class Node:
     port: int = field(default_factory=free_port)
     token: str = ""
     process: subprocess.Popen[bytes] | None = None
+    http: str = "h11"
 
     @property
     def url(self) -> str:
@@ -149,6 +150,7 @@ class Node:
             HANOINET_NODE_ROLES=self.roles,
             HANOINET_NODE_ENDPOINT=self.url,
             HANOINET_ROLES="central_authority",
+            HANOINET_SERVE_HTTP=self.http,
             NO_COLOR="1",
         )
         return env
@@ -222,10 +224,10 @@ def prepare(node: Node) -> None:
     node.token = tokens.create_token(n, "bench", [Role.CENTRAL_AUTHORITY, Role.ADMINISTRATOR])
 
 
-def setup(base: Path) -> tuple[Node, Node]:
-    """Two prepared, started nodes that trust each other."""
-    a = Node("vnm-ca", "VNM", "central_authority", base)
-    b = Node("sgp-247", "SGP", "point_of_contact_24_7,central_authority", base)
+def setup(base: Path, http: str = "h11") -> tuple[Node, Node]:
+    """Two prepared, started nodes that trust each other, serving with the ``http`` parser."""
+    a = Node("vnm-ca", "VNM", "central_authority", base, http=http)
+    b = Node("sgp-247", "SGP", "point_of_contact_24_7,central_authority", base, http=http)
     try:
         for node in (a, b):
             node.data_dir.mkdir(parents=True)
@@ -460,6 +462,12 @@ def environment(base: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smaller message phases; finishes in < 45 s")
+    parser.add_argument(
+        "--http",
+        choices=["h11", "httptools"],
+        default="h11",
+        help="the nodes' HTTP parser (HANOINET_SERVE_HTTP): h11, the default, bounds headers; httptools does not",
+    )
     parser.add_argument("--messages", type=int, default=None, help="messages for the throughput phase")
     parser.add_argument("--rate", type=float, default=200.0, help="offered rate for the latency phase (msg/s)")
     parser.add_argument("--seconds", type=float, default=None, help="duration of the latency phase")
@@ -473,8 +481,8 @@ def main() -> None:
     parent.mkdir(parents=True, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="hanoinet-bench-federation-", dir=parent))
     wall = time.perf_counter()
-    print(environment(base))
-    a, b = setup(base)
+    print(environment(base) + f"; HTTP parser {args.http}")
+    a, b = setup(base, args.http)
     try:
         print(f"nodes up in {time.perf_counter() - wall:.1f} s; load average {os.getloadavg()[0]:.2f}", flush=True)
         throughput(a, 1000)  # warm-up: compiled statements, connection pools, key caches
@@ -510,6 +518,7 @@ def main() -> None:
         shutil.rmtree(base, ignore_errors=True)
     print(f"total {time.perf_counter() - wall:.1f} s; load average after {os.getloadavg()[0]:.2f}")
     options = ["--quick"] if args.quick else []
+    options += [f"--http={args.http}"] if args.http != "h11" else []
     options += [f"--messages={args.messages}"] if args.messages else []
     options += [f"--sizes={' '.join(map(str, args.sizes))}"] if args.sizes else []
     print("reproduce: " + shlex.join([".venv/bin/python", "bench/federation.py", *options]))

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from hanoinet.platform.api import IsoDate
+from hanoinet.platform.logsafe import csv_cell
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import SecureRoute, secured
 from hanoinet.requests.domain import Direction
@@ -42,12 +43,6 @@ DEFINITIONS = {
     ),
     "percentile": "linear interpolation between closest ranks (as PostgreSQL percentile_cont); null if no request",
 }
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: str) -> str:
-    """A text cell that a spreadsheet will not run as a formula (labels come from packs, but files travel)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def to_csv(stats: Statistics) -> str:
@@ -56,7 +51,7 @@ def to_csv(stats: Statistics) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in statistics_services.figures(stats):
-        writer.writerow([_cell(cell) for cell in row])
+        writer.writerow([csv_cell(cell) for cell in row])  # labels come from packs, but files travel
     return buffer.getvalue()
 
 
