@@ -151,6 +151,7 @@ class Node:
             HANOINET_NODE_ENDPOINT=self.url,
             HANOINET_ROLES="central_authority",
             HANOINET_SERVE_HTTP=self.http,
+            HANOINET_ALLOW_PRIVATE_PEERS="true",  # both nodes listen on 127.0.0.1 (refused by default: SSRF)
             NO_COLOR="1",
         )
         return env
@@ -260,6 +261,10 @@ def delivered_count(client: httpx.Client) -> int:
     return int(status["peers"][0]["delivered"]) if status["peers"] else 0
 
 
+STALL_SECONDS = 60.0
+"""How long the benchmark waits beyond a generous rate (50 msg/s) before it reports a stall instead of hanging."""
+
+
 def throughput(a: Node, count: int) -> float:
     """Messages per second, from the first submission to the last receipt recorded (after a warm-up round)."""
     with a.client() as client:
@@ -272,7 +277,11 @@ def throughput(a: Node, count: int) -> float:
             ]
             client.post("/api/v1/messages", json={"messages": batch}).raise_for_status()
         submitted = time.perf_counter() - started
+        give_up = started + STALL_SECONDS + count / 50
         while delivered_count(client) < before + count:
+            if time.perf_counter() > give_up:
+                status = client.get("/api/v1/federation/status").json()
+                raise SystemExit(f"messages not delivered after {give_up - started:.0f} s; federation status: {status}")
             time.sleep(0.01)
         elapsed = time.perf_counter() - started
     print(f"  {count} messages: submitted in {submitted:.2f} s, all receipted after {elapsed:.2f} s", flush=True)
