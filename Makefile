@@ -22,7 +22,7 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed ## Create the virtualenv and install hanoinet with its dev tools
 
 .PHONY: system-deps
-system-deps: ## Install Debian's PostgreSQL server and Chromium if missing (a throwaway cluster; the browser tests)
+system-deps: ## Install Debian's PostgreSQL, Chromium, Pango, Noto fonts and poppler-utils if missing
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
 		echo "installing Debian's postgresql"; \
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq; \
@@ -32,6 +32,12 @@ system-deps: ## Install Debian's PostgreSQL server and Chromium if missing (a th
 		echo "installing Debian's chromium (for the browser tests)"; \
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq; \
 		DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	fi
+	@if ! command -v pdfsig >/dev/null || ! fc-list | grep -q "Noto Sans CJK" || ! ldconfig -p | grep -q libpangoft2; then \
+		echo "installing Pango, the Noto fonts and poppler-utils (formal documents and their checks)"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq --no-install-recommends \
+			libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-core fonts-noto-cjk poppler-utils >/dev/null; \
 	fi
 
 .PHONY: demo
@@ -72,19 +78,27 @@ bench: setup system-deps ## Run the benchmarks and print their figures
 LOCALE := src/hanoinet/locale
 
 .PHONY: messages
-messages: setup ## Extract the UI's strings into src/hanoinet/locale/hanoinet.pot
-	$(BIN)/pybabel --quiet extract -F babel.cfg -o $(LOCALE)/hanoinet.pot --project hanoinet \
-		--version "$$($(BIN)/python -c 'import hanoinet; print(hanoinet.__version__)')" \
-		--copyright-holder "the hanoinet contributors" --add-location=file --add-comments=Translators: .
-	@if ls $(LOCALE)/*/LC_MESSAGES/hanoinet.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel --quiet update -i $(LOCALE)/hanoinet.pot -d $(LOCALE) -D hanoinet --ignore-pot-creation-date; \
-	fi
+messages: setup ## Extract the UI's strings (hanoinet.pot) and the rule packs' texts (packs.pot), merge into each .po
+	@for domain in hanoinet packs; do \
+		cfg=babel.cfg; [ $$domain = packs ] && cfg=babel-packs.cfg; \
+		$(BIN)/pybabel --quiet extract -F $$cfg -o $(LOCALE)/$$domain.pot --project hanoinet \
+			--version "$$($(BIN)/python -c 'import hanoinet; print(hanoinet.__version__)')" \
+			--copyright-holder "the hanoinet contributors" --add-location=file --add-comments=Translators: . \
+			|| exit 1; \
+		for po in $(LOCALE)/*/LC_MESSAGES/$$domain.po; do [ -e "$$po" ] || continue; \
+			lang=$$(basename $$(dirname $$(dirname $$po))); \
+			$(BIN)/pybabel --quiet update -i $(LOCALE)/$$domain.pot -d $(LOCALE) -D $$domain -l $$lang \
+				--ignore-pot-creation-date || exit 1; \
+		done; \
+	done
 
 .PHONY: translations
 translations: setup ## Compile the translated catalogues (.po) into the .mo files the node loads
-	@if ls $(LOCALE)/*/LC_MESSAGES/hanoinet.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel compile -d $(LOCALE) -D hanoinet --statistics; \
-	else echo "no catalogue yet: see $(LOCALE)/README.md"; fi
+	@for domain in hanoinet packs; do \
+		if ls $(LOCALE)/*/LC_MESSAGES/$$domain.po >/dev/null 2>&1; then \
+			$(BIN)/pybabel compile -d $(LOCALE) -D $$domain --statistics || exit 1; \
+		fi; \
+	done
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (not your data directory)

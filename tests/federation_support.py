@@ -46,6 +46,7 @@ def make_node(
     database_url: str | None = None,
     clock: FixedClock | None = None,
     engines: list[Engine] | None = None,
+    languages: str = "en",
 ) -> Node:
     """A node with its own data directory (keys, vault) and database, on the real adapters; its engine is added to
     ``engines`` for the caller to dispose of."""
@@ -58,6 +59,7 @@ def make_node(
         node_endpoint=endpoint_of(node_id),
         database_url=database_url,
         federation_retry_max_seconds=1.0,
+        node_languages=languages,
     )
     engine = boot.open_database(settings)
     if engines is not None:

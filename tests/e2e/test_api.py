@@ -5,6 +5,7 @@ Every response goes through the client fixture's check: never a 500, never a sta
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import uuid
@@ -540,3 +541,53 @@ def test_deeply_nested_json_is_a_bad_request_and_saves_nothing(
         assert response.status_code == 400, response.text
         assert "nest" in response.text
     assert ok(client.get("/api/v1/cases", params={"limit": 500})) == before
+
+
+# --- formal documents (issue 12) ------------------------------------------------------------------------------
+
+
+def test_a_request_has_a_signed_pdf_that_the_node_verifies(client: httpx.Client, in_force: Json, tha: str) -> None:
+    case = new_case(client)
+    request = new_request(client, case["id"], "mla", language="en", translations={"purpose": "Obtenir les journaux."})
+    response = client.get(f"/api/v1/requests/{request['id']}/document", params={"to_language": "fr"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+    assert response.headers["x-content-sha256"] == hashlib.sha256(response.content).hexdigest()
+    assert "-en-fr.pdf" in response.headers["content-disposition"]
+
+    checked = ok(
+        client.post("/api/v1/documents/verify", content=response.content, headers={"content-type": "application/pdf"})
+    )
+    assert checked["ok"] is True, checked["problems"]
+    assert checked["signature"]["intact"]
+    assert checked["signature"]["covers_whole_file"]
+    assert checked["request"]["items"] == request["items"]
+    assert checked["request"]["translations"] == {"purpose": "Obtenir les journaux."}
+    assert checked["document"]["languages"] == ["en", "fr"]
+    certificate = ok(client.get("/api/v1/documents/certificate"))
+    assert certificate["self_issued"] is True
+    assert checked["signature"]["signer_sha256"] == certificate["sha256"]
+
+
+def test_an_incomplete_request_has_no_document_and_says_what_is_missing(client: httpx.Client, tha: str) -> None:
+    case = new_case(client)
+    draft = ok(
+        client.post("/api/v1/requests", json={"case": case["id"], "type": "preservation", "requested_state": "THA"}),
+        201,
+    )
+    body = problem(client.get(f"/api/v1/requests/{draft['id']}/document"), 422)
+    assert "Art 42" in body["detail"][0]["text"] or "Art 42" in str(body["detail"])
+
+
+def test_a_file_that_is_not_a_pdf_is_refused_for_checking(client: httpx.Client) -> None:
+    body = problem(
+        client.post("/api/v1/documents/verify", content=b"hello", headers={"content-type": "application/pdf"}), 422
+    )
+    assert "not a PDF" in str(body["detail"])
+    too_big = client.post(
+        "/api/v1/documents/verify",
+        content=b"%PDF-" + b"0" * (33 * 1024 * 1024),
+        headers={"content-type": "application/pdf"},
+    )
+    assert too_big.status_code == 413

@@ -29,6 +29,8 @@ from hanoinet.platform.settings import Settings
         ("POST", "/federation/v1/transfers/t1/complete", RouteClass.API),
         ("POST", "/login", RouteClass.FORM),
         ("POST", "/requests/r1/actions", RouteClass.FORM),
+        ("POST", "/api/v1/documents/verify", RouteClass.DOCUMENT),
+        ("GET", "/api/v1/requests/r1/document", RouteClass.API),
     ],
 )
 def test_each_route_has_its_class(method: str, path: str, kind: RouteClass) -> None:

@@ -175,7 +175,7 @@ def test_workflows_and_dual_criminality(un: RulePack) -> None:
     assert mla is not None
     assert extradition is not None
     assert preservation.dual_criminality is DualCriminality.NOT_REQUIRED
-    assert "reserve" in preservation.notes
+    assert "reserve" in preservation.dual_criminality_note
     assert mla.dual_criminality is DualCriminality.MAY_BE_REQUIRED
     assert extradition.dual_criminality is DualCriminality.REQUIRED
     assert extradition.minimum_penalty_years == 1

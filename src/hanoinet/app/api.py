@@ -30,6 +30,7 @@ from hanoinet.app.node import Node
 from hanoinet.app.web import install as install_web
 from hanoinet.audit import api as audit_api
 from hanoinet.cases import api as cases_api
+from hanoinet.documents import api as documents_api
 from hanoinet.evidence.api import evidence_router
 from hanoinet.evidence.downloads import StreamCutError
 from hanoinet.evidence.ports import ContentMismatch
@@ -254,6 +255,8 @@ def create_app(
         app.include_router(operator_router(node))
     for capability in (rules_api, treaty_api, cases_api, requests_api, audit_api):
         app.include_router(capability.router(node))
+    if node.identity is not None:
+        app.include_router(documents_api.router(node))
     app.include_router(admin_router(node))
     app.include_router(statistics_router(node))
 

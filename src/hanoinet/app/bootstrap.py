@@ -13,6 +13,7 @@ from hanoinet.accounts.passwords import Argon2Hasher
 from hanoinet.accounts.throttle import SignInThrottle, ThrottlePolicy
 from hanoinet.app.node import Node, UnitOfWork
 from hanoinet.app.unit_of_work import SqlUnitOfWork
+from hanoinet.documents.settings import DocumentSettings
 from hanoinet.evidence.exporter import FileExporter
 from hanoinet.evidence.uploads import UploadStore
 from hanoinet.evidence.vault import BlobStore
@@ -151,6 +152,13 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None,
             allow_private_peers=settings.allow_private_peers,
             directory_urls=tuple(u.strip().rstrip("/") for u in settings.directory_urls.split(",") if u.strip()),
             max_answer_bytes=settings.federation_max_answer_bytes,
+        ),
+        documents=DocumentSettings(
+            key_dir=settings.data_dir / "keys",
+            letterhead="\n".join(x.strip() for x in settings.document_letterhead.replace(" | ", "\n").splitlines()),
+            signatory=settings.document_signatory,
+            location=settings.document_location,
+            tsa_url=settings.document_tsa_url or None,
         ),
         wall_clock=wall,
         passwords=Argon2Hasher(

@@ -30,6 +30,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "case": ("hanoinet.cases.cli", "case_app", "Cases: the investigations requests are made for."),
     "request": ("hanoinet.requests.cli", "request_app", "Requests of Chapter V."),
     "packs": ("hanoinet.rules.cli", "packs_app", "Rule packs: the instruments as data."),
+    "document": (
+        "hanoinet.documents.cli",
+        "document_app",
+        "Formal request documents: signed bilingual PDFs for counterparts off the network.",
+    ),
     "evidence": (
         "hanoinet.evidence.cli",
         "evidence_app",

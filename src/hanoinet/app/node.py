@@ -13,6 +13,7 @@ from hanoinet.accounts.throttle import SignInThrottle
 from hanoinet.app.handlers import message_handlers
 from hanoinet.audit.ports import AuditLog
 from hanoinet.cases.ports import CaseRepository
+from hanoinet.documents.settings import DocumentSettings
 from hanoinet.evidence.ports import EvidenceRepository, Exporter, Ledger, Vault
 from hanoinet.federation.domain import MessageKind
 from hanoinet.federation.ports import (
@@ -55,6 +56,7 @@ class Node:
     identity: Identity | None = None
     profile: NodeProfile | None = None
     federation: FederationSettings = field(default_factory=FederationSettings)
+    documents: DocumentSettings = field(default_factory=DocumentSettings)
     wall_clock: Clock | None = None
     """Real time, for transmission timestamps, even when ``clock`` runs fast for a training exercise."""
     passwords: PasswordHasher | None = None

@@ -15,6 +15,7 @@ from hanoinet.accounts import web as admin
 from hanoinet.accounts import web_session as session
 from hanoinet.app.node import Node
 from hanoinet.audit import web as audit
+from hanoinet.documents import web as documents_web
 from hanoinet.evidence import web as evidence
 from hanoinet.platform import web as pages
 from hanoinet.requests import present as requests_present
@@ -72,4 +73,6 @@ def install(app: FastAPI, node: Node) -> None:
         app.include_router(module.router(node))
     if node.vault is not None:
         app.include_router(evidence.router(node))
+    if node.identity is not None:
+        app.include_router(documents_web.router(node))
     app.add_middleware(SecurityHeaders)

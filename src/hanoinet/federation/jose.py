@@ -28,7 +28,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from joserfc import jwe, jws
 from joserfc.errors import DecodeError, ExceededSizeError, JoseError
 from joserfc.jwk import KeySet, OKPKey
@@ -279,6 +281,17 @@ class JoseIdentity:
             label = self._signing.thumbprint()
             self._load(rotate_federation_keys(self._dir, label))
         return self.sign_document(build(self.signing_key, self.encryption_key), typ, also=(old_pem,))
+
+    def issue_certificate(self, builder: x509.CertificateBuilder) -> x509.Certificate:
+        """Sign an X.509 certificate with the current signing key (Ed25519), so that a certificate this node
+        issues itself (its document-signing certificate, ``documents.certificates``) is bound to the key its
+        signed directory entry publishes: whoever trusts the entry can check the certificate, no CA needed."""
+        with self._lock:
+            pem = self._signing_pem
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise TypeError("the federation signing key is not an Ed25519 key")
+        return builder.sign(key, None)
 
     @staticmethod
     def verify_ed25519(public_key_hex: str, signature: bytes, message: bytes) -> bool:

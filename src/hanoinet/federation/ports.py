@@ -34,6 +34,8 @@ from hanoinet.platform.direction import Direction
 from hanoinet.platform.errors import UNREACHABLE, ErrorKind
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from hanoinet.app.node import Node, UnitOfWork
 
 # --------------------------------------------------------------------------------------------------------------
@@ -549,6 +551,9 @@ class Identity(Protocol):
     @property
     def encryption_key(self) -> PublicKey: ...
 
+    retired_signing: tuple[PublicKey, ...]
+    """Signing keys this node used before its rotations: what they signed still verifies."""
+
     def sign(self, claims: Mapping[str, Any], typ: str) -> str:
         """A compact JWS by the current signing key."""
 
@@ -566,6 +571,9 @@ class Identity(Protocol):
 
     def rotate(self, build: Callable[[PublicKey, PublicKey], Mapping[str, Any]], typ: str) -> dict[str, Any]:
         """Replace the keys; return ``build(new signing, new encryption)`` signed by the new and the old key."""
+
+    def issue_certificate(self, builder: x509.CertificateBuilder) -> x509.Certificate:
+        """An X.509 certificate signed by the current signing key (the node's own document-signing chain)."""
 
     def verify(self, token: str, key: PublicKey, typ: str) -> dict[str, Any]:
         """Verify a compact JWS with ``key`` and return its payload; raise EnvelopeRejected if it does not."""

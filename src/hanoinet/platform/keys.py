@@ -32,8 +32,8 @@ class KeyFileError(RuntimeError):
     error_kind: ClassVar[ErrorKind] = CONFIGURATION
 
 
-def _create_exclusive(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` only if it does not exist yet, durably, mode 0600."""
+def _temporary(path: Path, data: bytes) -> Path:
+    """A new file beside ``path`` holding ``data``, durably, mode 0600 (to be linked or moved into place)."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -41,12 +41,10 @@ def _create_exclusive(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    try:
-        os.link(tmp, path)  # fails if another process created the key first: theirs wins
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
+    return tmp
+
+
+def _sync_directory(path: Path) -> None:
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -54,7 +52,28 @@ def _create_exclusive(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def _read_private(path: Path) -> bytes:
+def _create_exclusive(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` only if it does not exist yet, durably, mode 0600."""
+    tmp = _temporary(path, data)
+    try:
+        os.link(tmp, path)  # fails if another process created the key first: theirs wins
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    _sync_directory(path)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, replacing any earlier file atomically and durably, mode 0600: for key files
+    that are replaced (a reissued certificate, an imported one), where ``_create_exclusive`` keeps the first."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _temporary(path, data).replace(path)
+    _sync_directory(path)
+
+
+def read_private(path: Path) -> bytes:
+    """The bytes of a key file, refused if it is missing or readable by other users."""
     if not path.exists():
         raise KeyFileError(f"{path} is missing: run 'hanoinet init' to create the node's keys")
     if path.stat().st_mode & 0o077:
@@ -122,11 +141,11 @@ def ensure_keys(key_dir: Path) -> NodeKeys:
 
 def load_keys(key_dir: Path) -> NodeKeys:
     """Load the node's keys; raise KeyFileError (never echoing key material) if they are unusable."""
-    master = _read_private(key_dir / MASTER_KEY_FILE)
+    master = read_private(key_dir / MASTER_KEY_FILE)
     if len(master) != MASTER_KEY_BYTES:
         raise KeyFileError(f"{key_dir / MASTER_KEY_FILE} has the wrong length for a 256-bit key")
     try:
-        key = serialization.load_pem_private_key(_read_private(key_dir / SIGNING_KEY_FILE), password=None)
+        key = serialization.load_pem_private_key(read_private(key_dir / SIGNING_KEY_FILE), password=None)
     except ValueError:
         raise KeyFileError(f"{key_dir / SIGNING_KEY_FILE} is not a PEM private key") from None
     if not isinstance(key, Ed25519PrivateKey):
@@ -209,12 +228,12 @@ def ensure_federation_keys(key_dir: Path, node_id: str | None = None, state: str
 
 def load_federation_keys(key_dir: Path) -> FederationKeys:
     """Load the federation keys; raise KeyFileError (never echoing key material) if they are unusable."""
-    node_id = _read_private(key_dir / NODE_ID_FILE).decode().strip()
+    node_id = read_private(key_dir / NODE_ID_FILE).decode().strip()
     fed = key_dir / FEDERATION_DIR
-    signing = _read_private(fed / FED_SIGNING_FILE)
-    encryption = _read_private(fed / FED_ENCRYPTION_FILE)
+    signing = read_private(fed / FED_SIGNING_FILE)
+    encryption = read_private(fed / FED_ENCRYPTION_FILE)
     retired = fed / RETIRED_DIR
-    old_enc = tuple(_read_private(p) for p in sorted(retired.glob("*-encryption.pem"))) if retired.is_dir() else ()
+    old_enc = tuple(read_private(p) for p in sorted(retired.glob("*-encryption.pem"))) if retired.is_dir() else ()
     old_sig = tuple(p.read_bytes() for p in sorted(retired.glob("*-signing.pub.pem"))) if retired.is_dir() else ()
     for name, pem, kind in (
         (FED_SIGNING_FILE, signing, Ed25519PrivateKey),

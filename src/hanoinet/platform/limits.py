@@ -66,10 +66,13 @@ class RouteClass(Enum):
     """A sealed transmission from another node: decrypted whole."""
     STREAM = "stream"
     """Evidence written to disk as it arrives (an upload's piece, a transfer's records): never held whole."""
+    DOCUMENT = "document"
+    """A formal document (PDF) to check or import: parsed whole, larger than JSON."""
 
 
 _UPLOAD_PIECE = re.compile(r"^/api/v1/uploads/[^/]+$")
 _TRANSFER_RECORDS = re.compile(r"^/federation/v1/transfers/[^/]+/items/[^/]+$")
+_DOCUMENTS = ("/api/v1/documents/verify",)
 
 
 def route_class(method: str, path: str) -> RouteClass:
@@ -78,6 +81,8 @@ def route_class(method: str, path: str) -> RouteClass:
         return RouteClass.TRANSMISSION
     if (method == "PATCH" and _UPLOAD_PIECE.match(path)) or (method == "PUT" and _TRANSFER_RECORDS.match(path)):
         return RouteClass.STREAM
+    if method == "POST" and path in _DOCUMENTS:
+        return RouteClass.DOCUMENT
     if path.startswith(("/api/", "/federation/")):
         return RouteClass.API
     return RouteClass.FORM
@@ -93,6 +98,7 @@ class BodyLimits:
     form_field_bytes: int = 512 * KiB
     transmission_bytes: int = 64 * MiB
     stream_bytes: int = 64 * GiB
+    document_bytes: int = 32 * MiB
     body_seconds: float = 60.0
     stream_idle_seconds: float = 60.0
 
@@ -106,6 +112,7 @@ class BodyLimits:
             form_field_bytes=settings.limit_form_field_bytes,
             transmission_bytes=settings.limit_transmission_bytes,
             stream_bytes=settings.limit_stream_bytes,
+            document_bytes=settings.limit_document_bytes,
             body_seconds=settings.limit_body_seconds,
             stream_idle_seconds=settings.limit_stream_idle_seconds,
         )
@@ -117,6 +124,7 @@ class BodyLimits:
             RouteClass.FORM: self.form_bytes,
             RouteClass.TRANSMISSION: self.transmission_bytes,
             RouteClass.STREAM: self.stream_bytes,
+            RouteClass.DOCUMENT: self.document_bytes,
         }[kind]
 
     def form_options(self) -> dict[str, int]:
@@ -281,6 +289,7 @@ def _too_large(kind: RouteClass, cap: int, how: str) -> str:
         RouteClass.FORM: "a form",
         RouteClass.TRANSMISSION: "a transmission",
         RouteClass.STREAM: "one request of an evidence stream",
+        RouteClass.DOCUMENT: "a formal document",
     }[kind]
     return f"{what} may have at most {cap} bytes; this one {how}"
 

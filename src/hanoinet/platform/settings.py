@@ -93,6 +93,17 @@ class Settings(BaseSettings):
     """Password checks (Argon2id, 64 MiB each) running at once."""
     password_checks_waiting: int = Field(8, ge=0)
     """Password checks waiting for a slot; one more is refused at once (503 with Retry-After), not queued."""
+    # --- formal documents (issue 12): the letterhead and signature block of a request's PDF
+    document_letterhead: str = ""
+    """Lines printed under the authority's name at the top of each formal document (address, telephone, e-mail);
+    separate lines with a newline or with " | "."""
+    document_signatory: str = ""
+    """The name and title printed in each document's signature block."""
+    document_location: str = ""
+    """Where the authority signs (the PDF signature's location, e.g. "Hanoi")."""
+    document_tsa_url: str | None = None
+    """An RFC 3161 time-stamping authority (http or https URL): where set, every document signature is timestamped
+    by it; if it cannot be reached, no document is produced (never one without the timestamp asked for)."""
     clock_speed: float = 1.0
     """Training exercises: legal clocks run this many times faster than real time (1440: a day per minute)."""
     clock_epoch: datetime | None = None
@@ -132,6 +143,11 @@ class Settings(BaseSettings):
         64 * 1024 * 1024 * 1024,
         description="Largest single request of an evidence stream (PATCH /api/v1/uploads/{id}, a transfer's "
         "records): written to disk as it arrives, never held, so this bounds disk use per request, not memory.",
+    )
+    limit_document_bytes: int = Field(
+        32 * 1024 * 1024,
+        description="Largest formal document (PDF) sent to be checked or imported (POST /api/v1/documents/verify): "
+        "413 beyond it. A request's signed bilingual PDF is well under 1 MiB.",
     )
     limit_body_seconds: float = Field(
         60.0,

@@ -10,6 +10,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import pycountry
+from babel import Locale
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -23,7 +25,7 @@ from hanoinet.platform.security import CSRF_FIELD, Caller, Unauthenticated, iden
 if TYPE_CHECKING:
     from hanoinet.app.node import Node
 
-LANGUAGES = ("en", "fr", "es", "ru", "zh", "ar")
+LANGUAGES = ("en", "fr", "es", "ru", "zh", "ar", "vi")
 """The six UN languages; English is the source, the others follow as their catalogues are translated."""
 RTL = frozenset({"ar"})
 
@@ -37,11 +39,30 @@ DIRECTIONS = (N_("incoming"), N_("outgoing"))
 """Direction's values, shown translated (``_(r.direction.value)``): marked here so that extraction sees them."""
 
 
-@lru_cache(maxsize=len(LANGUAGES))
-def translations(language: str) -> gettext.NullTranslations:
-    """The catalogue for a language (``locale/<lang>/LC_MESSAGES/hanoinet.mo``), or the English source strings."""
+@lru_cache(maxsize=4 * len(LANGUAGES))
+def translations(language: str, domain: str = "hanoinet") -> gettext.NullTranslations:
+    """A catalogue for a language (``locale/<lang>/LC_MESSAGES/<domain>.mo``: ``hanoinet`` the UI's strings,
+    ``packs`` the rule packs' texts), or the English source strings."""
     localedir = str(resources.files("hanoinet") / "locale")
-    return gettext.translation("hanoinet", localedir=localedir, languages=[language], fallback=True)
+    return gettext.translation(domain, localedir=localedir, languages=[language], fallback=True)
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def _country_names(language: str) -> gettext.NullTranslations:
+    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language], fallback=True)
+
+
+def state_name_in(node: Node, code: str, language: str) -> str:
+    """A State's name in ``language``: ISO 3166 names as pycountry's catalogues translate them (the node's own
+    catalogue's name in English, and for codes ISO 3166 does not have, such as organizations)."""
+    try:
+        name = node.catalog.name(code)
+    except KeyError:
+        return code
+    country = pycountry.countries.get(alpha_3=code)
+    if country is None or language == "en":
+        return name
+    return _country_names(language).gettext(str(country.name))
 
 
 def language_of(request: Request, caller: Caller) -> str:
@@ -51,6 +72,16 @@ def language_of(request: Request, caller: Caller) -> str:
         if code in LANGUAGES and (code == "en" or isinstance(translations(code), gettext.GNUTranslations)):
             return code
     return "en"
+
+
+def page_language(request: Request) -> str:
+    """The language the page for this request is shown in (``language_of`` for its caller)."""
+    return language_of(request, identify(request))
+
+
+def language_names(language: str) -> list[tuple[str, str]]:
+    """Every UI language as (code, its name in ``language``), for a choice of language."""
+    return [(code, Locale.parse(code).get_display_name(language) or code) for code in LANGUAGES]
 
 
 _FILTERS: dict[str, Callable[..., Any]] = {}
@@ -96,11 +127,15 @@ def default_instrument(node: Node) -> str:
     return DEFAULT_INSTRUMENT if DEFAULT_INSTRUMENT in node.packs else next(iter(node.packs), "")
 
 
-def _state_name(node: Node, code: str) -> str:
-    try:
-        return f"{node.catalog.name(code)} ({code})"
-    except KeyError:
-        return code
+def _state_name(node: Node, code: str, language: str) -> str:
+    name = state_name_in(node, code, language)
+    return name if name == code else f"{name} ({code})"
+
+
+def _instrument_title(node: Node, key: str, language: str) -> str:
+    """An instrument's short title in ``language`` (the packs' catalogue), or its key if the node has no pack."""
+    pack = node.packs.get(key)
+    return translations(language, "packs").gettext(pack.short_title) if pack is not None else key
 
 
 def render(
@@ -127,8 +162,8 @@ def render(
         "direction": "rtl" if language in RTL else "ltr",
         "version": __version__,
         "exercise": getattr(node.clock, "speed", 1.0) != 1.0,
-        "state_name": lambda code: _state_name(node, code),
-        "instrument_title": lambda key: node.packs[key].short_title if key in node.packs else key,
+        "state_name": lambda code: _state_name(node, code, language),
+        "instrument_title": lambda key: _instrument_title(node, key, language),
     }
     html = environment(language).get_template(template).render({**base, **(context or {})})
     return HTMLResponse(html, status_code=status)

@@ -40,6 +40,14 @@ class RequestCreate(Strict):
     emergency: StrictBool = False
     deadline: IsoInstant | None = None
     follows_up: str | None = None
+    language: str = Field(default="", max_length=35, description="The language the items are written in (BCP 47)")
+    translations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Item by item, its translation into the requested State's language (for the formal document)",
+    )
+    confidential: StrictBool = Field(
+        default=False, description="Ask that the fact and substance of the request be kept confidential (Art 40)"
+    )
 
     def draft(self) -> request_services.RequestDraft:
         """The service-layer draft."""
@@ -54,14 +62,18 @@ class RequestCreate(Strict):
             emergency=self.emergency,
             deadline=self.deadline,
             follows_up=self.follows_up,
+            language=self.language.strip(),
+            translations=self.translations,
+            confidential=self.confidential,
         )
 
 
 class RequestAmend(Strict):
-    """Changes to a draft's items: each item given is set, null or "" removes it, items not given stay (as a JSON
-    merge patch, RFC 7396)."""
+    """Changes to a draft's items and their translations: each one given is set, null or "" removes it, those not
+    given stay (as a JSON merge patch, RFC 7396)."""
 
-    items: dict[str, str | None]
+    items: dict[str, str | None] = Field(default_factory=dict)
+    translations: dict[str, str | None] = Field(default_factory=dict)
 
 
 class RequestAction(Strict):
@@ -170,7 +182,9 @@ def router(node: Node) -> APIRouter:
     )
     def amend_request(who: PrincipalDep, request_id: str, body: RequestAmend) -> dict[str, Any]:
         """Change a draft's items: set the ones given, remove those given as null or "", keep the others."""
-        view = request_services.amend_request(node, request_id, body.items, actor=who.name)
+        view = request_services.amend_request(
+            node, request_id, body.items, actor=who.name, translations=body.translations
+        )
         return requests_present.request_view(view, node.clock.now())
 
     @api.post(

@@ -56,16 +56,30 @@ def parse_items(pairs: list[str], items_file: Path | None) -> dict[str, str]:
         if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
             fail("--items-file: must be a JSON object of item keys to text")
         items.update(loaded)
+    items.update(parse_pairs(pairs, "--item"))
+    return items
+
+
+def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:
+    """KEY=VALUE options as a mapping; a pair without ``=`` or without a key fails naming the option."""
+    found: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            fail(f"--item {pair!r}: expected KEY=VALUE")
-        items[key.strip()] = value
-    return items
+            fail(f"{option} {pair!r}: expected KEY=VALUE")
+        found[key.strip()] = value
+    return found
 
 
 ItemOption = Annotated[list[str], typer.Option("--item", help="KEY=VALUE, repeatable.")]
 ItemsFileOption = Annotated[Path | None, typer.Option("--items-file", help="JSON object of items.")]
+TranslationOption = Annotated[
+    list[str],
+    typer.Option(
+        "--translation", help="KEY=TEXT: the item's translation for the requested State's language; repeatable."
+    ),
+]
+LanguageOption = Annotated[str, typer.Option(help="The language the items are written in (BCP 47: en, fr, ar...).")]
 
 
 def draft_from(
@@ -82,6 +96,9 @@ def draft_from(
     deadline: str | None,
     follows_up: str | None,
     peer: str | None = None,
+    language: str = "",
+    translation: list[str] | None = None,
+    confidential: bool = False,
 ) -> request_services.RequestDraft:
     """Build a draft from command-line options."""
     return request_services.RequestDraft(
@@ -96,6 +113,9 @@ def draft_from(
         deadline=parse_deadline(deadline),
         follows_up=follows_up,
         peer=peer,
+        language=language.strip(),
+        translations=parse_pairs(translation or [], "--translation"),
+        confidential=confidential,
     )
 
 
@@ -115,6 +135,11 @@ def request_new(
     peer: Annotated[
         str | None, typer.Option(help="Node to send it to (default: chosen from the directory when sent).")
     ] = None,
+    language: LanguageOption = "",
+    translation: TranslationOption | None = None,
+    confidential: Annotated[
+        bool, typer.Option(help="Ask that the fact and substance of the request be kept confidential (Art 40).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Draft an outgoing request, or register an incoming one."""
@@ -132,6 +157,9 @@ def request_new(
         deadline=deadline,
         follows_up=follows_up,
         peer=peer,
+        language=language,
+        translation=translation,
+        confidential=confidential,
     )
     with errors():
         view = request_services.create_request(n, draft, actor=actor())
@@ -192,13 +220,17 @@ def request_amend(
     request_id: RequestId,
     item: ItemOption | None = None,
     items_file: ItemsFileOption = None,
+    translation: TranslationOption | None = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Change a draft's items: KEY=VALUE sets an item, KEY= removes it, the others stay (one transaction)."""
+    """Change a draft's items: KEY=VALUE sets an item, KEY= removes it, the others stay (one transaction); the
+    same for --translation KEY=TEXT."""
     n = node()
+    changes = parse_items(item or [], items_file)
+    translations = parse_pairs(translation or [], "--translation")
     with errors():
         request_id = request_services.resolve_request_id(n, request_id)
-        view = request_services.amend_request(n, request_id, parse_items(item or [], items_file), actor=actor())
+        view = request_services.amend_request(n, request_id, changes, actor=actor(), translations=translations)
     if as_json:
         emit(requests_present.request_view(view, n.clock.now()), True)
     else:

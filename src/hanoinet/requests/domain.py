@@ -251,6 +251,13 @@ class Request:
     version: int = 0
     peer: str | None = None
     """The node this request is exchanged with (None: handled outside the network, by other means)."""
+    language: str = ""
+    """The language its items are written in (a UI language code); "" where it was not recorded."""
+    translations: dict[str, str] = field(default_factory=dict)
+    """Item by item, a translation into the requested State's language, for its formal document (Art 40: a
+    language acceptable to the requested State); an item without one is printed as written."""
+    confidential: bool = False
+    """The requesting State asks that the fact and substance of the request be kept confidential (Art 40)."""
 
     @property
     def counterpart_state(self) -> str:
@@ -317,22 +324,62 @@ class Request:
             data["extension"] = str(extension)
         return self._record(transition.event, at, actor, transition.target or self.state, data)
 
-    def amend(self, changes: Mapping[str, str | None], *, at: datetime, actor: str) -> RequestEvent:
+    def amend(
+        self,
+        changes: Mapping[str, str | None],
+        *,
+        at: datetime,
+        actor: str,
+        translations: Mapping[str, str | None] | None = None,
+    ) -> RequestEvent:
         """Change the contents of a draft, item by item: a value sets the item, an empty value or None removes it,
-        and items not named stay (the meaning of a JSON merge patch, RFC 7396, at every entry point). Once sent,
-        contents change only through information provided."""
+        and items not named stay (the meaning of a JSON merge patch, RFC 7396, at every entry point); the items'
+        translations change the same way. Once sent, contents change only through information provided."""
         if self.state is not RequestState.DRAFT:
             raise IllegalTransition(f"only a draft can be amended; this request is {self.state.value}")
-        items = dict(self.items)
-        for key, value in changes.items():
-            text = (value or "").strip()
-            if text:
-                items[key] = text
-            else:
-                items.pop(key, None)
+        items, translated = _merged(self.items, changes), _merged(self.translations, translations or {})
         changed = sorted(k for k in set(items) | set(self.items) if items.get(k) != self.items.get(k))
-        self.items = items
-        return self._record(EventKind.AMENDED, at, actor, self.state, {"changed": changed})
+        retranslated = sorted(
+            k for k in set(translated) | set(self.translations) if translated.get(k) != self.translations.get(k)
+        )
+        self.items, self.translations = items, translated
+        data: dict[str, Any] = {"changed": changed}
+        if retranslated:
+            data["translations_changed"] = retranslated
+        return self._record(EventKind.AMENDED, at, actor, self.state, data)
+
+
+def _merged(current: Mapping[str, str], changes: Mapping[str, str | None]) -> dict[str, str]:
+    """``current`` with ``changes`` applied as a merge patch: a text sets its key, an empty one or None removes it."""
+    merged = dict(current)
+    for key, value in changes.items():
+        text = (value or "").strip()
+        if text:
+            merged[key] = text
+        else:
+            merged.pop(key, None)
+    return merged
+
+
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}")
+"""A BCP 47 language tag as requests record it: ``fr``, ``zh-Hans``, ``pt-BR``."""
+
+
+def check_language_and_translations(rtype: RequestType, language: str, translations: Mapping[str, str]) -> list[Issue]:
+    """Problems with a request's language and its items' translations: a tag that is not BCP 47, a translation of
+    an item the type does not have, or one too long."""
+    issues: list[Issue] = []
+    if language and not LANGUAGE_TAG.fullmatch(language):
+        issues.append(Issue("language", f"{language!r} is not a language tag (BCP 47: fr, ar, zh-Hans, vi)"))
+    for key, value in translations.items():
+        if rtype.item(key) is None:
+            known = ", ".join(i.key for i in rtype.required_items)
+            issues.append(
+                Issue(f"translations.{key}", f"is not an item of a {rtype.label.lower()} request; items: {known}")
+            )
+        elif len(value) > MAX_ITEM_LENGTH:
+            issues.append(Issue(f"translations.{key}", f"is longer than {MAX_ITEM_LENGTH:,} characters"))
+    return issues
 
 
 def request_type(pack: RulePack, key: str) -> RequestType:
@@ -379,6 +426,8 @@ def check_contents(
     requested_state: str,
     deadline: datetime | None,
     now: datetime,
+    language: str = "",
+    translations: Mapping[str, str] | None = None,
 ) -> list[Issue]:
     """Return every problem with a request's contents, each citing the article that requires the item."""
     issues: list[Issue] = []
@@ -401,6 +450,7 @@ def check_contents(
         issues.append(Issue("deadline", "must carry a time zone (ISO 8601 with offset, e.g. 2026-12-01T12:00:00Z)"))
     elif deadline is not None and deadline <= now:
         issues.append(Issue("deadline", "is in the past"))
+    issues.extend(check_language_and_translations(rtype, language, translations or {}))
     issues.extend(check_scope(pack, rtype, case))
     return issues
 

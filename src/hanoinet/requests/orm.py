@@ -50,6 +50,10 @@ class RequestRow(Base):
     """Derived from ``state`` on every write: "open only, newest first" then needs no planner statistics."""
     peer_node: Mapped[str | None] = mapped_column(String(64))
     """The node the request is exchanged with, if it travels over the network (None: handled by other means)."""
+    language: Mapped[str | None] = mapped_column(String(16))
+    """The language the items are written in (BCP 47); None where it was not recorded."""
+    translations: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    confidential: Mapped[bool] = mapped_column(Boolean, server_default="0")
 
     __table_args__ = (
         Index("ix_requests_next_due_at", "next_due_at"),

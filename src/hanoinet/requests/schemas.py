@@ -53,6 +53,9 @@ class RequestOut(Shape):
     deadline: DateTime | None
     follows_up: str | None
     items: dict[str, str]
+    language: str = Field(description="The language the items are written in (BCP 47); empty if not recorded")
+    translations: dict[str, str] = Field(description="Item by item, its translation for the requested State")
+    confidential: bool
     created_at: DateTime
     version: int
     peer: str | None = Field(description="The node of the other State that the request is exchanged with")

@@ -62,6 +62,9 @@ class RequestDraft:
     deadline: datetime | None = None
     follows_up: str | None = None
     peer: str | None = None  # the node to send it to; by default chosen from the directory when it is sent
+    language: str = ""  # the language the items are written in (BCP 47)
+    translations: dict[str, str] = field(default_factory=dict)  # item -> its translation for the requested State
+    confidential: bool = False  # the requesting State asks for the request to be kept confidential (Art 40)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,7 @@ _STRUCTURAL = (
     "deadline",
     "emergency",
     "follows_up",
+    "language",
 )
 
 
@@ -131,6 +135,8 @@ def _is_structural(issue: Issue) -> bool:
     """True for problems that make a draft unusable; a missing item only stops the request being sent."""
     if issue.field.startswith("items."):
         return "is missing" not in issue.message
+    if issue.field.startswith("translations."):
+        return True
     return issue.field in _STRUCTURAL or issue.field.startswith("case")
 
 
@@ -162,6 +168,8 @@ def _check_draft(node: Node, uow: UnitOfWork, draft: RequestDraft) -> tuple[list
         requested_state=draft.requested_state.upper(),
         deadline=draft.deadline,
         now=node.clock.now(),
+        language=draft.language,
+        translations=draft.translations,
     )
     return issues, case, rtype, requesting
 
@@ -213,6 +221,9 @@ def create_request(node: Node, draft: RequestDraft, *, actor: str) -> RequestVie
             follows_up=draft.follows_up,
             state=RequestState.RECEIVED if incoming else RequestState.DRAFT,
             created_at=now,
+            language=draft.language,
+            translations={k: v.strip() for k, v in draft.translations.items() if v.strip()},
+            confidential=draft.confidential,
         )
         if draft.peer is not None:
             if incoming:
@@ -311,6 +322,8 @@ def _contents(
         requested_state=request.requested_state,
         deadline=deadline,
         now=now,
+        language=request.language,
+        translations=request.translations,
     )
 
 
@@ -337,13 +350,20 @@ def preflight_saved(node: Node, request_id: str) -> Preflight:
         return _preflight_saved(node, uow, request, rtype, node.clock.now())
 
 
-def amend_request(node: Node, request_id: str, changes: Mapping[str, str | None], *, actor: str) -> RequestView:
-    """Change a draft's items in one transaction: each value given sets its item, an empty one or None removes it,
-    the others stay (``Request.amend``). Unknown items are refused, missing ones reported; a concurrent change of
-    the same draft is a Conflict, never a lost update."""
+def amend_request(
+    node: Node,
+    request_id: str,
+    changes: Mapping[str, str | None],
+    *,
+    actor: str,
+    translations: Mapping[str, str | None] | None = None,
+) -> RequestView:
+    """Change a draft's items (and their translations) in one transaction: each value given sets its item, an
+    empty one or None removes it, the others stay (``Request.amend``). Unknown items are refused, missing ones
+    reported; a concurrent change of the same draft is a Conflict, never a lost update."""
     with node.uow() as uow:
         request = _load(uow, request_id)
-        request.amend(changes, at=node.clock.now(), actor=actor)
+        request.amend(changes, at=node.clock.now(), actor=actor, translations=translations)
         issues = _completeness(node, uow, request)
         hard = [i for i in issues if _is_structural(i)]
         if hard:
@@ -379,7 +399,7 @@ def act_on_request(
         if request.peer is not None and is_shared(action):
             peer = find_peer(uow, request.peer, "peer")
             if action is Action.SEND:
-                body = _document(uow, request, actor)
+                body = document_body(uow, request, actor)
                 compose(node, uow, peer, MessageKind.REQUEST, body, actor=actor, request_id=request.id)
             else:
                 body = {
@@ -487,8 +507,9 @@ def _active(uow: UnitOfWork, node_id: str) -> bool:
     return peer is not None and peer.status is EntryStatus.ACTIVE
 
 
-def _document(uow: UnitOfWork, request: Request, actor: str) -> dict[str, Any]:
-    """What a request message carries: the request as sent and the case it is made for (what scope turns on)."""
+def document_body(uow: UnitOfWork, request: Request, actor: str) -> dict[str, Any]:
+    """What a request message carries: the request as sent and the case it is made for (what scope turns on).
+    The same data, signed, is attached to the request's formal document, so a node reading either gets the same."""
     case = _find_case(uow, request.case_id)
     return {
         "request": {
@@ -502,6 +523,9 @@ def _document(uow: UnitOfWork, request: Request, actor: str) -> dict[str, Any]:
             "deadline": request.deadline.isoformat() if request.deadline else None,
             "follows_up": request.follows_up,
             "created_at": request.created_at.isoformat(),
+            "language": request.language,
+            "translations": dict(request.translations),
+            "confidential": request.confidential,
         },
         "case": {
             "id": case.id,
@@ -513,6 +537,66 @@ def _document(uow: UnitOfWork, request: Request, actor: str) -> dict[str, Any]:
         },
         "sent_by": actor,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class FormalRequest:
+    """What a formal request document is made of: the request, its type's rules and case, the data a node reads
+    back (``document_body``), the legal basis on the day, and the languages the requested State accepts."""
+
+    request: Request
+    rtype: RequestType
+    case: Case
+    body: dict[str, Any]
+    basis: BasisFinding
+    issues: tuple[Issue, ...]
+    """What is missing from the contents (each with its article); a document is refused while any remains."""
+    counterpart_languages: tuple[str, ...]
+    """The requested State's acceptable languages (Art 40), from its nodes' signed directory entries."""
+
+
+def formal_request(node: Node, request_id: str, *, actor: str) -> FormalRequest:
+    """Everything a formal document of an outgoing request needs, read in one transaction."""
+    now = node.clock.now()
+    with node.uow() as uow:
+        request = _load(uow, request_id)
+        if request.direction is not Direction.OUTGOING:
+            raise Conflict(
+                f"request {request_id} was made by {request.requesting_state}: a formal request document is the "
+                "requesting State's to issue"
+            )
+        rtype = request_type(node.pack(request.instrument), request.type)
+        case = _find_case(uow, request.case_id)
+        basis = basis_finding(
+            node, uow, request.instrument, request.requesting_state, request.requested_state, on=now.date()
+        )
+        languages = _accepted_languages(uow, request.requested_state)
+        return FormalRequest(
+            request=request,
+            rtype=rtype,
+            case=case,
+            body=document_body(uow, request, actor),
+            basis=basis,
+            issues=tuple(_completeness(node, uow, request)),
+            counterpart_languages=languages,
+        )
+
+
+def _accepted_languages(uow: UnitOfWork, state: str) -> tuple[str, ...]:
+    languages = [
+        lang
+        for p in uow.peers.list()
+        if p.entry.state == state and p.status is EntryStatus.ACTIVE
+        for lang in p.entry.languages
+    ]
+    return tuple(dict.fromkeys(languages))
+
+
+def accepted_languages(node: Node, state: str) -> tuple[str, ...]:
+    """The languages a State accepts requests in (Art 40), as its nodes' signed directory entries say; empty when
+    none of its nodes is known here."""
+    with node.uow() as uow:
+        return _accepted_languages(uow, state)
 
 
 def inbox(node: Node, query: InboxQuery) -> Sequence[RequestSummary]:
@@ -643,6 +727,11 @@ def _parse_received(
     if deadline is not None and deadline.tzinfo is None:
         raise MessageRefused("the request's deadline carries no time zone")
     follows_up = data.get("follows_up") if isinstance(data.get("follows_up"), str) else None
+    translations = data.get("translations") or {}
+    if not isinstance(translations, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in translations.items()
+    ):
+        raise MessageRefused("the request's translations must be text")
     request = Request(
         id=request_id,
         case_id=_text(case_data, "id"),
@@ -658,6 +747,9 @@ def _parse_received(
         state=RequestState.RECEIVED,
         created_at=now,
         peer=peer.entry.node_id,
+        language=str(data.get("language") or "")[:16],
+        translations=dict(translations),
+        confidential=data.get("confidential") is True,
     )
     return request, pack, rtype, case_data
 

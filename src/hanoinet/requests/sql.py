@@ -37,6 +37,9 @@ def _request_values(request: Request) -> dict[str, Any]:
         "deadline": request.deadline,
         "updated_at": request.events[-1].at if request.events else request.created_at,
         "peer_node": request.peer,
+        "translations": request.translations or None,
+        "language": request.language or None,
+        "confidential": request.confidential,
     }
 
 
@@ -52,7 +55,7 @@ class SqlRequestRepository:
             _INSERT_REQUEST,
             to_row(
                 request,
-                omit=("events", "peer"),
+                omit=("events", "peer", "translations", "confidential", "language"),
                 counterpart_state=request.counterpart_state,
                 next_due_at=next_due_at,
                 next_clock=next_clock,
@@ -82,7 +85,15 @@ class SqlRequestRepository:
 
     @staticmethod
     def _request(row: RequestRow, events: list[RequestEvent]) -> Request:
-        return from_row(Request, row, items=dict(row.items), events=events, peer=row.peer_node)
+        return from_row(
+            Request,
+            row,
+            items=dict(row.items),
+            events=events,
+            peer=row.peer_node,
+            translations=dict(row.translations or {}),
+            language=row.language or "",
+        )
 
     def save(self, request: Request, next_due_at: datetime | None, next_clock: str | None) -> None:
         version, known_events = self._loaded.get(request.id, (request.version, len(request.events)))

@@ -8,10 +8,12 @@ until the pack's completeness check passes — the problems are listed with the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
+from babel import Locale
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -25,12 +27,24 @@ from hanoinet.platform.limits import read_form
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.ports import MAX_PAGE
 from hanoinet.platform.security import SecureRoute, secured
-from hanoinet.platform.web import N_, actor, by_field, default_instrument, flash, redirect, render
+from hanoinet.platform.web import (
+    LANGUAGES,
+    N_,
+    actor,
+    by_field,
+    default_instrument,
+    flash,
+    language_names,
+    page_language,
+    redirect,
+    render,
+)
 from hanoinet.requests import service as request_services
 from hanoinet.requests.domain import OPEN_STATES, Action, Direction, RequestState, parse_due_within
 from hanoinet.requests.ports import InboxQuery
 from hanoinet.requests.service import RequestDraft, RequestView
 from hanoinet.rules.domain import Channel, RequestType, RulePack
+from hanoinet.rules.texts import translated
 from hanoinet.treaty import service as treaty_services
 from hanoinet.treaty.domain import BasisFinding
 
@@ -39,6 +53,7 @@ if TYPE_CHECKING:
 
 PAGE = 50
 ITEM_PREFIX = "items."
+TRANSLATION_PREFIX = "translations."
 DUE_FILTERS = {"overdue": N_("overdue"), "24h": N_("due within 24 hours"), "7d": N_("due within 7 days")}
 ACTION_ORDER = tuple(Action)
 
@@ -54,10 +69,36 @@ def _basis(node: Node, instrument: str, requested: str) -> BasisFinding | None:
     return treaty_services.basis_of(node, instrument, ours, requested)
 
 
-def _types(node: Node) -> list[tuple[RulePack, str, list[RequestType]]]:
+def _translations(form: FormData | Mapping[str, Any]) -> dict[str, str]:
+    """The items' translations from a form: fields named ``translations.<key>``, blank ones left out."""
+    return {
+        key.removeprefix(TRANSLATION_PREFIX): str(value).strip()
+        for key, value in form.items()
+        if key.startswith(TRANSLATION_PREFIX) and str(value).strip()
+    }
+
+
+def _language_offer(accepted: Sequence[str], written: str, language: str) -> dict[str, Any]:
+    """What a page says of languages (Art 40: a language acceptable to the requested State): the languages one
+    may choose, those the requested State accepts (its directory entries), whether the request's language is
+    among them, and the language its items' translations are for (the first accepted one, if it differs)."""
+    codes = [a.split("-")[0].lower() for a in accepted]
+    ours = written.split("-", maxsplit=1)[0].lower()
+    theirs = next((c for c in codes if c in LANGUAGES), "")
+    return {
+        "languages": language_names(language),
+        "counterpart": theirs,
+        "accepted": [Locale.parse(c).get_display_name(language) or c if c in LANGUAGES else c for c in codes],
+        "not_accepted": bool(codes) and ours not in codes,
+        "translate_to": theirs if theirs and theirs != ours else "",
+        "translate_to_name": Locale.parse(theirs).get_display_name(language) if theirs else "",
+    }
+
+
+def _types(node: Node, language: str = "en") -> list[tuple[RulePack, str, list[RequestType]]]:
     """Request types by instrument and channel: the 24/7 network's first (they are the urgent ones)."""
     grouped = []
-    for pack in node.packs.values():
+    for pack in (translated(p, language) for p in node.packs.values()):
         for channel in (Channel.POINT_OF_CONTACT, Channel.CENTRAL_AUTHORITY):
             types = [t for t in pack.request_types if t.channel is channel]
             if types:
@@ -95,6 +136,8 @@ def _draft(form: FormData, instrument: str, rtype: str) -> RequestDraft:
         emergency=form.get("emergency") == "on",
         deadline=deadline,
         follows_up=follows_up,
+        language=str(form.get("language", "")).strip()[:35],
+        translations=_translations(form),
     )
 
 
@@ -203,6 +246,8 @@ def router(node: Node) -> APIRouter:
             "deadline": str(form.get("deadline", "")).strip(),
             "emergency": form.get("emergency") == "on",
             "items": _items(form),
+            "language": str(form.get("language", "")).strip(),
+            "translations": _translations(form),
         }
         try:
             draft = _draft(form, instrument, rtype_key)
@@ -235,14 +280,27 @@ def router(node: Node) -> APIRouter:
         checked: bool = False,
         basis: BasisFinding | None = None,
     ) -> HTMLResponse:
-        pack = node.packs.get(values["instrument"])
+        language = page_language(request)
+        values.setdefault("language", language)
+        found = node.packs.get(values["instrument"])
+        pack = translated(found, language) if found else None
         rtype = pack.request_type(values["type"]) if pack and values["type"] else None
         basis = basis or _basis(node, values["instrument"], values["requested_state"])
+        accepted = (
+            request_services.accepted_languages(node, values["requested_state"]) if values["requested_state"] else ()
+        )
+        written = str(values["language"] or language).split("-")[0]
+        theirs = next((a.split("-")[0] for a in accepted if a.split("-")[0] in LANGUAGES), "")
         context = {
             "values": values,
             "errors": errors,
             "issues": issues,
-            "groups": _types(node),
+            "groups": _types(node, language),
+            "languages": language_names(language),
+            "accepted": [Locale.parse(a.split("-")[0]).get_display_name(language) or a for a in accepted],
+            "not_accepted": bool(accepted) and written not in {a.split("-")[0] for a in accepted},
+            "translate_to": theirs if theirs and theirs != written else "",
+            "translate_to_name": Locale.parse(theirs).get_display_name(language) if theirs else "",
             "pack": pack,
             "rtype": rtype,
             "basis": basis,
@@ -300,7 +358,12 @@ def router(node: Node) -> APIRouter:
     def _amend(request: Request, request_id: str, form: FormData) -> Response:
         try:
             changes = {k.removeprefix(ITEM_PREFIX): str(v) for k, v in form.items() if k.startswith(ITEM_PREFIX)}
-            request_services.amend_request(node, request_id, changes, actor=actor(request).name)
+            translations = {
+                k.removeprefix(TRANSLATION_PREFIX): str(v) for k, v in form.items() if k.startswith(TRANSLATION_PREFIX)
+            }
+            request_services.amend_request(
+                node, request_id, changes, actor=actor(request).name, translations=translations
+            )
         except DomainError as exc:
             return _request_page(request, request_id, error=str(exc), status=_status(exc))
         return redirect(f"/requests/{request_id}", "draft")
@@ -327,7 +390,10 @@ def router(node: Node) -> APIRouter:
         status: int = 200,
         context: Mapping[str, Any] | None = None,
     ) -> HTMLResponse:
+        language = page_language(request)
         view = request_services.get_request(node, request_id)
+        shown = translated(node.pack(view.request.instrument), language).request_type(view.rtype.key)
+        view = replace(view, rtype=shown or view.rtype)
         case = case_services.get_case(node, view.request.case_id)
         follow_up_types = [
             t
@@ -345,9 +411,21 @@ def router(node: Node) -> APIRouter:
             "follow_up_types": follow_up_types,
             "error": error,
             "errors": by_field(view.issues),
+            "documents": _documents(view, language),
             **(context or {}),
         }
         return render(request, "request.html", page, status=status)
+
+    def _documents(view: RequestView, language: str) -> dict[str, Any] | None:
+        """What the request page offers of its formal document: the languages to choose from, the ones the
+        requested State accepts (Art 40), and the language the items' translations are for."""
+        r = view.request
+        if r.direction is not Direction.OUTGOING or node.identity is None:
+            return None
+        accepted = request_services.accepted_languages(node, r.requested_state)
+        offer = _language_offer(accepted, r.language or language, language)
+        ours = (r.language or language).split("-")[0]
+        return {**offer, "language": ours if ours in LANGUAGES else language}
 
     # --- cases
     @web.get("/cases", **secured(Permission.REQUESTS_READ, audit="case:list"))

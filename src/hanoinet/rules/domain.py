@@ -183,6 +183,8 @@ class RequestType:
     carries the emergency mark and clocks, whether or not the sender ticked the box."""
     follow_up_of: tuple[str, ...] = ()  # request types this one may follow up (MLA after preservation)
     notes: str = ""
+    dual_criminality_note: str = ""
+    """What the pack says of dual criminality for this type (apart from ``notes``, so each is translated whole)."""
     dual_criminality_verified: bool = False  # the dual-criminality rule and its citation were checked in the text
     channel: Channel = Channel.CENTRAL_AUTHORITY
 

@@ -408,9 +408,6 @@ def _clock(clock: ClockSchema) -> ClockRule:
 
 def _request_type(rtype: RequestTypeSchema) -> RequestType:
     dual = rtype.dual_criminality
-    notes = rtype.notes.strip()
-    if dual.note.strip():
-        notes = "\n\n".join(n for n in (notes, f"Dual criminality: {dual.note.strip()}") if n)
     return RequestType(
         key=rtype.key,
         label=rtype.label,
@@ -431,7 +428,8 @@ def _request_type(rtype: RequestTypeSchema) -> RequestType:
         emergency_allowed=rtype.emergency_allowed or rtype.emergency_always,
         emergency_always=rtype.emergency_always,
         follow_up_of=tuple(rtype.follow_up_of),
-        notes=notes,
+        notes=rtype.notes.strip(),
+        dual_criminality_note=dual.note.strip(),
         dual_criminality_verified=dual.verified,
         channel=rtype.channel,
     )

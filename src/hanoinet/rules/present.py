@@ -67,6 +67,7 @@ def request_type(t: RequestType) -> dict[str, Any]:
             for c in t.clocks
         ],
         "notes": t.notes,
+        "dual_criminality_note": t.dual_criminality_note,
     }
 
 

@@ -69,6 +69,7 @@ class RequestTypeOut(Shape):
     refusal_grounds: list[GroundOut]
     clocks: list[ClockOut]
     notes: str
+    dual_criminality_note: str
 
 
 class EntryIntoForceOut(Shape):

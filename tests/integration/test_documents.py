@@ -1,0 +1,351 @@
+"""Formal request documents on real nodes (real keys, SQLite): the signed bilingual PDF is accepted by outside
+validators (poppler's pdfsig, pyHanko's own CLI), its text is what pdftotext reads, and a counterpart node that knows
+the sender recovers every item exactly — while a changed file, an unknown signer or an incomplete request is never
+reported as verified."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import Engine
+
+from hanoinet.app.node import Node
+from hanoinet.audit import service as audit
+from hanoinet.audit.ports import AuditQuery
+from hanoinet.cases import service as cases
+from hanoinet.documents import certificates, pdf
+from hanoinet.documents import service as documents
+from hanoinet.documents.wording import WORDS
+from hanoinet.platform.errors import Conflict, ValidationFailed
+from hanoinet.platform.events import Actor, Channel
+from hanoinet.platform.web import translations
+from hanoinet.requests import service as requests
+from hanoinet.requests.domain import Direction
+from hanoinet.rules.texts import translated
+from tests.factories import complete_items
+from tests.fakes import FixedClock
+from tests.federation_support import connect, make_node
+
+UN = "uncc-2024"
+OFFICER = Actor("officer.nguyen", frozenset(), Channel.CLI, "local")
+PYHANKO = Path(sys.executable).parent / "pyhanko"
+
+
+@dataclass
+class Net:
+    vnm: Node
+    chl: Node
+    egy: Node
+    stranger: Node
+    mla: str
+    """An MLA request of Viet Nam to Chile, written in English, with a Spanish translation of two items."""
+    preservation: str
+    """A preservation request of Viet Nam to Egypt, written in French."""
+    incomplete: str
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    base = tmp_path_factory.mktemp("documents")
+    clock = FixedClock(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
+    engines: list[Engine] = []
+    vnm = make_node(base, "VNM", "vnm-ca", clock=clock, engines=engines, languages="vi,en")
+    chl = make_node(base, "CHL", "chl-ca", clock=clock, engines=engines, languages="es")
+    egy = make_node(base, "EGY", "egy-ca", clock=clock, engines=engines, languages="ar,fr")
+    stranger = make_node(base, "SGP", "sgp-247", clock=clock, engines=engines)
+    connect(vnm, chl, egy)
+    case = cases.open_case(
+        vnm,
+        reference="HN-2027-014",
+        offence="illegal_access",
+        max_penalty_years=7,
+        summary="Intrusion into the systems of Bạch Mai hospital; a ransom was demanded in bitcoin.",
+    )
+    items = complete_items(UN, "mla")
+    mla = requests.create_request(
+        vnm,
+        requests.RequestDraft(
+            case=case.id,
+            instrument=UN,
+            type="mla",
+            requested_state="CHL",
+            items=items,
+            language="en",
+            translations={
+                "purpose": "Obtener los registros del servidor 203.0.113.7 (1-15 de noviembre de 2026).",
+                "assistance_sought": "Registros de acceso y datos del abonado.",
+            },
+            confidential=True,
+        ),
+        actor=OFFICER.name,
+    ).request.id
+    preservation = requests.create_request(
+        vnm,
+        requests.RequestDraft(
+            case=case.id,
+            instrument=UN,
+            type="preservation",
+            requested_state="EGY",
+            items=complete_items(UN, "preservation"),
+            language="fr",
+        ),
+        actor=OFFICER.name,
+    ).request.id
+    incomplete = requests.create_request(
+        vnm,
+        requests.RequestDraft(case=case.id, instrument=UN, type="preservation", requested_state="CHL"),
+        actor=OFFICER.name,
+    ).request.id
+    yield Net(vnm, chl, egy, stranger, mla, preservation, incomplete)
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def mla_pdf(net: Net, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Viet Nam's MLA request to Chile as a document: English and Spanish (Chile's directory entry)."""
+    document = documents.produce(net.vnm, net.mla, OFFICER)
+    assert document.languages == ("en", "es")
+    path = tmp_path_factory.mktemp("pdf") / document.filename
+    path.write_bytes(document.pdf)
+    return path
+
+
+@pytest.fixture(scope="module")
+def arabic_pdf(net: Net, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Viet Nam's preservation request to Egypt: French and Arabic (the first language Egypt accepts)."""
+    document = documents.produce(net.vnm, net.preservation, OFFICER)
+    assert document.languages == ("fr", "ar")
+    path = tmp_path_factory.mktemp("pdf") / document.filename
+    path.write_bytes(document.pdf)
+    return path
+
+
+def text_of(path: Path) -> str:
+    """What poppler's pdftotext reads from the file (an outside reader of the text layer), without white space:
+    lines wrap where the layout broke them, not always at a space."""
+    done = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True)
+    return flat(done.stdout.decode("utf-8"))
+
+
+def flat(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def pdfsig(path: Path) -> str:
+    done = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, check=False)
+    return done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("which", ["mla_pdf", "arabic_pdf"])
+def test_poppler_accepts_the_signature_over_the_whole_file(which: str, request: pytest.FixtureRequest) -> None:
+    path: Path = request.getfixturevalue(which)
+    report = pdfsig(path)
+    assert "Signature Validation: Signature is Valid." in report
+    assert "Total document signed" in report
+    assert "Signature Type: ETSI.CAdES.detached" in report  # PAdES baseline
+    assert "Signing Hash Algorithm: SHA-256" in report
+
+
+def test_pyhankos_validator_trusts_the_chain_to_the_node_root(net: Net, mla_pdf: Path, tmp_path: Path) -> None:
+    """pyHanko's own CLI, given the node root (which anyone can rebuild from the node's signed directory entry)
+    as the only trust anchor, judges the signature intact and trusted."""
+    root = documents.credentials(net.vnm).chain[-1]
+    anchor = tmp_path / "node-root.pem"
+    anchor.write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    assert PYHANKO.exists(), "pyhanko-cli is a dev dependency"
+    done = subprocess.run(
+        [str(PYHANKO), "sign", "validate", "--trust", str(anchor), "--trust-replace", str(mla_pdf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "INTACT:TRUSTED" in done.stdout
+
+
+def test_pyhanko_refuses_another_anchor(net: Net, mla_pdf: Path, tmp_path: Path) -> None:
+    other = documents.credentials(net.chl).chain[-1]
+    anchor = tmp_path / "other-root.pem"
+    anchor.write_bytes(other.public_bytes(serialization.Encoding.PEM))
+    done = subprocess.run(
+        [str(PYHANKO), "sign", "validate", "--trust", str(anchor), "--trust-replace", str(mla_pdf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "INTACT:TRUSTED" not in done.stdout
+
+
+def test_the_text_is_in_both_languages_with_every_item(net: Net, mla_pdf: Path) -> None:
+    text = text_of(mla_pdf)
+    view = requests.get_request(net.vnm, net.mla)
+    for key, value in view.request.items.items():
+        assert flat(value) in text, key
+    for value in view.request.translations.values():
+        assert flat(value) in text
+    spanish = translations("es").gettext
+    for key in ("legal_basis", "contents", "handling", "confidential"):
+        assert spanish(WORDS[key]) != WORDS[key], f"{key} has no Spanish translation"
+        assert flat(spanish(WORDS[key])) in text
+        assert flat(WORDS[key]) in text
+    pack_es = translated(net.vnm.pack(UN), "es")
+    rtype_es = pack_es.request_type("mla")
+    assert rtype_es is not None
+    assert flat(rtype_es.label) in text
+    assert flat(view.rtype.label) in text
+    for item in rtype_es.required_items:  # each item under its Spanish label too, with its article
+        assert flat(item.label) in text
+        assert flat(str(item.citation)) in text
+    assert "HN-2027-014" in text
+    assert net.mla in text
+    assert "Chile" in text
+    assert "VietNam" in text
+
+
+def test_an_arabic_document_has_arabic_text_laid_out_right_to_left(net: Net, arabic_pdf: Path) -> None:
+    text = text_of(arabic_pdf)
+    arabic = translations("ar").gettext(WORDS["legal_basis"])
+    assert re.search("[\u0600-\u06ff]", arabic), "the Arabic catalogue translates the document's words"
+    assert flat(arabic) in text
+    assert flat(translations("fr").gettext(WORDS["legal_basis"])) in text
+    assert "مصر" in text  # Egypt, in Arabic (ISO 3166 names as translated)
+    html = documents._html(  # the layout: the Arabic parts are marked right to left
+        net.vnm, requests.formal_request(net.vnm, net.preservation, actor="t"), ("fr", "ar"), net.vnm.clock.now()
+    )
+    assert 'lang="ar" dir="rtl"' in html
+
+
+def test_the_file_is_pdf_a_3_with_the_request_data_attached(mla_pdf: Path) -> None:
+    data = mla_pdf.read_bytes()
+    metadata = bytes(pdf._reader(data).root["/Metadata"].get_object().data)  # the XMP packet PDF/A requires
+    assert re.search(rb"pdfaid:part(>\s*|=\")3", metadata), metadata[:400]
+    assert re.search(rb"pdfaid:conformance(>\s*|=\")B", metadata)
+    attached = pdf.attachment(data)
+    assert attached is not None
+    assert attached.count(b".") == 2
+    done = subprocess.run(["pdfdetach", "-list", str(mla_pdf)], capture_output=True, text=True, check=True)
+    assert pdf.ATTACHMENT in done.stdout  # an outside reader sees the attachment too
+
+
+def test_the_counterpart_node_recovers_every_item_exactly(net: Net, mla_pdf: Path) -> None:
+    found = documents.verify(net.chl, mla_pdf.read_bytes())
+    assert found.ok, found.problems
+    assert found.signer_node == "vnm-ca"
+    assert found.signer_state == "VNM"
+    assert found.signature.intact
+    assert found.signature.whole_file
+    assert found.signature.trusted
+    original = requests.get_request(net.vnm, net.mla).request
+    assert found.data is not None
+    carried = found.data["request"]
+    assert carried["items"] == original.items
+    assert carried["translations"] == original.translations
+    assert carried["confidential"] is True
+    assert carried["language"] == "en"
+    assert carried["id"] == original.id
+    assert carried["type"] == "mla"
+    assert found.data["case"]["reference"] == "HN-2027-014"
+    assert found.data["document"]["languages"] == ["en", "es"]
+
+
+def test_the_sender_verifies_its_own_document(net: Net, mla_pdf: Path) -> None:
+    assert documents.verify(net.vnm, mla_pdf.read_bytes()).ok
+
+
+def test_a_node_that_does_not_know_the_signer_does_not_call_it_verified(net: Net, mla_pdf: Path) -> None:
+    found = documents.verify(net.stranger, mla_pdf.read_bytes())
+    assert not found.ok
+    assert found.signature.intact  # the bytes are intact, but nothing says whose key this is
+    assert not found.signature.trusted
+    assert any("no node in this node's directory" in p for p in found.problems)
+    assert found.data is None
+
+
+def test_a_changed_byte_breaks_the_signature(net: Net, mla_pdf: Path) -> None:
+    data = bytearray(mla_pdf.read_bytes())
+    at = data.index(b"stream\n") + 20  # inside the first stream, well within the signed range
+    data[at] ^= 0x01
+    found = documents.verify(net.chl, bytes(data))
+    assert not found.ok
+    assert not found.signature.intact
+    assert any("changed after signing" in p for p in found.problems)
+
+
+def test_something_added_after_signing_is_reported(net: Net, mla_pdf: Path) -> None:
+    found = documents.verify(net.chl, mla_pdf.read_bytes() + b"\n1 0 obj\n(added later)\nendobj\n")
+    assert not found.ok
+    assert any("does not cover the whole file" in p for p in found.problems)
+
+
+def test_a_file_that_is_not_a_pdf_is_refused_with_its_reason(net: Net) -> None:
+    with pytest.raises(pdf.NotADocument, match="not a PDF"):
+        documents.verify(net.chl, b"GIF89a not a pdf")
+    with pytest.raises(pdf.NotADocument, match="cannot be read"):
+        documents.verify(net.chl, b"%PDF-1.7\n garbage \x00\xff")
+
+
+def test_an_incomplete_request_gets_no_document(net: Net) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        documents.produce(net.vnm, net.incomplete, OFFICER)
+    assert any(i.citation and i.citation.startswith("Art 42") for i in raised.value.issues)
+
+
+def test_a_received_request_is_not_the_receivers_to_issue(net: Net) -> None:
+    case = cases.open_case(net.chl, reference="CL-1", offence="illegal_access", max_penalty_years=5, summary="x")
+    incoming = requests.create_request(
+        net.chl,
+        requests.RequestDraft(
+            case=case.id,
+            instrument=UN,
+            type="preservation",
+            requested_state="CHL",
+            requesting_state="VNM",
+            direction=Direction.INCOMING,
+            items=complete_items(UN, "preservation"),
+        ),
+        actor="x",
+    )
+    with pytest.raises(Conflict, match="requesting State's"):
+        documents.produce(net.chl, incoming.request.id, OFFICER)
+
+
+def test_a_language_documents_are_not_made_in_is_refused_naming_the_field(net: Net) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        documents.produce(net.vnm, net.mla, OFFICER, counterpart="de")
+    assert raised.value.issues[0].field == "counterpart_language"
+
+
+def test_producing_a_document_is_audited_with_its_hash(net: Net) -> None:
+    document = documents.produce(net.vnm, net.mla, OFFICER, language="vi", counterpart="es")
+    entries = audit.entries(net.vnm, AuditQuery(action="document.produce", limit=50))
+    assert any(e.details.get("sha256") == document.sha256 and e.object_id == net.mla for e in entries)
+
+
+def test_the_self_issued_certificate_is_bound_to_the_node_key_and_follows_a_rotation(net: Net) -> None:
+    first = documents.credentials(net.stranger)
+    assert first.self_issued
+    identity = net.stranger.identity
+    assert identity is not None
+    assert first.chain[-1].public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    ) == certificates._raw_ed25519(identity.signing_key.jwk)
+    assert documents.credentials(net.stranger).leaf == first.leaf  # kept while the key is the same
+    key_dir = net.stranger.documents.key_dir
+    assert key_dir is not None
+    assert (key_dir / certificates.KEY_FILE).stat().st_mode & 0o077 == 0
+
+
+def test_pdftotext_and_pdfsig_are_installed() -> None:
+    """The outside validators these tests rely on are really there (``.ci/run`` installs poppler-utils)."""
+    assert shutil.which("pdfsig")
+    assert shutil.which("pdftotext")
