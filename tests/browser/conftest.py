@@ -246,13 +246,13 @@ class Profiles:
         self.sessions = sessions
         self.contexts: list[BrowserContext] = []
 
-    def new(self, account: Account | None = None) -> Page:
-        """A page in a new profile: signed out, or signed in as ``account``."""
+    def new(self, account: Account | None = None, *, locale: str = "en-GB") -> Page:
+        """A page in a new profile: signed out, or signed in as ``account``; its browser asks for ``locale``."""
         known = self.sessions.get(account.username) if account else None
         context = self.browser.new_context(
             base_url=self.base_url,
             viewport={"width": 1280, "height": 900},
-            locale="en-GB",
+            locale=locale,
             color_scheme="light",
             storage_state=known,
         )

@@ -591,3 +591,57 @@ def test_a_file_that_is_not_a_pdf_is_refused_for_checking(client: httpx.Client) 
         headers={"content-type": "application/pdf"},
     )
     assert too_big.status_code == 413
+
+
+def test_a_request_sent_by_e_mail_is_sent_not_delivered_and_its_answer_is_recorded(
+    client: httpx.Client, in_force: Json, tha: str
+) -> None:
+    case = new_case(client)
+    draft = new_request(client, case["id"], "mla")
+    sent = ok(
+        client.post(
+            f"/api/v1/requests/{draft['id']}/send-off-network",
+            json={"means": "email", "to": "central.authority@oag.go.th", "to_language": "en"},
+        )
+    )
+    assert sent["state"] == "sent"
+    assert sent["means"] == "email"
+    assert sent["peer"] is None
+    assert sent["messages"] == []  # nothing went over the network, so nothing says delivered
+    assert {c["name"] for c in sent["clocks"]}
+    event = sent["events"][-1]
+    assert event["data"]["to"] == "central.authority@oag.go.th"
+    assert len(event["data"]["sha256"]) == 64
+    answered = ok(
+        client.post(
+            f"/api/v1/requests/{draft['id']}/answers",
+            params={"action": "acknowledge", "by": "email", "from": "OAG Thailand", "file_name": "ack.pdf"},
+            content=b"%PDF-1.4 acknowledgement of receipt",
+            headers={"content-type": "application/octet-stream"},
+        )
+    )
+    assert answered["state"] == "acknowledged"
+    assert answered["events"][-1]["data"]["from"] == "OAG Thailand"
+    again = problem(
+        client.post(f"/api/v1/requests/{draft['id']}/send-off-network", json={"means": "email", "to": "someone else"}),
+        409,
+    )
+    assert "acknowledged" in again["detail"]
+
+
+def test_a_node_does_not_register_a_request_addressed_to_another_state(
+    client: httpx.Client, in_force: Json, tha: str
+) -> None:
+    case = new_case(client)
+    draft = new_request(client, case["id"], "preservation")
+    pdf = client.get(f"/api/v1/requests/{draft['id']}/document").content
+    body = problem(
+        client.post(
+            "/api/v1/documents/register",
+            params={"by": "email"},
+            content=pdf,
+            headers={"content-type": "application/octet-stream"},
+        ),
+        422,
+    )
+    assert "addressed to THA" in str(body["detail"])

@@ -5,13 +5,14 @@ reported as verified."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,16 @@ from hanoinet.cases import service as cases
 from hanoinet.documents import certificates, pdf
 from hanoinet.documents import service as documents
 from hanoinet.documents.wording import WORDS
-from hanoinet.platform.errors import Conflict, ValidationFailed
+from hanoinet.evidence import service as evidence
+from hanoinet.evidence.domain import CustodyAction
+from hanoinet.platform.errors import Conflict, IllegalTransition, ValidationFailed
 from hanoinet.platform.events import Actor, Channel
 from hanoinet.platform.web import translations
+from hanoinet.requests import present as requests_present
 from hanoinet.requests import service as requests
-from hanoinet.requests.domain import Direction
+from hanoinet.requests.clocks import ClockStatus
+from hanoinet.requests.domain import Action, Direction, EventKind, Means, RequestState
+from hanoinet.requests.ports import InboxQuery
 from hanoinet.rules.texts import translated
 from tests.factories import complete_items
 from tests.fakes import FixedClock
@@ -349,3 +355,145 @@ def test_pdftotext_and_pdfsig_are_installed() -> None:
     """The outside validators these tests rely on are really there (``.ci/run`` installs poppler-utils)."""
     assert shutil.which("pdfsig")
     assert shutil.which("pdftotext")
+
+
+# --- requests handled off the network -------------------------------------------------------------------------
+
+
+def new_request(net: Net, requested: str, type_: str = "mla") -> str:
+    case = cases.list_cases(net.vnm, limit=1)[0]
+    draft = requests.RequestDraft(
+        case=case.id, instrument=UN, type=type_, requested_state=requested, items=complete_items(UN, type_)
+    )
+    return requests.create_request(net.vnm, draft, actor=OFFICER.name).request.id
+
+
+def test_a_request_sent_by_e_mail_runs_the_clocks_of_a_network_request_and_is_never_delivered(net: Net) -> None:
+    by_mail = new_request(net, "JPN")  # Japan runs no node: e-mail is the way
+    by_network = new_request(net, "CHL")
+    document, view = documents.send(net.vnm, by_mail, Means.EMAIL, "mla@moj.go.jp", OFFICER, counterpart="en")
+    sent = requests.act_on_request(net.vnm, by_network, Action.SEND, actor=OFFICER.name)
+    assert document is not None
+    assert view.request.state is RequestState.SENT
+    assert view.request.means is Means.EMAIL
+    assert view.request.peer is None
+    assert sent.request.means is Means.NETWORK
+    assert [(c.name, c.due_at - c.started_at if c.due_at else None) for c in view.clocks] == [
+        (c.name, c.due_at - c.started_at if c.due_at else None) for c in sent.clocks
+    ]
+    event = view.request.last_event(EventKind.SENT)
+    assert event is not None
+    assert event.data["means"] == "email"
+    assert event.data["to"] == "mla@moj.go.jp"
+    assert event.data["sha256"] == document.sha256
+    item, custody = evidence.get_item(net.vnm, event.data["document"])  # the file sent, kept with its custody
+    assert item.sha256 == document.sha256
+    assert custody[0].action is CustodyAction.ACQUIRE
+    shown = requests.get_request(net.vnm, by_mail)
+    assert shown.messages == ()  # nothing went over the network, so nothing can say it was delivered
+    assert requests_present.request_view(shown, net.vnm.clock.now())["means"] == "email"
+    inbox = requests.inbox(
+        net.vnm, InboxQuery(now=net.vnm.clock.now(), state=RequestState.SENT, counterpart_state="JPN")
+    )
+    assert by_mail in {r.id for r in inbox}
+
+
+def test_the_other_states_answer_received_by_post_is_recorded_with_its_document(net: Net) -> None:
+    request_id = new_request(net, "JPN")
+    documents.send(net.vnm, request_id, Means.DIPLOMATIC, "Embassy of Japan, Hanoi", OFFICER, counterpart="en")
+    letter = b"%PDF-1.4 scanned letter of the Ministry of Justice of Japan acknowledging receipt"
+    view = documents.record_received(
+        net.vnm,
+        request_id,
+        Action.ACKNOWLEDGE,
+        letter,
+        means=Means.COURIER,
+        sender="Ministry of Justice of Japan",
+        actor=OFFICER,
+        file_name="acknowledgement.pdf",
+    )
+    assert view.request.state is RequestState.ACKNOWLEDGED
+    event = view.request.last_event(EventKind.ACKNOWLEDGED)
+    assert event is not None
+    assert event.data["from"] == "Ministry of Justice of Japan"
+    assert event.data["means"] == "courier"
+    item, _ = evidence.get_item(net.vnm, event.data["document"])
+    assert item.sha256 == hashlib.sha256(letter).hexdigest()
+    refused = documents.record_received(
+        net.vnm,
+        request_id,
+        Action.REFUSE,
+        b"refusal letter",
+        means=Means.EMAIL,
+        sender="MOJ",
+        actor=OFFICER,
+        grounds=("essential_interests",),
+    )
+    assert refused.request.state is RequestState.REFUSED
+
+
+def test_an_answer_cannot_be_typed_in_for_a_request_exchanged_with_a_node(net: Net) -> None:
+    request_id = new_request(net, "CHL")
+    requests.act_on_request(net.vnm, request_id, Action.SEND, actor=OFFICER.name)
+    with pytest.raises(IllegalTransition, match="arrives from node"):
+        documents.record_received(
+            net.vnm, request_id, Action.ACKNOWLEDGE, b"x", means=Means.EMAIL, sender="x", actor=OFFICER
+        )
+
+
+def test_an_oral_request_must_be_confirmed_in_writing(net: Net) -> None:
+    request_id = new_request(net, "JPN", "emergency")
+    document, view = documents.send(net.vnm, request_id, Means.TELEPHONE, "JNPA duty officer, +81 3 0000", OFFICER)
+    assert document is None  # a call: the written confirmation follows
+    clock = next(c for c in view.clocks if c.name == "written_confirmation")
+    assert clock.status is ClockStatus.RUNNING
+    assert clock.due_at is not None
+    assert clock.due_at - clock.started_at == timedelta(hours=72)
+    assert Action.CONFIRM_IN_WRITING in view.allowed_actions
+    confirmed = requests.act_on_request(
+        net.vnm, request_id, Action.CONFIRM_IN_WRITING, actor=OFFICER.name, record={"means": "email", "to": "jnpa"}
+    )
+    assert next(c for c in confirmed.clocks if c.name == "written_confirmation").status is ClockStatus.MET
+    other = new_request(net, "JPN")
+    _, mailed = documents.send(net.vnm, other, Means.EMAIL, "x@example.org", OFFICER, counterpart="en")
+    assert Action.CONFIRM_IN_WRITING not in mailed.allowed_actions
+    assert all(c.name != "written_confirmation" for c in mailed.clocks)
+
+
+def test_sending_off_the_network_needs_a_recipient_and_a_complete_request(net: Net) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        documents.send(net.vnm, new_request(net, "JPN"), Means.EMAIL, "  ", OFFICER, counterpart="en")
+    assert raised.value.issues[0].field == "to"
+    with pytest.raises(ValidationFailed):
+        documents.send(net.vnm, net.incomplete, Means.EMAIL, "someone", OFFICER)
+    assert requests.get_request(net.vnm, net.incomplete).request.state is RequestState.DRAFT
+
+
+def test_a_counterpart_registers_the_pdf_and_gets_every_item_exactly(net: Net, mla_pdf: Path) -> None:
+    view = documents.register(net.chl, mla_pdf.read_bytes(), means=Means.EMAIL, sender="vnm mail", actor=OFFICER)
+    original = requests.get_request(net.vnm, net.mla).request
+    got = view.request
+    assert got.id == original.id
+    assert got.direction is Direction.INCOMING
+    assert got.state is RequestState.RECEIVED
+    assert got.items == original.items
+    assert got.translations == original.translations
+    assert got.requesting_state == "VNM"
+    assert got.means is Means.EMAIL
+    assert got.peer is None  # answered off the network: no node to reply to
+    assert [c.name for c in view.clocks]  # its clocks run from now, as for a request received from a node
+    received = got.last_event(EventKind.RECEIVED)
+    assert received is not None
+    assert received.data["sha256"] == hashlib.sha256(mla_pdf.read_bytes()).hexdigest()
+    assert received.data["signed_by_node"] == "vnm-ca"
+    with pytest.raises(ValidationFailed, match="already exists"):
+        documents.register(net.chl, mla_pdf.read_bytes(), means=Means.EMAIL, sender="again", actor=OFFICER)
+
+
+def test_a_document_that_does_not_verify_is_not_registered(net: Net, mla_pdf: Path) -> None:
+    with pytest.raises(ValidationFailed, match="does not verify"):
+        documents.register(net.stranger, mla_pdf.read_bytes(), means=Means.EMAIL, sender="x", actor=OFFICER)
+    data = bytearray(mla_pdf.read_bytes())
+    data[data.index(b"stream\n") + 20] ^= 0x01
+    with pytest.raises(ValidationFailed, match="does not verify"):
+        documents.register(net.egy, bytes(data), means=Means.EMAIL, sender="x", actor=OFFICER)

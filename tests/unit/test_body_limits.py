@@ -30,6 +30,12 @@ from hanoinet.platform.settings import Settings
         ("POST", "/login", RouteClass.FORM),
         ("POST", "/requests/r1/actions", RouteClass.FORM),
         ("POST", "/api/v1/documents/verify", RouteClass.DOCUMENT),
+        ("POST", "/api/v1/documents/register", RouteClass.DOCUMENT),
+        ("POST", "/api/v1/requests/r1/answers", RouteClass.DOCUMENT),
+        ("POST", "/api/v1/requests/r1/send-off-network", RouteClass.API),
+        ("POST", "/requests/r1/answers", RouteClass.DOCUMENT),
+        ("POST", "/intake", RouteClass.DOCUMENT),
+        ("POST", "/requests/r1/send-off-network", RouteClass.FORM),
         ("GET", "/api/v1/requests/r1/document", RouteClass.API),
     ],
 )

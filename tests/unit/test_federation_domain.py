@@ -58,7 +58,7 @@ REQUESTED_SIDE = frozenset(
         Action.REFUSE,
     }
 )
-OWN_BOOKKEEPING = frozenset({Action.CLOSE})
+OWN_BOOKKEEPING = frozenset({Action.CLOSE, Action.CONFIRM_IN_WRITING})
 
 
 def sig_key(kid: str) -> PublicKey:

@@ -38,6 +38,7 @@ NOT_WORDS = frozenset({
     "hanoinet",  # the product's name, the same in every language
     "VNM",  # placeholder of the inbox's State filter: an ISO 3166 alpha-3 code, the format the field takes
     "2026-12-24T18:00Z",  # placeholder of the composer's deadline: the ISO 8601 format the field takes
+    "SHA-256",  # the name of the hash function, the same in every language
 })  # fmt: skip
 """Literal tokens with letters that are not English: what the templates may show without gettext."""
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,11 +34,14 @@ from hanoinet import __version__
 from hanoinet.audit import service as audit
 from hanoinet.documents import certificates, pdf
 from hanoinet.documents.wording import WORDS
+from hanoinet.evidence import service as evidence
+from hanoinet.evidence.domain import EvidenceItem, HandlingConditions, ItemDescription
 from hanoinet.federation.domain import EnvelopeRejected, KeyStatus, KeyUse, PublicKey
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.events import Actor
 from hanoinet.platform.web import LANGUAGES, RTL, state_name_in, translations
 from hanoinet.requests import service as requests
+from hanoinet.requests.domain import Action, Means
 from hanoinet.rules.texts import translated
 
 if TYPE_CHECKING:
@@ -418,3 +422,135 @@ def credentials(node: Node) -> certificates.SigningCredentials:
     return certificates.current(
         node.documents.key_dir, node.identity, authority=node.name, state=node.node_state, now=datetime.now(UTC)
     )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Requests handled off the network: the sent document and the documents received kept in the vault
+
+
+def _keep(
+    node: Node, request_id: str, data: bytes, *, actor: Actor, what: str, source: str, method: str, file_name: str
+) -> EvidenceItem:
+    """Keep a document of a request in the vault, with its custody (acquired by ``actor``, from ``source``)."""
+    view = requests.get_request(node, request_id)
+    digest = hashlib.sha256(data).hexdigest()
+    described = ItemDescription(
+        case_id=view.request.case_id,
+        exhibit=f"{request_id[:8]}-{what}-{digest[:12]}",
+        source=source[:256],
+        acquisition_method=method,
+        acquisition_tool=f"hanoinet {__version__}",
+        acquired_by=actor.name,
+        acquired_at=node.clock.now(),
+        description=f"{what} document of request {request_id}",
+        file_name=file_name[:256],
+    )
+    return evidence.ingest(node, io.BytesIO(data), described, HandlingConditions(), actor=actor.principal)
+
+
+def send(
+    node: Node,
+    request_id: str,
+    means: Means,
+    recipient: str,
+    actor: Actor,
+    *,
+    language: str | None = None,
+    counterpart: str | None = None,
+) -> tuple[Document | None, requests.RequestView]:
+    """Send an outgoing draft off the network: make its signed document (not for a telephone call, whose written
+    confirmation follows), keep the file sent in the vault with its custody, and record the request as sent by
+    ``means`` to ``recipient`` — whose clocks then run as for a request sent over the network."""
+    document = None
+    record: dict[str, str] = {}
+    if means is not Means.TELEPHONE:
+        document = produce(node, request_id, actor, language=language, counterpart=counterpart)
+        item = _keep(
+            node,
+            request_id,
+            document.pdf,
+            actor=actor,
+            what="sent",
+            source=f"{node.name}: formal request document, sent by {means.value} to {recipient}",
+            method="generated and signed by the node",
+            file_name=document.filename,
+        )
+        record = {"document": item.id, "sha256": item.sha256, "file_name": document.filename}
+    view = requests.send_off_network(node, request_id, means, recipient, actor=actor.name, document=record)
+    return document, view
+
+
+def record_received(
+    node: Node,
+    request_id: str,
+    action: Action,
+    data: bytes,
+    *,
+    means: Means,
+    sender: str,
+    actor: Actor,
+    file_name: str = "",
+    grounds: tuple[str, ...] = (),
+    note: str = "",
+) -> requests.RequestView:
+    """Record the other State's answer received off the network (an acknowledgement, a request for more
+    information, a refusal with its grounds, the execution...), with the document received kept in the vault;
+    the same state machine decides whether it may be recorded now."""
+    if means is Means.NETWORK:
+        raise ValidationFailed([Issue("means", "answers over the network arrive from the other node by themselves")])
+    if not data:
+        raise ValidationFailed([Issue("document", "the document received is empty")])
+    requests.get_request(node, request_id)  # 404 before anything is kept
+    item = _keep(
+        node,
+        request_id,
+        data,
+        actor=actor,
+        what="received",
+        source=f"received by {means.value} from {sender or 'the other State'}",
+        method=f"received by {means.value}",
+        file_name=file_name or "received",
+    )
+    record = {"means": means.value, "from": sender, "document": item.id, "sha256": item.sha256, "file_name": file_name}
+    return requests.act_on_request(
+        node, request_id, action, actor=actor.name, grounds=grounds, note=note, record=record
+    )
+
+
+def register(
+    node: Node, data: bytes, *, means: Means, sender: str, actor: Actor, file_name: str = ""
+) -> requests.RequestView:
+    """Register a request received off the network as a hanoinet document: only when it verifies (signature,
+    signer known to this directory, embedded data by the same node), so every item is the requesting State's
+    exactly; the document is kept in the vault with its custody. Anything less is refused with the reasons, and
+    the request is entered by hand instead (``request new --incoming``, the web intake)."""
+    if means is Means.NETWORK:
+        raise ValidationFailed([Issue("means", "requests over the network arrive from the other node by themselves")])
+    found = verify(node, data)
+    if not found.ok or found.data is None or found.signer_node is None or found.signer_state is None:
+        reasons = "; ".join(found.problems) or "its request data cannot be read"
+        raise ValidationFailed(
+            [Issue("document", f"not registered, the document does not verify: {reasons}. Enter the request by hand")]
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    view = requests.register_document(
+        node,
+        found.data,
+        signer_node=found.signer_node,
+        signer_state=found.signer_state,
+        means=means,
+        sender=sender,
+        record={"sha256": digest, "file_name": file_name},
+        actor=actor.name,
+    )
+    _keep(
+        node,
+        view.request.id,
+        data,
+        actor=actor,
+        what="received",
+        source=f"received by {means.value} from {sender or found.signer_state}, signed by node {found.signer_node}",
+        method=f"received by {means.value}",
+        file_name=file_name or "request.pdf",
+    )
+    return view

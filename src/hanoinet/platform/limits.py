@@ -52,7 +52,8 @@ MiB = 1024 * KiB
 GiB = 1024 * MiB
 
 FORM_FILES = 0
-"""No form of the web UI takes a file: a multipart form carrying one is refused by the parser."""
+"""No form of the web UI takes a file (a multipart form carrying one is refused by the parser) — but the two that
+receive a document (``read_upload_form``)."""
 
 
 class RouteClass(Enum):
@@ -72,7 +73,10 @@ class RouteClass(Enum):
 
 _UPLOAD_PIECE = re.compile(r"^/api/v1/uploads/[^/]+$")
 _TRANSFER_RECORDS = re.compile(r"^/federation/v1/transfers/[^/]+/items/[^/]+$")
-_DOCUMENTS = ("/api/v1/documents/verify",)
+_DOCUMENTS = ("/api/v1/documents/verify", "/api/v1/documents/register")
+_ANSWER = re.compile(r"^(/api/v1)?/requests/[^/]+/answers$")
+_INTAKE = "/intake"
+"""The web UI's two forms that take a file (a document received): parsed whole, within the document cap."""
 
 
 def route_class(method: str, path: str) -> RouteClass:
@@ -81,7 +85,7 @@ def route_class(method: str, path: str) -> RouteClass:
         return RouteClass.TRANSMISSION
     if (method == "PATCH" and _UPLOAD_PIECE.match(path)) or (method == "PUT" and _TRANSFER_RECORDS.match(path)):
         return RouteClass.STREAM
-    if method == "POST" and path in _DOCUMENTS:
+    if method == "POST" and (path in _DOCUMENTS or path == _INTAKE or _ANSWER.match(path)):
         return RouteClass.DOCUMENT
     if path.startswith(("/api/", "/federation/")):
         return RouteClass.API
@@ -139,6 +143,14 @@ async def read_form(request: Request) -> FormData:
     limits = getattr(request.app.state, "body_limits", None)
     options = (limits if isinstance(limits, BodyLimits) else BodyLimits()).form_options()
     return await request.form(**options)
+
+
+async def read_upload_form(request: Request) -> FormData:
+    """Parse a form that carries one file (a document received: ``/intake``, ``/requests/{id}/answers``) within
+    the same bounds on fields; the file itself is bounded by the document cap, before, by ``BodyLimit``."""
+    limits = getattr(request.app.state, "body_limits", None)
+    options = (limits if isinstance(limits, BodyLimits) else BodyLimits()).form_options()
+    return await request.form(**{**options, "max_files": 1})
 
 
 async def read_body(request: Request, limit: int) -> bytes:

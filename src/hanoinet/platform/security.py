@@ -35,7 +35,7 @@ from hanoinet.platform.api import problems
 from hanoinet.platform.errors import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED, DomainError, ErrorKind, NotFound, kind_of
 from hanoinet.platform.events import Actor, Channel, Event, Outcome
 from hanoinet.platform.jsonbody import MAX_JSON_DEPTH, nesting_exceeds
-from hanoinet.platform.limits import read_form
+from hanoinet.platform.limits import RouteClass, read_form, read_upload_form, route_class
 from hanoinet.platform.permissions import Forbidden, Permission, Principal, may
 
 if TYPE_CHECKING:
@@ -255,7 +255,9 @@ async def _check_csrf(request: Request, caller: Caller) -> None:
     if not given and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
-        form = await read_form(request)
+        # the two forms that take a file (a document received) are parsed as such; every other form takes none
+        takes_file = route_class(request.method, request.url.path) is RouteClass.DOCUMENT
+        form = await (read_upload_form(request) if takes_file else read_form(request))
         given = str(form.get(CSRF_FIELD, ""))
     if not given or not hmac.compare_digest(given, expected):
         raise CsrfRejected("this form is out of date or did not come from this node: reload the page and try again")

@@ -187,6 +187,12 @@ FLASH: dict[str, str] = {
     "rejected": N_("Rejected: the account is unchanged."),
     "verified": N_("Verification finished."),
     "transfer": N_("The transfer is queued."),
+    "sent-off": N_(
+        "Recorded as sent off the network; the document sent is kept in the vault. Nothing will confirm that it "
+        "arrived."
+    ),
+    "answer": N_("The other State's answer is recorded; the document received is kept in the vault."),
+    "registered": N_("The request is registered from its signed document; its clocks run from now."),
 }
 """Messages shown after a form's redirect, by key: the URL carries a key, never text (nothing to inject)."""
 

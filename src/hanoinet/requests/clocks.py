@@ -14,10 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from hanoinet.requests.domain import DECIDED_STATES, OPEN_STATES, EventKind, Request, RequestEvent
+from hanoinet.requests.domain import (
+    DECIDED_STATES,
+    OPEN_STATES,
+    WRITTEN_CONFIRMATION,
+    EventKind,
+    Means,
+    Request,
+    RequestEvent,
+)
 from hanoinet.rules.domain import ClockKind, ClockRule, ClockStart, Period, RequestType
 
 REQUESTER_DEADLINE = "requester_deadline"
+WRITTEN_CONFIRMATION_CLOCK = "written_confirmation"
+"""The clock of an oral (telephone) request: its confirmation in writing (Art 40: "promptly"; our target 72 h)."""
 
 
 class ClockStatus(StrEnum):
@@ -144,6 +154,18 @@ def derive_clocks(request: Request, rtype: RequestType, follow_ups: Iterable[Req
                 status,
                 _basis(rule),
                 description,
+            )
+        )
+    sent = request.last_event(EventKind.SENT)
+    if sent is not None and sent.data.get("means") == Means.TELEPHONE.value:
+        clocks.append(
+            Clock(
+                WRITTEN_CONFIRMATION_CLOCK,
+                sent.at,
+                sent.at + WRITTEN_CONFIRMATION,
+                _status(request.events, sent, frozenset({EventKind.CONFIRMED_IN_WRITING})),
+                "Art 40 (policy: the Convention says promptly)",
+                f"confirm the oral request in writing within {int(WRITTEN_CONFIRMATION.total_seconds() // 3600)} hours",
             )
         )
     if request.deadline is not None:

@@ -60,6 +60,27 @@ DECIDED_STATES = frozenset({S.EXECUTED, S.RELEASED, S.REFUSED, S.WITHDRAWN, S.CL
 """States in which the request has been decided; a follow-up in one of these no longer holds a preservation."""
 
 
+class Means(StrEnum):
+    """How a request went to the requested State (Art 40: any means producing a written record; diplomatic
+    channels or INTERPOL in urgent cases; urgent oral requests confirmed in writing promptly)."""
+
+    NETWORK = "network"  # a signed message to the other State's node, receipted
+    EMAIL = "email"
+    DIPLOMATIC = "diplomatic"
+    INTERPOL = "interpol"
+    COURIER = "courier"
+    TELEPHONE = "telephone"  # an urgent oral request: its written confirmation has a clock
+
+
+OFF_NETWORK = frozenset(Means) - {Means.NETWORK}
+"""Means by which a request leaves the node only as a document: nothing tells the node it arrived, so nothing
+sent by them is ever shown as delivered."""
+
+WRITTEN_CONFIRMATION = timedelta(hours=72)
+"""How soon an oral request is to be confirmed in writing: a network service target (``source: policy``); the
+Convention says "promptly" (Art 40)."""
+
+
 class Action(StrEnum):
     """What a user (or, later, the other node) does to a request."""
 
@@ -77,6 +98,7 @@ class Action(StrEnum):
     REFUSE = "refuse"
     WITHDRAW = "withdraw"
     CLOSE = "close"
+    CONFIRM_IN_WRITING = "confirm_in_writing"  # an oral request's written confirmation, sent off the network
 
 
 class RequestSide(StrEnum):
@@ -102,6 +124,7 @@ ACTION_SIDES: dict[Action, RequestSide] = {
     Action.EXECUTE: RequestSide.REQUESTED,
     Action.REFUSE: RequestSide.REQUESTED,
     Action.CLOSE: RequestSide.EITHER,
+    Action.CONFIRM_IN_WRITING: RequestSide.EITHER,  # an oral request's confirmation: recorded, never a message
 }
 """Who acts: Art 40 puts execution, postponement and refusal (with reasons) on the requested State, and sending,
 answering requests for information and withdrawing on the requesting one. Closing a file is each side's own."""
@@ -163,6 +186,7 @@ class EventKind(StrEnum):
     REFUSED = "refused"
     WITHDRAWN = "withdrawn"
     CLOSED = "closed"
+    CONFIRMED_IN_WRITING = "confirmed_in_writing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +206,7 @@ _COMMON: dict[Action, Transition] = {
     Action.SEND: Transition(frozenset({S.DRAFT}), S.SENT, EventKind.SENT),
     Action.ACKNOWLEDGE: Transition(frozenset({S.SENT, S.RECEIVED}), S.ACKNOWLEDGED, EventKind.ACKNOWLEDGED),
     Action.WITHDRAW: Transition(_WITHDRAWABLE, S.WITHDRAWN, EventKind.WITHDRAWN),
+    Action.CONFIRM_IN_WRITING: Transition(OPEN_STATES, None, EventKind.CONFIRMED_IN_WRITING),
 }
 _REQUEST: dict[Action, Transition] = {
     Action.REQUEST_INFORMATION: Transition(
@@ -258,6 +283,8 @@ class Request:
     language acceptable to the requested State); an item without one is printed as written."""
     confidential: bool = False
     """The requesting State asks that the fact and substance of the request be kept confidential (Art 40)."""
+    means: Means | None = None
+    """How it went to the requested State (None until it went): the network, or a means off it."""
 
     @property
     def counterpart_state(self) -> str:
@@ -271,7 +298,13 @@ class Request:
     def allowed_actions(self, rtype: RequestType) -> list[Action]:
         """Return the actions the state machine allows now, in a stable order (for UIs and error messages)."""
         table = TRANSITIONS[rtype.workflow]
-        return [a for a in Action if a in table and self.state in table[a].sources]
+        return [
+            a
+            for a in Action
+            if a in table
+            and self.state in table[a].sources
+            and (a is not Action.CONFIRM_IN_WRITING or self.means is Means.TELEPHONE)
+        ]
 
     def _record(
         self, kind: EventKind, at: datetime, actor: str, to: RequestState, data: dict[str, Any]
@@ -290,8 +323,12 @@ class Request:
         actor: str,
         grounds: tuple[str, ...] = (),
         note: str = "",
+        record: Mapping[str, Any] | None = None,
     ) -> RequestEvent:
-        """Carry out an action: check it is allowed now and its data is lawful, then record the event."""
+        """Carry out an action: check it is allowed now and its data is lawful, then record the event.
+
+        ``record`` is what the event keeps of how it happened off the network (``RECORD_FIELDS``: by which means,
+        to or from whom, the document kept in the vault)."""
         rtype = request_type(pack, self.type)
         table = TRANSITIONS[rtype.workflow]
         transition = table.get(action)
@@ -306,7 +343,9 @@ class Request:
             )
         if len(note) > MAX_NOTE_LENGTH:
             raise ValidationFailed([Issue("note", f"is longer than {MAX_NOTE_LENGTH:,} characters")])
-        data: dict[str, Any] = {}
+        if action is Action.CONFIRM_IN_WRITING and self.means is not Means.TELEPHONE:
+            raise IllegalTransition("only a request made by telephone is confirmed in writing")
+        data: dict[str, Any] = dict(check_record(record or {}))
         if note:
             data["note"] = note
         if action is Action.REFUSE:
@@ -380,6 +419,31 @@ def check_language_and_translations(rtype: RequestType, language: str, translati
         elif len(value) > MAX_ITEM_LENGTH:
             issues.append(Issue(f"translations.{key}", f"is longer than {MAX_ITEM_LENGTH:,} characters"))
     return issues
+
+
+RECORD_FIELDS = {
+    "means": 32,
+    "to": 256,
+    "from": 256,
+    "document": 36,
+    "sha256": 64,
+    "file_name": 256,
+}
+"""What an event may keep of an exchange off the network, each a text of at most this many characters."""
+
+
+def check_record(record: Mapping[str, Any]) -> dict[str, str]:
+    """The record of an off-network exchange, checked: known fields, text, within their lengths."""
+    issues = []
+    for key, value in record.items():
+        limit = RECORD_FIELDS.get(key)
+        if limit is None:
+            issues.append(Issue(key, f"is not recorded with an action; recorded: {', '.join(RECORD_FIELDS)}"))
+        elif not isinstance(value, str) or len(value) > limit:
+            issues.append(Issue(key, f"must be text of at most {limit} characters"))
+    if issues:
+        raise ValidationFailed(issues)
+    return {k: str(v) for k, v in record.items() if v}
 
 
 def request_type(pack: RulePack, key: str) -> RequestType:

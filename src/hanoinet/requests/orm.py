@@ -54,6 +54,8 @@ class RequestRow(Base):
     """The language the items are written in (BCP 47); None where it was not recorded."""
     translations: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     confidential: Mapped[bool] = mapped_column(Boolean, server_default="0")
+    means: Mapped[str | None] = mapped_column(String(16))
+    """How the request went to the requested State: network, email, diplomatic, interpol, courier, telephone."""
 
     __table_args__ = (
         Index("ix_requests_next_due_at", "next_due_at"),

@@ -86,6 +86,7 @@ def request_view(view: RequestView, now: datetime) -> dict[str, Any]:
         "created_at": r.created_at.isoformat(),
         "version": r.version,
         "peer": r.peer,
+        "means": r.means.value if r.means else None,
         "clocks": [clock(c, now) for c in view.clocks],
         "allowed_actions": [a.value for a in view.allowed_actions],
         "issues": [issue(i) for i in view.issues],

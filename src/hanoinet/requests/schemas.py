@@ -59,6 +59,10 @@ class RequestOut(Shape):
     created_at: DateTime
     version: int
     peer: str | None = Field(description="The node of the other State that the request is exchanged with")
+    means: str | None = Field(
+        description="How it went: network (receipted by the other node), or email, diplomatic, interpol, courier, "
+        "telephone — off the network, never reported as delivered; null until sent"
+    )
     clocks: list[ClockOut]
     allowed_actions: list[str]
     issues: list[FieldIssue]

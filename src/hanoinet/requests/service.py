@@ -27,12 +27,14 @@ from hanoinet.requests.domain import (
     Action,
     Direction,
     EventKind,
+    Means,
     Request,
     RequestEvent,
     RequestState,
     check_contents,
     check_follow_up,
     check_local_action,
+    check_record,
     check_remote_action,
     is_emergency,
     is_shared,
@@ -65,6 +67,7 @@ class RequestDraft:
     language: str = ""  # the language the items are written in (BCP 47)
     translations: dict[str, str] = field(default_factory=dict)  # item -> its translation for the requested State
     confidential: bool = False  # the requesting State asks for the request to be kept confidential (Art 40)
+    means: Means | None = None  # how a request registered as received came (e-mail, courier...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +227,7 @@ def create_request(node: Node, draft: RequestDraft, *, actor: str) -> RequestVie
             language=draft.language,
             translations={k: v.strip() for k, v in draft.translations.items() if v.strip()},
             confidential=draft.confidential,
+            means=draft.means if incoming else None,
         )
         if draft.peer is not None:
             if incoming:
@@ -382,8 +386,12 @@ def act_on_request(
     actor: str,
     grounds: tuple[str, ...] = (),
     note: str = "",
+    record: Mapping[str, str] | None = None,
 ) -> RequestView:
-    """Carry out one action of the state machine; sending also checks completeness and the legal basis."""
+    """Carry out one action of the state machine; sending also checks completeness and the legal basis.
+
+    ``record`` says how an action of a request handled off the network happened (the other State's answer
+    received by e-mail, say, and the document kept in the vault: ``domain.RECORD_FIELDS``)."""
     now = node.clock.now()
     with node.uow() as uow:
         request = _load(uow, request_id)
@@ -392,9 +400,14 @@ def act_on_request(
         reason = check_local_action(request.direction, action, request.peer)
         if reason:
             raise IllegalTransition(reason)
+        if record and request.peer is not None:
+            raise ValidationFailed(
+                [Issue("record", f"this request is exchanged with node {request.peer}: its answers arrive from it")]
+            )
         if action is Action.SEND and request.state is RequestState.DRAFT:
             request.peer = _ready_to_send(node, uow, request, rtype, now)
-        event = request.apply(action, pack, at=now, actor=actor, grounds=grounds, note=note)
+            request.means = Means.NETWORK
+        event = request.apply(action, pack, at=now, actor=actor, grounds=grounds, note=note, record=record)
         clocks = _save(node, uow, request, rtype)
         if request.peer is not None and is_shared(action):
             peer = find_peer(uow, request.peer, "peer")
@@ -412,6 +425,56 @@ def act_on_request(
         _commit(uow, request)
     if request.peer is not None and is_shared(action):
         node.outbox_changed(request.peer)
+    return _view(request, rtype, clocks, ())
+
+
+MAX_RECIPIENT = 256
+
+
+def send_off_network(
+    node: Node,
+    request_id: str,
+    means: Means,
+    recipient: str,
+    *,
+    actor: str,
+    document: Mapping[str, str] | None = None,
+) -> RequestView:
+    """Record that an outgoing draft was sent by ``means`` (e-mail, the diplomatic channel, INTERPOL, courier,
+    telephone) to ``recipient``: the same checks as Send — every required item, the legal basis on the day — and
+    from then on the same state machine and clocks. ``document`` names the sent file kept in the vault (its item
+    and SHA-256). Nothing comes back to say it arrived, so the request is "sent", never "delivered"."""
+    if means is Means.NETWORK:
+        raise ValidationFailed([Issue("means", "a request goes over the network with Send (a node carries it)")])
+    recipient = recipient.strip()
+    if not recipient or len(recipient) > MAX_RECIPIENT:
+        raise ValidationFailed(
+            [
+                Issue(
+                    "to",
+                    f"say to whom it was sent (an address, an embassy, a bureau), at most {MAX_RECIPIENT} characters",
+                )
+            ]
+        )
+    now = node.clock.now()
+    with node.uow() as uow:
+        request = _load(uow, request_id)
+        if request.direction is not Direction.OUTGOING:
+            raise IllegalTransition(f"request {request_id} was received: the requesting State sent it")
+        if request.state is not RequestState.DRAFT:
+            raise IllegalTransition(f"cannot send a request that is {request.state.value}")
+        pack = node.pack(request.instrument)
+        rtype = request_type(pack, request.type)
+        checked = _preflight_saved(node, uow, request, rtype, now)
+        if checked.issues:
+            raise ValidationFailed(checked.issues)
+        if checked.basis is not None and not checked.basis.holds:
+            raise NoLegalBasis(checked.basis.sentence())
+        request.peer, request.means = None, means
+        record = {"means": means.value, "to": recipient, **(document or {})}
+        request.apply(Action.SEND, pack, at=now, actor=actor, record=record)
+        clocks = _save(node, uow, request, rtype)
+        _commit(uow, request)
     return _view(request, rtype, clocks, ())
 
 
@@ -693,19 +756,28 @@ def _mirror_case(node: Node, uow: UnitOfWork, data: Mapping[str, Any], requestin
 def _parse_received(
     node: Node, uow: UnitOfWork, peer: Peer, message: Message, now: datetime
 ) -> tuple[Request, RulePack, RequestType, Mapping[str, Any]]:
-    """Check a received request document against this node's packs and records; nothing is written."""
-    body = message.body
+    """Check a request message against this node's packs and records; nothing is written."""
+    request, pack, rtype, case_data = _parse_document(
+        node, uow, message.body, sender=peer.entry.node_id, sender_state=peer.entry.state, now=now
+    )
+    if request.id != message.request_id:
+        raise MessageRefused("the request's id differs from the message's")
+    request.peer, request.means = peer.entry.node_id, Means.NETWORK
+    return request, pack, rtype, case_data
+
+
+def _parse_document(
+    node: Node, uow: UnitOfWork, body: Mapping[str, Any], *, sender: str, sender_state: str, now: datetime
+) -> tuple[Request, RulePack, RequestType, Mapping[str, Any]]:
+    """Check a request's signed data (a message's body, or a formal document's attachment: the same shape,
+    ``document_body``) from the node ``sender`` of ``sender_state``; nothing is written."""
     data, case_data = body.get("request"), body.get("case")
     if not isinstance(data, dict) or not isinstance(case_data, dict):
         raise MessageRefused("a request message carries a request and its case")
     request_id = _text(data, "id")
-    if request_id != message.request_id:
-        raise MessageRefused("the request's id differs from the message's")
     requesting, requested = _text(data, "requesting_state").upper(), _text(data, "requested_state").upper()
-    if requesting != peer.entry.state:
-        raise MessageRefused(
-            f"node {peer.entry.node_id} serves {peer.entry.state}, not the requesting State {requesting}"
-        )
+    if requesting != sender_state:
+        raise MessageRefused(f"node {sender} serves {sender_state}, not the requesting State {requesting}")
     if node.node_state and requested != node.node_state:
         raise MessageRefused(f"this node serves {node.node_state}; the request is addressed to {requested}")
     instrument = _text(data, "instrument")
@@ -746,7 +818,6 @@ def _parse_received(
         follows_up=follows_up,
         state=RequestState.RECEIVED,
         created_at=now,
-        peer=peer.entry.node_id,
         language=str(data.get("language") or "")[:16],
         translations=dict(translations),
         confidential=data.get("confidential") is True,
@@ -775,27 +846,86 @@ def receive_request(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -
     requested State to decide on (refusal for non-conformity, Art 40)."""
     now = node.clock.now()
     request, pack, rtype, case_data = _parse_received(node, uow, peer, message, now)
-    case = _mirror_case(node, uow, case_data, request.requesting_state, now)
-    earlier = uow.requests.get(request.follows_up) if request.follows_up else None
     data: dict[str, Any] = {
         "from_node": peer.entry.node_id,
         "message": message.id,
         "sent_at": message.created_at.isoformat(),
         "sent_by": str(message.body.get("sent_by", ""))[:256],
-        "legal_basis": _basis_finding(node, uow, request, now),
     }
-    if request.follows_up and (earlier is None or earlier.peer != peer.entry.node_id):
+    actor = f"{peer.entry.authority} ({peer.entry.state})"[:128]
+    parsed = (request, pack, rtype, case_data)
+    _register_received(node, uow, parsed, data, actor=actor, via=peer.entry.node_id, now=now)
+
+
+Parsed = tuple[Request, RulePack, RequestType, Mapping[str, Any]]
+"""A received request checked by ``_parse_document``: the request, its pack and type, the case it came with."""
+
+
+def _register_received(
+    node: Node,
+    uow: UnitOfWork,
+    parsed: Parsed,
+    data: dict[str, Any],
+    *,
+    actor: str,
+    via: str | None,
+    now: datetime,
+) -> list[Clock]:
+    """Register a checked received request (``_parse_document``): its case mirrored, the legal basis and any
+    missing item recorded in its RECEIVED event, its clocks started now. ``via`` is the node a follow-up must have
+    come through (None: off the network, where it is matched by id)."""
+    request, pack, rtype, case_data = parsed
+    case = _mirror_case(node, uow, case_data, request.requesting_state, now)
+    earlier = uow.requests.get(request.follows_up) if request.follows_up else None
+    data["legal_basis"] = _basis_finding(node, uow, request, now)
+    if request.follows_up and (earlier is None or earlier.peer != via):
         data["follows_up_unknown"] = request.follows_up
         request.follows_up, earlier = None, None
     issues = _contents(pack, rtype, request, case, deadline=None, now=now)
     if issues:
         data["issues"] = [str(i) for i in issues]
-    actor = f"{peer.entry.authority} ({peer.entry.state})"[:128]
     request.events.append(RequestEvent(1, EventKind.RECEIVED, now, actor, None, RequestState.RECEIVED, data))
     clocks = derive_clocks(request, rtype)
     due = next_due(clocks)
     uow.requests.add(request, due.due_at if due else None, due.name if due else None)
     _refresh_followed(node, uow, request)
+    return clocks
+
+
+def register_document(
+    node: Node,
+    body: Mapping[str, Any],
+    *,
+    signer_node: str,
+    signer_state: str,
+    means: Means,
+    sender: str,
+    record: Mapping[str, str],
+    actor: str,
+) -> RequestView:
+    """Register a request received off the network as a formal document whose embedded data was verified (by
+    its signer's key): every item exactly as the requesting State wrote it, its case mirrored, the same state
+    machine and clocks as a request received from a node — but answered off the network (no node to reply to)."""
+    now = node.clock.now()
+    with node.uow() as uow:
+        try:
+            request, pack, rtype, case_data = _parse_document(
+                node, uow, body, sender=signer_node, sender_state=signer_state, now=now
+            )
+        except MessageRefused as refused:
+            raise ValidationFailed([Issue("document", str(refused))]) from None
+        request.means = means
+        data: dict[str, Any] = {
+            "via": means.value,
+            "from": sender[:256],
+            "signed_by_node": signer_node,
+            "sent_by": str(body.get("sent_by", ""))[:256],
+            **check_record(record),
+        }
+        parsed = (request, pack, rtype, case_data)
+        clocks = _register_received(node, uow, parsed, data, actor=actor, via=None, now=now)
+        _commit(uow, request)
+    return _view(request, rtype, clocks, ())
 
 
 def receive_action(node: Node, uow: UnitOfWork, peer: Peer, message: Message) -> None:

@@ -39,6 +39,7 @@ def _request_values(request: Request) -> dict[str, Any]:
         "peer_node": request.peer,
         "translations": request.translations or None,
         "language": request.language or None,
+        "means": request.means.value if request.means else None,
         "confidential": request.confidential,
     }
 
@@ -55,7 +56,7 @@ class SqlRequestRepository:
             _INSERT_REQUEST,
             to_row(
                 request,
-                omit=("events", "peer", "translations", "confidential", "language"),
+                omit=("events", "peer", "translations", "confidential", "language", "means"),
                 counterpart_state=request.counterpart_state,
                 next_due_at=next_due_at,
                 next_clock=next_clock,

@@ -40,7 +40,17 @@ from hanoinet.platform.web import (
     render,
 )
 from hanoinet.requests import service as request_services
-from hanoinet.requests.domain import OPEN_STATES, Action, Direction, RequestState, parse_due_within
+from hanoinet.requests.domain import (
+    ACTION_SIDES,
+    OFF_NETWORK,
+    OPEN_STATES,
+    Action,
+    Direction,
+    Means,
+    RequestSide,
+    RequestState,
+    parse_due_within,
+)
 from hanoinet.requests.ports import InboxQuery
 from hanoinet.requests.service import RequestDraft, RequestView
 from hanoinet.rules.domain import Channel, RequestType, RulePack
@@ -127,11 +137,16 @@ def _draft(form: FormData, instrument: str, rtype: str) -> RequestDraft:
         if deadline.tzinfo is None:
             raise ValidationFailed([Issue("deadline", "needs a time zone: give it in UTC, e.g. 2026-12-24T18:00Z")])
     follows_up = str(form.get("follows_up", "")).strip() or None
+    incoming = form.get("direction") == Direction.INCOMING.value
+    means = str(form.get("means", "")).strip()
     return RequestDraft(
         case=str(form.get("case", "")).strip(),
         instrument=instrument,
         type=rtype,
         requested_state=str(form.get("requested_state", "")).strip().upper(),
+        requesting_state=str(form.get("requesting_state", "")).strip().upper() or None if incoming else None,
+        direction=Direction.INCOMING if incoming else Direction.OUTGOING,
+        means=Means(means) if incoming and means in {m.value for m in OFF_NETWORK} else None,
         items=_items(form),
         emergency=form.get("emergency") == "on",
         deadline=deadline,
@@ -212,17 +227,23 @@ def router(node: Node) -> APIRouter:
         requested_state: Annotated[str, Query(max_length=8)] = "",
         case: Annotated[str, Query(max_length=64)] = "",
         follows_up: Annotated[str, Query(max_length=64)] = "",
+        incoming: Annotated[bool, Query()] = False,
+        requesting_state: Annotated[str, Query(max_length=8)] = "",
     ) -> HTMLResponse:
         """Choose the type (``kind`` = instrument:type, from the first step's list), the requested State and the
-        case; then the type's form with every item and its article."""
+        case; then the type's form with every item and its article. With ``incoming``, the same form registers a
+        request received off the network, typed in from the document received: the requesting State is chosen,
+        and the items are checked against the instrument as for one made here."""
         if kind:
             instrument, _, type = kind.partition(":")
         values: dict[str, Any] = {
             "instrument": instrument or default_instrument(node),
             "type": type,
-            "requested_state": requested_state.strip().upper(),
+            "requested_state": node.node_state or "" if incoming else requested_state.strip().upper(),
+            "requesting_state": requesting_state.strip().upper() if incoming else "",
+            "incoming": incoming,
             "case": case,
-            "follows_up": follows_up,
+            "follows_up": "" if incoming else follows_up,
         }
         return _composer(request, values, {}, [])
 
@@ -248,9 +269,14 @@ def router(node: Node) -> APIRouter:
             "items": _items(form),
             "language": str(form.get("language", "")).strip(),
             "translations": _translations(form),
+            "incoming": form.get("direction") == Direction.INCOMING.value,
+            "requesting_state": str(form.get("requesting_state", "")).strip().upper(),
+            "means": str(form.get("means", "")),
         }
         try:
             draft = _draft(form, instrument, rtype_key)
+            if draft.direction is Direction.INCOMING:
+                return _register_typed_in(request, values, draft, intent)
             checked = request_services.preflight(node, draft)
             # Check and Send ask the same preflight as the API and the CLI; a draft is saved with missing items
             issues = list(checked.problems if intent != "draft" else checked.issues)
@@ -270,6 +296,15 @@ def router(node: Node) -> APIRouter:
             return _request_page(request, view.request.id, error=str(exc), status=_status(exc))
         return redirect(f"/requests/{view.request.id}", "sent")
 
+    def _register_typed_in(request: Request, values: dict[str, Any], draft: RequestDraft, intent: str) -> Response:
+        """A request received off the network, typed in: Check lists what the instrument finds missing (the
+        requesting State's to complete); Register records it as received as it came, its clocks running."""
+        if intent != "register":
+            issues = list(request_services.preflight(node, draft).issues)
+            return _composer(request, values, by_field(issues), issues, status=422 if issues else 200, checked=True)
+        view = request_services.create_request(node, draft, actor=actor(request).name)
+        return redirect(f"/requests/{view.request.id}", "registered")
+
     def _composer(
         request: Request,
         values: dict[str, Any],
@@ -285,7 +320,8 @@ def router(node: Node) -> APIRouter:
         found = node.packs.get(values["instrument"])
         pack = translated(found, language) if found else None
         rtype = pack.request_type(values["type"]) if pack and values["type"] else None
-        basis = basis or _basis(node, values["instrument"], values["requested_state"])
+        other = values.get("requesting_state") if values.get("incoming") else values["requested_state"]
+        basis = basis or _basis(node, values["instrument"], other or "")  # binding both is symmetric
         accepted = (
             request_services.accepted_languages(node, values["requested_state"]) if values["requested_state"] else ()
         )
@@ -412,9 +448,19 @@ def router(node: Node) -> APIRouter:
             "error": error,
             "errors": by_field(view.issues),
             "documents": _documents(view, language),
+            "answers_received": _answers_received(view),
             **(context or {}),
         }
         return render(request, "request.html", page, status=status)
+
+    def _answers_received(view: RequestView) -> list[str]:
+        """The actions of this request that are the other State's, recorded here from a document it sent off the
+        network (each needs the document received, kept in the vault)."""
+        r = view.request
+        if r.peer is not None or r.state is RequestState.DRAFT or node.vault is None:
+            return []
+        theirs = RequestSide.REQUESTED if r.direction is Direction.OUTGOING else RequestSide.REQUESTING
+        return [a.value for a in view.allowed_actions if ACTION_SIDES[a] is theirs]
 
     def _documents(view: RequestView, language: str) -> dict[str, Any] | None:
         """What the request page offers of its formal document: the languages to choose from, the ones the
