@@ -269,3 +269,21 @@ def test_an_overlong_display_name_is_refused_or_cut_never_a_database_error(node:
     else:
         assert len(outcome.display_name) <= 256
         assert stored(node, "tran") == outcome
+
+
+def test_an_account_sets_its_own_language_and_time_zone_and_no_one_elses(node: Node) -> None:
+    accounts.add_user(node, username="binh", password=PASSWORD, roles=frozenset({Role.INVESTIGATOR}), actor=CLI)
+    assert stored(node, "binh").language == ""  # the browser's, until chosen
+    assert stored(node, "binh").time_zone == "UTC"
+    binh = Actor("binh", frozenset({Role.INVESTIGATOR}), Channel.WEB, "127.0.0.1")
+    languages = ("en", "fr", "vi")
+    accounts.set_preferences(node, "binh", language="vi", time_zone="Asia/Ho_Chi_Minh", languages=languages, actor=binh)
+    assert (stored(node, "binh").language, stored(node, "binh").time_zone) == ("vi", "Asia/Ho_Chi_Minh")
+    with pytest.raises(ValidationFailed) as raised:
+        accounts.set_preferences(node, "binh", language="de", time_zone="Hanoi", languages=languages, actor=binh)
+    assert {i.field for i in raised.value.issues} == {"language", "time_zone"}
+    assert stored(node, "binh").language == "vi"  # nothing half-written
+    with pytest.raises(ValidationFailed, match="its own"):
+        accounts.set_preferences(node, "binh", language="", time_zone="UTC", languages=languages, actor=CLI)
+    entries = audit.entries(node, AuditQuery(action="user:preferences"))
+    assert [e.object_id for e in entries] == ["binh"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 from sqlalchemy import Engine
 
 from hanoinet.app.node import Node
@@ -36,7 +37,9 @@ from hanoinet.requests import service as requests
 from hanoinet.requests.clocks import ClockStatus
 from hanoinet.requests.domain import Action, Direction, EventKind, Means, RequestState
 from hanoinet.requests.ports import InboxQuery
+from hanoinet.rules.loader import load_builtin_packs
 from hanoinet.rules.texts import translated
+from hanoinet.statistics import service as statistics
 from tests.factories import complete_items
 from tests.fakes import FixedClock
 from tests.federation_support import connect, make_node
@@ -497,3 +500,65 @@ def test_a_document_that_does_not_verify_is_not_registered(net: Net, mla_pdf: Pa
     data[data.index(b"stream\n") + 20] ^= 0x01
     with pytest.raises(ValidationFailed, match="does not verify"):
         documents.register(net.egy, bytes(data), means=Means.EMAIL, sender="x", actor=OFFICER)
+
+
+def _types(instrument: str) -> list[str]:
+    return [t.key for t in load_builtin_packs()[instrument].request_types]
+
+
+@pytest.mark.parametrize(
+    ("instrument", "type_"),
+    [*((UN, t) for t in _types(UN)), *(("budapest-ets185", t) for t in _types("budapest-ets185")[:3])],
+)
+def test_every_type_of_request_has_its_document_in_two_languages(net: Net, instrument: str, type_: str) -> None:
+    """Each type's document, English and French: every item under its French label and article, as written."""
+    case = cases.list_cases(net.vnm, limit=1)[0]
+    draft = requests.RequestDraft(
+        case=case.id, instrument=instrument, type=type_, requested_state="JPN", items=complete_items(instrument, type_)
+    )
+    request = requests.create_request(net.vnm, draft, actor=OFFICER.name).request
+    document = documents.produce(net.vnm, request.id, OFFICER, language="en", counterpart="fr")
+    text = flat(pdf_text(document.pdf))
+    rtype = translated(net.vnm.pack(instrument), "fr").request_type(type_)
+    assert rtype is not None
+    assert flat(rtype.label) in text
+    for item in rtype.required_items:
+        assert flat(item.label) in text, item.key
+        assert flat(request.items[item.key]) in text, item.key
+    assert documents.verify(net.vnm, document.pdf).ok
+
+
+def pdf_text(data: bytes) -> str:
+    done = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=data, capture_output=True, check=True)
+    return done.stdout.decode("utf-8")
+
+
+def test_requests_sent_by_e_mail_count_in_the_statistics_as_network_ones_do(net: Net) -> None:
+    before = statistics.statistics(net.vnm, direction=Direction.OUTGOING)
+    documents.send(net.vnm, new_request(net, "JPN"), Means.EMAIL, "mla@moj.go.jp", OFFICER, counterpart="en")
+    requests.act_on_request(net.vnm, new_request(net, "CHL"), Action.SEND, actor=OFFICER.name)
+    after = statistics.statistics(net.vnm, direction=Direction.OUTGOING)
+    counts = {f.key: f.count for f in after.by_state}
+    earlier = {f.key: f.count for f in before.by_state}
+    assert counts.get("JPN", 0) == earlier.get("JPN", 0) + 1
+    assert counts.get("CHL", 0) == earlier.get("CHL", 0) + 1
+    assert after.total == before.total + 2
+
+
+@pytest.mark.parametrize(
+    "authority",
+    [
+        "Viet Nam — central authority and 24/7 point of contact (exercise), Ministry of Public Security",
+        "وزارة العدل في جمهورية مصر العربية — السلطة المركزية للمساعدة القانونية المتبادلة",
+        "中华人民共和国司法部国际合作局中央机关司法协助联络处办公室",
+    ],
+)
+def test_a_long_authority_name_in_any_script_fits_the_certificate(net: Net, authority: str) -> None:
+    fitted = certificates.fit(authority)
+    assert len(fitted.encode()) <= certificates.X509_NAME_BYTES
+    assert authority.startswith(fitted)
+    identity = net.stranger.identity
+    assert identity is not None
+    issued = certificates.issue(identity, authority=authority, state="EGY", now=datetime.now(UTC))
+    organization = issued.leaf.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+    assert organization == fitted

@@ -451,3 +451,33 @@ def test_pages_render_in_the_chosen_language_and_direction(accept: str, lang: st
 def test_flash_messages_are_translated() -> None:
     request = _stub_request({"Accept-Language": "fr"}, query="done=sent")
     assert pages.flash(request) == {"flash": pseudo(pages.FLASH["sent"])}
+
+
+# --- 4. An account's own language and time zone ----------------------------------------------------------------
+
+
+def _signed_in_caller(language: str) -> Caller:
+    session = SimpleNamespace(user=SimpleNamespace(language=language, time_zone="UTC"))
+    return Caller(None, Channel.WEB, "127.0.0.1", session=session)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("chosen", "accept", "shown"), [("fr", "ar", "fr"), ("", "ar", "ar"), ("de", "ru", "ru")])
+def test_an_accounts_chosen_language_comes_before_the_browsers(
+    monkeypatch: pytest.MonkeyPatch, pseudo_localedir: Path, chosen: str, accept: str, shown: str
+) -> None:
+    monkeypatch.setattr(pages, "translations", _catalogues(pseudo_localedir))
+    request = _stub_request({"Accept-Language": accept})
+    expected = shown if shown in ("fr", "ar") else "en"  # the pseudo catalogues are French and Arabic only
+    assert pages.language_of(request, _signed_in_caller(chosen)) == expected
+
+
+def test_times_are_shown_in_the_accounts_time_zone_with_utc_beside_them() -> None:
+    env = pages.environment("en")
+    moment = datetime(2026, 12, 7, 20, 30, tzinfo=UTC)
+    template = env.from_string("{{ t|when }}")
+    assert template.render(t=moment, user=None) == "2026-12-07 20:30 UTC"
+    hanoi = template.render(t=moment, user=SimpleNamespace(time_zone="Asia/Ho_Chi_Minh"))
+    assert hanoi == "2026-12-08 03:30 +07 (2026-12-07 20:30 UTC)"
+    santiago = template.render(t=moment, user=SimpleNamespace(time_zone="America/Santiago"))
+    assert santiago.startswith("2026-12-07 17:30 -03")
+    assert template.render(t=moment, user=SimpleNamespace(time_zone="Mars/Olympus")) == "2026-12-07 20:30 UTC"

@@ -76,7 +76,10 @@ class User:
     locked_until: datetime | None = None
     disabled_at: datetime | None = None
     last_login_at: datetime | None = None
-    language: str = "en"
+    language: str = ""
+    """The language the account's pages are shown in ("" : the browser's, among the node's)."""
+    time_zone: str = "UTC"
+    """The IANA time zone its pages show times in, with UTC beside them (clocks and deadlines are UTC inside)."""
 
     def locked(self, now: datetime) -> bool:
         """True while a lockout runs. Nothing sets one any more (failures slow down where they come from instead,

@@ -32,7 +32,8 @@ class UserRow(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    language: Mapped[str] = mapped_column(String(16), default="en")
+    language: Mapped[str] = mapped_column(String(16), default="")
+    time_zone: Mapped[str] = mapped_column(String(64), server_default="UTC")
 
 
 class SessionRow(Base):

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
+from zoneinfo import available_timezones
 
 from hanoinet.accounts.domain import (
     APPROVAL_ROLES,
@@ -497,6 +498,33 @@ def set_password(
     changed = _change(node, user.username, changes, actor, "user:password", end_sessions=True)
     node.sign_in.forget_account(changed.username)  # guesses at the old password say nothing about the new one
     return AccountChanged(changed)
+
+
+def check_time_zone(name: str) -> str | None:
+    """Why ``name`` is not an IANA time zone this machine knows (``Asia/Ho_Chi_Minh``, ``Europe/Paris``), or None."""
+    if name == "UTC":
+        return None
+    if name not in available_timezones():
+        return f"{name!r} is not a time zone (an IANA name such as Asia/Ho_Chi_Minh, Europe/Paris, UTC)"
+    return None
+
+
+def set_preferences(
+    node: Node, username: str, *, language: str, time_zone: str, languages: Sequence[str], actor: Actor
+) -> User:
+    """Set one's own page language ("" for the browser's; one of ``languages``) and time zone."""
+    if username.strip().lower() != actor.name:
+        raise ValidationFailed([Issue("username", "an account's preferences are its own to set")])
+    issues = []
+    if language and language not in languages:
+        issues.append(Issue("language", f"{language!r} is not a language of this node: {', '.join(languages)}"))
+    why = check_time_zone(time_zone)
+    if why:
+        issues.append(Issue("time_zone", why))
+    if issues:
+        raise ValidationFailed(issues)
+    changes = {"language": language, "time_zone": time_zone}
+    return _change(node, username, changes, actor, "user:preferences", end_sessions=False, **changes)
 
 
 def set_disabled(node: Node, username: str, disabled: bool, *, actor: Actor) -> User:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,7 +23,17 @@ from hanoinet.accounts.domain import HashingBusy, LoginFailed, TooManyAttempts
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.permissions import Permission, permissions_of
 from hanoinet.platform.security import SESSION_COOKIE, SecureRoute, identify, secured
-from hanoinet.platform.web import actor, by_field, flash, redirect, render, safe_next
+from hanoinet.platform.web import (
+    LANGUAGES,
+    actor,
+    by_field,
+    flash,
+    language_names,
+    page_language,
+    redirect,
+    render,
+    safe_next,
+)
 
 if TYPE_CHECKING:
     from hanoinet.app.node import Node
@@ -34,6 +45,15 @@ START_PAGES = (
     (Permission.TREATY_READ, "/treaty"),
 )
 """Where each role starts: casework at the inbox, the auditor at the log, the administrator at the accounts."""
+
+COMMON_TIME_ZONES = (
+    "UTC", "Asia/Ho_Chi_Minh", "Asia/Singapore", "Asia/Bangkok", "Asia/Jakarta", "Asia/Manila", "Asia/Shanghai",
+    "Asia/Tokyo", "Asia/Seoul", "Asia/Kolkata", "Asia/Dubai", "Asia/Riyadh", "Africa/Cairo", "Africa/Lagos",
+    "Africa/Nairobi", "Africa/Johannesburg", "Europe/London", "Europe/Paris", "Europe/Moscow", "America/New_York",
+    "America/Mexico_City", "America/Bogota", "America/Santiago", "America/Sao_Paulo", "Australia/Sydney",
+    "Pacific/Auckland",
+)  # fmt: skip
+"""Time zones offered first on the account page (any IANA name is taken)."""
 
 LOGIN_COOKIE = "hanoinet_login"
 LOGIN_FIELD = "login_token"
@@ -142,10 +162,38 @@ def router(node: Node) -> APIRouter:
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
+    def _account(request: Request, errors: Mapping[str, Any], *, status: int = 200) -> HTMLResponse:
+        """The account page (its forms' errors, if any)."""
+        language = page_language(request)
+        context = {
+            "errors": errors,
+            "languages": language_names(language),
+            "time_zones": COMMON_TIME_ZONES,
+            **flash(request),
+        }
+        return render(request, "account.html", context, status=status)
+
     @web.get("/account", **secured(Permission.SIGNED_IN))
     def account(request: Request) -> HTMLResponse:
-        """The signed-in user: roles, what they allow, and the form to change the password."""
-        return render(request, "account.html", {"errors": {}, **flash(request)})
+        """The signed-in user: roles, what they allow, the language and time zone of their pages, the form to
+        change the password."""
+        return _account(request, {})
+
+    @web.post("/account/preferences", **secured(Permission.SIGNED_IN, audit="user:preferences"))
+    def preferences(
+        request: Request,
+        language: Annotated[str, Form(max_length=16)] = "",
+        time_zone: Annotated[str, Form(max_length=64)] = "UTC",
+    ) -> Response:
+        """Choose the language of one's pages ("" for the browser's) and the time zone times are shown in."""
+        who = actor(request)
+        try:
+            accounts.set_preferences(
+                node, who.name, language=language, time_zone=time_zone.strip(), languages=LANGUAGES, actor=who
+            )
+        except ValidationFailed as exc:
+            return _account(request, by_field(exc.issues), status=422)
+        return redirect("/account", "preferences")
 
     @web.post("/account/password", **secured(Permission.SIGNED_IN))
     def change_password(
@@ -158,16 +206,14 @@ def router(node: Node) -> APIRouter:
         who = actor(request)
         if new != repeat:
             errors = {"repeat": [Issue("repeat", "does not match the new password")]}
-            return render(request, "account.html", {"errors": errors}, status=422)
+            return _account(request, errors, status=422)
         try:
             accounts.set_password(node, who.name, new, actor=who, current=current)
         except ValidationFailed as exc:
-            return render(request, "account.html", {"errors": by_field(exc.issues)}, status=422)
+            return _account(request, by_field(exc.issues), status=422)
         except (TooManyAttempts, HashingBusy) as exc:
             errors = {"current": [Issue("current", str(exc))]}
-            page = render(
-                request, "account.html", {"errors": errors}, status=429 if isinstance(exc, TooManyAttempts) else 503
-            )
+            page = _account(request, errors, status=429 if isinstance(exc, TooManyAttempts) else 503)
             page.headers["Retry-After"] = str(exc.retry_after)
             return page
         response = redirect("/login", "password")

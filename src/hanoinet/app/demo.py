@@ -327,7 +327,7 @@ class Runner:
         """Every step, in order."""
         for index, step in enumerate(self.net.scenario["steps"]):
             if not isinstance(step, dict) or len(step) != 1:
-                kinds = "say, case, request, act, message, evidence, transfer, verify, consent"
+                kinds = "say, case, request, act, answer, message, evidence, transfer, verify, consent"
                 raise DemoError(f"step {index + 1}: a step is one of {kinds}")
             ((kind, args),) = step.items()
             handler = getattr(self, f"step_{kind}", None)
@@ -372,14 +372,46 @@ class Runner:
         }
         if "follows_up" in a:
             body["follows_up"] = self.requests[a["follows_up"]]
+        if "language" in a:
+            body["language"] = str(a["language"])
         created = node.call("POST", "/api/v1/requests", json=body)
-        sent = node.call("POST", f"/api/v1/requests/{created['id']}/actions", json={"action": "send"})
         self.requests[a["ref"]] = created["id"]
+        if "by" in a:  # to a State with no node: a signed PDF, recorded as sent by that means
+            self._send_off_network(node, a, created)
+            return
+        sent = node.call("POST", f"/api/v1/requests/{created['id']}/actions", json={"action": "send"})
         flag = " (EMERGENCY)" if body["emergency"] else ""
         self.say(
             f"  {node.id} → {sent['peer']}: {created['type_label']} request{flag} sent ({created['article']}), clocks: "
             + ", ".join(f"{c['name']} {c['time_left']}" for c in sent["clocks"] if c["time_left"])
         )
+
+    def _send_off_network(self, node: DemoNode, a: Mapping[str, Any], created: Mapping[str, Any]) -> None:
+        body = {"means": a["by"], "to": str(a["address"]), "to_language": str(a.get("to_language", "en"))}
+        sent = node.call("POST", f"/api/v1/requests/{created['id']}/send-off-network", json=body)
+        event = sent["events"][-1]["data"]
+        pdf = node.http.get(f"/api/v1/requests/{created['id']}/document", params={"to_language": body["to_language"]})
+        saved = self.net.base / str(event.get("file_name") or f"{a['ref']}.pdf")
+        saved.write_bytes(pdf.content)
+        self.say(
+            f"  {node.id} → {a['to']} by {a['by']} to {a['address']}: {created['type_label']} request sent, not "
+            f"delivered (no receipt comes back); the signed PDF is kept in the vault (SHA-256 {event['sha256'][:16]}…)"
+            f" and a copy is at {saved}"
+        )
+
+    def step_answer(self, a: Mapping[str, Any]) -> None:
+        """The other State's answer, received off the network, recorded with the document received."""
+        node = self.node(a["node"])
+        letter = f"{a.get('from', '')}\n\n{a.get('note', '')}\n".encode()
+        params = {"action": a["action"], "by": a["by"], "from": str(a.get("from", "")), "note": str(a.get("note", ""))}
+        after = node.call(
+            "POST",
+            f"/api/v1/requests/{self.requests[a['request']]}/answers",
+            params={**params, "file_name": f"{a['request']}-{a['action']}.txt"},
+            content=letter,
+            headers={"content-type": "application/octet-stream"},
+        )
+        self.say(f"  {node.id}: {a['from']} answered by {a['by']}: {a['action'].replace('_', ' ')} → {after['state']}")
 
     def _request_at(self, node: DemoNode, ref: str) -> dict[str, Any] | None:
         response = node.http.get(f"/api/v1/requests/{self.requests[ref]}")

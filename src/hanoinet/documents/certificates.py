@@ -94,10 +94,20 @@ def country_code(state: str | None) -> str | None:
     return str(country.alpha_2) if country is not None else None
 
 
+X509_NAME_BYTES = 64
+"""The longest common or organization name X.509 takes (RFC 5280's ub-common-name), counted in UTF-8 bytes."""
+
+
+def fit(text: str, limit: int = X509_NAME_BYTES) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8, at a character boundary (an authority's name in
+    Vietnamese, Arabic or Chinese takes two or three bytes a character)."""
+    return text.encode()[:limit].decode(errors="ignore").strip() or "hanoinet"
+
+
 def _name(common_name: str, authority: str, state: str | None) -> x509.Name:
-    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])]
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, fit(common_name))]
     if authority:
-        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, authority[:64]))
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, fit(authority)))
     code = country_code(state)
     if code:
         attributes.append(x509.NameAttribute(NameOID.COUNTRY_NAME, code))

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import gettext
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
 from babel import Locale
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 
 from hanoinet import __version__
 from hanoinet.platform.errors import Issue
@@ -66,7 +67,11 @@ def state_name_in(node: Node, code: str, language: str) -> str:
 
 
 def language_of(request: Request, caller: Caller) -> str:
-    """The page's language: the browser's first UN language that has a catalogue, else English."""
+    """The page's language: the one the signed-in account chose, else the browser's first language of the node
+    that has a catalogue, else English."""
+    chosen = getattr(caller.session.user, "language", "") if caller.session is not None else ""
+    if chosen in LANGUAGES and (chosen == "en" or isinstance(translations(chosen), gettext.GNUTranslations)):
+        return str(chosen)
     for part in request.headers.get("accept-language", "").split(","):
         code = part.split(";")[0].strip().lower()[:2]
         if code in LANGUAGES and (code == "en" or isinstance(translations(code), gettext.GNUTranslations)):
@@ -111,12 +116,22 @@ def environment(language: str) -> Environment:
     return env
 
 
-def _when(value: datetime | str | None) -> str:
-    """A time as operators read it: UTC, to the minute."""
+@pass_context
+def _when(context: Mapping[str, Any], value: datetime | str | None) -> str:
+    """A time as operators read it, to the minute: in UTC, or in the account's time zone with UTC beside it
+    (clocks and deadlines are kept in UTC; a duty officer reads the local hour, a counterpart the UTC one)."""
     if value is None or value == "":
         return ""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment
+    zone = getattr(context.get("user"), "time_zone", "UTC") or "UTC"
+    if zone == "UTC" or moment.tzinfo is None:
+        return utc.strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        local = moment.astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return utc.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{local:%Y-%m-%d %H:%M} {local:%Z} ({utc:%Y-%m-%d %H:%M} UTC)"
 
 
 DEFAULT_INSTRUMENT = "uncc-2024"
@@ -193,6 +208,8 @@ FLASH: dict[str, str] = {
     ),
     "answer": N_("The other State's answer is recorded; the document received is kept in the vault."),
     "registered": N_("The request is registered from its signed document; its clocks run from now."),
+    "registered-by-hand": N_("The request is registered as received; its clocks run from now."),
+    "preferences": N_("Saved: your pages use this language and time zone from now on."),
 }
 """Messages shown after a form's redirect, by key: the URL carries a key, never text (nothing to inject)."""
 

@@ -303,7 +303,7 @@ def router(node: Node) -> APIRouter:
             issues = list(request_services.preflight(node, draft).issues)
             return _composer(request, values, by_field(issues), issues, status=422 if issues else 200, checked=True)
         view = request_services.create_request(node, draft, actor=actor(request).name)
-        return redirect(f"/requests/{view.request.id}", "registered")
+        return redirect(f"/requests/{view.request.id}", "registered-by-hand")
 
     def _composer(
         request: Request,
