@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import re
 import shlex
 import sqlite3
 import statistics
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
+import httpx
 import psycopg
 import sqlalchemy
 from sqlalchemy.engine import make_url
@@ -138,3 +140,19 @@ def throwaway_postgres(parent: Path, *, durable: bool) -> Iterator[str]:
         yield url
     finally:
         pg.stop(directory)
+
+
+LOGIN_TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
+
+
+def sign_in(client: httpx.Client, username: str, password: str) -> None:
+    """Sign in through the web form as a browser does: open it (its pre-session token, in a cookie and a hidden
+    field), then post it — ``POST /login`` without the token is refused (login CSRF)."""
+    page = client.get("/login")
+    found = LOGIN_TOKEN.search(page.text)
+    if found is None:
+        raise SystemExit("the sign-in form carries no pre-session token")
+    data = {"username": username, "password": password, "login_token": found.group(1)}
+    answered = client.post("/login", data=data)
+    if answered.status_code != 303:
+        raise SystemExit(f"sign-in failed: {answered.status_code}")

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from common import complete_items, environment, percentiles, reproduce, temporary_directory
+from common import complete_items, environment, percentiles, reproduce, sign_in, temporary_directory
 
 from hanoinet.rules.loader import load_builtin_packs
 
@@ -132,8 +132,7 @@ def run(base: str, token: str, documents: int, pages: int) -> None:
     print(f"{'verify (the last document)':30} {p50:8.0f} {p95:8.0f}")
 
     web = httpx.Client(base_url=base, timeout=30)
-    if web.post("/login", data={"username": "operator", "password": PASSWORD}).status_code != 303:
-        raise SystemExit("sign-in failed")
+    sign_in(web, "operator", PASSWORD)
     json_ms = timed(lambda: api.get(f"/api/v1/requests/{request['id']}"), pages, warm=2)
     j50, j95, _ = percentiles(json_ms)
     print(f"\n{'request page, language':30} {'p50 ms':>8} {'p95 ms':>8}   {'p50 / English page':>20}")

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from common import environment, percentiles, reproduce, temporary_directory
+from common import environment, percentiles, reproduce, sign_in, temporary_directory
 from inbox import fill_sqlite
 
 PASSWORD = "a long passphrase for the bench desk"  # noqa: S105 - a throwaway account on a throwaway node
@@ -114,9 +114,7 @@ def main() -> None:
 def run(base: str, token: str, count: int) -> None:
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     web = httpx.Client(base_url=base, timeout=30)
-    signed = web.post("/login", data={"username": "operator", "password": PASSWORD})
-    if signed.status_code != 303:
-        raise SystemExit(f"sign-in failed: {signed.status_code}")
+    sign_in(web, "operator", PASSWORD)
     inbox = api.get("/api/v1/requests", params={"open_only": "true", "limit": 1}).json()
     request_id = inbox[0]["id"]
     case_id = inbox[0]["case_id"]
