@@ -29,7 +29,7 @@ from hanoinet.documents import service as documents
 from hanoinet.documents.wording import WORDS
 from hanoinet.evidence import service as evidence
 from hanoinet.evidence.domain import CustodyAction
-from hanoinet.platform.errors import Conflict, IllegalTransition, ValidationFailed
+from hanoinet.platform.errors import Conflict, IllegalTransition, NoLegalBasis, ValidationFailed
 from hanoinet.platform.events import Actor, Channel
 from hanoinet.platform.web import translations
 from hanoinet.requests import present as requests_present
@@ -562,3 +562,33 @@ def test_a_long_authority_name_in_any_script_fits_the_certificate(net: Net, auth
     issued = certificates.issue(identity, authority=authority, state="EGY", now=datetime.now(UTC))
     organization = issued.leaf.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
     assert organization == fitted
+
+
+def _vault_items(net: Net) -> int:
+    case = cases.list_cases(net.vnm, limit=1)[0]
+    return len(evidence.list_items(net.vnm, case_id=case.id, limit=1000))
+
+
+def test_an_answer_that_cannot_be_recorded_now_keeps_nothing(net: Net) -> None:
+    request_id = new_request(net, "JPN")
+    documents.send(net.vnm, request_id, Means.EMAIL, "mla@moj.go.jp", OFFICER, counterpart="en")
+    before = _vault_items(net)
+    with pytest.raises(IllegalTransition, match="cannot execute"):  # not acknowledged yet
+        documents.record_received(
+            net.vnm, request_id, Action.EXECUTE, b"the evidence", means=Means.EMAIL, sender="MOJ", actor=OFFICER
+        )
+    with pytest.raises(ValidationFailed, match="grounds"):  # a refusal states its grounds
+        documents.record_received(
+            net.vnm, request_id, Action.REFUSE, b"a refusal", means=Means.EMAIL, sender="MOJ", actor=OFFICER
+        )
+    assert _vault_items(net) == before
+    assert requests.get_request(net.vnm, request_id).request.state is RequestState.SENT
+
+
+def test_a_send_off_the_network_that_is_refused_makes_and_keeps_nothing(net: Net) -> None:
+    request_id = new_request(net, "FRA")  # France is not a Party in these deposits: no legal basis
+    before = _vault_items(net)
+    with pytest.raises(NoLegalBasis):
+        documents.send(net.vnm, request_id, Means.EMAIL, "entraide@justice.gouv.fr", OFFICER, counterpart="fr")
+    assert _vault_items(net) == before
+    assert requests.get_request(net.vnm, request_id).request.state is RequestState.DRAFT

@@ -461,6 +461,7 @@ def send(
     """Send an outgoing draft off the network: make its signed document (not for a telephone call, whose written
     confirmation follows), keep the file sent in the vault with its custody, and record the request as sent by
     ``means`` to ``recipient`` — whose clocks then run as for a request sent over the network."""
+    requests.check_off_network(node, request_id, means, recipient)  # nothing is made or kept for a send refused
     document = None
     record: dict[str, str] = {}
     if means is not Means.TELEPHONE:
@@ -500,7 +501,8 @@ def record_received(
         raise ValidationFailed([Issue("means", "answers over the network arrive from the other node by themselves")])
     if not data:
         raise ValidationFailed([Issue("document", "the document received is empty")])
-    requests.get_request(node, request_id)  # 404 before anything is kept
+    probe = {"means": means.value, "from": sender, "file_name": file_name}
+    requests.check_action(node, request_id, action, grounds=grounds, note=note, record=probe)  # before keeping
     item = _keep(
         node,
         request_id,

@@ -329,6 +329,21 @@ class Request:
 
         ``record`` is what the event keeps of how it happened off the network (``RECORD_FIELDS``: by which means,
         to or from whom, the document kept in the vault)."""
+        transition, data = self.check(action, pack, grounds=grounds, note=note, record=record)
+        return self._record(transition.event, at, actor, transition.target or self.state, data)
+
+    def check(
+        self,
+        action: Action,
+        pack: RulePack,
+        *,
+        grounds: tuple[str, ...] = (),
+        note: str = "",
+        record: Mapping[str, Any] | None = None,
+    ) -> tuple[Transition, dict[str, Any]]:
+        """Whether ``action`` may be taken now with this data — the checks of ``apply``, recording nothing (so that
+        a caller keeps a document for the event only once the event can happen). Returns the edge and the event's
+        data; raises IllegalTransition or ValidationFailed."""
         rtype = request_type(pack, self.type)
         table = TRANSITIONS[rtype.workflow]
         transition = table.get(action)
@@ -361,7 +376,7 @@ class Request:
             if extension is None:
                 raise IllegalTransition(f"{rtype.label} under this instrument cannot be extended")
             data["extension"] = str(extension)
-        return self._record(transition.event, at, actor, transition.target or self.state, data)
+        return transition, data
 
     def amend(
         self,

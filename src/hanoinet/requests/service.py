@@ -378,6 +378,27 @@ def amend_request(
     return _view(request, rtype, clocks, issues)
 
 
+def check_action(
+    node: Node,
+    request_id: str,
+    action: Action,
+    *,
+    grounds: tuple[str, ...] = (),
+    note: str = "",
+    record: Mapping[str, str] | None = None,
+) -> None:
+    """Raise what ``act_on_request`` would for this action now (not this side's, not allowed in this state, bad
+    grounds or note), changing nothing: the check before a document received is kept for it."""
+    with node.uow() as uow:
+        request = _load(uow, request_id)
+        reason = check_local_action(request.direction, action, request.peer)
+        if reason:
+            raise IllegalTransition(reason)
+        if record and request.peer is not None:
+            raise IllegalTransition(f"this request is exchanged with node {request.peer}: its answers arrive from it")
+        request.check(action, node.pack(request.instrument), grounds=grounds, note=note, record=record)
+
+
 def act_on_request(
     node: Node,
     request_id: str,
@@ -444,38 +465,48 @@ def send_off_network(
     telephone) to ``recipient``: the same checks as Send — every required item, the legal basis on the day — and
     from then on the same state machine and clocks. ``document`` names the sent file kept in the vault (its item
     and SHA-256). Nothing comes back to say it arrived, so the request is "sent", never "delivered"."""
-    if means is Means.NETWORK:
-        raise ValidationFailed([Issue("means", "a request goes over the network with Send (a node carries it)")])
-    recipient = recipient.strip()
-    if not recipient or len(recipient) > MAX_RECIPIENT:
-        raise ValidationFailed(
-            [
-                Issue(
-                    "to",
-                    f"say to whom it was sent (an address, an embassy, a bureau), at most {MAX_RECIPIENT} characters",
-                )
-            ]
-        )
     now = node.clock.now()
     with node.uow() as uow:
-        request = _load(uow, request_id)
-        if request.direction is not Direction.OUTGOING:
-            raise IllegalTransition(f"request {request_id} was received: the requesting State sent it")
-        if request.state is not RequestState.DRAFT:
-            raise IllegalTransition(f"cannot send a request that is {request.state.value}")
-        pack = node.pack(request.instrument)
-        rtype = request_type(pack, request.type)
-        checked = _preflight_saved(node, uow, request, rtype, now)
-        if checked.issues:
-            raise ValidationFailed(checked.issues)
-        if checked.basis is not None and not checked.basis.holds:
-            raise NoLegalBasis(checked.basis.sentence())
+        request, pack, rtype, recipient = _off_network_checked(
+            node, uow, request_id, means=means, recipient=recipient, now=now
+        )
         request.peer, request.means = None, means
         record = {"means": means.value, "to": recipient, **(document or {})}
         request.apply(Action.SEND, pack, at=now, actor=actor, record=record)
         clocks = _save(node, uow, request, rtype)
         _commit(uow, request)
     return _view(request, rtype, clocks, ())
+
+
+def _off_network_checked(
+    node: Node, uow: UnitOfWork, request_id: str, *, means: Means, recipient: str, now: datetime
+) -> tuple[Request, RulePack, RequestType, str]:
+    """The checks of a send off the network (those of Send but the route), in the caller's transaction."""
+    if means is Means.NETWORK:
+        raise ValidationFailed([Issue("means", "a request goes over the network with Send (a node carries it)")])
+    recipient = recipient.strip()
+    if not recipient or len(recipient) > MAX_RECIPIENT:
+        why = f"say to whom it was sent (an address, an embassy, a bureau), at most {MAX_RECIPIENT} characters"
+        raise ValidationFailed([Issue("to", why)])
+    request = _load(uow, request_id)
+    if request.direction is not Direction.OUTGOING:
+        raise IllegalTransition(f"request {request_id} was received: the requesting State sent it")
+    if request.state is not RequestState.DRAFT:
+        raise IllegalTransition(f"cannot send a request that is {request.state.value}")
+    pack = node.pack(request.instrument)
+    rtype = request_type(pack, request.type)
+    checked = _preflight_saved(node, uow, request, rtype, now)
+    if checked.issues:
+        raise ValidationFailed(checked.issues)
+    if checked.basis is not None and not checked.basis.holds:
+        raise NoLegalBasis(checked.basis.sentence())
+    return request, pack, rtype, recipient
+
+
+def check_off_network(node: Node, request_id: str, means: Means, recipient: str) -> None:
+    """Raise what ``send_off_network`` would now, changing nothing: the check before its document is made and kept."""
+    with node.uow() as uow:
+        _off_network_checked(node, uow, request_id, means=means, recipient=recipient, now=node.clock.now())
 
 
 def _check_peer(uow: UnitOfWork, node_id: str, requested_state: str) -> Peer:
