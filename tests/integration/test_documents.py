@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
+from PIL import Image
 from sqlalchemy import Engine
 
 from hanoinet.app.node import Node
@@ -592,3 +593,14 @@ def test_a_send_off_the_network_that_is_refused_makes_and_keeps_nothing(net: Net
         documents.send(net.vnm, request_id, Means.EMAIL, "entraide@justice.gouv.fr", OFFICER, counterpart="fr")
     assert _vault_items(net) == before
     assert requests.get_request(net.vnm, request_id).request.state is RequestState.DRAFT
+
+
+def test_the_layout_fetches_no_resource(tmp_path: Path) -> None:
+    """Whatever reached the layout, the node reads no file and calls no URL while making a document (SSRF): an
+    image on the disk that WeasyPrint's own fetcher would embed is not read."""
+    image = tmp_path / "on-disk.png"
+    Image.new("RGB", (4, 4), (200, 0, 0)).save(image)
+    html = f'<html><body><p>x</p><img src="file://{image}"><img src="http://127.0.0.1:9/x.png"></body></html>'
+    data = pdf.render(html, attachment=b"a.b.c", description="test")
+    assert data.startswith(b"%PDF-")
+    assert b"/Image" not in data

@@ -49,6 +49,15 @@ class NotADocument(DomainError):  # noqa: N818 - reads as what the file is not
     error_kind: ClassVar[ErrorKind] = INVALID_FILE
 
 
+def _no_fetcher() -> Any:
+    """WeasyPrint's fetcher for a document: one that allows no protocol, so nothing is fetched from the network or
+    the disk. The template needs no resource, and a text that reached the layout must never make the node read a
+    file or call a URL (SSRF)."""
+    from weasyprint.urls import URLFetcher  # noqa: PLC0415 - with WeasyPrint, only when a document is made
+
+    return URLFetcher(allowed_protocols=(), allow_redirects=False, timeout=1)
+
+
 def render(html: str, *, attachment: bytes, description: str, base_url: str | None = None) -> bytes:
     """Lay out ``html`` as PDF/A-3b with ``attachment`` embedded as ``hanoinet-request.jws`` (its source data)."""
     from weasyprint import HTML, Attachment  # noqa: PLC0415 - 1.2 s to import: only when a document is made
@@ -56,7 +65,7 @@ def render(html: str, *, attachment: bytes, description: str, base_url: str | No
     attached = Attachment(
         file_obj=io.BytesIO(attachment), name=ATTACHMENT, description=description, relationship="Source"
     )
-    document = HTML(string=html, base_url=base_url).render()
+    document = HTML(string=html, base_url=base_url, url_fetcher=_no_fetcher()).render()
     data = document.write_pdf(pdf_variant="pdf/a-3b", attachments=[attached], custom_metadata=True)
     if not isinstance(data, bytes):  # write_pdf returns bytes when given no target
         raise TypeError("WeasyPrint returned no PDF")
