@@ -11,12 +11,14 @@ import os
 import platform
 import re
 import shlex
+import socket
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -156,3 +158,54 @@ def sign_in(client: httpx.Client, username: str, password: str) -> None:
     answered = client.post("/login", data=data)
     if answered.status_code != 303:
         raise SystemExit(f"sign-in failed: {answered.status_code}")
+
+
+def timed(call: Callable[[], httpx.Response], count: int, warm: int = 2) -> list[float]:
+    """Milliseconds of ``count`` calls (after ``warm`` unmeasured ones); every call must succeed."""
+    for _ in range(warm):
+        call().raise_for_status()
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        response = call()
+        samples.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise SystemExit(f"{response.request.url} answered {response.status_code}: {response.text[:300]}")
+    return samples
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(env: dict[str, str], log: Path) -> Iterator[str]:
+    """A ``hanoinet serve`` process on a free loopback port with ``env``, answering ``/health``; its base URL. It
+    is stopped on leaving."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    hanoinet = str(Path(sys.executable).parent / "hanoinet")
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [hanoinet, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not _answers(f"{base}/health"):
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit(f"the node did not start; see {log}")
+                time.sleep(0.1)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

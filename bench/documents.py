@@ -19,12 +19,11 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from common import complete_items, environment, percentiles, reproduce, sign_in, temporary_directory
+from common import complete_items, environment, percentiles, reproduce, serving, sign_in, temporary_directory, timed
 
 from hanoinet.rules.loader import load_builtin_packs
 
@@ -32,36 +31,6 @@ PASSWORD = "a long passphrase for the bench desk"  # noqa: S105 - a throwaway ac
 HANOINET = str(Path(sys.executable).parent / "hanoinet")
 PAIRS = (("en", "en"), ("en", "fr"), ("en", "ar"), ("vi", "zh"))
 LANGUAGES = ("en", "fr", "es", "ru", "zh", "ar", "vi")
-
-
-def timed(call: Callable[[], httpx.Response], count: int, warm: int = 1) -> list[float]:
-    """Milliseconds of ``count`` calls (after ``warm`` unmeasured ones); every call must succeed."""
-    for _ in range(warm):
-        call().raise_for_status()
-    samples = []
-    for _ in range(count):
-        started = time.perf_counter()
-        response = call()
-        samples.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
-            raise SystemExit(f"{response.request.url} answered {response.status_code}: {response.text[:300]}")
-    return samples
-
-
-def start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [HANOINET, "serve", "--port", str(port)], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    server.terminate()
-    raise SystemExit("the node did not start")
 
 
 def main() -> None:
@@ -89,13 +58,8 @@ def main() -> None:
         roles = ["--role", "central_authority"]
         hanoinet("user", "add", "operator", *roles, "--password-stdin", stdin=PASSWORD + "\n")
         token = hanoinet("token", "add", "bench", *roles)
-        port = 18000 + os.getpid() % 1000
-        server = start(env, port, tmp / "serve.log")
-        try:
-            run(f"http://127.0.0.1:{port}", token, args.documents, args.pages)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        with serving(env, tmp / "serve.log") as base:
+            run(base, token, args.documents, args.pages)
 
 
 def run(base: str, token: str, documents: int, pages: int) -> None:
@@ -118,7 +82,7 @@ def run(base: str, token: str, documents: int, pages: int) -> None:
         return lambda: api.get(path, params={"language": first, "to_language": second})
 
     for first, second in PAIRS:
-        samples = timed(document_in(first, second), documents)
+        samples = timed(document_in(first, second), documents, warm=1)
         p50, p95, _ = percentiles(samples)
         pdf = api.get(path, params={"language": first, "to_language": second}).content
         baseline = baseline or p50
@@ -133,7 +97,7 @@ def run(base: str, token: str, documents: int, pages: int) -> None:
 
     web = httpx.Client(base_url=base, timeout=30)
     sign_in(web, "operator", PASSWORD)
-    json_ms = timed(lambda: api.get(f"/api/v1/requests/{request['id']}"), pages, warm=2)
+    json_ms = timed(lambda: api.get(f"/api/v1/requests/{request['id']}"), pages)
     j50, j95, _ = percentiles(json_ms)
     print(f"\n{'request page, language':30} {'p50 ms':>8} {'p95 ms':>8}   {'p50 / English page':>20}")
     english = 0.0
@@ -143,7 +107,7 @@ def run(base: str, token: str, documents: int, pages: int) -> None:
         return lambda: web.get(page_path, headers={"Accept-Language": language})
 
     for language in LANGUAGES:
-        samples = timed(page_in(language), pages, 2)
+        samples = timed(page_in(language), pages)
         p50, p95, _ = percentiles(samples)
         english = english or p50
         print(f"{language:30} {p50:8.1f} {p95:8.1f}   {p50 / english:19.2f}x")

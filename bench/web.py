@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -30,17 +29,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from common import environment, percentiles, reproduce, sign_in, temporary_directory
+from common import environment, percentiles, reproduce, serving, sign_in, temporary_directory, timed
 from inbox import fill_sqlite
 
 PASSWORD = "a long passphrase for the bench desk"  # noqa: S105 - a throwaway account on a throwaway node
 HANOINET = str(Path(sys.executable).parent / "hanoinet")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def prepare(data_dir: Path, rows: int, cases: int, seed: int, env: dict[str, str]) -> str:
@@ -56,20 +49,6 @@ def prepare(data_dir: Path, rows: int, cases: int, seed: int, env: dict[str, str
     roles = ["--role", "central_authority", "--role", "auditor"]
     hanoinet("user", "add", "operator", *roles, "--password-stdin", stdin=PASSWORD + "\n")
     return hanoinet("token", "add", "bench", *roles)
-
-
-def timed(call: Callable[[], httpx.Response], count: int) -> list[float]:
-    """Milliseconds of ``count`` calls (after two unmeasured ones); every call must succeed."""
-    for _ in range(2):
-        call().raise_for_status()
-    samples = []
-    for _ in range(count):
-        started = time.perf_counter()
-        response = call()
-        samples.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
-            raise SystemExit(f"{response.request.url} answered {response.status_code}: {response.text[:300]}")
-    return samples
 
 
 def main() -> None:
@@ -88,27 +67,8 @@ def main() -> None:
         started = time.perf_counter()
         token = prepare(data_dir, args.rows, args.cases, args.seed, env)
         print(f"node prepared with {args.rows:,} requests in {time.perf_counter() - started:.0f} s")
-        port = free_port()
-        log = (tmp / "serve.log").open("wb")
-        server = subprocess.Popen(
-            [HANOINET, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("the node did not start")
-                time.sleep(0.1)
+        with serving(env, tmp / "serve.log") as base:
             run(base, token, args.count)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
 
 def run(base: str, token: str, count: int) -> None:

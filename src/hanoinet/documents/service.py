@@ -93,11 +93,6 @@ def choose_languages(
     return first, second
 
 
-def state_name(node: Node, code: str, language: str) -> str:
-    """A State's name in ``language`` (the web UI's own rendering of ISO 3166 names)."""
-    return state_name_in(node, code, language)
-
-
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     return Environment(
@@ -158,7 +153,7 @@ def _html(node: Node, formal: requests.FormalRequest, languages: tuple[str, str]
         return found.label if found else case.offence.replace("_", " ")
 
     def state(code: str) -> list[tuple[str, str]]:
-        return words.each(lambda lang: state_name(node, code, lang))
+        return words.each(lambda lang: state_name_in(node, code, lang))
 
     items = [
         {
@@ -211,8 +206,8 @@ def _html(node: Node, formal: requests.FormalRequest, languages: tuple[str, str]
                 basis_key,
                 date=format_date(formal.basis.on, format="long", locale=lang),
                 instrument=packs[lang].short_title,
-                ours=state_name(node, r.requesting_state, lang),
-                theirs=state_name(node, r.requested_state, lang),
+                ours=state_name_in(node, r.requesting_state, lang),
+                theirs=state_name_in(node, r.requested_state, lang),
             )
         ),
         "contents_intro": words.w("contents_intro"),
@@ -262,7 +257,7 @@ def produce(
         rendered,
         signing,
         reason=f"{formal.rtype.label} ({formal.rtype.citation}), {formal.case.reference}",
-        location=node.documents.location or state_name(node, node.node_state or "", "en"),
+        location=node.documents.location or state_name_in(node, node.node_state or "", "en"),
         signer_name=node.documents.signatory or node.name,
         tsa_url=node.documents.tsa_url,
     )
