@@ -53,6 +53,7 @@ from hanoinet.platform.permissions import Principal, Role
 from hanoinet.platform.ports import MAX_ROWS
 from hanoinet.requests.domain import OPEN_STATES, Direction, Request
 from hanoinet.requests.ports import InboxQuery, RequestSummary
+from hanoinet.treaty.declarations import Declaration
 from hanoinet.treaty.domain import DepositEvent
 
 
@@ -150,6 +151,7 @@ class Store:
     cases: dict[str, Case] = field(default_factory=dict)
     requests: dict[str, tuple[Request, datetime | None, str | None]] = field(default_factory=dict)
     deposits: list[DepositEvent] = field(default_factory=list)
+    declarations: list[Declaration] = field(default_factory=list)
     evidence: dict[str, EvidenceItem] = field(default_factory=dict)
     custody: list[CustodyEvent] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
@@ -292,6 +294,17 @@ class FakeDeposits:
 
     def add_all(self, events: Iterable[DepositEvent], recorded_at: datetime) -> None:
         self.staged.extend(events)
+
+
+class FakeDeclarations:
+    def __init__(self, staged: list[Declaration]) -> None:
+        self.staged = staged
+
+    def list(self, state: str | None = None) -> Sequence[Declaration]:
+        return sorted((d for d in self.staged if state is None or d.state == state), key=lambda d: d.made_on)
+
+    def add_all(self, declarations: Iterable[Declaration], recorded_at: datetime, recorded_by: str) -> None:
+        self.staged.extend(declarations)
 
 
 class FakeEvidence:
@@ -1014,6 +1027,7 @@ class FakeUnitOfWork:
         self._cases = FakeCases(dict(self.store.cases))
         self._requests = FakeRequests(dict(self.store.requests), self._cases.staged)
         self._deposits = FakeDeposits(list(self.store.deposits))
+        self._declarations = FakeDeclarations(list(self.store.declarations))
         self._evidence = FakeEvidence(dict(self.store.evidence))
         self._ledger = FakeLedger(list(self.store.custody), list(self.store.checkpoints), self.store.ledger_verified)
         self._tokens = FakeTokens(dict(self.store.tokens))
@@ -1056,6 +1070,10 @@ class FakeUnitOfWork:
     @property
     def deposits(self) -> FakeDeposits:
         return self._deposits
+
+    @property
+    def declarations(self) -> FakeDeclarations:
+        return self._declarations
 
     @property
     def peers(self) -> FakePeers:
@@ -1114,6 +1132,7 @@ class FakeUnitOfWork:
         self.store.cases = dict(self._cases.staged)
         self.store.requests = dict(self._requests.staged)
         self.store.deposits = list(self._deposits.staged)
+        self.store.declarations = list(self._declarations.staged)
         self.store.evidence = dict(self._evidence.staged)
         self.store.custody = list(self._ledger.staged)
         self.store.checkpoints = list(self._ledger.staged_checkpoints)

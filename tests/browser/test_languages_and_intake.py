@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -133,7 +134,13 @@ def test_a_document_that_does_not_verify_is_refused_and_the_form_says_why(profil
     expect(problems.get_by_role("link", name="Enter a received request by hand")).to_be_visible()
 
 
-def test_a_request_received_on_paper_is_typed_in_and_registered(profiles: Profiles, web_node: WebNode) -> None:
+def test_a_request_received_on_paper_is_typed_in_and_registered(
+    profiles: Profiles, web_node: WebNode, tmp_path: Path
+) -> None:
+    """Typed in from a scanned letter, which is kept in the vault with the request: the page links to it, with its
+    SHA-256, and the custody says who received it and how."""
+    scan = tmp_path / "letter-from-the-embassy.pdf"
+    scan.write_bytes(b"%PDF-1.4 a scanned letter, not a hanoinet document\n%%EOF\n")
     page = profiles.new(OFFICER)
     page.goto("/compose?incoming=1")
     expect(page.locator("#incoming-mode")).to_be_visible()
@@ -143,12 +150,18 @@ def test_a_request_received_on_paper_is_typed_in_and_registered(profiles: Profil
     page.get_by_label("Case", exact=True).select_option(label=case_label)
     page.get_by_role("button", name="Continue").click()
     page.get_by_label("How it came").select_option("diplomatic")
+    page.get_by_label("From whom (optional)").fill("Embassy of Thailand, Hà Nội")
+    page.get_by_label("The document received (optional)").set_input_files(str(scan))
     for item, text in complete_items("uncc-2024", "preservation").items():
         page.locator(f"#item-{item}").fill(text)
     page.get_by_role("button", name="Register as received").click()
     expect(page.get_by_role("status")).to_contain_text("registered")
     expect(page.locator("#request-means")).to_contain_text("diplomatic channel")
     expect(page.locator("#request-state")).to_have_text("received")
+    kept = page.locator("#kept-documents")
+    expect(kept).to_contain_text("letter-from-the-embassy.pdf")
+    expect(kept).to_contain_text("Embassy of Thailand, Hà Nội")
+    expect(kept).to_contain_text(hashlib.sha256(scan.read_bytes()).hexdigest()[:16])
     screenshot(page, "intake-by-hand")
 
 

@@ -196,6 +196,49 @@ def test_a_file_that_is_not_a_deposit_table(tmp_path: Path) -> None:
     assert f"error: {bad}:1: the header must be exactly the columns state,action,date" in run.err
 
 
+def test_declarations_are_imported_whole_and_listed(tmp_path: Path) -> None:
+    data_dir = tmp_path / "node"
+    good = tmp_path / "declarations.yaml"
+    good.write_text(
+        "declarations:\n"
+        "  - {state: JPN, instrument: uncc-2024, made_on: 2026-05-01, languages: [ja, en], reference: C.N.9.2026}\n"
+        "  - {state: EGY, instrument: budapest-ets185, made_on: 2020-01-01, languages: [ar]}\n",
+        encoding="utf-8",
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "declarations:\n"
+        "  - {state: FRA, instrument: uncc-2024, made_on: 2026-05-01, languages: [fr]}\n"
+        "  - {state: XYZ, instrument: uncc-2024, made_on: 2026-05-01, languages: [fr]}\n",
+        encoding="utf-8",
+    )
+    refused = hanoinet(data_dir, "treaty", "declarations", "import", str(bad))
+    assert refused.code == 2
+    assert "declarations[1].state: unknown State 'XYZ'" in refused.err
+    assert succeeds(data_dir, "treaty", "declarations", "list", "--json").json() == []  # the good row neither
+    assert (
+        "2 declaration(s) recorded, 0 already recorded"
+        in succeeds(data_dir, "treaty", "declarations", "import", str(good)).out
+    )
+    assert (
+        "0 declaration(s) recorded, 2 already recorded"
+        in succeeds(data_dir, "treaty", "declarations", "import", str(good)).out
+    )
+    later = tmp_path / "later.yaml"
+    later.write_text(
+        "declarations:\n  - {state: JPN, instrument: uncc-2024, made_on: 2026-09-01, languages: [ja]}\n",
+        encoding="utf-8",
+    )
+    succeeds(data_dir, "treaty", "declarations", "import", str(later))
+    japan = succeeds(data_dir, "treaty", "declarations", "list", "--state", "jpn", "--json").json()
+    assert japan == [
+        {"instrument": UN, "state": "JPN", "made_on": "2026-09-01", "languages": ["ja"], "reference": ""}
+    ]  # the later declaration replaces the earlier one
+    table = succeeds(data_dir, "treaty", "declarations", "list").out
+    assert "EGY" in table
+    assert "budapest-ets185" in table
+
+
 def test_request_new_validate_send_and_list(node_dir: Path, case_ref: str, tha: str) -> None:
     items = complete_items(UN, "preservation")
     necessity = items.pop("necessity")

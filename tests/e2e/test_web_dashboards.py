@@ -169,6 +169,49 @@ def test_treaty_with_an_impossible_date_names_the_field(desk: Desk) -> None:
     assert "on: &#39;2026-02-30&#39; is not a date" in page.text or "on: '2026-02-30' is not a date" in page.text
 
 
+def test_declared_languages_show_on_the_treaty_page_and_warn_the_composer(desk: Desk) -> None:
+    """Korea runs no node here: what it declared (imported over the API) is what the composer knows of its
+    languages (Art 40), and a request in Vietnamese to it is flagged, with a translation field per item."""
+    declarations = (
+        "declarations:\n"
+        "  - {state: KOR, instrument: uncc-2024, made_on: 2026-06-01, languages: [ko, en], reference: C.N.1.2026}\n"
+    )
+    headers = {"content-type": "application/yaml"}
+    made = ok(desk.api.post("/api/v1/treaty/declarations", content=declarations, headers=headers), 200)
+    assert made == {"recorded": 1, "unchanged": 0}
+    again = ok(desk.api.post("/api/v1/treaty/declarations", content=declarations, headers=headers), 200)
+    assert again == {"recorded": 0, "unchanged": 1}
+    changed = desk.api.post(
+        "/api/v1/treaty/declarations", content=declarations.replace("ko, en", "ko"), headers=headers
+    )
+    assert changed.status_code == 422  # the same day, other languages: a later declaration carries its own date
+    assert "a later declaration replaces it" in changed.text
+    listed = ok(desk.api.get("/api/v1/treaty/declarations", params={"state": "kor"}), 200)
+    assert listed == [
+        {
+            "instrument": UN,
+            "state": "KOR",
+            "made_on": "2026-06-01",
+            "languages": ["ko", "en"],
+            "reference": "C.N.1.2026",
+        }
+    ]
+    page = desk.web.get("/treaty").text
+    assert "<code>KOR</code>" in page
+    assert "Korean <code>ko</code>, English <code>en</code>" in page
+    composer = desk.web.get("/compose", params={"kind": f"{UN}:mla", "requested_state": "KOR"}).text
+    assert "The requested State accepts requests in: Korean, English." in composer
+    # written in English (the page's language by default): accepted, no warning
+    assert 'id="language-warning"' not in composer
+    bad = desk.api.post(
+        "/api/v1/treaty/declarations",
+        content="declarations:\n  - {state: KOR, instrument: uncc-2024, made_on: 2026-07-01, languages: [Korean]}\n",
+        headers=headers,
+    )
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["field"] == "declarations[0].languages[0]"
+
+
 # --- the statistics -----------------------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ reported as verified."""
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import shutil
 import subprocess
@@ -148,7 +149,10 @@ def text_of(path: Path) -> str:
 
 
 def flat(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    """Without white space, nor the bidi marks pdftotext puts around each right-to-left run of a line (a label
+    wrapped over two lines is two runs), nor Arabic's short-vowel marks, which pdftotext writes before their letter
+    instead of after it (``ُتلتمس`` for ``تُلتمس``): the letters are compared, in their order."""
+    return re.sub(r"[\s\u200e\u200f\u202a-\u202e\u2066-\u2069\u064b-\u065f\u0670]+", "", text)
 
 
 def pdfsig(path: Path) -> str:
@@ -511,22 +515,57 @@ def _types(instrument: str) -> list[str]:
     ("instrument", "type_"),
     [*((UN, t) for t in _types(UN)), *(("budapest-ets185", t) for t in _types("budapest-ets185")[:3])],
 )
-def test_every_type_of_request_has_its_document_in_two_languages(net: Net, instrument: str, type_: str) -> None:
-    """Each type's document, English and French: every item under its French label and article, as written."""
+def test_every_type_of_request_has_its_document_in_two_language_pairs(
+    net: Net, instrument: str, type_: str, tmp_path: Path
+) -> None:
+    """Each type's document in English and French, and in Vietnamese and Arabic: every item under its label and
+    article in both languages of the pair, as written, as poppler's pdftotext reads it; the signature accepted by
+    poppler's pdfsig."""
     case = cases.list_cases(net.vnm, limit=1)[0]
     draft = requests.RequestDraft(
         case=case.id, instrument=instrument, type=type_, requested_state="JPN", items=complete_items(instrument, type_)
     )
     request = requests.create_request(net.vnm, draft, actor=OFFICER.name).request
-    document = documents.produce(net.vnm, request.id, OFFICER, language="en", counterpart="fr")
-    text = flat(pdf_text(document.pdf))
-    rtype = translated(net.vnm.pack(instrument), "fr").request_type(type_)
-    assert rtype is not None
-    assert flat(rtype.label) in text
-    for item in rtype.required_items:
-        assert flat(item.label) in text, item.key
-        assert flat(request.items[item.key]) in text, item.key
-    assert documents.verify(net.vnm, document.pdf).ok
+    for ours, theirs in (("en", "fr"), ("vi", "ar")):
+        document = documents.produce(net.vnm, request.id, OFFICER, language=ours, counterpart=theirs)
+        assert document.languages == (ours, theirs)
+        path = tmp_path / f"{ours}-{theirs}.pdf"
+        path.write_bytes(document.pdf)
+        text = flat(pdf_text(document.pdf))
+        for language in (ours, theirs):
+            rtype = translated(net.vnm.pack(instrument), language).request_type(type_)
+            assert rtype is not None
+            assert shown(rtype.label, text, language), language
+            for item in rtype.required_items:
+                assert shown(item.label, text, language), (language, item.key)
+        for item_key, value in request.items.items():
+            assert flat(value) in text, item_key
+        if theirs == "ar":
+            assert re.search("[\u0600-\u06ff]", text), "Arabic script in the text layer"
+            layout = documents._html(
+                net.vnm, requests.formal_request(net.vnm, request.id, actor="t"), (ours, theirs), net.vnm.clock.now()
+            )
+            arabic = translated(net.vnm.pack(instrument), "ar").request_type(type_)
+            assert arabic is not None
+            for item in arabic.required_items:  # every label whole, right to left, in what the PDF is made of
+                assert html.escape(item.label, quote=False) in layout, item.key
+            assert 'lang="ar" dir="rtl"' in layout
+        assert "Signature Validation: Signature is Valid." in pdfsig(path), (ours, theirs)
+
+
+LAM_ALEF = re.compile("\u0644[\u0622\u0623\u0625\u0627]")
+"""Lam followed by alef: one ligature glyph, which pdftotext splits and may write in visual order."""
+
+
+def shown(label: str, text: str, language: str) -> bool:
+    """Whether ``label`` is in the text layer as poppler's pdftotext reads it: whole, or word by word where the side
+    by side columns interleave (pdftotext may read a wrapped label's lines in either order, the other column's
+    heading between them). Arabic words holding a lam-alef ligature are left to the layout's own check: pdftotext
+    splits the ligature and may write its two letters in visual order."""
+    if flat(label) in text:
+        return True
+    words = [w for w in label.split() if language != "ar" or not LAM_ALEF.search(w)]
+    return all(flat(word) in text for word in words)
 
 
 def pdf_text(data: bytes) -> str:

@@ -133,3 +133,18 @@ def test_the_open_states_frozen_in_migration_0003_are_the_domains() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert set(module.OPEN_STATES) == {s.value for s in OPEN_STATES}
+
+
+def test_the_quick_answers_are_alembics(empty_engine: Engine) -> None:
+    """``head`` and ``current`` read the files and the table themselves (no Alembic import on every start): they
+    must say what Alembic says, at every revision."""
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+    script = ScriptDirectory.from_config(migrations.alembic_config("sqlite://"))
+    assert migrations.head() == script.get_current_head()
+    for revision in reversed([r.revision for r in script.walk_revisions()]):
+        migrations.upgrade(empty_engine, revision)
+        with empty_engine.connect() as connection:
+            assert migrations.current(empty_engine) == MigrationContext.configure(connection).get_current_revision()
+    assert migrations.current(empty_engine) == migrations.head()

@@ -23,8 +23,11 @@ from jinja2 import Environment, nodes
 from starlette.requests import Request
 
 from hanoinet.platform import web as pages
+from hanoinet.platform.catalogues import catalogue_status, status_of
+from hanoinet.platform.errors import ValidationFailed
 from hanoinet.platform.events import Channel
 from hanoinet.platform.security import Caller
+from hanoinet.platform.web import LANGUAGES
 from hanoinet.requests import web as request_pages
 from hanoinet.requests.domain import Direction
 
@@ -481,3 +484,76 @@ def test_times_are_shown_in_the_accounts_time_zone_with_utc_beside_them() -> Non
     santiago = template.render(t=moment, user=SimpleNamespace(time_zone="America/Santiago"))
     assert santiago.startswith("2026-12-07 17:30 -03")
     assert template.render(t=moment, user=SimpleNamespace(time_zone="Mars/Olympus")) == "2026-12-07 20:30 UTC"
+
+
+def test_every_catalogue_is_complete_and_a_draft_until_a_reviewer_signs_it() -> None:
+    statuses = catalogue_status(LANGUAGES)
+    assert {(s.language, s.domain) for s in statuses} == {
+        (lang, domain) for lang in LANGUAGES if lang != "en" for domain in ("hanoinet", "packs")
+    }
+    for s in statuses:
+        assert s.complete, (s.language, s.domain, s.translated, s.messages)
+        assert s.messages > 100
+        assert s.reviewed_by is None, "no sworn translator has reviewed these drafts yet"
+
+
+def test_a_reviewers_name_and_a_gap_are_what_the_status_reports() -> None:
+    template = Catalog()
+    for text in ("Inbox", "Send", "Refuse"):
+        template.add(text)
+    catalog = Catalog(locale="fr", last_translator="Jeanne Roux, traductrice jurée <jr@example.org>")
+    catalog.add("Inbox", "Boîte de réception")
+    catalog.add("Send", "Envoyer", flags=("fuzzy",))  # not compiled: not translated
+    catalog.add("Refuse", "")
+    status = status_of(template, catalog, "fr", "hanoinet")
+    assert (status.translated, status.messages, status.complete) == (1, 3, False)
+    assert status.reviewed_by == "Jeanne Roux, traductrice jurée <jr@example.org>"
+    assert round(status.coverage, 3) == 0.333
+    draft = Catalog(locale="fr", last_translator="hanoinet draft (not reviewed by a sworn translator)")
+    assert status_of(template, draft, "fr", "hanoinet").reviewed_by is None
+
+
+def test_a_deadline_typed_in_the_accounts_zone_is_kept_in_utc() -> None:
+    hanoi = pages.local_moment("2026-12-24T18:00", "Asia/Ho_Chi_Minh", "deadline")
+    assert hanoi is not None
+    assert hanoi.astimezone(UTC) == datetime(2026, 12, 24, 11, 0, tzinfo=UTC)
+    assert pages.local_input(hanoi, "Asia/Ho_Chi_Minh") == "2026-12-24T18:00"
+    assert pages.local_input(hanoi, "Europe/Paris") == "2026-12-24T12:00"
+    given = pages.local_moment("2026-12-24T18:00Z", "Asia/Ho_Chi_Minh", "deadline")
+    assert given == datetime(2026, 12, 24, 18, 0, tzinfo=UTC)  # an explicit offset wins over the account's zone
+    assert pages.local_moment("  ", "UTC", "deadline") is None
+    with pytest.raises(ValidationFailed) as skipped:  # 02:30 never happens in New York on that night
+        pages.local_moment("2027-03-14T02:30", "America/New_York", "deadline")
+    assert skipped.value.issues[0].field == "deadline"
+    assert "does not exist in America/New_York" in skipped.value.issues[0].message
+    with pytest.raises(ValidationFailed, match="is not a date and time"):
+        pages.local_moment("24/12/2026 18h", "UTC", "deadline")
+
+
+def test_a_validation_message_is_shown_in_the_readers_language_with_the_packs_words() -> None:
+    from hanoinet.cases.domain import Case  # noqa: PLC0415
+    from hanoinet.requests.domain import check_contents  # noqa: PLC0415
+    from hanoinet.rules.loader import load_builtin_packs  # noqa: PLC0415
+    from hanoinet.rules.texts import translated  # noqa: PLC0415
+
+    pack = load_builtin_packs()["uncc-2024"]
+    rtype = pack.request_type("preservation")
+    assert rtype is not None
+    now = datetime(2027, 3, 1, tzinfo=UTC)
+    case = Case("c1", "HN-1", "illegal_access", 7, "Intrusion", "", now)
+    found = check_contents(
+        pack, rtype, items={}, case=case, emergency=False, requesting_state="VNM", requested_state="EGY",
+        deadline=None, now=now,
+    )  # fmt: skip
+    missing = next(i for i in found if i.field == "items.necessity")
+    assert missing.message == "the necessity of the preservation is missing"  # the API's and the CLI's English
+    label_fr = translated(pack, "fr").request_type("preservation").item("necessity").label  # type: ignore[union-attr]
+    assert pages.issue_text(missing, "fr") == pages.translations("fr").gettext("%(label)s is missing") % {
+        "label": label_fr
+    }
+    assert label_fr in pages.issue_text(missing, "fr")
+    assert label_fr != "the necessity of the preservation"
+    for language in LANGUAGES:
+        shown = pages.issue_text(missing, language)
+        assert shown
+        assert "%(" not in shown

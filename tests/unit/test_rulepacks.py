@@ -204,6 +204,37 @@ def test_clocks(un: RulePack) -> None:
     assert set(mla.follow_up_of) == {"preservation", "emergency"}
 
 
+def test_every_type_carries_the_instruments_written_confirmation_clock(packs: dict[str, RulePack]) -> None:
+    # an urgent oral request is confirmed in writing: one policy clock per instrument, in every type's list
+    for pack in packs.values():
+        for rtype in pack.request_types:
+            oral = [c for c in rtype.clocks if c.kind is ClockKind.WRITTEN_CONFIRMATION]
+            assert len(oral) == 1, (pack.key, rtype.key)
+            assert oral[0].source is ClockSource.POLICY
+            assert oral[0].period.hours == 72
+    assert (
+        str(next(c for c in packs[UN].request_types[0].clocks if c.kind is ClockKind.WRITTEN_CONFIRMATION).citation)
+        == "Art 40"
+    )
+
+
+def test_a_written_confirmation_clock_belongs_to_the_instrument_not_a_type(tmp_path: Path) -> None:
+    path, line = _broken(tmp_path, "- key: preservation", "kind: acknowledge", "kind: written_confirmation")
+    error = _error(path)
+    assert any(
+        problem_line == line and "the instrument's: 'oral_confirmation'" in reason
+        for problem_line, reason in error.problems
+    )
+
+
+def test_the_oral_confirmation_clock_must_be_one(tmp_path: Path) -> None:
+    path, line = _broken(tmp_path, "oral_confirmation:", "kind: written_confirmation", "kind: respond")
+    error = _error(path)
+    assert (line, "oral_confirmation.kind: the oral-request clock is a 'written_confirmation' clock, not respond") in (
+        error.problems
+    )
+
+
 def test_emergency_allowed(un: RulePack) -> None:
     allowed = {t.key for t in un.request_types if t.emergency_allowed}
     assert allowed == {

@@ -20,13 +20,14 @@ from hanoinet.accounts.domain import RoleGrant, User
 from hanoinet.federation import directory as directory_services
 from hanoinet.federation import messaging as messaging_services
 from hanoinet.federation.settings import NotOnNetwork
+from hanoinet.platform.catalogues import catalogue_status
 from hanoinet.platform.errors import Conflict, Issue, NotFound, ValidationFailed
 from hanoinet.platform.events import Actor
 from hanoinet.platform.logsafe import safe
 from hanoinet.platform.permissions import Forbidden, Permission, Role
 from hanoinet.platform.security import SecureRoute, secured
+from hanoinet.platform.web import LANGUAGES, by_field, flash, redirect, render
 from hanoinet.platform.web import actor as current_actor
-from hanoinet.platform.web import by_field, flash, redirect, render
 
 if TYPE_CHECKING:
     from hanoinet.app.node import Node
@@ -103,6 +104,12 @@ def _roles(values: Sequence[str]) -> tuple[frozenset[Role], list[Issue]]:
 def router(node: Node) -> APIRouter:
     """The account administration and directory pages."""
     web = APIRouter(route_class=SecureRoute, include_in_schema=False)
+
+    # --- languages
+    @web.get("/languages", **secured(Permission.USERS_MANAGE))
+    def languages(request: Request) -> HTMLResponse:
+        """Each language's catalogues: how much is translated, and whether a sworn translator reviewed them."""
+        return render(request, "languages.html", {"statuses": catalogue_status(LANGUAGES)})
 
     # --- accounts
     @web.get("/users", **secured(Permission.USERS_MANAGE, audit="user:list"))

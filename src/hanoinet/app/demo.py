@@ -44,6 +44,7 @@ from hanoinet.platform.permissions import Role
 from hanoinet.platform.settings import Settings
 from hanoinet.treaty import service as treaty_services
 from hanoinet.treaty.csv_import import parse_deposit_rows
+from hanoinet.treaty.declarations_file import parse_declarations
 
 console = Console(highlight=False, soft_wrap=True)
 START_TIMEOUT = 30.0
@@ -218,6 +219,9 @@ class Network:
             n = boot.bootstrap(node.settings(self.clock))
             rows = parse_deposit_rows(_deposits_csv(treaty), "exercise deposits")
             treaty_services.import_deposits(n, rows, str(treaty.get("instrument", "uncc-2024")))
+            if treaty.get("declarations"):
+                declared = parse_declarations(yaml.safe_dump({"declarations": treaty["declarations"]}), "scenario")
+                treaty_services.import_declarations(n, declared, actor="demo")
             node.token = token_services.create_token(
                 n, f"demo-{node.id}-{os.getpid()}", [Role.CENTRAL_AUTHORITY, Role.DUTY_OFFICER]
             )

@@ -37,7 +37,7 @@ from hanoinet.platform.ports import Clock, Signer
 from hanoinet.requests.ports import RequestRepository
 from hanoinet.rules.domain import RulePack
 from hanoinet.treaty.domain import StateCatalog
-from hanoinet.treaty.ports import DepositRepository
+from hanoinet.treaty.ports import DeclarationRepository, DepositRepository
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,10 @@ class UnitOfWork(Protocol):
     @property
     def deposits(self) -> DepositRepository:
         """Treaty deposit events, inside this transaction."""
+
+    @property
+    def declarations(self) -> DeclarationRepository:
+        """States' declarations under the instruments, inside this transaction."""
 
     @property
     def evidence(self) -> EvidenceRepository:

@@ -26,7 +26,7 @@ from hanoinet.federation.sql import (
 )
 from hanoinet.platform.errors import Conflict
 from hanoinet.requests.sql import SqlRequestRepository
-from hanoinet.treaty.sql import SqlDepositRepository
+from hanoinet.treaty.sql import SqlDeclarationRepository, SqlDepositRepository
 
 
 class SqlUnitOfWork:
@@ -35,6 +35,7 @@ class SqlUnitOfWork:
     cases: SqlCaseRepository
     requests: SqlRequestRepository
     deposits: SqlDepositRepository
+    declarations: SqlDeclarationRepository
     evidence: SqlEvidenceRepository
     ledger: SqlLedger
     tokens: SqlTokens
@@ -60,6 +61,7 @@ class SqlUnitOfWork:
         self.cases = SqlCaseRepository(self._session)
         self.requests = SqlRequestRepository(self._session)
         self.deposits = SqlDepositRepository(self._session)
+        self.declarations = SqlDeclarationRepository(self._session)
         self.evidence = SqlEvidenceRepository(self._session)
         self.ledger = SqlLedger(self._session)
         self.tokens = SqlTokens(self._session)

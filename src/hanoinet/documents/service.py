@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,14 +33,13 @@ from hanoinet import __version__
 from hanoinet.audit import service as audit
 from hanoinet.documents import certificates, pdf
 from hanoinet.documents.wording import WORDS
-from hanoinet.evidence import service as evidence
-from hanoinet.evidence.domain import EvidenceItem, HandlingConditions, ItemDescription
 from hanoinet.federation.domain import EnvelopeRejected, KeyStatus, KeyUse, PublicKey
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.events import Actor
 from hanoinet.platform.web import LANGUAGES, RTL, state_name_in, translations
 from hanoinet.requests import service as requests
 from hanoinet.requests.domain import Action, Means
+from hanoinet.requests.kept import keep
 from hanoinet.rules.texts import translated
 
 if TYPE_CHECKING:
@@ -423,26 +421,6 @@ def credentials(node: Node) -> certificates.SigningCredentials:
 # Requests handled off the network: the sent document and the documents received kept in the vault
 
 
-def _keep(
-    node: Node, request_id: str, data: bytes, *, actor: Actor, what: str, source: str, method: str, file_name: str
-) -> EvidenceItem:
-    """Keep a document of a request in the vault, with its custody (acquired by ``actor``, from ``source``)."""
-    view = requests.get_request(node, request_id)
-    digest = hashlib.sha256(data).hexdigest()
-    described = ItemDescription(
-        case_id=view.request.case_id,
-        exhibit=f"{request_id[:8]}-{what}-{digest[:12]}",
-        source=source[:256],
-        acquisition_method=method,
-        acquisition_tool=f"hanoinet {__version__}",
-        acquired_by=actor.name,
-        acquired_at=node.clock.now(),
-        description=f"{what} document of request {request_id}",
-        file_name=file_name[:256],
-    )
-    return evidence.ingest(node, io.BytesIO(data), described, HandlingConditions(), actor=actor.principal)
-
-
 def send(
     node: Node,
     request_id: str,
@@ -461,7 +439,7 @@ def send(
     record: dict[str, str] = {}
     if means is not Means.TELEPHONE:
         document = produce(node, request_id, actor, language=language, counterpart=counterpart)
-        item = _keep(
+        item = keep(
             node,
             request_id,
             document.pdf,
@@ -498,7 +476,7 @@ def record_received(
         raise ValidationFailed([Issue("document", "the document received is empty")])
     probe = {"means": means.value, "from": sender, "file_name": file_name}
     requests.check_action(node, request_id, action, grounds=grounds, note=note, record=probe)  # before keeping
-    item = _keep(
+    item = keep(
         node,
         request_id,
         data,
@@ -540,7 +518,7 @@ def register(
         record={"sha256": digest, "file_name": file_name},
         actor=actor.name,
     )
-    _keep(
+    keep(
         node,
         view.request.id,
         data,

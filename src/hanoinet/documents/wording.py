@@ -9,7 +9,7 @@ catalogue in step with it.
 
 from __future__ import annotations
 
-from hanoinet.platform.web import N_
+from hanoinet.platform.errors import N_
 
 WORDS: dict[str, str] = {
     "title": N_("Request for international cooperation"),

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 from hanoinet.evidence.domain import Origin
 from hanoinet.platform.errors import REJECTED, DomainError, ErrorKind, Issue, ValidationFailed
+from hanoinet.platform.language_tags import LANGUAGE_TAG
 from hanoinet.platform.permissions import NodeRole
 
 PROTOCOL_VERSION = 1
@@ -39,7 +40,6 @@ TYP_SEALED = "hanoinet-sealed+jwe"
 TYP_SECRET = "hanoinet-secret+jwe"  # noqa: S105 - a JOSE type name, not a secret
 """JOSE ``typ`` values: a signature made for one purpose cannot be passed off as another."""
 NODE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 MAX_TEXT = 500
 IDENTITY_FIELDS = ("state", "authority", "roles", "endpoint")
 """The fields of a directory entry that say who a node is (its State, authority and roles: which requests it is
@@ -235,7 +235,7 @@ def entry_from_document(doc: Mapping[str, Any], is_known_state: Callable[[str], 
         issues.append(Issue("entry.state", f"unknown State {state!r}: use an ISO 3166 alpha-3 code"))
     authority = _text(doc, "authority", issues)
     roles = _roles(doc.get("roles"), issues)
-    languages = _strings(doc.get("languages"), LANGUAGE_PATTERN, "entry.languages", issues)
+    languages = _strings(doc.get("languages"), LANGUAGE_TAG, "entry.languages", issues)
     hours = _text(doc, "hours", issues)
     endpoint = _text(doc, "endpoint", issues)
     if endpoint and not endpoint.startswith(("https://", "http://")):
@@ -291,7 +291,7 @@ def _strings(value: Any, pattern: re.Pattern[str] | None, name: str, issues: lis
     if not isinstance(value, list) or not all(
         isinstance(x, str) and (pattern is None or pattern.fullmatch(x)) for x in value
     ):
-        what = "language tags such as en, fr, vi" if pattern is LANGUAGE_PATTERN else "key ids"
+        what = "language tags such as en, fr, vi" if pattern is LANGUAGE_TAG else "key ids"
         issues.append(Issue(name, f"must be a list of {what}"))
         return []
     return list(value)

@@ -10,6 +10,7 @@ nothing of HTTP or exit codes beyond these numbers in one table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import ClassVar
 
 
@@ -98,13 +99,31 @@ class DomainError(Exception):
     error_kind: ClassVar[ErrorKind] = CONFLICT
 
 
+def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name for gettext_noop
+    """Mark a message for extraction into the catalogue; it is translated where it is shown (a page), never where
+    it is made: the domain speaks English to the API, the CLI and the logs."""
+    return message
+
+
 @dataclass(frozen=True, slots=True)
 class Issue:
-    """One problem with user input: the field it concerns, what is wrong, and the rule that says so."""
+    """One problem with user input: the field it concerns, what is wrong, and the rule that says so.
+
+    ``message`` is English, as the API and the CLI give it. An issue made with ``Issue.of`` also keeps the message's
+    ``template`` (its catalogue entry, with ``%(name)s`` placeholders) and the values that fill it, so that a page
+    shows it in the reader's language; two issues are equal when they say the same in English."""
 
     field: str
     message: str
     citation: str | None = None
+    template: str = dataclass_field(default="", compare=False)
+    params: tuple[tuple[str, str], ...] = dataclass_field(default=(), compare=False)
+
+    @classmethod
+    def of(cls, field: str, template: str, citation: str | None = None, **params: object) -> Issue:
+        """An issue whose message is ``template`` (marked with ``N_``) filled with ``params``."""
+        values = {key: str(value) for key, value in params.items()}
+        return cls(field, template % values, citation, template, tuple(values.items()))
 
     def __str__(self) -> str:
         return f"{self.citation}: {self.message}" if self.citation else f"{self.field}: {self.message}"

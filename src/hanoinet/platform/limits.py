@@ -75,8 +75,8 @@ _UPLOAD_PIECE = re.compile(r"^/api/v1/uploads/[^/]+$")
 _TRANSFER_RECORDS = re.compile(r"^/federation/v1/transfers/[^/]+/items/[^/]+$")
 _DOCUMENTS = ("/api/v1/documents/verify", "/api/v1/documents/register")
 _ANSWER = re.compile(r"^(/api/v1)?/requests/[^/]+/answers$")
-_INTAKE = "/intake"
-"""The web UI's two forms that take a file (a document received): parsed whole, within the document cap."""
+_INTAKE = ("/intake", "/intake/by-hand")
+"""The web UI's forms that take a file (a document received): parsed whole, within the document cap."""
 
 
 def route_class(method: str, path: str) -> RouteClass:
@@ -85,7 +85,7 @@ def route_class(method: str, path: str) -> RouteClass:
         return RouteClass.TRANSMISSION
     if (method == "PATCH" and _UPLOAD_PIECE.match(path)) or (method == "PUT" and _TRANSFER_RECORDS.match(path)):
         return RouteClass.STREAM
-    if method == "POST" and (path in _DOCUMENTS or path == _INTAKE or _ANSWER.match(path)):
+    if method == "POST" and (path in _DOCUMENTS or path in _INTAKE or _ANSWER.match(path)):
         return RouteClass.DOCUMENT
     if path.startswith(("/api/", "/federation/")):
         return RouteClass.API

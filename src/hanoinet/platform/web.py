@@ -12,13 +12,14 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
-from babel import Locale
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_decimal, format_percent
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 
 from hanoinet import __version__
-from hanoinet.platform.errors import Issue
+from hanoinet.platform.errors import N_, Issue, ValidationFailed
 from hanoinet.platform.events import Actor
 from hanoinet.platform.permissions import Permission, Principal, permissions_of
 from hanoinet.platform.security import CSRF_FIELD, Caller, Unauthenticated, identify
@@ -31,9 +32,18 @@ LANGUAGES = ("en", "fr", "es", "ru", "zh", "ar", "vi")
 RTL = frozenset({"ar"})
 
 
-def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name for gettext_noop
-    """Mark a string for extraction into the catalogue; it is translated where it is shown."""
-    return message
+def issue_text(issue: Issue, language: str) -> str:
+    """An issue's message in ``language``: its template from the UI's catalogue, filled with its values, each a
+    pack's text (an item's label, an instrument's title) in the packs' catalogue where it is one; the English
+    message when the issue has no template or its translation does not fit its values."""
+    if not issue.template or language == "en":
+        return issue.message
+    packs = translations(language, "packs")
+    values = {key: packs.gettext(value) if value else value for key, value in issue.params}
+    try:
+        return translations(language).gettext(issue.template) % values
+    except (KeyError, ValueError, TypeError):
+        return issue.message
 
 
 DIRECTIONS = (N_("incoming"), N_("outgoing"))
@@ -89,6 +99,15 @@ def language_names(language: str) -> list[tuple[str, str]]:
     return [(code, Locale.parse(code).get_display_name(language) or code) for code in LANGUAGES]
 
 
+def language_name(tag: str, language: str) -> str:
+    """A language tag's name in ``language`` (``ja`` in French: « japonais »), or the tag itself when Babel does not
+    know it: a State may declare a language no catalogue here names."""
+    try:
+        return Locale.parse(tag.replace("-", "_")).get_display_name(language) or tag
+    except (ValueError, TypeError, UnknownLocaleError):
+        return tag
+
+
 _FILTERS: dict[str, Callable[..., Any]] = {}
 
 
@@ -112,6 +131,8 @@ def environment(language: str) -> Environment:
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(_FILTERS)
     env.filters["when"] = _when
+    env.filters["number"] = lambda value: format_decimal(value, locale=language)
+    env.filters["percent"] = lambda value: format_percent(value, format="#,##0.#%", locale=language)
     env.filters["label"] = lambda value: str(value).replace("_", " ")
     return env
 
@@ -179,6 +200,8 @@ def render(
         "exercise": getattr(node.clock, "speed", 1.0) != 1.0,
         "state_name": lambda code: _state_name(node, code, language),
         "instrument_title": lambda key: _instrument_title(node, key, language),
+        "language_name": lambda tag: language_name(tag, language),
+        "issue_text": lambda issue: issue_text(issue, language),
     }
     html = environment(language).get_template(template).render({**base, **(context or {})})
     return HTMLResponse(html, status_code=status)
@@ -250,6 +273,45 @@ def principal(request: Request) -> Principal:
     if found is None:
         raise Unauthenticated("sign in")
     return found
+
+
+def time_zone_of(request: Request) -> str:
+    """The signed-in account's time zone (IANA name), or UTC: what a date and time typed on a page is read in."""
+    session = identify(request).session
+    zone = str(getattr(session.user, "time_zone", "") or "UTC") if session is not None else "UTC"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return zone
+
+
+def local_moment(text: str, zone: str, field: str) -> datetime | None:
+    """A date and time from a form: as a date-time picker sends it (``2026-12-24T18:00``, read in the account's
+    time zone ``zone``) or with its own offset (``2026-12-24T18:00Z``); None when blank. A clock is kept in UTC,
+    so the moment returned always carries its zone; a time that does not exist there (skipped when clocks go
+    forward) is refused rather than moved."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed([Issue(field, "is not a date and time (YYYY-MM-DDTHH:MM)")]) from None
+    if moment.tzinfo is not None:
+        return moment
+    local = moment.replace(tzinfo=ZoneInfo(zone))
+    there = local.astimezone(UTC).astimezone(local.tzinfo)
+    if there.replace(tzinfo=None) != moment:
+        raise ValidationFailed([Issue(field, f"{text} does not exist in {zone} (the clocks skip that hour)")])
+    return local
+
+
+def local_input(moment: datetime | None, zone: str) -> str:
+    """A moment as a date-time picker shows it: in the account's time zone, to the minute."""
+    if moment is None:
+        return ""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")
 
 
 def by_field(issues: Sequence[Issue]) -> dict[str, list[Issue]]:

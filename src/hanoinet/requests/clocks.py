@@ -17,7 +17,6 @@ from enum import StrEnum
 from hanoinet.requests.domain import (
     DECIDED_STATES,
     OPEN_STATES,
-    WRITTEN_CONFIRMATION,
     EventKind,
     Means,
     Request,
@@ -26,8 +25,8 @@ from hanoinet.requests.domain import (
 from hanoinet.rules.domain import ClockKind, ClockRule, ClockStart, Period, RequestType
 
 REQUESTER_DEADLINE = "requester_deadline"
-WRITTEN_CONFIRMATION_CLOCK = "written_confirmation"
-"""The clock of an oral (telephone) request: its confirmation in writing (Art 40: "promptly"; our target 72 h)."""
+WRITTEN_CONFIRMATION_CLOCK = ClockKind.WRITTEN_CONFIRMATION.value
+"""The clock of an oral (telephone) request: its confirmation in writing, for the period its pack gives."""
 
 
 class ClockStatus(StrEnum):
@@ -130,12 +129,26 @@ def _preservation_clock(rule: ClockRule, request: Request, start: RequestEvent, 
     return Clock(rule.kind.value, start.at, due, status, _basis(rule), description)
 
 
+def _written_confirmation_clock(rule: ClockRule, request: Request) -> list[Clock]:
+    """The clock of a request made orally: it runs from the telephone call until the request is confirmed in
+    writing, and exists only for a request sent by telephone."""
+    sent = request.last_event(EventKind.SENT)
+    if sent is None or sent.data.get("means") != Means.TELEPHONE.value:
+        return []
+    status = _status(request.events, sent, frozenset({EventKind.CONFIRMED_IN_WRITING}))
+    description = f"confirm the oral request in writing within {rule.period}"
+    return [Clock(rule.kind.value, sent.at, add_period(sent.at, rule.period), status, _basis(rule), description)]
+
+
 def derive_clocks(request: Request, rtype: RequestType, follow_ups: Iterable[Request] = ()) -> list[Clock]:
     """Return the request's clocks as its events and the pack define them, earliest due first."""
     clocks: list[Clock] = []
     follow_ups = list(follow_ups)
     for rule in rtype.clocks:
         if rule.emergency_only and not request.emergency:
+            continue
+        if rule.kind is ClockKind.WRITTEN_CONFIRMATION:
+            clocks.extend(_written_confirmation_clock(rule, request))
             continue
         start = _start_event(request, rule.start)
         if start is None:
@@ -154,18 +167,6 @@ def derive_clocks(request: Request, rtype: RequestType, follow_ups: Iterable[Req
                 status,
                 _basis(rule),
                 description,
-            )
-        )
-    sent = request.last_event(EventKind.SENT)
-    if sent is not None and sent.data.get("means") == Means.TELEPHONE.value:
-        clocks.append(
-            Clock(
-                WRITTEN_CONFIRMATION_CLOCK,
-                sent.at,
-                sent.at + WRITTEN_CONFIRMATION,
-                _status(request.events, sent, frozenset({EventKind.CONFIRMED_IN_WRITING})),
-                "Art 40 (policy: the Convention says promptly)",
-                f"confirm the oral request in writing within {int(WRITTEN_CONFIRMATION.total_seconds() // 3600)} hours",
             )
         )
     if request.deadline is not None:

@@ -16,7 +16,8 @@ from typing import Any
 
 from hanoinet.cases.domain import Case
 from hanoinet.platform.direction import Direction as Direction  # noqa: PLC0414 - re-exported for requests
-from hanoinet.platform.errors import IllegalTransition, Issue, ValidationFailed
+from hanoinet.platform.errors import N_, IllegalTransition, Issue, ValidationFailed
+from hanoinet.platform.language_tags import is_language_tag
 from hanoinet.rules.domain import OTHER_SERIOUS_CRIME, RequestType, RulePack, Workflow
 
 MAX_ITEM_LENGTH = 20_000
@@ -75,10 +76,6 @@ class Means(StrEnum):
 OFF_NETWORK = frozenset(Means) - {Means.NETWORK}
 """Means by which a request leaves the node only as a document: nothing tells the node it arrived, so nothing
 sent by them is ever shown as delivered."""
-
-WRITTEN_CONFIRMATION = timedelta(hours=72)
-"""How soon an oral request is to be confirmed in writing: a network service target (``source: policy``); the
-Convention says "promptly" (Art 40)."""
 
 
 class Action(StrEnum):
@@ -357,7 +354,9 @@ class Request:
                 f"cannot {action.value} a request that is {self.state.value}; allowed now: {allowed}"
             )
         if len(note) > MAX_NOTE_LENGTH:
-            raise ValidationFailed([Issue("note", f"is longer than {MAX_NOTE_LENGTH:,} characters")])
+            raise ValidationFailed(
+                [Issue.of("note", N_("is longer than %(limit)s characters"), limit=f"{MAX_NOTE_LENGTH:,}")]
+            )
         if action is Action.CONFIRM_IN_WRITING and self.means is not Means.TELEPHONE:
             raise IllegalTransition("only a request made by telephone is confirmed in writing")
         data: dict[str, Any] = dict(check_record(record or {}))
@@ -415,24 +414,26 @@ def _merged(current: Mapping[str, str], changes: Mapping[str, str | None]) -> di
     return merged
 
 
-LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}")
-"""A BCP 47 language tag as requests record it: ``fr``, ``zh-Hans``, ``pt-BR``."""
-
-
 def check_language_and_translations(rtype: RequestType, language: str, translations: Mapping[str, str]) -> list[Issue]:
     """Problems with a request's language and its items' translations: a tag that is not BCP 47, a translation of
     an item the type does not have, or one too long."""
     issues: list[Issue] = []
-    if language and not LANGUAGE_TAG.fullmatch(language):
-        issues.append(Issue("language", f"{language!r} is not a language tag (BCP 47: fr, ar, zh-Hans, vi)"))
+    if language and not is_language_tag(language):
+        issues.append(
+            Issue.of("language", N_("%(tag)s is not a language tag (BCP 47: fr, ar, zh-Hans, vi)"), tag=repr(language))
+        )
     for key, value in translations.items():
         if rtype.item(key) is None:
             known = ", ".join(i.key for i in rtype.required_items)
             issues.append(
-                Issue(f"translations.{key}", f"is not an item of a {rtype.label.lower()} request; items: {known}")
+                Issue.of(
+                    f"translations.{key}", N_("is not an item of this request type; items: %(items)s"), items=known
+                )
             )
         elif len(value) > MAX_ITEM_LENGTH:
-            issues.append(Issue(f"translations.{key}", f"is longer than {MAX_ITEM_LENGTH:,} characters"))
+            issues.append(
+                Issue.of(f"translations.{key}", N_("is longer than %(limit)s characters"), limit=f"{MAX_ITEM_LENGTH:,}")
+            )
     return issues
 
 
@@ -512,23 +513,36 @@ def check_contents(
     issues: list[Issue] = []
     for item in rtype.required_items:
         if item.required and not items.get(item.key, "").strip():
-            issues.append(Issue(f"items.{item.key}", f"{item.label} is missing", str(item.citation)))
+            issues.append(
+                Issue.of(f"items.{item.key}", N_("%(label)s is missing"), str(item.citation), label=item.label)
+            )
     for key, value in items.items():
         if rtype.item(key) is None:
             known = ", ".join(i.key for i in rtype.required_items)
-            issues.append(Issue(f"items.{key}", f"is not an item of a {rtype.label.lower()} request; items: {known}"))
+            issues.append(
+                Issue.of(f"items.{key}", N_("is not an item of this request type; items: %(items)s"), items=known)
+            )
         elif len(value) > MAX_ITEM_LENGTH:
-            issues.append(Issue(f"items.{key}", f"is longer than {MAX_ITEM_LENGTH:,} characters"))
+            issues.append(
+                Issue.of(f"items.{key}", N_("is longer than %(limit)s characters"), limit=f"{MAX_ITEM_LENGTH:,}")
+            )
     if emergency and not rtype.emergency_allowed:
         issues.append(
-            Issue("emergency", f"{rtype.label} requests cannot be flagged as emergencies", str(rtype.citation))
+            Issue.of(
+                "emergency",
+                N_("%(type)s requests cannot be flagged as emergencies"),
+                str(rtype.citation),
+                type=rtype.label,
+            )
         )
     if requesting_state == requested_state:
-        issues.append(Issue("requested_state", "must differ from the requesting State"))
+        issues.append(Issue.of("requested_state", N_("must differ from the requesting State")))
     if deadline is not None and deadline.tzinfo is None:
-        issues.append(Issue("deadline", "must carry a time zone (ISO 8601 with offset, e.g. 2026-12-01T12:00:00Z)"))
+        issues.append(
+            Issue.of("deadline", N_("must carry a time zone (ISO 8601 with offset, e.g. 2026-12-01T12:00:00Z)"))
+        )
     elif deadline is not None and deadline <= now:
-        issues.append(Issue("deadline", "is in the past"))
+        issues.append(Issue.of("deadline", N_("is in the past")))
     issues.extend(check_language_and_translations(rtype, language, translations or {}))
     issues.extend(check_scope(pack, rtype, case))
     return issues
@@ -543,29 +557,39 @@ def check_scope(pack: RulePack, rtype: RequestType, case: Case) -> list[Issue]:
         citation = str(pack.serious_crime_citation) if pack.serious_crime_citation else None
         if case.offence != OTHER_SERIOUS_CRIME and minimum is None:
             issues.append(
-                Issue(
+                Issue.of(
                     "case.offence",
-                    f"{case.offence!r} is not an offence established by the {pack.short_title}",
+                    N_("%(offence)s is not an offence established by the %(instrument)s"),
+                    offence=repr(case.offence),
+                    instrument=pack.short_title,
                 )
             )
         elif minimum is not None and (case.max_penalty_years is None or case.max_penalty_years < minimum):
             issues.append(
-                Issue(
+                Issue.of(
                     "case.max_penalty_years",
-                    f"{case.offence!r} is not an offence of the {pack.short_title}, so it must be a serious crime "
-                    f"punishable by at least {minimum} years; the case records {case.max_penalty_years}",
+                    N_(
+                        "%(offence)s is not an offence of the %(instrument)s, so it must be a serious crime "
+                        "punishable by at least %(minimum)s years; the case records %(recorded)s"
+                    ),
                     citation,
+                    offence=repr(case.offence),
+                    instrument=pack.short_title,
+                    minimum=minimum,
+                    recorded=case.max_penalty_years,
                 )
             )
     if rtype.minimum_penalty_years is not None and (
         case.max_penalty_years is None or case.max_penalty_years < rtype.minimum_penalty_years
     ):
         issues.append(
-            Issue(
+            Issue.of(
                 "case.max_penalty_years",
-                f"{rtype.label} needs a maximum penalty of at least {rtype.minimum_penalty_years} year(s); "
-                f"the case records {case.max_penalty_years}",
+                N_("%(type)s needs a maximum penalty of at least %(minimum)s year(s); the case records %(recorded)s"),
                 str(rtype.dual_criminality_citation or rtype.citation),
+                type=rtype.label,
+                minimum=rtype.minimum_penalty_years,
+                recorded=case.max_penalty_years,
             )
         )
     return issues
@@ -608,10 +632,10 @@ def check_follow_up(rtype: RequestType, request: Request, earlier: Request) -> l
             )
         )
     if earlier.case_id != request.case_id:
-        issues.append(Issue("follows_up", "the earlier request belongs to another case"))
+        issues.append(Issue.of("follows_up", N_("the earlier request belongs to another case")))
     if {earlier.requesting_state, earlier.requested_state} != {
         request.requesting_state,
         request.requested_state,
     }:
-        issues.append(Issue("follows_up", "the earlier request is between other States"))
+        issues.append(Issue.of("follows_up", N_("the earlier request is between other States")))
     return issues

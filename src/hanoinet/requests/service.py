@@ -43,7 +43,7 @@ from hanoinet.requests.domain import (
 from hanoinet.requests.ports import InboxQuery, RequestSummary
 from hanoinet.rules.domain import Channel, RequestType, RulePack
 from hanoinet.treaty.domain import BasisFinding
-from hanoinet.treaty.service import basis_finding
+from hanoinet.treaty.service import basis_finding, declared_languages
 
 if TYPE_CHECKING:
     from hanoinet.app.node import Node, UnitOfWork
@@ -646,7 +646,8 @@ class FormalRequest:
     issues: tuple[Issue, ...]
     """What is missing from the contents (each with its article); a document is refused while any remains."""
     counterpart_languages: tuple[str, ...]
-    """The requested State's acceptable languages (Art 40), from its nodes' signed directory entries."""
+    """The requested State's acceptable languages (Art 40): as it declared them under the request's instrument, then
+    as its nodes' signed directory entries give them."""
 
 
 def formal_request(node: Node, request_id: str, *, actor: str) -> FormalRequest:
@@ -664,7 +665,7 @@ def formal_request(node: Node, request_id: str, *, actor: str) -> FormalRequest:
         basis = basis_finding(
             node, uow, request.instrument, request.requesting_state, request.requested_state, on=now.date()
         )
-        languages = _accepted_languages(uow, request.requested_state)
+        languages = _accepted_languages(uow, request.requested_state, request.instrument)
         return FormalRequest(
             request=request,
             rtype=rtype,
@@ -676,21 +677,23 @@ def formal_request(node: Node, request_id: str, *, actor: str) -> FormalRequest:
         )
 
 
-def _accepted_languages(uow: UnitOfWork, state: str) -> tuple[str, ...]:
-    languages = [
+def _accepted_languages(uow: UnitOfWork, state: str, instrument: str | None) -> tuple[str, ...]:
+    declared = declared_languages(uow, state, instrument)
+    entries = [
         lang
         for p in uow.peers.list()
         if p.entry.state == state and p.status is EntryStatus.ACTIVE
         for lang in p.entry.languages
     ]
-    return tuple(dict.fromkeys(languages))
+    return tuple(dict.fromkeys([*declared, *entries]))
 
 
-def accepted_languages(node: Node, state: str) -> tuple[str, ...]:
-    """The languages a State accepts requests in (Art 40), as its nodes' signed directory entries say; empty when
-    none of its nodes is known here."""
+def accepted_languages(node: Node, state: str, instrument: str | None = None) -> tuple[str, ...]:
+    """The languages a State accepts requests in (Art 40): those it declared (under ``instrument``, or any when
+    None), an operator having imported its declarations, then those its nodes' signed directory entries give;
+    empty when neither is known here."""
     with node.uow() as uow:
-        return _accepted_languages(uow, state)
+        return _accepted_languages(uow, state, instrument)
 
 
 def inbox(node: Node, query: InboxQuery) -> Sequence[RequestSummary]:

@@ -13,32 +13,34 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
-from babel import Locale
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from hanoinet.cases import service as case_services
 from hanoinet.cases.domain import MAX_QUALIFICATION, MAX_SUMMARY, known_offences
 from hanoinet.federation import messaging as messaging_services
-from hanoinet.platform.errors import DomainError, Issue, ValidationFailed, kind_of
-from hanoinet.platform.limits import read_form
+from hanoinet.platform.errors import N_, DomainError, Issue, ValidationFailed, kind_of
+from hanoinet.platform.limits import read_form, read_upload_form
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.ports import MAX_PAGE
 from hanoinet.platform.security import SecureRoute, secured
 from hanoinet.platform.web import (
     LANGUAGES,
-    N_,
     actor,
     by_field,
     default_instrument,
     flash,
+    language_name,
     language_names,
+    local_moment,
     page_language,
     redirect,
     render,
+    time_zone_of,
 )
+from hanoinet.requests import kept
 from hanoinet.requests import service as request_services
 from hanoinet.requests.domain import (
     ACTION_SIDES,
@@ -98,10 +100,10 @@ def _language_offer(accepted: Sequence[str], written: str, language: str) -> dic
     return {
         "languages": language_names(language),
         "counterpart": theirs,
-        "accepted": [Locale.parse(c).get_display_name(language) or c if c in LANGUAGES else c for c in codes],
+        "accepted": [language_name(a, language) for a in accepted],
         "not_accepted": bool(codes) and ours not in codes,
         "translate_to": theirs if theirs and theirs != ours else "",
-        "translate_to_name": Locale.parse(theirs).get_display_name(language) if theirs else "",
+        "translate_to_name": language_name(theirs, language) if theirs else "",
     }
 
 
@@ -126,16 +128,9 @@ def _items(form: FormData | Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _draft(form: FormData, instrument: str, rtype: str) -> RequestDraft:
-    deadline_text = str(form.get("deadline", "")).strip()
-    deadline = None
-    if deadline_text:
-        try:
-            deadline = datetime.fromisoformat(deadline_text)
-        except ValueError:
-            raise ValidationFailed([Issue("deadline", "is not a date and time (YYYY-MM-DDTHH:MM)")]) from None
-        if deadline.tzinfo is None:
-            raise ValidationFailed([Issue("deadline", "needs a time zone: give it in UTC, e.g. 2026-12-24T18:00Z")])
+def _draft(form: FormData, instrument: str, rtype: str, zone: str) -> RequestDraft:
+    """The draft a composer's form describes; its deadline typed in the account's time zone ``zone``."""
+    deadline = local_moment(str(form.get("deadline", "")), zone, "deadline")
     follows_up = str(form.get("follows_up", "")).strip() or None
     incoming = form.get("direction") == Direction.INCOMING.value
     means = str(form.get("means", "")).strip()
@@ -254,7 +249,16 @@ def router(node: Node) -> APIRouter:
         form = await read_form(request)
         return await _run_in_thread(_submit, request, form)
 
-    def _submit(request: Request, form: FormData) -> Response:
+    @web.post("/intake/by-hand", **secured(Permission.REQUESTS_WRITE, audit="request:create"))
+    async def submit_by_hand(request: Request) -> Response:
+        """A request received off the network, typed in, with the document received (optional): the composer's
+        incoming form, which carries a file, so it is read within the document cap."""
+        form = await read_upload_form(request)
+        upload = form.get("document")
+        received = (await upload.read(), upload.filename or "") if isinstance(upload, UploadFile) else None
+        return await _run_in_thread(_submit, request, form, received)
+
+    def _submit(request: Request, form: FormData, received: tuple[bytes, str] | None = None) -> Response:
         instrument = str(form.get("instrument", ""))
         rtype_key = str(form.get("type", ""))
         intent = str(form.get("intent", "check"))
@@ -272,11 +276,12 @@ def router(node: Node) -> APIRouter:
             "incoming": form.get("direction") == Direction.INCOMING.value,
             "requesting_state": str(form.get("requesting_state", "")).strip().upper(),
             "means": str(form.get("means", "")),
+            "from": str(form.get("from", "")).strip()[:256],
         }
         try:
-            draft = _draft(form, instrument, rtype_key)
+            draft = _draft(form, instrument, rtype_key, time_zone_of(request))
             if draft.direction is Direction.INCOMING:
-                return _register_typed_in(request, values, draft, intent)
+                return _register_typed_in(request, values, draft, intent, received)
             checked = request_services.preflight(node, draft)
             # Check and Send ask the same preflight as the API and the CLI; a draft is saved with missing items
             issues = list(checked.problems if intent != "draft" else checked.issues)
@@ -296,13 +301,39 @@ def router(node: Node) -> APIRouter:
             return _request_page(request, view.request.id, error=str(exc), status=_status(exc))
         return redirect(f"/requests/{view.request.id}", "sent")
 
-    def _register_typed_in(request: Request, values: dict[str, Any], draft: RequestDraft, intent: str) -> Response:
+    def _register_typed_in(
+        request: Request,
+        values: dict[str, Any],
+        draft: RequestDraft,
+        intent: str,
+        received: tuple[bytes, str] | None,
+    ) -> Response:
         """A request received off the network, typed in: Check lists what the instrument finds missing (the
-        requesting State's to complete); Register records it as received as it came, its clocks running."""
+        requesting State's to complete); Register records it as received as it came, its clocks running, and
+        keeps the document received (if one was given) in the vault with its custody."""
+        data, file_name = received if received and received[0] else (b"", "")
+        if received and received[1] and not data:
+            raise ValidationFailed([Issue("document", "the document received is empty")])
         if intent != "register":
             issues = list(request_services.preflight(node, draft).issues)
             return _composer(request, values, by_field(issues), issues, status=422 if issues else 200, checked=True)
-        view = request_services.create_request(node, draft, actor=actor(request).name)
+        if data and node.vault is None:
+            raise ValidationFailed([Issue("document", "this node has no vault to keep the document in")])
+        who = actor(request)
+        view = request_services.create_request(node, draft, actor=who.name)
+        if data:
+            sender = str(values.get("from", "")).strip() or draft.requesting_state or "the requesting State"
+            means = draft.means.value if draft.means else "post"
+            kept.keep(
+                node,
+                view.request.id,
+                data,
+                actor=who,
+                what="received",
+                source=f"received by {means} from {sender}"[:256],
+                method=f"received by {means}",
+                file_name=file_name or "received",
+            )
         return redirect(f"/requests/{view.request.id}", "registered-by-hand")
 
     def _composer(
@@ -323,26 +354,24 @@ def router(node: Node) -> APIRouter:
         other = values.get("requesting_state") if values.get("incoming") else values["requested_state"]
         basis = basis or _basis(node, values["instrument"], other or "")  # binding both is symmetric
         accepted = (
-            request_services.accepted_languages(node, values["requested_state"]) if values["requested_state"] else ()
+            request_services.accepted_languages(node, values["requested_state"], values["instrument"] or None)
+            if values["requested_state"]
+            else ()
         )
-        written = str(values["language"] or language).split("-")[0]
-        theirs = next((a.split("-")[0] for a in accepted if a.split("-")[0] in LANGUAGES), "")
+        offer = _language_offer(accepted, str(values["language"] or language), language)
         context = {
             "values": values,
             "errors": errors,
             "issues": issues,
             "groups": _types(node, language),
-            "languages": language_names(language),
-            "accepted": [Locale.parse(a.split("-")[0]).get_display_name(language) or a for a in accepted],
-            "not_accepted": bool(accepted) and written not in {a.split("-")[0] for a in accepted},
-            "translate_to": theirs if theirs and theirs != written else "",
-            "translate_to_name": Locale.parse(theirs).get_display_name(language) if theirs else "",
+            **{k: offer[k] for k in ("languages", "accepted", "not_accepted", "translate_to", "translate_to_name")},
             "pack": pack,
             "rtype": rtype,
             "basis": basis,
             "cases": case_services.list_cases(node, limit=MAX_PAGE),
             "states": sorted(node.catalog.states.items(), key=lambda kv: kv[1]),
             "own_state": node.node_state or "",
+            "time_zone": time_zone_of(request),
             "checked": checked,
             **flash(request),
         }
@@ -449,6 +478,7 @@ def router(node: Node) -> APIRouter:
             "errors": by_field(view.issues),
             "documents": _documents(view, language),
             "answers_received": _answers_received(view),
+            "kept": kept.kept(node, view.request.case_id, view.request.id) if node.vault is not None else [],
             **(context or {}),
         }
         return render(request, "request.html", page, status=status)
@@ -468,7 +498,7 @@ def router(node: Node) -> APIRouter:
         r = view.request
         if r.direction is not Direction.OUTGOING or node.identity is None:
             return None
-        accepted = request_services.accepted_languages(node, r.requested_state)
+        accepted = request_services.accepted_languages(node, r.requested_state, r.instrument)
         offer = _language_offer(accepted, r.language or language, language)
         ours = (r.language or language).split("-")[0]
         return {**offer, "language": ours if ours in LANGUAGES else language}

@@ -58,6 +58,7 @@ class ClockKind(StrEnum):
     ACKNOWLEDGE = "acknowledge"  # the requested State should acknowledge
     RESPOND = "respond"  # the requested State should respond (execute, refuse ...)
     PRESERVATION = "preservation"  # data must be kept at least this long
+    WRITTEN_CONFIRMATION = "written_confirmation"  # an urgent oral request must be confirmed in writing
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,7 @@ def router(node: Node) -> APIRouter:
             "pack": node.pack(key),
             "packs": list(node.packs.values()),
             "overview": overview,
+            "declarations": [d for d in treaty_services.declarations(node) if d.instrument == key],
             "status": overview.status,
             "rule": overview.rule,
             "on": overview.status.on.isoformat(),

@@ -10,11 +10,19 @@ from fastapi import APIRouter, Body
 from hanoinet.platform.api import IsoDate, problems
 from hanoinet.platform.errors import NotFound
 from hanoinet.platform.permissions import Permission
-from hanoinet.platform.security import SecureRoute, secured
+from hanoinet.platform.security import PrincipalDep, SecureRoute, secured
 from hanoinet.treaty import present as treaty_present
 from hanoinet.treaty import service as treaty_services
 from hanoinet.treaty.csv_import import parse_deposit_rows
-from hanoinet.treaty.schemas import BasisOut, DepositsOut, InstrumentStatusOut, PartyStatusOut
+from hanoinet.treaty.declarations_file import parse_declarations
+from hanoinet.treaty.schemas import (
+    BasisOut,
+    DeclarationOut,
+    DeclarationsOut,
+    DepositsOut,
+    InstrumentStatusOut,
+    PartyStatusOut,
+)
 
 if TYPE_CHECKING:
     from hanoinet.app.node import Node
@@ -73,5 +81,33 @@ def router(node: Node) -> APIRouter:
         rows = parse_deposit_rows(body, "upload")
         result = treaty_services.import_deposits(node, rows, instrument)
         return {"instrument": result.instrument, "recorded": result.recorded, "unchanged": result.unchanged}
+
+    @api.get("/declarations", response_model=list[DeclarationOut], **secured(Permission.TREATY_READ))
+    def treaty_declarations(state: str | None = None) -> list[dict[str, Any]]:
+        """The declarations in force (each State's latest under each instrument): the languages it accepts."""
+        return [
+            treaty_present.declaration(d) for d in treaty_services.declarations(node, state.upper() if state else None)
+        ]
+
+    @api.post(
+        "/declarations",
+        response_model=DeclarationsOut,
+        responses=problems(409),
+        **secured(Permission.TREATY_WRITE, audit="treaty:declarations"),
+    )
+    def treaty_import_declarations(
+        who: PrincipalDep,
+        body: Annotated[
+            str,
+            Body(
+                media_type="application/yaml",
+                description="declarations: [{state, instrument, made_on, languages, reference}]",
+            ),
+        ],
+    ) -> dict[str, Any]:
+        """Record declarations from a YAML file: all of them, or none if any is bad (each reported at its entry)."""
+        rows = parse_declarations(body, "upload")
+        result = treaty_services.import_declarations(node, rows, actor=who.name)
+        return {"recorded": result.recorded, "unchanged": result.unchanged}
 
     return api

@@ -11,6 +11,7 @@ from hanoinet.platform.cli import (
     InstrumentOption,
     JsonOption,
     OnOption,
+    actor,
     emit,
     errors,
     node,
@@ -20,8 +21,14 @@ from hanoinet.treaty import cli_render
 from hanoinet.treaty import present as treaty_present
 from hanoinet.treaty import service as treaty_services
 from hanoinet.treaty.csv_import import read_deposit_rows
+from hanoinet.treaty.declarations_file import parse_declarations
 
 treaty_app = typer.Typer(help="Treaty status: deposits, Parties, entry into force, legal basis.", no_args_is_help=True)
+declarations_app = typer.Typer(
+    help="States' declarations under the instruments: the languages each accepts requests in (Art 40).",
+    no_args_is_help=True,
+)
+treaty_app.add_typer(declarations_app, name="declarations")
 
 
 # --- treaty -------------------------------------------------------------------------------------------------
@@ -80,3 +87,36 @@ def treaty_basis(
         emit(cli_render.basis_data(a.upper(), b.upper(), day, basis), True)
     else:
         out.print(cli_render.basis_sentence(a.upper(), b.upper(), day, basis))
+
+
+# --- treaty declarations --------------------------------------------------------------------------------------
+
+
+@declarations_app.command("import")
+def declarations_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="YAML: declarations: [{state, instrument, made_on, languages, reference}]", exists=True, dir_okay=False
+        ),
+    ],
+) -> None:
+    """Record States' declarations from a file copied from the depositary: all of them, or none if any is bad."""
+    n = node()
+    with errors():
+        rows = parse_declarations(file.read_bytes(), str(file))
+        result = treaty_services.import_declarations(n, rows, actor=actor())
+    out.print(f"{result.recorded} declaration(s) recorded, {result.unchanged} already recorded")
+
+
+@declarations_app.command("list")
+def declarations_list(
+    state: Annotated[str | None, typer.Option(help="Only this State (ISO 3166 alpha-3).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The declarations in force: each State's latest under each instrument."""
+    n = node()
+    with errors():
+        found = treaty_services.declarations(n, state.upper() if state else None)
+    data = [treaty_present.declaration(d) for d in found]
+    emit(data, as_json, lambda: cli_render.declarations_table(data))

@@ -42,3 +42,15 @@ def basis_data(a: str, b: str, day: date, basis: tuple[str, ...]) -> dict[str, A
 def basis_sentence(a: str, b: str, day: date, basis: tuple[str, ...]) -> str:
     """``treaty basis`` as one line: the instruments, or that none binds both."""
     return ", ".join(basis) if basis else f"no instrument known here binds {a} and {b} on {day.isoformat()}"
+
+
+def declarations_table(data: list[dict[str, Any]]) -> Table:
+    """``treaty declarations list`` as a table: State, instrument, day, languages, reference."""
+    from rich.table import Table  # noqa: PLC0415 - rich only when a table is printed
+
+    t = Table(title="Declarations in force")
+    for column in ("state", "instrument", "made_on", "languages", "reference"):
+        t.add_column(column)
+    for d in data:
+        t.add_row(d["state"], d["instrument"], d["made_on"], " ".join(d["languages"]), d["reference"])
+    return t

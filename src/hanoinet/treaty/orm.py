@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     Date,
     Integer,
     String,
@@ -32,3 +33,23 @@ class DepositEventRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("instrument", "party", "action", "on", name="uq_deposit_events_event"),)
+
+
+class DeclarationRowModel(Base):
+    """A State's declaration under an instrument (its acceptable languages), as imported from a file.
+
+    Every declaration is kept; the one in force for a State and an instrument is the latest made
+    (``treaty.declarations.in_force``), so a replaced declaration can still be read with who recorded it."""
+
+    __tablename__ = "declarations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instrument: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(8), index=True)
+    made_on: Mapped[date] = mapped_column(Date)
+    languages: Mapped[list[str]] = mapped_column(JSON)
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by: Mapped[str] = mapped_column(String(128))
+
+    __table_args__ = (UniqueConstraint("instrument", "state", "made_on", name="uq_declarations_made"),)

@@ -1,4 +1,4 @@
-"""What the treaty service needs from storage: the deposit events."""
+"""What the treaty service needs from storage: the deposit events and the States' declarations."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from hanoinet.treaty.declarations import Declaration
 from hanoinet.treaty.domain import DepositEvent
 
 
@@ -17,3 +18,13 @@ class DepositRepository(Protocol):
 
     def add_all(self, events: Iterable[DepositEvent], recorded_at: datetime) -> None:
         """Stage new deposit events."""
+
+
+class DeclarationRepository(Protocol):
+    """States' declarations under the instruments (acceptable languages), every one kept."""
+
+    def list(self, state: str | None = None) -> Sequence[Declaration]:
+        """Return every recorded declaration, of one State or all, oldest first."""
+
+    def add_all(self, declarations: Iterable[Declaration], recorded_at: datetime, recorded_by: str) -> None:
+        """Stage new declarations."""

@@ -1,4 +1,4 @@
-"""The JSON shapes of an instrument's status and a State's party status."""
+"""The JSON shapes of an instrument's status, a State's party status and its declarations."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from hanoinet.platform.present import _iso
+from hanoinet.treaty.declarations import Declaration
 from hanoinet.treaty.domain import InstrumentStatus, PartyStatus
 
 
@@ -17,3 +18,14 @@ def instrument_status(status: InstrumentStatus) -> dict[str, Any]:
 def party_status(status: PartyStatus) -> dict[str, Any]:
     """One State's relation to an instrument on a date."""
     return {k: _iso(v) for k, v in asdict(status).items()}
+
+
+def declaration(d: Declaration) -> dict[str, Any]:
+    """A State's declaration in force under an instrument."""
+    return {
+        "instrument": d.instrument,
+        "state": d.state,
+        "made_on": d.made_on.isoformat(),
+        "languages": list(d.languages),
+        "reference": d.reference,
+    }

@@ -53,3 +53,20 @@ class DepositsOut(Shape):
     instrument: str
     recorded: int
     unchanged: int
+
+
+class DeclarationOut(Shape):
+    """A State's declaration in force under an instrument: the languages it accepts requests in (Art 40)."""
+
+    instrument: str
+    state: str
+    made_on: Day
+    languages: list[str] = Field(description="BCP 47 tags, in the order the State gave them")
+    reference: str = Field(description="The depositary notification or other source it was copied from")
+
+
+class DeclarationsOut(Shape):
+    """What a declarations file changed."""
+
+    recorded: int
+    unchanged: int

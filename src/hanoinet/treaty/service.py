@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from hanoinet.audit import service as audit
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.rules.domain import EntryIntoForceRule
+from hanoinet.treaty.declarations import Declaration, DeclarationRow, check_declarations, in_force
 from hanoinet.treaty.domain import (
     BasisFinding,
     DepositEvent,
@@ -72,6 +73,56 @@ def import_deposits(node: Node, rows: Sequence[DepositRow], instrument: str) -> 
         audit.attach(uow, instrument)
         uow.commit()
     return ImportResult(instrument=instrument, recorded=len(check.events), unchanged=check.unchanged)
+
+
+def import_declarations(node: Node, rows: Sequence[DeclarationRow], *, actor: str) -> ImportResult:
+    """Record States' declarations from an imported file: all of them, or none if any is bad; one already recorded
+    (same State, instrument, day, languages and reference) is counted as unchanged, a different one of the same
+    day is refused (a State makes one declaration a day; a later one replaces it)."""
+    declarations, issues = check_declarations(
+        rows, instruments=node.packs, known_state=node.catalog.is_known, today=node.clock.now().date()
+    )
+    if issues:
+        raise ValidationFailed(issues)
+    with node.uow() as uow:
+        recorded = {(d.instrument, d.state, d.made_on): d for d in uow.declarations.list()}
+        new: list[Declaration] = []
+        for d in declarations:
+            before = recorded.get((d.instrument, d.state, d.made_on))
+            if before is None:
+                new.append(d)
+            elif before != d:
+                raise ValidationFailed(
+                    [
+                        Issue(
+                            "declarations",
+                            f"a different declaration of {d.state} under {d.instrument} made on {d.made_on} is "
+                            "already recorded; a later declaration replaces it, with its own date",
+                        )
+                    ]
+                )
+        uow.declarations.add_all(new, node.clock.now(), actor)
+        audit.attach(uow, ",".join(sorted({d.state for d in new})) or "declarations")
+        uow.commit()
+    return ImportResult(instrument="*", recorded=len(new), unchanged=len(declarations) - len(new))
+
+
+def declarations(node: Node, state: str | None = None) -> list[Declaration]:
+    """The declarations in force (the latest of each State under each instrument), by State then instrument."""
+    with node.uow() as uow:
+        every = uow.declarations.list(state)
+    keys = sorted({(d.state, d.instrument) for d in every})
+    return [d for s, i in keys if (d := in_force(every, i, s)) is not None]
+
+
+def declared_languages(uow: UnitOfWork, state: str, instrument: str | None = None) -> tuple[str, ...]:
+    """The languages ``state`` declared it accepts requests in (Art 40), under ``instrument`` or, without one, under
+    any instrument (the latest declaration first); empty when it declared none here."""
+    every = uow.declarations.list(state)
+    instruments = [instrument] if instrument else sorted({d.instrument for d in every})
+    standing = [d for i in instruments if (d := in_force(every, i, state)) is not None]
+    standing.sort(key=lambda d: d.made_on, reverse=True)
+    return tuple(dict.fromkeys(tag for d in standing for tag in d.languages))
 
 
 def instrument_status(node: Node, instrument: str, on: date | None = None) -> InstrumentStatus:

@@ -1,4 +1,4 @@
-"""The SQL repository of deposit events."""
+"""The SQL repositories of deposit events and declarations."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from hanoinet.treaty.declarations import Declaration
 from hanoinet.treaty.domain import DepositAction, DepositEvent
-from hanoinet.treaty.orm import DepositEventRow
+from hanoinet.treaty.orm import DeclarationRowModel, DepositEventRow
 
 
 class SqlDepositRepository:
@@ -40,3 +41,35 @@ class SqlDepositRepository:
         ]
         if rows:
             self.session.execute(insert(DepositEventRow), rows)
+
+
+class SqlDeclarationRepository:
+    """States' declarations in ``declarations``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def list(self, state: str | None = None) -> Sequence[Declaration]:
+        stmt = select(DeclarationRowModel).order_by(DeclarationRowModel.made_on, DeclarationRowModel.id)
+        if state is not None:
+            stmt = stmt.where(DeclarationRowModel.state == state)
+        return [
+            Declaration(r.instrument, r.state, r.made_on, tuple(r.languages), r.reference)
+            for r in self.session.scalars(stmt)
+        ]
+
+    def add_all(self, declarations: Iterable[Declaration], recorded_at: datetime, recorded_by: str) -> None:
+        rows = [
+            {
+                "instrument": d.instrument,
+                "state": d.state,
+                "made_on": d.made_on,
+                "languages": list(d.languages),
+                "reference": d.reference,
+                "recorded_at": recorded_at,
+                "recorded_by": recorded_by,
+            }
+            for d in declarations
+        ]
+        if rows:
+            self.session.execute(insert(DeclarationRowModel), rows)
