@@ -15,6 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from hanoinet.accounts import tokens as token_services
+from hanoinet.app import bootstrap as boot
+from hanoinet.platform.permissions import Role
+from hanoinet.platform.settings import Settings
+from hanoinet.treaty import service as treaty_services
+from hanoinet.treaty.csv_import import parse_deposit_rows
 from tests.e2e.conftest import HANOINET, check_response, free_port
 from tests.factories import deposits_csv
 
@@ -65,6 +71,11 @@ class NodeProcess:
             env["HANOINET_DATABASE_URL"] = self.database_url
         env.update(self.extra)
         return env
+
+    def settings(self) -> Settings:
+        """The same settings as its processes read from ``env()``, for preparing it in this process."""
+        values = {k.removeprefix("HANOINET_").lower(): v for k, v in self.env().items() if k.startswith("HANOINET_")}
+        return Settings(**values)  # type: ignore[arg-type]
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a ``hanoinet`` command on this node's data directory."""
@@ -132,14 +143,22 @@ class NodeProcess:
 
 
 def prepare(node: NodeProcess) -> None:
-    """Keys, schema, exercise treaty data and an API token, before the server starts."""
+    """Keys, schema, exercise treaty data and an API token, before the server starts: what ``hanoinet init``,
+    ``treaty import`` and ``token add`` do, done here through the same services (as the demo prepares its nodes),
+    so that a network costs its servers' start-up and not three interpreters per node. The commands themselves
+    are tested on their own (``tests/e2e/test_cli.py``)."""
     node.data_dir.mkdir(parents=True, exist_ok=True)
-    deposits = node.data_dir.parent / "deposits.csv"
-    deposits.write_text(deposits_csv([*_PARTIES]), encoding="utf-8")
-    node.cli("init")
-    node.cli("treaty", "import", str(deposits))
-    made = node.cli("token", "add", f"tests-{node.node_id}", "--role", "central_authority", "--role", "administrator")
-    node.token = made.stdout.strip()
+    settings = node.settings()
+    engine = boot.open_database(settings)
+    try:
+        n = boot.bootstrap(settings, engine=engine)
+        rows = parse_deposit_rows(deposits_csv([*_PARTIES]), "exercise deposits")
+        treaty_services.import_deposits(n, rows, "uncc-2024")
+        node.token = token_services.create_token(
+            n, f"tests-{node.node_id}", [Role.CENTRAL_AUTHORITY, Role.ADMINISTRATOR]
+        )
+    finally:
+        engine.dispose()
 
 
 _PARTIES = [

@@ -149,19 +149,20 @@ def test_deliveries_show_no_answer_and_reach_no_private_address(
     entry = _trap_peer(tmp_path, trap)
     for node in (lab, strict):
         node.call("POST", "/api/v1/directory", json=entry)
-        _send_to(node, "sgp-trap")
 
     def failed(node: NodeProcess) -> dict[str, Any] | None:
         (peer,) = node.call("GET", "/api/v1/federation/status")["peers"]
         return peer if peer["failures"] >= 1 and peer["last_error"] else None
 
+    # the strict node first, alone: the lab node's retries would reach the trap while it is watched
+    _send_to(strict, "sgp-trap")
+    refused = wait_for("a refused delivery from the strict node", lambda: failed(strict), timeout=30)
+    assert "loopback address" in refused["last_error"]
+    assert trap.hits == []  # the strict node never connected
+
+    _send_to(lab, "sgp-trap")
     shown = wait_for("a failed delivery from the lab node", lambda: failed(lab), timeout=30)
     assert shown["last_error"] == "answered HTTP 500 (body not shown)"
     status = lab.call("GET", "/api/v1/federation/status")
     assert "hunter2" not in json.dumps(status)
     assert "POST /federation/v1/transmissions" in trap.hits
-
-    hits = len(trap.hits)
-    refused = wait_for("a refused delivery from the strict node", lambda: failed(strict), timeout=30)
-    assert "loopback address" in refused["last_error"]
-    assert len(trap.hits) == hits  # the strict node never connected
