@@ -22,6 +22,7 @@ UN_REQUEST_TYPES = {
     "preservation",
     "traffic_data_disclosure",
     "mla",
+    "mla_service",
     "mla_stored_data",
     "mla_realtime_traffic_data",
     "mla_interception",
@@ -141,11 +142,23 @@ def test_discrimination_is_a_un_ground_only(un: RulePack, budapest: RulePack) ->
     assert all(t.ground("discrimination") is None for t in budapest.request_types)
 
 
-def test_bank_secrecy_is_never_a_ground(packs: dict[str, RulePack]) -> None:
-    for pack in packs.values():
-        assert "bank_secrecy" in pack.never_grounds
-        assert all(t.ground("bank_secrecy") is None for t in pack.request_types)
-    assert "fiscal_matters" in packs[UN].never_grounds
+def test_bank_secrecy_is_never_a_ground_under_the_un_convention_only(un: RulePack, budapest: RulePack) -> None:
+    # UN Art 40: bank secrecy is never a ground of refusal
+    assert "bank_secrecy" in un.never_grounds
+    assert all(t.ground("bank_secrecy") is None for t in un.request_types)
+    assert "fiscal_matters" in un.never_grounds
+    # Budapest has no such clause: the requested Party's law or treaty keeps its grounds (Art 25(4)), to which
+    # Art 27(4) adds two; only preservation lists its grounds exhaustively (Art 29(5))
+    assert "bank_secrecy" not in budapest.never_grounds
+    mla = budapest.request_type("mla")
+    assert mla is not None
+    own_law = mla.ground("conditions_of_domestic_law_or_treaty")
+    assert own_law is not None
+    assert str(own_law.citation) == "Art 25(4)"
+    preservation = budapest.request_type("preservation")
+    assert preservation is not None
+    assert {g.key for g in preservation.refusal_grounds} == {"political_offence", "essential_interests"}
+    assert {str(g.citation) for g in preservation.refusal_grounds} == {"Art 29(5)(a)", "Art 29(5)(b)"}
 
 
 def test_preservation_refusal_is_narrow(un: RulePack, budapest: RulePack) -> None:
@@ -391,13 +404,6 @@ def test_bank_secrecy_as_a_ground(tmp_path: Path) -> None:
     error = _error(path)
     assert error.line == line
     assert error.reason.startswith("request_types[3].refusal_grounds[3].key: 'bank_secrecy' is never a ground")
-
-
-def test_bank_secrecy_as_a_budapest_ground(tmp_path: Path) -> None:
-    path, line = _broken(tmp_path, "label: Preservation", "key: political_offence", "key: bank_secrecy", BUDAPEST)
-    error = _error(path)
-    assert error.line == line
-    assert "refusal_grounds[0].key: 'bank_secrecy' is never a ground" in error.reason
 
 
 def test_duplicate_yaml_key(tmp_path: Path) -> None:

@@ -552,6 +552,18 @@ def check_scope(pack: RulePack, rtype: RequestType, case: Case) -> list[Issue]:
     """Return problems with the case's offence for this instrument and type (Art 35 scope, Art 37 penalty)."""
     issues: list[Issue] = []
     in_catalogue = pack.offence(case.offence) is not None
+    if not in_catalogue and rtype.convention_offences_only:
+        issues.append(
+            Issue.of(
+                "case.offence",
+                N_("%(type)s under the %(instrument)s is only for the offences it establishes, not %(offence)s"),
+                str(rtype.dual_criminality_citation or rtype.citation),
+                type=rtype.label,
+                instrument=pack.short_title,
+                offence=repr(case.offence),
+            )
+        )
+        return issues
     if not in_catalogue:
         minimum = pack.serious_crime_min_years
         citation = str(pack.serious_crime_citation) if pack.serious_crime_citation else None

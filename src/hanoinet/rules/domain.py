@@ -182,6 +182,10 @@ class RequestType:
     emergency_always: bool = False
     """The type is itself an emergency (the pack says so, e.g. Art 41 emergency requests): every request of it
     carries the emergency mark and clocks, whether or not the sender ticked the box."""
+    convention_offences_only: bool = False
+    """The type applies only to the offences the instrument establishes, not to other (serious) crimes: Budapest
+    extradition covers the offences of its Arts 2-11 only (Art 24(1)(a)), though its mutual assistance covers the
+    electronic evidence of any criminal offence (Art 23)."""
     follow_up_of: tuple[str, ...] = ()  # request types this one may follow up (MLA after preservation)
     notes: str = ""
     dual_criminality_note: str = ""

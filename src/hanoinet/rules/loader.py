@@ -244,6 +244,7 @@ class RequestTypeSchema(_Cited):
     clocks: list[ClockSchema] = Field(default_factory=list)
     emergency_allowed: bool = False
     emergency_always: bool = False
+    convention_offences_only: bool = False
     follow_up_of: list[Key] = Field(default_factory=list)
     channel: ChannelField = Channel.CENTRAL_AUTHORITY
     notes: str = ""
@@ -451,6 +452,7 @@ def _request_type(rtype: RequestTypeSchema, oral: ClockSchema | None) -> Request
         minimum_penalty_years=dual.minimum_penalty_years,
         emergency_allowed=rtype.emergency_allowed or rtype.emergency_always,
         emergency_always=rtype.emergency_always,
+        convention_offences_only=rtype.convention_offences_only,
         follow_up_of=tuple(rtype.follow_up_of),
         notes=rtype.notes.strip(),
         dual_criminality_note=dual.note.strip(),

@@ -33,6 +33,7 @@ def request_type(t: RequestType) -> dict[str, Any]:
         "verified": t.verified,
         "emergency_allowed": t.emergency_allowed,
         "emergency_always": t.emergency_always,
+        "convention_offences_only": t.convention_offences_only,
         "dual_criminality": t.dual_criminality.value,
         "dual_criminality_article": citation(t.dual_criminality_citation),
         "minimum_penalty_years": t.minimum_penalty_years,

@@ -61,6 +61,9 @@ class RequestTypeOut(Shape):
     verified: bool
     emergency_allowed: bool
     emergency_always: bool
+    convention_offences_only: bool = Field(
+        description="Only for the offences the instrument establishes (Budapest extradition, Art 24(1)(a))"
+    )
     dual_criminality: str
     dual_criminality_article: str | None
     minimum_penalty_years: int | None
