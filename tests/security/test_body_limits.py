@@ -134,9 +134,16 @@ def raw_request(
                 if _parse(raw, answer):
                     answer.seconds = time.monotonic() - started
                     answered.set()
-                    # the node closes the connection after such an answer: see that it does
+                    # the node closes the connection after such an answer: see that it does (the rest of an
+                    # answer without Content-Length, read to its end, comes first)
                     conn.settimeout(5.0)
-                    answer.closed = conn.recv(1) == b""
+                    try:
+                        while conn.recv(65536):
+                            pass
+                        answer.closed = True
+                    except TimeoutError:
+                        answer.closed = False  # still open 5 s after answering
+                    break
         except OSError:
             answer.closed = True
         finally:
