@@ -565,7 +565,9 @@ def shown(label: str, text: str, language: str) -> bool:
     if flat(label) in text:
         return True
     words = [w for w in label.split() if language != "ar" or not LAM_ALEF.search(w)]
-    return all(flat(word) in text for word in words)
+    if language == "ar":  # a neutral mark (a colon, a bracket) may be placed at either end of its run
+        words = [w.strip(":;.,()،؛") for w in words]
+    return all(flat(word) in text for word in words if word)
 
 
 def pdf_text(data: bytes) -> str:
