@@ -232,7 +232,14 @@ def test_declarations_are_imported_whole_and_listed(tmp_path: Path) -> None:
     succeeds(data_dir, "treaty", "declarations", "import", str(later))
     japan = succeeds(data_dir, "treaty", "declarations", "list", "--state", "jpn", "--json").json()
     assert japan == [
-        {"instrument": UN, "state": "JPN", "made_on": "2026-09-01", "languages": ["ja"], "reference": ""}
+        {
+            "instrument": UN,
+            "state": "JPN",
+            "made_on": "2026-09-01",
+            "languages": ["ja"],
+            "reference": "",
+            "reservations": [],
+        }
     ]  # the later declaration replaces the earlier one
     table = succeeds(data_dir, "treaty", "declarations", "list").out
     assert "EGY" in table

@@ -194,11 +194,22 @@ def test_declared_languages_show_on_the_treaty_page_and_warn_the_composer(desk: 
             "made_on": "2026-06-01",
             "languages": ["ko", "en"],
             "reference": "C.N.1.2026",
+            "reservations": [],
         }
     ]
     page = desk.web.get("/treaty").text
     assert "<code>KOR</code>" in page
     assert "Korean <code>ko</code>, English <code>en</code>" in page
+    reserved = (
+        "declarations:\n  - {state: MNG, instrument: uncc-2024, made_on: 2026-06-02, languages: [mn],"
+        " reservations: [preservation_dual_criminality]}\n"
+    )
+    ok(desk.api.post("/api/v1/treaty/declarations", content=reserved, headers=headers), 200)
+    page = desk.web.get("/treaty").text
+    assert "dual criminality could not be met at disclosure, for an offence not established by the Convention" in page
+    assert '<span class="article">Art 42</span>' in page
+    french = desk.web.get("/treaty", headers={"Accept-Language": "fr"}).text
+    assert "Réserves" in french or "R&#233;serves" in french
     composer = desk.web.get("/compose", params={"kind": f"{UN}:mla", "requested_state": "KOR"}).text
     assert "The requested State accepts requests in: Korean, English." in composer
     # written in English (the page's language by default): accepted, no warning

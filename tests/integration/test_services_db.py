@@ -29,6 +29,7 @@ from hanoinet.requests.domain import Action, Direction, EventKind, RequestState
 from hanoinet.requests.ports import InboxQuery, RequestSummary
 from hanoinet.treaty import service as treaty
 from hanoinet.treaty.csv_import import parse_deposit_rows
+from hanoinet.treaty.declarations_file import parse_declarations
 from tests.conftest import new_postgres_database
 from tests.factories import UN_PARTIES, complete_items, deposits_csv, reference
 from tests.fakes import FixedClock
@@ -346,6 +347,32 @@ def test_a_request_no_node_can_carry_is_refused_and_stays_a_draft(node: Node, in
     assert [e.kind for e in reloaded.request.events] == [EventKind.CREATED]
     assert reloaded.request.version == created.request.version
     assert reloaded.messages == ()
+
+
+def test_a_reservation_this_state_declared_is_a_ground_it_may_refuse_on(
+    node: Node, in_force: None, case_id: str
+) -> None:
+    """Viet Nam refuses a preservation on the dual-criminality reservation (Art 42; Budapest Art 29(4)) only once
+    its own declaration records that reservation; before, the refusal is refused and nothing changes."""
+    incoming = draft(
+        case_id, "preservation", direction=Direction.INCOMING, requesting_state="THA", requested_state="VNM"
+    )
+    rid = requests.create_request(node, incoming, actor="central authority").request.id
+    ground = "preservation_dual_criminality"
+    with pytest.raises(ValidationFailed) as not_made:
+        act(node, rid, Action.REFUSE, grounds=(ground,))
+    assert "only for a State that made the reservation" in not_made.value.issues[0].message
+    assert requests.get_request(node, rid).request.state is RequestState.RECEIVED
+    declared = (
+        "declarations:\n"
+        "  - {state: VNM, instrument: uncc-2024, made_on: 2026-06-01, languages: [vi, en],"
+        " reservations: [preservation_dual_criminality]}\n"
+    )
+    treaty.import_declarations(node, parse_declarations(declared, "vnm.yaml"), actor="treaty officer")
+    refused = act(node, rid, Action.REFUSE, grounds=(ground,), note="the conduct is not an offence here")
+    assert refused.request.state is RequestState.REFUSED
+    assert refused.request.events[-1].data["grounds"] == [ground]
+    assert treaty.declarations(node, "VNM")[0].reservations == (ground,)
 
 
 def test_refusal_on_a_bad_ground_leaves_the_request_unchanged(node: Node, in_force: None, case_id: str) -> None:

@@ -81,3 +81,22 @@ def test_bank_secrecy_is_barred_by_the_un_convention_but_left_to_domestic_law_un
     with pytest.raises(ValidationFailed) as unknown:
         check_refusal_grounds(coe_mla, ("bank_secrecy",), budapest)
     assert "is not a ground for refusal of this type" in unknown.value.issues[0].message  # not "never": no such rule
+
+
+def test_a_reservation_is_a_ground_only_for_a_state_that_made_it(packs: dict[str, RulePack]) -> None:
+    budapest = packs[BUDAPEST]
+    preservation, mla = budapest.request_type("preservation"), budapest.request_type("mla")
+    assert preservation is not None
+    assert mla is not None
+    key = "preservation_dual_criminality"
+    reservation = budapest.reservation(key)
+    assert reservation is not None
+    assert str(reservation.citation) == "Art 29(4)"
+    assert check_refusal_grounds(preservation, (key,), budapest, frozenset({key})) == (key,)
+    with pytest.raises(ValidationFailed) as not_made:
+        check_refusal_grounds(preservation, (key,), budapest, frozenset())
+    assert not_made.value.issues[0].citation == "Art 29(4)"
+    assert "only for a State that made the reservation" in not_made.value.issues[0].message
+    assert check_refusal_grounds(preservation, (key,), budapest, None) == (key,)  # another node's own refusal
+    with pytest.raises(ValidationFailed, match="is not a ground for refusal of this type"):
+        check_refusal_grounds(mla, (key,), budapest, frozenset({key}))  # the reservation concerns preservation

@@ -127,3 +127,31 @@ def test_the_composer_warns_when_the_request_is_not_in_a_declared_language() -> 
     assert unknown["accepted"] == ["tlh"]
     assert unknown["not_accepted"]
     assert _language_offer((), "vi", "en")["not_accepted"] is False  # nothing declared: nothing to warn about
+
+
+def test_reservations_are_keys_of_the_instruments_pack() -> None:
+    entry = (
+        "declarations:\n"
+        "  - {state: JPN, instrument: uncc-2024, made_on: 2026-05-01, languages: [ja], reservations: %s}\n"
+    )
+
+    def checked(reservations: str) -> tuple[list[Declaration], dict[str, str]]:
+        found, issues = check_declarations(
+            parse_declarations(entry % reservations, "test.yaml"),
+            instruments=("uncc-2024",),
+            known_state=KNOWN.__contains__,
+            today=TODAY,
+            reservations_of=lambda _: {"preservation_dual_criminality"},
+        )
+        return found, {i.field: i.message for i in issues}
+
+    found, issues = checked("[preservation_dual_criminality, preservation_dual_criminality]")
+    assert issues == {}
+    assert found[0].reservations == ("preservation_dual_criminality",)
+    _, issues = checked("[no_such_reservation]")
+    assert (
+        "is not a reservation of the instrument; known: preservation_dual_criminality"
+        in issues["declarations[0].reservations[0]"]
+    )
+    _, issues = checked("preservation_dual_criminality")
+    assert "must be a list" in issues["declarations[0].reservations"]

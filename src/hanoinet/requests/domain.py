@@ -321,12 +321,13 @@ class Request:
         grounds: tuple[str, ...] = (),
         note: str = "",
         record: Mapping[str, Any] | None = None,
+        reserved: frozenset[str] | None = frozenset(),
     ) -> RequestEvent:
         """Carry out an action: check it is allowed now and its data is lawful, then record the event.
 
         ``record`` is what the event keeps of how it happened off the network (``RECORD_FIELDS``: by which means,
         to or from whom, the document kept in the vault)."""
-        transition, data = self.check(action, pack, grounds=grounds, note=note, record=record)
+        transition, data = self.check(action, pack, grounds=grounds, note=note, record=record, reserved=reserved)
         return self._record(transition.event, at, actor, transition.target or self.state, data)
 
     def check(
@@ -337,6 +338,7 @@ class Request:
         grounds: tuple[str, ...] = (),
         note: str = "",
         record: Mapping[str, Any] | None = None,
+        reserved: frozenset[str] | None = frozenset(),
     ) -> tuple[Transition, dict[str, Any]]:
         """Whether ``action`` may be taken now with this data — the checks of ``apply``, recording nothing (so that
         a caller keeps a document for the event only once the event can happen). Returns the edge and the event's
@@ -363,7 +365,7 @@ class Request:
         if note:
             data["note"] = note
         if action is Action.REFUSE:
-            data["grounds"] = list(check_refusal_grounds(rtype, grounds, pack))
+            data["grounds"] = list(check_refusal_grounds(rtype, grounds, pack, reserved))
         elif grounds:
             raise ValidationFailed([Issue("grounds", f"grounds are given only when refusing, not to {action.value}")])
         if action in (Action.POSTPONE, Action.REQUEST_INFORMATION, Action.PROVIDE_INFORMATION) and not note.strip():
@@ -472,11 +474,16 @@ def request_type(pack: RulePack, key: str) -> RequestType:
 
 
 def check_refusal_grounds(
-    rtype: RequestType, grounds: tuple[str, ...], pack: RulePack | None = None
+    rtype: RequestType,
+    grounds: tuple[str, ...],
+    pack: RulePack | None = None,
+    reserved: frozenset[str] | None = frozenset(),
 ) -> tuple[str, ...]:
     """Return the grounds if the instrument allows every one of them for this type; raise ValidationFailed if not.
 
-    Refusal must give reasons (Art 40): at least one ground, each one the pack allows for this request type.
+    Refusal must give reasons (Art 40): at least one ground, each one the pack allows for this request type, or a
+    reservation of the pack for this type that the requested State made (``reserved``, from its declarations; None
+    when the requested State is another node, whose word is recorded as it gave it).
     """
     if not grounds:
         allowed = ", ".join(g.key for g in rtype.refusal_grounds) or "none: this type cannot be refused"
@@ -485,7 +492,19 @@ def check_refusal_grounds(
         )
     issues = []
     for index, key in enumerate(grounds):
-        if rtype.ground(key) is None:
+        reservation = pack.reservation(key) if pack is not None else None
+        if reservation is not None and rtype.key in reservation.ground_for and rtype.ground(key) is None:
+            if reserved is None or key in reserved:
+                continue
+            issues.append(
+                Issue(
+                    f"grounds[{index}]",
+                    f"{key!r} is a ground only for a State that made the reservation of {reservation.citation}; "
+                    "no such reservation of the requested State is recorded here (hanoinet treaty declarations)",
+                    str(reservation.citation),
+                )
+            )
+        elif rtype.ground(key) is None:
             allowed = ", ".join(g.key for g in rtype.refusal_grounds) or "none"
             never = pack is not None and key in pack.never_grounds
             reason = "is never a ground for refusal" if never else "is not a ground for refusal of this type"

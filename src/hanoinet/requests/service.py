@@ -43,7 +43,7 @@ from hanoinet.requests.domain import (
 from hanoinet.requests.ports import InboxQuery, RequestSummary
 from hanoinet.rules.domain import Channel, RequestType, RulePack
 from hanoinet.treaty.domain import BasisFinding
-from hanoinet.treaty.service import basis_finding, declared_languages
+from hanoinet.treaty.service import basis_finding, declared_languages, declared_reservations
 
 if TYPE_CHECKING:
     from hanoinet.app.node import Node, UnitOfWork
@@ -378,6 +378,15 @@ def amend_request(
     return _view(request, rtype, clocks, issues)
 
 
+def _reserved(uow: UnitOfWork, request: Request) -> frozenset[str] | None:
+    """The reservations a refusal of ``request`` recorded here may rest on: this node's State's, as its declarations
+    record them, when it is the requested State; None (the other State's word, recorded as given) when the other
+    State refused an outgoing request off the network."""
+    if request.direction is Direction.OUTGOING:
+        return None
+    return declared_reservations(uow, request.requested_state, request.instrument)
+
+
 def check_action(
     node: Node,
     request_id: str,
@@ -396,7 +405,14 @@ def check_action(
             raise IllegalTransition(reason)
         if record and request.peer is not None:
             raise IllegalTransition(f"this request is exchanged with node {request.peer}: its answers arrive from it")
-        request.check(action, node.pack(request.instrument), grounds=grounds, note=note, record=record)
+        request.check(
+            action,
+            node.pack(request.instrument),
+            grounds=grounds,
+            note=note,
+            record=record,
+            reserved=_reserved(uow, request),
+        )
 
 
 def act_on_request(
@@ -428,7 +444,16 @@ def act_on_request(
         if action is Action.SEND and request.state is RequestState.DRAFT:
             request.peer = _ready_to_send(node, uow, request, rtype, now)
             request.means = Means.NETWORK
-        event = request.apply(action, pack, at=now, actor=actor, grounds=grounds, note=note, record=record)
+        event = request.apply(
+            action,
+            pack,
+            at=now,
+            actor=actor,
+            grounds=grounds,
+            note=note,
+            record=record,
+            reserved=_reserved(uow, request),
+        )
         clocks = _save(node, uow, request, rtype)
         if request.peer is not None and is_shared(action):
             peer = find_peer(uow, request.peer, "peer")
@@ -990,6 +1015,7 @@ def receive_action(node: Node, uow: UnitOfWork, peer: Peer, message: Message) ->
         actor=who,
         grounds=tuple(str(g) for g in grounds),
         note=str(body.get("note", "")),
+        reserved=None,  # the requested State's own refusal: its reservations are its to invoke
     )
     event.data.update(
         {"from_node": peer.entry.node_id, "message": message.id, "acted_at": message.created_at.isoformat()}

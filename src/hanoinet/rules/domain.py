@@ -236,6 +236,25 @@ class EntryIntoForceRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Reservation:
+    """A reservation the instrument allows a Party to make, and what it changes: a ground of refusal that only a
+    State which made it may give, for the request types it concerns (e.g. Budapest Art 29(4): refusing preservation
+    where dual criminality could not be met at disclosure)."""
+
+    key: str
+    label: str
+    citation: Citation
+    verified: bool
+    ground_for: tuple[str, ...]
+    """Request types a State that made the reservation may refuse on it (the reservation's key is the ground)."""
+    note: str = ""
+
+    def as_ground(self) -> RefusalGround:
+        """The reservation as the ground of refusal it allows."""
+        return RefusalGround(self.key, self.label, self.citation, self.verified, self.note)
+
+
+@dataclass(frozen=True, slots=True)
 class RulePack:
     """One instrument, as data: its request types, offences, scope and entry-into-force rules."""
 
@@ -249,6 +268,11 @@ class RulePack:
     serious_crime_min_years: int | None  # "serious crime": maximum penalty of at least N years (Art 2)
     serious_crime_citation: Citation | None
     never_grounds: tuple[str, ...] = field(default=())  # e.g. bank secrecy, fiscal matters (Art 40)
+    reservations: tuple[Reservation, ...] = field(default=())
+
+    def reservation(self, key: str) -> Reservation | None:
+        """Return the reservation with this key, or None if the instrument allows no such reservation."""
+        return next((r for r in self.reservations if r.key == key), None)
 
     def request_type(self, key: str) -> RequestType | None:
         """Return the request type with this key, or None if the instrument does not provide for it."""

@@ -35,6 +35,7 @@ from hanoinet.rules.domain import (
     RefusalGround,
     RequestType,
     RequiredItem,
+    Reservation,
     RulePack,
     Workflow,
 )
@@ -203,6 +204,15 @@ class NeverGroundSchema(_Cited):
     note: str = ""
 
 
+class ReservationSchema(_Cited):
+    """A reservation a Party may make, and the request types it gives a ground of refusal for."""
+
+    key: Key
+    label: Text
+    ground_for: list[Key]
+    note: str = ""
+
+
 class DualCriminalitySchema(_Schema):
     """The dual-criminality rule of a request type; the citation is optional (some types have no rule at all)."""
 
@@ -292,6 +302,7 @@ class PackSchema(_Schema):
     never_grounds: list[NeverGroundSchema]
     offences: list[OffenceSchema]
     request_types: list[RequestTypeSchema]
+    reservations: list[ReservationSchema] = Field(default_factory=list)
     oral_confirmation: ClockSchema | None = None
     """How soon an urgent request made orally (by telephone) is confirmed in writing: one clock for every type of
     the instrument, running only for a request sent by telephone. Without it the instrument provides no such clock."""
@@ -385,6 +396,15 @@ def _check_pack(pack: PackSchema) -> list[Problem]:
     for index, rtype in enumerate(pack.request_types):
         problems += _check_request_type(rtype, ("request_types", index), never, types)
     problems += _check_oral_confirmation(pack.oral_confirmation)
+    problems += _duplicates((r.key for r in pack.reservations), ("reservations",), "reservation")
+    for index, reservation in enumerate(pack.reservations):
+        for at, key in enumerate(reservation.ground_for):
+            concerned = next((t for t in pack.request_types if t.key == key), None)
+            where: Loc = ("reservations", index, "ground_for", at)
+            if concerned is None:
+                problems.append((where, f"no request type {key!r} in this pack"))
+            elif any(g.key == reservation.key for g in concerned.refusal_grounds):
+                problems.append((where, f"{key!r} already has a ground {reservation.key!r} for every State"))
     eif = pack.entry_into_force
     if eif.signature_closes is not None and eif.signature_closes < eif.signature_opens:
         problems.append((("entry_into_force", "signature_closes"), "is before signature_opens"))
@@ -488,6 +508,10 @@ def _to_domain(pack: PackSchema) -> RulePack:
         serious_crime_min_years=serious.min_years if serious else None,
         serious_crime_citation=serious.citation() if serious else None,
         never_grounds=tuple(g.key for g in pack.never_grounds),
+        reservations=tuple(
+            Reservation(r.key, r.label, r.citation(), r.verified, tuple(r.ground_for), r.note.strip())
+            for r in pack.reservations
+        ),
     )
 
 

@@ -95,6 +95,7 @@ def _translated(pack: RulePack, language: str) -> RulePack:
             )
             for rtype in pack.request_types
         ),
+        reservations=tuple(replace(r, label=t(r.label), note=t(r.note)) for r in pack.reservations),
     )
 
 

@@ -18,8 +18,9 @@ from fastapi.responses import HTMLResponse, Response
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import SecureRoute, secured
-from hanoinet.platform.web import default_instrument, render
+from hanoinet.platform.web import default_instrument, page_language, render
 from hanoinet.requests.domain import Direction
+from hanoinet.rules.texts import translated
 from hanoinet.statistics import charts
 from hanoinet.statistics import service as statistics_services
 from hanoinet.statistics.api import csv_response
@@ -75,12 +76,15 @@ def router(node: Node) -> APIRouter:
         key = instrument.strip() or default_instrument(node)
         day = parse_day(on, "on")
         overview = treaty_services.overview(node, key, day)
+        shown = translated(node.pack(key), page_language(request))
         context = {
             "instrument": key,
             "pack": node.pack(key),
             "packs": list(node.packs.values()),
             "overview": overview,
             "declarations": [d for d in treaty_services.declarations(node) if d.instrument == key],
+            "reservation_label": lambda k: r.label if (r := shown.reservation(k)) else k,
+            "reservation_citation": lambda k: str(r.citation) if (r := shown.reservation(k)) else "",
             "status": overview.status,
             "rule": overview.rule,
             "on": overview.status.on.isoformat(),

@@ -37,6 +37,9 @@ class Declaration:
     """Languages the State accepts requests in, as BCP 47 tags, in the order it gave them."""
     reference: str = ""
     """Where the declaration can be read: the depositary notification, or the source an operator copied."""
+    reservations: tuple[str, ...] = ()
+    """The reservations it made, by the keys of the instrument's pack (``reservations``): a ground of refusal only
+    a State that made the reservation may give."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,7 @@ class DeclarationRow:
     made_on: object
     languages: object
     reference: object
+    reservations: object = None
 
 
 def check_declarations(
@@ -58,6 +62,7 @@ def check_declarations(
     instruments: Iterable[str],
     known_state: Callable[[str], bool],
     today: date,
+    reservations_of: Callable[[str], Iterable[str]] = lambda _: (),
 ) -> tuple[list[Declaration], list[Issue]]:
     """The declarations of a file, or every problem with it (each at its row and field): a file is recorded whole
     or not at all, so a half-imported set of declarations never decides a request's language."""
@@ -83,6 +88,9 @@ def check_declarations(
         elif made_on > today:
             issues.append(Issue(f"{row.where}.made_on", f"{made_on.isoformat()} is in the future"))
         languages = _languages(row.languages, f"{row.where}.languages", issues)
+        reservations = _reservations(
+            row.reservations, set(reservations_of(instrument)) if instrument in known else set(), row.where, issues
+        )
         reference = row.reference if row.reference is not None else ""
         if not isinstance(reference, str) or len(reference) > MAX_REFERENCE:
             issues.append(Issue(f"{row.where}.reference", f"must be text of at most {MAX_REFERENCE} characters"))
@@ -95,7 +103,7 @@ def check_declarations(
             )
             continue
         seen[key] = row.where
-        found.append(Declaration(instrument, state, made_on, tuple(languages), reference.strip()))
+        found.append(Declaration(instrument, state, made_on, tuple(languages), reference.strip(), tuple(reservations)))
     return found, issues
 
 
@@ -123,3 +131,23 @@ def _languages(value: object, where: str, issues: list[Issue]) -> list[str]:
         elif tag.strip() not in tags:
             tags.append(tag.strip())
     return tags
+
+
+def _reservations(value: object, allowed: set[str], where: str, issues: list[Issue]) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        issues.append(Issue(f"{where}.reservations", "must be a list of reservation keys of the instrument's pack"))
+        return []
+    keys: list[str] = []
+    for index, key in enumerate(value):
+        if not isinstance(key, str) or key not in allowed:
+            known = ", ".join(sorted(allowed)) or "none"
+            issues.append(
+                Issue(
+                    f"{where}.reservations[{index}]", f"{key!r} is not a reservation of the instrument; known: {known}"
+                )
+            )
+        elif key not in keys:
+            keys.append(key)
+    return keys

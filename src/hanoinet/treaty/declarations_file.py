@@ -8,6 +8,7 @@ The file is YAML, one entry per declaration::
         made_on: 2026-05-01
         languages: [ja, en]
         reference: C.N.123.2026.TREATIES-XVIII.16
+        reservations: [preservation_dual_criminality]   # keys of the pack's reservations; optional
 
 This module only turns text into rows; whether a row makes sense is ``declarations.check_declarations``'s to say.
 """
@@ -24,7 +25,7 @@ from hanoinet.treaty.declarations import DeclarationRow
 MAX_FILE = 1024 * 1024
 """A declarations file of every State in the world is a few hundred kilobytes; more is not one."""
 
-FIELDS = frozenset({"state", "instrument", "made_on", "languages", "reference"})
+FIELDS = frozenset({"state", "instrument", "made_on", "languages", "reference", "reservations"})
 
 
 def parse_declarations(data: bytes | str, name: str) -> list[DeclarationRow]:
@@ -67,6 +68,7 @@ def parse_declarations(data: bytes | str, name: str) -> list[DeclarationRow]:
                 entry.get("made_on"),
                 entry.get("languages"),
                 entry.get("reference"),
+                entry.get("reservations"),
             )
         )
     if issues:

@@ -48,6 +48,7 @@ class DeclarationRowModel(Base):
     state: Mapped[str] = mapped_column(String(8), index=True)
     made_on: Mapped[date] = mapped_column(Date)
     languages: Mapped[list[str]] = mapped_column(JSON)
+    reservations: Mapped[list[str]] = mapped_column(JSON, default=list)
     reference: Mapped[str] = mapped_column(String(200), default="")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_by: Mapped[str] = mapped_column(String(128))

@@ -28,4 +28,5 @@ def declaration(d: Declaration) -> dict[str, Any]:
         "made_on": d.made_on.isoformat(),
         "languages": list(d.languages),
         "reference": d.reference,
+        "reservations": list(d.reservations),
     }

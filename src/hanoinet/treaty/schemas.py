@@ -63,6 +63,7 @@ class DeclarationOut(Shape):
     made_on: Day
     languages: list[str] = Field(description="BCP 47 tags, in the order the State gave them")
     reference: str = Field(description="The depositary notification or other source it was copied from")
+    reservations: list[str] = Field(description="The reservations it made, by the keys of the instrument's pack")
 
 
 class DeclarationsOut(Shape):

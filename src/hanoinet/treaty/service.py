@@ -80,7 +80,11 @@ def import_declarations(node: Node, rows: Sequence[DeclarationRow], *, actor: st
     (same State, instrument, day, languages and reference) is counted as unchanged, a different one of the same
     day is refused (a State makes one declaration a day; a later one replaces it)."""
     declarations, issues = check_declarations(
-        rows, instruments=node.packs, known_state=node.catalog.is_known, today=node.clock.now().date()
+        rows,
+        instruments=node.packs,
+        known_state=node.catalog.is_known,
+        today=node.clock.now().date(),
+        reservations_of=lambda key: {r.key for r in node.packs[key].reservations},
     )
     if issues:
         raise ValidationFailed(issues)
@@ -123,6 +127,12 @@ def declared_languages(uow: UnitOfWork, state: str, instrument: str | None = Non
     standing = [d for i in instruments if (d := in_force(every, i, state)) is not None]
     standing.sort(key=lambda d: d.made_on, reverse=True)
     return tuple(dict.fromkeys(tag for d in standing for tag in d.languages))
+
+
+def declared_reservations(uow: UnitOfWork, state: str, instrument: str) -> frozenset[str]:
+    """The reservations ``state`` made under ``instrument``, as its declaration in force records them."""
+    declaration = in_force(uow.declarations.list(state), instrument, state)
+    return frozenset(declaration.reservations) if declaration else frozenset()
 
 
 def instrument_status(node: Node, instrument: str, on: date | None = None) -> InstrumentStatus:

@@ -54,7 +54,7 @@ class SqlDeclarationRepository:
         if state is not None:
             stmt = stmt.where(DeclarationRowModel.state == state)
         return [
-            Declaration(r.instrument, r.state, r.made_on, tuple(r.languages), r.reference)
+            Declaration(r.instrument, r.state, r.made_on, tuple(r.languages), r.reference, tuple(r.reservations))
             for r in self.session.scalars(stmt)
         ]
 
@@ -65,6 +65,7 @@ class SqlDeclarationRepository:
                 "state": d.state,
                 "made_on": d.made_on,
                 "languages": list(d.languages),
+                "reservations": list(d.reservations),
                 "reference": d.reference,
                 "recorded_at": recorded_at,
                 "recorded_by": recorded_by,

@@ -1,4 +1,5 @@
-"""States' declarations under the instruments: the languages each accepts requests in (issue 12).
+"""States' declarations under the instruments: the languages each accepts requests in (issue 12), the reservations
+it made (issue 13).
 
 Revision ID: 0013
 Revises: 0012
@@ -26,6 +27,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=8), nullable=False),
         sa.Column("made_on", sa.Date(), nullable=False),
         sa.Column("languages", sa.JSON(), nullable=False),
+        sa.Column("reservations", sa.JSON(), nullable=False),
         sa.Column("reference", sa.String(length=200), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("recorded_by", sa.String(length=128), nullable=False),
