@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from hanoinet.accounts.domain import GrantStatus, RoleGrant, User
 from hanoinet.accounts.ports import SessionRecord
+from hanoinet.assets.domain import Asset, Measure
 from hanoinet.audit.domain import AUDIT_GENESIS, AuditEntry
 from hanoinet.audit.ports import AuditQuery
 from hanoinet.cases.domain import Case
@@ -160,7 +161,44 @@ class Store:
     federation: FederationState = field(default_factory=FederationState)
     accounts: AccountsState = field(default_factory=AccountsState)
     audit: AuditState = field(default_factory=AuditState)
+    assets: dict[str, Asset] = field(default_factory=dict)
     commits: int = 0
+
+
+class FakeAssets:
+    """Assets in a dict, each with its measures (copied on staging, so a dropped unit of work leaves none)."""
+
+    def __init__(self, staged: dict[str, Asset]) -> None:
+        self.staged = {
+            k: replace(a, request_ids=list(a.request_ids), measures=list(a.measures)) for k, a in staged.items()
+        }
+
+    def add(self, asset: Asset) -> None:
+        self.staged[asset.id] = replace(asset, request_ids=list(asset.request_ids), measures=[])
+
+    def get(self, asset_id: str) -> Asset | None:
+        found = self.staged.get(asset_id)
+        return replace(found, measures=list(found.measures)) if found else None
+
+    def list(self, *, case_id: str | None, limit: int, offset: int) -> Sequence[Asset]:
+        found = [a for a in self.staged.values() if case_id in (None, a.case_id)]
+        found.sort(key=lambda a: (-a.created_at.timestamp(), a.id))
+        return found[offset : offset + limit]
+
+    def add_measure(self, asset_id: str, measure: Measure) -> None:
+        measures = self.staged[asset_id].measures
+        if any(m.seq == measure.seq for m in measures):
+            raise Conflict("a concurrent change won: the measure's number is taken")
+        measures.append(measure)
+
+    def link_request(self, asset_id: str, request_ids: Sequence[str]) -> None:
+        self.staged[asset_id].request_ids = [*request_ids]
+
+    def measures_taken(self, since: date, until: date) -> Sequence[tuple[Asset, Measure]]:
+        return sorted(
+            ((a, m) for a in self.staged.values() for m in a.measures if since <= m.taken_on < until),
+            key=lambda am: (am[1].taken_on, am[0].id, am[1].seq),
+        )
 
 
 class FakeCases:
@@ -1025,6 +1063,7 @@ class FakeUnitOfWork:
 
     def __enter__(self) -> Self:
         self._cases = FakeCases(dict(self.store.cases))
+        self._assets = FakeAssets(self.store.assets)
         self._requests = FakeRequests(dict(self.store.requests), self._cases.staged)
         self._deposits = FakeDeposits(list(self.store.deposits))
         self._declarations = FakeDeclarations(list(self.store.declarations))
@@ -1062,6 +1101,10 @@ class FakeUnitOfWork:
     @property
     def cases(self) -> FakeCases:
         return self._cases
+
+    @property
+    def assets(self) -> FakeAssets:
+        return self._assets
 
     @property
     def requests(self) -> FakeRequests:
@@ -1130,6 +1173,7 @@ class FakeUnitOfWork:
 
     def commit(self) -> None:
         self.store.cases = dict(self._cases.staged)
+        self.store.assets = dict(self._assets.staged)
         self.store.requests = dict(self._requests.staged)
         self.store.deposits = list(self._deposits.staged)
         self.store.declarations = list(self._declarations.staged)

@@ -5,7 +5,9 @@ Every response goes through the client fixture's check: never a 500, never a sta
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import re
 import time
 import uuid
@@ -645,3 +647,81 @@ def test_a_node_does_not_register_a_request_addressed_to_another_state(
         422,
     )
     assert "addressed to THA" in str(body["detail"])
+
+
+# --- property (Arts 31, 49-52) ------------------------------------------------------------------------------------
+
+
+def test_the_lotus_ransom_is_frozen_confiscated_and_returned_to_the_hospital(client: httpx.Client) -> None:
+    """The ransom, in bitcoin at an exchange in Thailand: Viet Nam's request for its confiscation points at it;
+    Thailand freezes it, confiscates it and returns it to the hospital; the Art 57 figures sum it exactly."""
+    case = new_case(client)
+    request = new_request(client, case["id"], "confiscation")
+    ransom = {
+        "case": case["reference"],
+        "kind": "virtual_asset",
+        "description": "Ransom paid by the hospital",
+        "location_state": "THA",
+        "location": "An exchange in Bangkok",
+        "estimated_value": "2.123456789012345678",
+        "currency": "BTC",
+        "address": "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh",
+        "network": "bitcoin",
+    }
+    asset = ok(client.post("/api/v1/assets", json=ransom), 201)
+    assert (asset["status"], asset["estimated_value"], asset["case_id"]) == (
+        "identified",
+        "2.123456789012345678",  # 18 decimals survive the database on both backends
+        case["id"],
+    )
+    today = datetime.now(UTC).date().isoformat()
+
+    def measure(kind: str, amount: str, status: int = 201, **body: Any) -> Json:
+        payload = {"kind": kind, "taken_on": today, "state": "THA", "amount": amount, **body}
+        response = client.post(f"/api/v1/assets/{asset['id']}/measures", json=payload)
+        assert response.status_code == status, response.text
+        found: Json = response.json()
+        return found
+
+    frozen = measure("frozen", "2.123456789012345678", order_reference="BKK-FRZ-1", request=request["id"])
+    assert (frozen["status"], frozen["still_frozen"], frozen["requests"]) == (
+        "frozen",
+        "2.123456789012345678",
+        [request["id"]],
+    )
+    too_much = measure("released", "3", status=422)
+    assert too_much["detail"][0]["field"] == "amount"
+    assert "still frozen" in too_much["detail"][0]["message"]
+    measure("confiscated", "2.123456789012345678", order_reference="BKK-CONF-7")
+    returned = measure("returned", "2.123456789012345678", recipient="victims", recipient_name="The hospital")
+    assert (returned["status"], returned["still_confiscated"]) == ("returned", "0.000000000000000000")
+    assert [m["kind"] for m in returned["measures"]] == ["frozen", "confiscated", "returned"]
+    assert ok(client.get(f"/api/v1/assets/{asset['id']}")) == returned
+    listed = client.get("/api/v1/assets", params={"case": case["id"]}).json()
+    assert [a["id"] for a in listed] == [asset["id"]]
+
+    figures = ok(client.get("/api/v1/statistics"))["assets"]
+    ours = [f for f in figures if f["currency"] == "BTC" and f["state"] == "THA"]
+    by_measure = {f["measure"]: f for f in ours}
+    assert {"frozen", "confiscated", "returned"} <= set(by_measure)
+    assert by_measure["returned"]["recipient"] == "victims"
+    assert by_measure["frozen"]["for_state"] == "VNM"  # taken on Viet Nam's request
+    rows = list(csv.reader(io.StringIO(client.get("/api/v1/statistics.csv").text)))
+    year = today[:4]
+    returned_row = {r[4]: r for r in rows if r[0] == "assets" and r[1] == f"returned:THA:{year}:BTC::victims"}
+    assert returned_row["amount"][5] == "2.123456789012345678"
+    assert returned_row["measures"][3] == "Art 52"
+
+
+def test_bad_property_names_its_fields_and_records_nothing(client: httpx.Client) -> None:
+    case = new_case(client)
+    body = {"case": case["id"], "kind": "account", "description": "", "location_state": "ZZZ", "currency": "EURO"}
+    refused = client.post("/api/v1/assets", json=body)
+    assert refused.status_code == 422, refused.text
+    assert {d["field"] for d in refused.json()["detail"]} == {"description", "location_state", "currency"}
+    listed = client.get("/api/v1/assets", params={"case": case["id"]})
+    assert (listed.status_code, listed.json()) == (200, [])
+    as_number = client.post("/api/v1/assets", json={**body, "estimated_value": 1.5})
+    assert as_number.status_code == 422  # an amount is decimal text, never a float
+    problem(client.get(f"/api/v1/assets/{uuid.uuid4()}"), 404)
+    problem(client.get("/api/v1/assets", params={"case": "NO-SUCH-CASE"}), 404)

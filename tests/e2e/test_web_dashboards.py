@@ -320,3 +320,57 @@ def test_a_duty_officer_may_not_see_the_statistics(desk: Desk) -> None:
         assert web.get("/treaty").status_code == 200
         assert web.get("/statistics").status_code == 403
         assert web.get("/statistics/export.csv").status_code == 403
+
+
+# --- property in the web UI (Arts 31, 49-52) -------------------------------------------------------------------------
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def post_form(desk: Desk, page_path: str, action: str, fields: dict[str, str]) -> httpx.Response:
+    """Open the page that carries the form, then post it with the session's CSRF token, as a browser does."""
+    page = desk.web.get(page_path)
+    assert page.status_code == 200, page.text
+    token = CSRF.search(page.text)
+    assert token is not None
+    return desk.web.post(action, data={"csrf_token": token.group(1), **fields})
+
+
+def test_property_is_recorded_frozen_and_counted_through_the_web(desk: Desk) -> None:
+    body = {"reference": reference("ASSETS"), "offence": "system_interference", "summary": "Ransom, Hà Nội"}
+    case: Json = ok(desk.api.post("/api/v1/cases", json=body), 201)
+    assert f'href="/cases/{case["id"]}/assets"' in desk.web.get(f"/cases/{case['id']}").text
+    listing = f"/cases/{case['id']}/assets"
+    account = {"kind": "account", "description": "Mule account", "location_state": "KHM", "currency": "USD"}
+
+    refused = post_form(desk, listing, listing, {**account, "currency": "DOLLARS", "estimated_value": "1.2.3"})
+    assert refused.status_code == 422
+    assert "&#39;DOLLARS&#39; is not an ISO 4217 currency code" in refused.text
+    assert "is not an amount" in refused.text
+    assert ">Mule account</textarea>" in refused.text  # what was typed stays
+    assert "No property recorded in this case yet." in refused.text
+
+    made = post_form(desk, listing, listing, {**account, "holder": "A. Mule", "estimated_value": "48000.00"})
+    assert made.status_code == 303, made.text
+    asset_page = made.headers["location"].split("?")[0]
+    assert asset_page.startswith("/assets/")
+    today = datetime.now(UTC).date().isoformat()
+    freeze = {"kind": "frozen", "taken_on": today, "state": "KHM", "amount": "48000.00", "order_reference": "PP-1"}
+    frozen = post_form(desk, asset_page, f"{asset_page}/measures", freeze)
+    assert frozen.status_code == 303, frozen.text
+    html = desk.web.get(asset_page).text
+    assert text_of(html, "still-frozen") == "48000.00 USD"
+    no_inline_style(html)
+
+    release = {"kind": "released", "taken_on": today, "state": "KHM", "amount": "50000"}
+    too_much = post_form(desk, asset_page, f"{asset_page}/measures", release)
+    assert too_much.status_code == 422
+    assert "is more than is still frozen (48000.00 USD)" in too_much.text
+    assert text_of(desk.web.get(asset_page).text, "still-frozen") == "48000.00 USD"  # nothing was written
+
+    stats = desk.web.get("/statistics").text
+    row = re.search(r'<section class="card" aria-labelledby="assets-title" id="assets">(.*?)</section>', stats, re.S)
+    assert row is not None
+    assert "Frozen or seized" in row.group(1)
+    assert "48000.00" in row.group(1)
+    assert "Cambodia" in row.group(1)

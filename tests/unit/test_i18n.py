@@ -22,6 +22,7 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment, nodes
 from starlette.requests import Request
 
+from hanoinet.assets.domain import ASSET_KIND_LABELS, MEASURE_LABELS, RECIPIENT_LABELS
 from hanoinet.platform import web as pages
 from hanoinet.platform.catalogues import catalogue_status, status_of
 from hanoinet.platform.errors import ValidationFailed
@@ -64,6 +65,14 @@ DYNAMIC_MSGIDS = {
     ("inbox.html", "r.direction.value"): "the values of Direction",
     ("request.html", "r.direction.value"): "the values of Direction",
     ("inbox.html", "label"): "the labels of requests.DUE_FILTERS",
+    ("asset.html", "kinds[asset.kind]"): "assets.ASSET_KIND_LABELS",
+    ("assets.html", "kinds[a.kind]"): "assets.ASSET_KIND_LABELS",
+    ("asset.html", "label"): "assets.MEASURE_LABELS and RECIPIENT_LABELS (the measure and recipient menus)",
+    ("assets.html", "label"): "assets.ASSET_KIND_LABELS (the kind menu)",
+    ("asset.html", "measures[m.kind]"): "assets.MEASURE_LABELS",
+    ("asset.html", "recipients[m.recipient]"): "assets.RECIPIENT_LABELS",
+    ("statistics.html", "measure_labels[f.measure]"): "assets.MEASURE_LABELS",
+    ("statistics.html", "recipient_labels[f.recipient]"): "assets.RECIPIENT_LABELS",
 }
 """Template calls of gettext with a variable (extraction cannot see those msgids) and where their values live:
 each must be marked for extraction where it is defined (``N_("…")``) — see test_runtime_msgids_are_in_the_pot."""
@@ -283,6 +292,9 @@ def test_runtime_msgids_are_in_the_pot() -> None:
         **dict.fromkeys(pages.FLASH.values(), "pages.FLASH"),
         **dict.fromkeys(request_pages.DUE_FILTERS.values(), "requests.DUE_FILTERS"),
         **{direction.value: "Direction (_(r.direction.value) in templates)" for direction in Direction},
+        **dict.fromkeys(ASSET_KIND_LABELS.values(), "assets.ASSET_KIND_LABELS"),
+        **dict.fromkeys(MEASURE_LABELS.values(), "assets.MEASURE_LABELS"),
+        **dict.fromkeys(RECIPIENT_LABELS.values(), "assets.RECIPIENT_LABELS"),
     }
     pot = {msgid for _context, msgid in in_pot()}
     missing = sorted(f"{where}: {text!r}" for text, where in runtime.items() if text not in pot)

@@ -28,6 +28,7 @@ from hanoinet.app import bootstrap as boot
 from hanoinet.app.gate import NodeGate
 from hanoinet.app.node import Node
 from hanoinet.app.web import install as install_web
+from hanoinet.assets import api as assets_api
 from hanoinet.audit import api as audit_api
 from hanoinet.cases import api as cases_api
 from hanoinet.documents import api as documents_api
@@ -253,7 +254,7 @@ def create_app(
     if node.identity is not None:
         app.include_router(node_router(node))
         app.include_router(operator_router(node))
-    for capability in (rules_api, treaty_api, cases_api, requests_api, audit_api):
+    for capability in (rules_api, treaty_api, cases_api, requests_api, assets_api, audit_api):
         app.include_router(capability.router(node))
     if node.identity is not None:
         app.include_router(documents_api.router(node))

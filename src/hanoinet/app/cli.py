@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "treaty": ("hanoinet.treaty.cli", "treaty_app", "Treaty status: deposits, Parties, entry into force, legal basis."),
     "case": ("hanoinet.cases.cli", "case_app", "Cases: the investigations requests are made for."),
     "request": ("hanoinet.requests.cli", "request_app", "Requests of Chapter V."),
+    "asset": ("hanoinet.assets.cli", "asset_app", "Property in cases: traced, frozen, confiscated, returned."),
     "packs": ("hanoinet.rules.cli", "packs_app", "Rule packs: the instruments as data."),
     "document": (
         "hanoinet.documents.cli",

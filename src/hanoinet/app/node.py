@@ -11,6 +11,7 @@ from typing import Protocol, Self
 from hanoinet.accounts.ports import Accounts, PasswordHasher, Tokens
 from hanoinet.accounts.throttle import SignInThrottle
 from hanoinet.app.handlers import message_handlers
+from hanoinet.assets.ports import AssetRepository
 from hanoinet.audit.ports import AuditLog
 from hanoinet.cases.ports import CaseRepository
 from hanoinet.documents.settings import DocumentSettings
@@ -115,6 +116,10 @@ class UnitOfWork(Protocol):
     @property
     def cases(self) -> CaseRepository:
         """Cases, inside this transaction."""
+
+    @property
+    def assets(self) -> AssetRepository:
+        """Property in cases and the measures taken on it, inside this transaction."""
 
     @property
     def requests(self) -> RequestRepository:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hanoinet.accounts.sql import SqlAccounts, SqlTokens
+from hanoinet.assets.sql import SqlAssetRepository
 from hanoinet.audit.sql import SqlAuditLog
 from hanoinet.cases.sql import SqlCaseRepository
 from hanoinet.evidence.sql import SqlEvidenceRepository, SqlLedger
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
     """Opens a session on enter; ``commit()`` makes the work durable, leaving without it discards everything."""
 
     cases: SqlCaseRepository
+    assets: SqlAssetRepository
     requests: SqlRequestRepository
     deposits: SqlDepositRepository
     declarations: SqlDeclarationRepository
@@ -59,6 +61,7 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         self._session = self._session_factory()
         self.cases = SqlCaseRepository(self._session)
+        self.assets = SqlAssetRepository(self._session)
         self.requests = SqlRequestRepository(self._session)
         self.deposits = SqlDepositRepository(self._session)
         self.declarations = SqlDeclarationRepository(self._session)

@@ -14,6 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hanoinet.accounts import web as admin
 from hanoinet.accounts import web_session as session
 from hanoinet.app.node import Node
+from hanoinet.assets import web as assets
+from hanoinet.assets.domain import amount_text
 from hanoinet.audit import web as audit
 from hanoinet.documents import web as documents_web
 from hanoinet.evidence import web as evidence
@@ -67,9 +69,11 @@ class SecurityHeaders:
 
 def install(app: FastAPI, node: Node) -> None:
     """Add the web UI's pages, its static files and the security headers to the node's application."""
-    pages.add_filters({"time_left": requests_present.time_left, "urgency": requests_present.urgency})
+    pages.add_filters(
+        {"time_left": requests_present.time_left, "urgency": requests_present.urgency, "amount": amount_text}
+    )
     app.mount("/static", StaticFiles(packages=[("hanoinet.platform", "static")]), name="static")
-    for module in (session, requests, dashboards, audit, admin):
+    for module in (session, requests, assets, dashboards, audit, admin):
         app.include_router(module.router(node))
     if node.vault is not None:
         app.include_router(evidence.router(node))

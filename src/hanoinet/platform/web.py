@@ -216,6 +216,8 @@ FLASH: dict[str, str] = {
     "read": N_("Marked as read; the other State is told."),
     "message": N_("The message is queued for the other node."),
     "case": N_("The case is open."),
+    "asset": N_("The property is recorded in the case."),
+    "measure": N_("The measure is recorded."),
     "user": N_("The account is saved."),
     "grant": N_("Saved. The new roles wait for another administrator's approval before they take effect."),
     "granted": N_("Approved: the change is in effect."),

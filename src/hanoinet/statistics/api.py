@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from hanoinet.assets import present as assets_present
 from hanoinet.platform.api import IsoDate
 from hanoinet.platform.logsafe import csv_cell
 from hanoinet.platform.permissions import Permission
@@ -40,6 +41,11 @@ DEFINITIONS = {
     "timing": (
         "hours from sent or received to the first acknowledgement, and to the first execution or preservation; "
         "only requests that reached the milestone"
+    ),
+    "assets": (
+        "measures on property taken in the period (by the day they took effect): how many, and the exact sum of "
+        "their amounts, by measure, State that took it, year and unit (never converted), with the State at whose "
+        "request and, for a return, the recipient; not filtered by direction or instrument"
     ),
     "percentile": "linear interpolation between closest ranks (as PostgreSQL percentile_cont); null if no request",
 }
@@ -96,6 +102,7 @@ def to_json(stats: Statistics) -> dict[str, Any]:
             }
             for t in stats.timings
         ],
+        "assets": [assets_present.figure(f) for f in stats.assets],
         "definitions": DEFINITIONS,
     }
 

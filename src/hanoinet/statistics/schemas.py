@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from hanoinet.assets.schemas import AssetFigureOut
 from hanoinet.platform.api import Day, Shape
 
 
@@ -55,4 +56,5 @@ class StatisticsOut(Shape):
     by_open_state: list[FigureOut]
     by_refusal_ground: list[FigureOut]
     timing: list[TimingOut]
+    assets: list[AssetFigureOut]
     definitions: dict[str, str]

@@ -31,11 +31,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from hanoinet.assets.domain import MEASURE_ARTICLES, amount_text
+from hanoinet.assets.service import AssetFigure, asset_figures
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.requests.domain import OPEN_STATES, Direction
 from hanoinet.requests.ports import RequestActivity
@@ -139,6 +141,9 @@ class Statistics:
     open_by_state: tuple[Figure, ...]
     by_refusal_ground: tuple[Figure, ...]
     timings: tuple[Timing, ...]
+    assets: tuple[AssetFigure, ...] = ()
+    """Amounts frozen, released, confiscated, returned and disposed of in the period, by State, year and unit
+    (``assets.service.asset_figures``): measures on property, not requests, so neither filter applies to them."""
 
     def breakdowns(self) -> tuple[tuple[str, tuple[Figure, ...]], ...]:
         """Every breakdown with its dimension name, in the order reports show them."""
@@ -308,7 +313,8 @@ def statistics(
     period = reporting_period(node, start, end)
     with node.uow() as uow:
         rows = uow.requests.activity(period.since, period.until, direction, instrument)
-    return compute(node, rows, period, direction, instrument)
+    stats = compute(node, rows, period, direction, instrument)
+    return replace(stats, assets=asset_figures(node, period.start, period.end + timedelta(days=1)))
 
 
 def figures(stats: Statistics) -> list[tuple[str, str, str, str, str, str]]:
@@ -334,4 +340,17 @@ def figures(stats: Statistics) -> list[tuple[str, str, str, str, str, str]]:
         rows.append(("timing", t.key, label, "", "requests", str(t.requests)))
         for metric, value in (("median_hours", t.median_hours), ("p90_hours", t.p90_hours)):
             rows.append(("timing", t.key, label, "", metric, "" if value is None else f"{value:.2f}"))
+    for f in stats.assets:
+        key = asset_key(f)
+        label = f"{f.measure.value.capitalize()} by {f.state} in {f.year}, in {f.currency}"
+        label += f", at the request of {f.for_state}" if f.for_state else ""
+        label += f", to {f.recipient.value.replace('_', ' ')}" if f.recipient else ""
+        article = MEASURE_ARTICLES[f.measure]
+        rows.append(("assets", key, label, article, "measures", str(f.measures)))
+        rows.append(("assets", key, label, article, "amount", amount_text(f.amount)))
     return rows
+
+
+def asset_key(f: AssetFigure) -> str:
+    """``frozen:THA:2026:BTC:VNM:`` and so on: measure, State, year, unit, at whose request, recipient."""
+    return ":".join((f.measure.value, f.state, str(f.year), f.currency, f.for_state, f.recipient or ""))

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from hanoinet.assets.domain import MEASURE_ARTICLES, MEASURE_LABELS, RECIPIENT_LABELS
 from hanoinet.platform.errors import Issue, ValidationFailed
 from hanoinet.platform.permissions import Permission
 from hanoinet.platform.security import SecureRoute, secured
@@ -121,6 +122,9 @@ def router(node: Node) -> APIRouter:
             "packs": list(node.packs.values()),
             "bar_chart": charts.bar_chart,
             "bars": _bars,
+            "measure_labels": MEASURE_LABELS,
+            "measure_articles": MEASURE_ARTICLES,
+            "recipient_labels": RECIPIENT_LABELS,
         }
         return render(request, "statistics.html", context)
 
