@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Callable
@@ -526,3 +527,19 @@ def test_length_limits_hold_at_the_command_line_and_save_nothing(node_dir: Path,
     assert "items.offence_and_facts: is longer than 20,000 characters" in too_long.err
     shown = succeeds(node_dir, "request", "show", rid).json()
     assert (shown["items"], len(shown["events"])) == (items, 1)
+
+
+def test_property_is_recorded_and_a_release_beyond_the_freeze_is_refused(node_dir: Path, case_ref: str) -> None:
+    made = succeeds(
+        node_dir, "asset", "new", "--case", case_ref, "--kind", "virtual_asset", "--description", "The ransom",
+        "--location-state", "THA", "--currency", "BTC", "--value", "2.5",
+        "--address", "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh", "--network", "bitcoin", "--json",
+    )  # fmt: skip
+    asset = json.loads(made.out)["id"]
+    day = ("--state", "THA", "--taken-on", "2026-12-01")
+    succeeds(node_dir, "asset", "measure", asset, "--kind", "frozen", *day, "--amount", "2.5", "--order", "F-1")
+    refused = hanoinet(node_dir, "asset", "measure", asset, "--kind", "released", *day, "--amount", "3")
+    assert refused.code == 2
+    assert "amount: is more than is still frozen (2.5 BTC)" in refused.err
+    shown = json.loads(succeeds(node_dir, "asset", "show", asset).out)
+    assert (shown["status"], shown["still_frozen"], len(shown["measures"])) == ("frozen", "2.5", 1)
