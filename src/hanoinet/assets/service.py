@@ -30,25 +30,18 @@ from hanoinet.assets.domain import (
     raise_if,
 )
 from hanoinet.audit import service as audit
+from hanoinet.cases import service as case_services
 from hanoinet.platform.errors import N_, Issue, NotFound
 from hanoinet.platform.ids import new_id
 
 if TYPE_CHECKING:
     from hanoinet.app.node import Node, UnitOfWork
-    from hanoinet.cases.domain import Case
 
 
 @cache
 def currencies() -> frozenset[str]:
     """The ISO 4217 codes (current and historic, from the CLDR data Babel ships)."""
     return frozenset(babel.numbers.list_currencies())
-
-
-def _case(uow: UnitOfWork, case: str) -> Case:
-    found = uow.cases.get(case) or uow.cases.by_reference(case)
-    if found is None:
-        raise NotFound(f"no case {case!r}")
-    return found
 
 
 def _asset(uow: UnitOfWork, asset_id: str) -> Asset:
@@ -63,9 +56,9 @@ def record_asset(node: Node, draft: AssetDraft, *, actor: str) -> Asset:
     kind, value, issues = check_asset(draft, currencies())
     state_issue = node.check_state(draft.location_state.upper(), "location_state")
     issues.extend([state_issue] if state_issue else [])
+    case = case_services.get_case(node, draft.case)
+    raise_if(issues)
     with node.uow() as uow:
-        case = _case(uow, draft.case)
-        raise_if(issues)
         asset = Asset(
             id=new_id(),
             case_id=case.id,
@@ -95,8 +88,8 @@ def get_asset(node: Node, asset_id: str) -> Asset:
 
 def list_assets(node: Node, *, case: str | None = None, limit: int = 50, offset: int = 0) -> Sequence[Asset]:
     """Return assets, newest first: of one case (by id or reference), or of every case."""
+    case_id = case_services.get_case(node, case).id if case else None
     with node.uow() as uow:
-        case_id = _case(uow, case).id if case else None
         return uow.assets.list(case_id=case_id, limit=limit, offset=offset)
 
 
@@ -109,6 +102,13 @@ def _request_issue(uow: UnitOfWork, asset: Asset, request_id: str, field: str) -
     return None
 
 
+def _link(uow: UnitOfWork, asset: Asset, request_id: str) -> None:
+    """Add the request to those that point at the asset, once."""
+    if request_id not in asset.request_ids:
+        asset.request_ids.append(request_id)
+        uow.assets.link_request(asset.id, asset.request_ids)
+
+
 def link_request(node: Node, asset_id: str, request_id: str, *, actor: str) -> Asset:
     """Record that a request (tracing, freezing, confiscation, return) points at the asset; a request of another
     case is refused. Linking twice changes nothing."""
@@ -116,9 +116,7 @@ def link_request(node: Node, asset_id: str, request_id: str, *, actor: str) -> A
         asset = _asset(uow, asset_id)
         problem = _request_issue(uow, asset, request_id, "request")
         raise_if([problem] if problem else [])
-        if request_id not in asset.request_ids:
-            asset.request_ids.append(request_id)
-            uow.assets.link_request(asset.id, asset.request_ids)
+        _link(uow, asset, request_id)
         audit.attach(uow, asset.id)
         uow.commit()
     return asset
@@ -161,9 +159,8 @@ def record_measure(node: Node, asset_id: str, draft: MeasureDraft, *, actor: str
         )
         uow.assets.add_measure(asset.id, measure)
         asset.measures.append(measure)
-        if request_id is not None and request_id not in asset.request_ids:
-            asset.request_ids.append(request_id)
-            uow.assets.link_request(asset.id, asset.request_ids)
+        if request_id is not None:
+            _link(uow, asset, request_id)
         audit.attach(uow, asset.id)
         uow.commit()
     return asset

@@ -44,13 +44,13 @@ class SqlAssetRepository:
 
     def get(self, asset_id: str) -> Asset | None:
         row = self.session.get(AssetRow, asset_id)
-        return self._with_measures([row])[0] if row else None
+        return _with_measures(self.session, [row])[0] if row else None
 
     def list(self, *, case_id: str | None, limit: int, offset: int) -> Sequence[Asset]:
         stmt = select(AssetRow).order_by(AssetRow.created_at.desc(), AssetRow.id).limit(limit).offset(offset)
         if case_id is not None:
             stmt = stmt.where(AssetRow.case_id == case_id)
-        return self._with_measures(self.session.scalars(stmt))
+        return _with_measures(self.session, self.session.scalars(stmt))
 
     def add_measure(self, asset_id: str, measure: Measure) -> None:
         self.session.add(MeasureRow(asset_id=asset_id, **to_row(measure, amount=_text(measure.amount))))
@@ -71,18 +71,20 @@ class SqlAssetRepository:
         }
         return [(assets[r.asset_id], _measure(r)) for r in rows]
 
-    def _with_measures(self, rows: Iterable[AssetRow]) -> Sequence[Asset]:
-        found = [*rows]
-        measures: defaultdict[str, Sequence[Measure]] = defaultdict(tuple)
-        if found:
-            stmt = (
-                select(MeasureRow)
-                .where(MeasureRow.asset_id.in_([a.id for a in found]))
-                .order_by(MeasureRow.asset_id, MeasureRow.seq)
-            )
-            for m in self.session.scalars(stmt):
-                measures[m.asset_id] = (*measures[m.asset_id], _measure(m))
-        return [_asset(a, measures[a.id]) for a in found]
+
+def _with_measures(session: Session, rows: Iterable[AssetRow]) -> list[Asset]:
+    """The assets of these rows, each with its measures in order: one query for the measures of them all."""
+    found = list(rows)
+    measures: defaultdict[str, list[Measure]] = defaultdict(list)
+    if found:
+        stmt = (
+            select(MeasureRow)
+            .where(MeasureRow.asset_id.in_([a.id for a in found]))
+            .order_by(MeasureRow.asset_id, MeasureRow.seq)
+        )
+        for m in session.scalars(stmt):
+            measures[m.asset_id].append(_measure(m))
+    return [_asset(a, measures[a.id]) for a in found]
 
 
 def _asset(row: AssetRow, measures: Sequence[Measure]) -> Asset:
